@@ -1,0 +1,58 @@
+"""Field types shared by event data models (pydantic v2).
+
+Every event's ``data`` is validated by a pydantic model built from these, then dumped in JSON
+mode, so what is hashed is always the normalised form (UTC ``Z`` times, bounded numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from .timefmt import format_utc, parse_utc
+
+
+def _aware_time(value: object) -> datetime:
+    if isinstance(value, datetime):
+        format_utc(value)  # refuses naive datetimes
+        return value
+    if isinstance(value, str):
+        return parse_utc(value)
+    raise ValueError("a time must be an RFC 3339 string with a zone")
+
+
+UtcTime = Annotated[
+    datetime,
+    BeforeValidator(_aware_time),
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
+]
+"""An aware instant; accepts RFC 3339 with a zone, always serialised as ``...Z``."""
+
+
+def _two_decimals(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    if round(value, 2) != value:
+        raise ValueError("at most 2 decimals are kept: round the value before sending it")
+    return value
+
+
+Celsius = Annotated[float, Field(ge=-273.15, le=1000), AfterValidator(_two_decimals)]
+"""A temperature in degrees Celsius with at most two decimals (JCS fixes its text)."""
+
+Decimal2 = Annotated[float, AfterValidator(_two_decimals)]
+"""Any measured quantity with at most two decimals."""
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+"""A printable identifier (user, device, site, label id ...)."""
+
+Text = Annotated[str, Field(max_length=2000)]
+
+
+class EventData(BaseModel):
+    """Base of every event's ``data`` model: unknown fields are refused, instances are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)

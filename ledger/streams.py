@@ -1,0 +1,26 @@
+"""Stream identifiers.
+
+Cases and units get random UUIDs when they are created. Registry streams (users, devices,
+sites) have names chosen by people, so their stream id is derived from the name: the same
+name always lands in the same stream, and a name can never be given a second stream
+(user ids are never reused, 21 CFR 11.100).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+# Fixed forever: changing it would move every registry stream.
+LEDGER_NAMESPACE = UUID("6f1c0a52-6c8e-4c38-9a4e-3f0d2a7b9e11")
+
+
+def user_stream(user_id: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"user:{user_id}")
+
+
+def device_stream(device_id: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"device:{device_id}")
+
+
+def site_stream(site_id: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, f"site:{site_id}")
