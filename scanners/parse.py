@@ -1,0 +1,206 @@
+"""``parse_scan``: what a keyboard-wedge scanner typed -> a :class:`ScanResult`.
+
+Contract:
+
+* Never raises for any ``raw`` value (hostile, binary, huge, empty, not even a str).
+  The only exception is ValueError for an invalid ``gs_substitute`` argument, which is a
+  programming error, not scanned input.
+* Input longer than :data:`MAX_LENGTH` characters is refused (``TOO_LONG``) unread.
+* An optional ISO/IEC 15424 symbology identifier (``]d2``, ``]C1``, ``]Q3``, ``]e0``...)
+  is split off into ``symbology``; a GS1 symbology forces GS1 decoding.
+* ``scheme`` is the family that produced at least one identifier; when nothing was
+  identified it is ``"unrecognised"`` and ``errors`` says why (each with a ``code``).
+* ``expired`` is True when an expiry (GS1 AI 17/7003, ISBT 128 004/005) lies before
+  ``today`` (default: today in UTC), or before ``now`` when given and the expiry has a time.
+* Routing: own labels (``COI-``, ``UNT-``, ``coi:``, ``unit:``, ``LDG1|``), EPC URIs
+  (``urn:epc:``), GS1 Digital Link (``http(s)://``), ISBT 128 (``=``/``&`` data identifiers,
+  manual-entry DIN), GS1 HRI (``(01)...``), then digit strings: EPC hex when it holds a hex
+  letter, else a bare GTIN/SSCC with a valid check digit, else a GS1 element string, else EPC hex.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+
+from scanners import epc, gs1, isbt128, own
+from scanners.model import (
+    Gs1Identifier,
+    Identifier,
+    IsbtExpiryIdentifier,
+    ScanError,
+    ScanResult,
+)
+
+MAX_LENGTH = 4096
+GS1_SYMBOLOGIES = frozenset(
+    {"]C1", "]e0", "]e1", "]e2", "]d2", "]Q3", "]J1", "]E0", "]E3", "]E4", "]I1"}
+)
+_SYMBOLOGY = re.compile(r"\][A-Za-z][0-9A-Za-z]")
+_HEX_LETTER = re.compile(r"[A-Fa-f]")
+
+Family = tuple[str, tuple[Identifier, ...], tuple[ScanError, ...], tuple[ScanError, ...], str]
+
+
+def parse_scan(
+    raw: str,
+    *,
+    gs_substitute: str | None = None,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> ScanResult:
+    """Parse one scan. See the module docstring for the contract."""
+    if gs_substitute is not None and (
+        not isinstance(gs_substitute, str) or len(gs_substitute) != 1 or gs_substitute.isalnum()
+    ):
+        raise ValueError("gs_substitute must be one non-alphanumeric character")
+    if not isinstance(raw, str):
+        return _refused("", None, "NOT_TEXT", f"expected text, got {type(raw).__name__}")
+    if len(raw) > MAX_LENGTH:
+        return _refused(
+            raw[:MAX_LENGTH],
+            None,
+            "TOO_LONG",
+            f"input too long: {len(raw)} characters (maximum {MAX_LENGTH})",
+        )
+    try:
+        return _parse(raw, gs_substitute, today, now)
+    except Exception as exc:  # noqa: BLE001 - last line of defence: never raise on input
+        return _refused(raw, None, "INTERNAL", f"could not decode ({type(exc).__name__})")
+
+
+def _parse(
+    raw: str, gs_substitute: str | None, today: date | None, now: datetime | None
+) -> ScanResult:
+    text = raw.strip(" \t\r\n")
+    if not text:
+        return _refused(raw, None, "EMPTY", "nothing was scanned")
+    symbology = None
+    if text.startswith("]"):
+        if _SYMBOLOGY.match(text) is None:
+            return _refused(
+                raw, None, "BAD_SYMBOLOGY", f"malformed symbology identifier {text[:3]!r}"
+            )
+        symbology, text = text[:3], text[3:]
+    if not text:
+        return _refused(raw, symbology, "EMPTY", "only a symbology identifier was scanned")
+    if not text.isascii():
+        return _refused(
+            raw, symbology, "UNRECOGNISED", "non-ASCII characters: no supported format has them"
+        )
+    bad = sorted(
+        {f"0x{ord(c):02X}" for c in text if (ord(c) < 32 or ord(c) == 127) and c != gs1.GS}
+    )
+    if bad:
+        return _refused(raw, symbology, "CONTROL_CHAR", f"control characters {', '.join(bad)}")
+    separators = (gs1.GS,) if gs_substitute is None else (gs1.GS, gs_substitute)
+    scheme, identifiers, errors, warnings, masked = _route(text, symbology, separators)
+    if not identifiers:
+        scheme = "unrecognised"
+        if not errors:
+            errors = (ScanError("UNRECOGNISED", "the scan matches no supported format"),)
+    reference_day = today or (now.date() if now else datetime.now(UTC).date())
+    expired, expiry_warnings = _expiry(identifiers, reference_day, now)
+    if masked != text:
+        raw = (symbology or "") + masked
+    return ScanResult(
+        raw=raw,
+        symbology=symbology,
+        scheme=scheme,
+        identifiers=identifiers,
+        errors=errors,
+        warnings=warnings + expiry_warnings,
+        expired=expired,
+    )
+
+
+def _route(text: str, symbology: str | None, separators: tuple[str, ...]) -> Family:
+    if symbology in GS1_SYMBOLOGIES and not text.lower().startswith(("http://", "https://")):
+        if text.startswith("("):
+            return _guarded("gs1", gs1.parse_hri, text)
+        return _guarded("gs1", lambda t: gs1.parse_element_string(t, separators=separators), text)
+    if own.looks_like_own(text):
+        scheme, identifiers, errors = own.parse_own(text)
+        return scheme, identifiers, errors, (), text
+    if epc.looks_like_epc_uri(text):
+        return _guarded("epc", epc.parse_epc, text)
+    if text.lower().startswith(("http://", "https://")):
+        return _guarded("gs1_digital_link", gs1.parse_digital_link, text)
+    if isbt128.looks_like_isbt(text):
+        identifiers, errors, warnings, masked = isbt128.parse_isbt(text)
+        return "isbt128", identifiers, errors, warnings, masked
+    if text.startswith("("):
+        return _guarded("gs1", gs1.parse_hri, text)
+    if text[0].isdigit() or text[0] == gs1.GS:
+        return _digits(text, separators)
+    return (
+        "unrecognised",
+        (),
+        (ScanError("UNRECOGNISED", "the scan matches no supported format"),),
+        (),
+        text,
+    )
+
+
+def _digits(text: str, separators: tuple[str, ...]) -> Family:
+    if _HEX_LETTER.search(text) and epc.looks_like_epc_hex(text):
+        return _guarded("epc", epc.parse_epc, text)
+    bare = gs1.parse_bare_key(text)
+    if bare is not None:
+        return "gs1", bare[0], bare[1], (), text
+    result = _guarded("gs1", lambda t: gs1.parse_element_string(t, separators=separators), text)
+    if not result[1] and epc.looks_like_epc_hex(text):
+        return _guarded("epc", epc.parse_epc, text)
+    return result
+
+
+def _guarded(scheme: str, parser: Callable[[str], tuple], text: str) -> Family:
+    """Run a library-backed parser; turn its exceptions into one error."""
+    try:
+        identifiers, errors = parser(text)
+    except Exception as exc:  # noqa: BLE001 - biip/epcpy raise several types
+        message = str(exc) or type(exc).__name__
+        return scheme, (), (ScanError(_classify(message), message[:300]),), (), text
+    return scheme, identifiers, errors, (), text
+
+
+def _classify(message: str) -> str:
+    lowered = message.lower()
+    if "check digit" in lowered:
+        return "CHECK_DIGIT"
+    if "date" in lowered:
+        return "BAD_DATE"
+    return "BAD_FORMAT"
+
+
+def _expiry(
+    identifiers: Iterable[Identifier], today: date, now: datetime | None
+) -> tuple[bool, tuple[ScanError, ...]]:
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    expired_at: list[str] = []
+    for ident in identifiers:
+        if isinstance(ident, IsbtExpiryIdentifier):
+            past = ident.expires_at <= now if now else ident.expires_at.date() < today
+        elif isinstance(ident, Gs1Identifier) and ident.kind == "expiry" and ident.date:
+            if now is not None and ident.datetime is not None:
+                past = ident.datetime.replace(tzinfo=UTC) <= now
+            else:
+                past = ident.date < today
+        else:
+            continue
+        if past:
+            expired_at.append(ident.value)
+    if not expired_at:
+        return False, ()
+    return True, (ScanError("EXPIRED", f"expired: {', '.join(expired_at)}"),)
+
+
+def _refused(raw: str, symbology: str | None, code: str, message: str) -> ScanResult:
+    return ScanResult(
+        raw=raw,
+        symbology=symbology,
+        scheme="unrecognised",
+        errors=(ScanError(code=code, message=message),),
+    )
