@@ -1,0 +1,393 @@
+"""The Ledger: the one writer of the event store.
+
+Every append goes through ``Ledger.append``: validate (before anything is written), chain
+(``prev`` = hash of the stream's head), e-sign if asked, hash, seal, then store in one
+transaction together with the idempotency claim, if any. Streams never fork: the store's
+unique (stream, seq) key refuses a second event at the same position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Transcoder
+
+from .catalogue import EventCatalogue
+from .database import Database
+from .envelope import (
+    GENESIS_PREV,
+    SCHEMA_VERSION,
+    canonical,
+    envelope_hash,
+    esign_digest,
+    submission_bytes,
+)
+from .errors import (
+    DeviceSignatureRefused,
+    IdempotencyKeyReused,
+    InvalidEvent,
+    LedgerError,
+    PayloadTooLarge,
+    StorageUnavailable,
+    StreamConflict,
+)
+from .keydir import KeyDirectory
+from .recorders import ClaimRow
+from .records import CanonicalTranscoder, Receipt, SealedEvent, record_class
+from .sealing import SealingKey
+from .streams import device_stream
+from .timefmt import format_utc, normalise_utc, utc_now
+
+MAX_EVENT_BYTES = 4 * 1024 * 1024
+MAX_BATCH_EVENTS = 1000
+MAX_AUTO_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class EsignIntent:
+    """A Part 11 signature to apply to an event as it is appended.
+
+    ``sign`` receives the 32-byte ``esign_digest`` of the final envelope (stream, seq and
+    prev included) and returns the base64 Ed25519 signature; it holds the signer's unwrapped
+    key only for the duration of the append.
+    """
+
+    signer: str
+    printed_name: str
+    meaning: str
+    key_id: str
+    sign: Callable[[bytes], str]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One event to append. ``expected_seq`` None appends at whatever the head is."""
+
+    type: str
+    stream: UUID
+    data: Mapping[str, Any]
+    actor: str
+    occurred_at: str | None = None
+    on_behalf: str | None = None
+    site: str | None = None
+    device_sig: Mapping[str, Any] | None = None
+    device: str | None = None  # the authenticated submitting device, if any
+    expected_seq: int | None = None
+    esign: EsignIntent | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An idempotency key claim: ``scope`` (e.g. actor + key) and the request's digest.
+
+    ``answer`` is any JSON the caller wants back when the same request is replayed.
+    """
+
+    scope: str
+    request_digest: str
+    answer: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scope_id(self) -> str:
+        return hashlib.sha256(self.scope.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    receipts: list[Receipt]
+    answer: dict[str, Any]
+    replayed: bool = False
+
+
+class Ledger(Application[UUID]):
+    name = "Ledger"
+
+    def __init__(
+        self,
+        database: Database,
+        sealing_key: SealingKey,
+        catalogue: EventCatalogue,
+        *,
+        clock: Callable[[], Any] = utc_now,
+        pool_size: int = 10,
+    ) -> None:
+        self.database = database
+        self.sealing_key = sealing_key
+        self.catalogue = catalogue
+        self.clock = clock
+        super().__init__(env=database.eventsourcing_env(pool_size=pool_size))
+
+    def construct_transcoder(self) -> Transcoder:
+        return CanonicalTranscoder()
+
+    # ----------------------------------------------------------------- writing
+
+    def append(self, drafts: Sequence[Draft], *, claim: Claim | None = None) -> AppendResult:
+        """Append ``drafts`` atomically (all or nothing) and return their receipts.
+
+        With a ``claim``, a retried request returns the original result instead of writing
+        again; the same scope with a different digest is refused (IDEMPOTENCY_KEY_REUSED).
+        """
+        if claim is not None:
+            replay = self.claimed(claim)
+            if replay is not None:
+                return replay
+        prepared = [self._validate(d) for d in self._check_batch(drafts)]
+        for attempt in range(MAX_AUTO_RETRIES):
+            events = self._chain(prepared)
+            row = None
+            if claim is not None:
+                row = ClaimRow(
+                    claim.scope_id,
+                    claim.request_digest,
+                    {"answer": claim.answer, "receipts": [_receipt_json(e) for e in events]},
+                    events[0].envelope["recorded_at"],
+                )
+            try:
+                recordings = self._save(events, row)
+            except IntegrityError:
+                outcome = self._reconcile(events, claim)
+                if outcome is not None:
+                    return outcome
+                if any(d.expected_seq is not None for d in prepared):
+                    raise StreamConflict(
+                        "the stream changed since it was read; read it again and retry"
+                    ) from None
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
+                continue
+            receipts = [
+                _receipt(r.domain_event, r.notification.id) for r in recordings  # type: ignore[arg-type]
+            ]
+            return AppendResult(receipts, claim.answer if claim else {})
+        raise StreamConflict("the stream is too busy: gave up after repeated conflicts")
+
+    def claimed(self, claim: Claim) -> AppendResult | None:
+        """The earlier result for this claim's scope, or None if it is unused."""
+        found = self._storage(lambda: self.recorder.find_claim(claim.scope_id))  # type: ignore[attr-defined]
+        if found is None:
+            return None
+        digest, result = found
+        if digest != claim.request_digest:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used before for a different request"
+            )
+        receipts = result["receipts"]
+        keys = [(UUID(r["stream"]), r["seq"]) for r in receipts]
+        positions = self._storage(lambda: self.recorder.positions(keys))  # type: ignore[attr-defined]
+        return AppendResult(
+            [Receipt(**r, position=positions[k]) for r, k in zip(receipts, keys, strict=True)],
+            result["answer"],
+            replayed=True,
+        )
+
+    def _check_batch(self, drafts: Sequence[Draft]) -> Sequence[Draft]:
+        if not drafts:
+            raise InvalidEvent("nothing to append", code="EMPTY_BATCH")
+        if len(drafts) > MAX_BATCH_EVENTS:
+            raise PayloadTooLarge(f"at most {MAX_BATCH_EVENTS} events per batch")
+        return drafts
+
+    def _validate(self, draft: Draft) -> Draft:
+        """Normalise and check one draft; raises a typed LedgerError before any write."""
+        data = self.catalogue.normalise(draft.type, draft.data)
+        _refuse_imprecise_floats(data)
+        if len(canonical(data)) > MAX_EVENT_BYTES:
+            raise PayloadTooLarge(f"event data exceeds {MAX_EVENT_BYTES} bytes")
+        for name in ("actor", "on_behalf", "site", "device"):
+            value = getattr(draft, name)
+            if value is not None and not _is_identifier(value):
+                raise InvalidEvent(f"{name} must be a printable identifier", code="INVALID_FIELD")
+        if not draft.actor:
+            raise InvalidEvent("every event names its actor", code="INVALID_FIELD")
+        if draft.expected_seq is not None and (
+            not isinstance(draft.expected_seq, int) or draft.expected_seq < 0
+        ):
+            raise InvalidEvent("expected_seq must be a non-negative integer", code="INVALID_FIELD")
+        occurred_at = normalise_utc(draft.occurred_at) if draft.occurred_at is not None else None
+        normalised = Draft(**{**draft.__dict__, "data": data, "occurred_at": occurred_at})
+        self._check_device(normalised)
+        return normalised
+
+    def _check_device(self, draft: Draft) -> None:
+        device = draft.device or (draft.device_sig or {}).get("device")
+        if device is None:
+            return
+        if draft.device and draft.device_sig and draft.device_sig.get("device") != draft.device:
+            raise DeviceSignatureRefused("the signature names another device than the submitter")
+        keys = self.key_directory_for_device(str(device))
+        now = self.clock()
+        if draft.device_sig is None:
+            if keys.active_device_keys(str(device), now):
+                raise DeviceSignatureRefused(
+                    f"device {device!r} has a registered key and must sign its submissions",
+                    code="DEVICE_SIGNATURE_REQUIRED",
+                )
+            return
+        message = submission_bytes(
+            type=draft.type, stream=str(draft.stream), occurred_at=draft.occurred_at, data=draft.data
+        )
+        reason = keys.check_device_sig(draft.device_sig, message, now)
+        if reason is not None:
+            raise DeviceSignatureRefused(reason)
+
+    def key_directory_for_device(self, device: str) -> KeyDirectory:
+        return KeyDirectory.from_envelopes(e.envelope for e in self.read_stream(device_stream(device)))
+
+    def _chain(self, drafts: Sequence[Draft]) -> list[SealedEvent]:
+        """Build, e-sign, hash and seal the envelopes, each linked to its stream's head."""
+        heads: dict[UUID, tuple[int, str]] = {}
+        recorded_at = format_utc(self.clock())
+        events = []
+        for draft in drafts:
+            if draft.stream not in heads:
+                head = self.head(draft.stream)
+                if draft.expected_seq is not None and draft.expected_seq != head[0]:
+                    raise StreamConflict(
+                        f"stream {draft.stream} is at seq {head[0]}, not {draft.expected_seq}",
+                        current_seq=head[0],
+                    )
+                heads[draft.stream] = head
+            seq, prev = heads[draft.stream]
+            envelope = {
+                "stream": str(draft.stream),
+                "seq": seq + 1,
+                "event_id": str(uuid4()),
+                "type": draft.type,
+                "schema": SCHEMA_VERSION,
+                "recorded_at": recorded_at,
+                "occurred_at": draft.occurred_at,
+                "actor": draft.actor,
+                "on_behalf": draft.on_behalf,
+                "site": draft.site,
+                "data": draft.data,
+                "device_sig": dict(draft.device_sig) if draft.device_sig else None,
+                "esign": None,
+                "prev": prev,
+            }
+            if draft.esign is not None:
+                envelope["esign"] = _manifestation(draft.esign, recorded_at)
+                envelope["esign"]["signature"] = draft.esign.sign(esign_digest(envelope))
+            event_hash = envelope_hash(envelope)
+            sealed = record_class(draft.type)(
+                envelope, event_hash, self.sealing_key.seal(event_hash), self.sealing_key.key_id
+            )
+            events.append(sealed)
+            heads[draft.stream] = (seq + 1, event_hash)
+        return events
+
+    def _save(self, events: list[SealedEvent], claim: ClaimRow | None):
+        return self._storage(lambda: self.save(*events, claim=claim))
+
+    def _reconcile(self, events: list[SealedEvent], claim: Claim | None) -> AppendResult | None:
+        """After an IntegrityError: did our own write commit (a library retry), or did the
+        claim get used concurrently? Returns the original result, or None for a conflict."""
+        if claim is not None:
+            replay = self.claimed(claim)
+            if replay is not None:
+                return replay
+        first = events[0]
+        stored = self._storage(
+            lambda: self.recorder.select_events(
+                first.originator_id, gt=first.originator_version - 1, lte=first.originator_version
+            )
+        )
+        mine = first.envelope["event_id"]
+        if stored and self.mapper.to_domain_event(stored[0]).envelope["event_id"] == mine:  # type: ignore[attr-defined]
+            keys = [(e.originator_id, e.originator_version) for e in events]
+            positions = self._storage(lambda: self.recorder.positions(keys))  # type: ignore[attr-defined]
+            return AppendResult(
+                [_receipt(e, positions[k]) for e, k in zip(events, keys, strict=True)],
+                claim.answer if claim else {},
+            )
+        return None
+
+    # ----------------------------------------------------------------- reading
+
+    def head(self, stream: UUID) -> tuple[int, str]:
+        """(seq, hash) of the stream's last event; (0, 64 zeros) for an empty stream."""
+        rows = self._storage(lambda: self.recorder.select_events(stream, desc=True, limit=1))
+        if not rows:
+            return 0, GENESIS_PREV
+        last = self.mapper.to_domain_event(rows[0])
+        return last.originator_version, last.hash  # type: ignore[attr-defined]
+
+    def read_stream(self, stream: UUID, *, after: int = 0) -> list[SealedEvent]:
+        rows = self._storage(lambda: self.recorder.select_events(stream, gt=after or None))
+        return [self.mapper.to_domain_event(r) for r in rows]  # type: ignore[misc]
+
+    def read_log(self, *, after: int = 0, limit: int = 500) -> list[tuple[int, SealedEvent]]:
+        """Events in global commit order after position ``after`` (positions may have gaps)."""
+        rows = self._storage(
+            lambda: self.recorder.select_notifications(after + 1, limit)
+        )
+        return [(n.id, self.mapper.to_domain_event(n)) for n in rows]  # type: ignore[misc]
+
+    def last_position(self) -> int:
+        return self._storage(self.recorder.max_notification_id) or 0
+
+    @staticmethod
+    def _storage(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except (OperationalError, InterfaceError) as exc:
+            raise StorageUnavailable(f"the database is unavailable: {type(exc).__name__}") from exc
+
+
+def _manifestation(intent: EsignIntent, signed_at: str) -> dict[str, Any]:
+    return {
+        "signer": intent.signer,
+        "printed_name": intent.printed_name,
+        "meaning": intent.meaning,
+        "signed_at": signed_at,
+        "key_id": intent.key_id,
+    }
+
+
+def _receipt(event: SealedEvent, position: int) -> Receipt:
+    return Receipt(position=position, **_receipt_json(event))
+
+
+def _receipt_json(event: SealedEvent) -> dict[str, Any]:
+    env = event.envelope
+    return {
+        "event_id": env["event_id"],
+        "stream": env["stream"],
+        "seq": env["seq"],
+        "hash": event.hash,
+        "recorded_at": env["recorded_at"],
+    }
+
+
+def _is_identifier(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 128
+        and value.isprintable()
+    )
+
+
+def _refuse_imprecise_floats(value: Any, path: str = "data") -> None:
+    """Numbers are kept with at most 2 decimals (JCS fixes their text; readings are 0.01 °C)."""
+    if isinstance(value, float):
+        if not math.isfinite(value) or round(value, 2) != value:
+            raise InvalidEvent(
+                f"{path}: {value!r} has more than 2 decimals; round it before sending",
+                code="FLOAT_PRECISION",
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_imprecise_floats(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_imprecise_floats(item, f"{path}[{index}]")
+
+
+__all__ = ["AppendResult", "Claim", "Draft", "EsignIntent", "Ledger", "LedgerError"]

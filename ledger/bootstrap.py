@@ -1,0 +1,36 @@
+"""Build the ledger from settings: the one place keys, database and catalogue meet."""
+
+from __future__ import annotations
+
+from .application import Ledger
+from .catalogue import EventCatalogue
+from .keystore import KeyStore, KeyStoreError
+from .sealing import SealingKey
+from .settings import Settings
+
+
+def key_store(settings: Settings) -> KeyStore:
+    return KeyStore(settings.keys_dir)
+
+
+def sealing_key(settings: Settings) -> SealingKey:
+    """The active sealing key; in dev mode the first start creates one."""
+    store = key_store(settings)
+    passphrase = settings.key_passphrase.get_secret_value()
+    if not store.exists():
+        if not settings.dev_mode:
+            raise KeyStoreError(
+                f"no sealing key in {store.directory}: run `ledger init` (outside dev mode "
+                "keys are never created implicitly)"
+            )
+        return store.create(passphrase)
+    return store.active_key(passphrase)
+
+
+def open_ledger(settings: Settings, catalogue: EventCatalogue | None = None) -> Ledger:
+    return Ledger(
+        settings.database,
+        sealing_key(settings),
+        catalogue or EventCatalogue(),
+        pool_size=settings.pool_size,
+    )

@@ -1,0 +1,105 @@
+"""The fixed event envelope, its canonical bytes and its chain hash.
+
+Contract (DESIGN.md, "Event envelope"; relied on by independent verifiers):
+
+* An envelope is a JSON object with exactly the fields in ``ENVELOPE_FIELDS``.
+* ``canonical(obj)`` is RFC 8785 (JCS) canonical JSON, UTF-8.
+* ``envelope_hash(env)`` = lower-case hex SHA-256 of ``canonical(env)``. Because ``prev`` is
+  inside the envelope, each hash commits to the whole stream before it.
+* ``prev`` of seq 1 is ``GENESIS_PREV`` (64 zeros); of seq n it is the hash of seq n-1.
+* ``esign_digest(env)`` = raw SHA-256 of ``canonical(env)`` with ``esign.signature`` absent:
+  what a Part 11 signer signs (the record, its position and the manifestation itself).
+* ``submission_bytes(...)`` = ``canonical({type, stream, occurred_at, data})``: what a device
+  signs; every part of it is in the envelope, so the signature is re-checkable offline.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import rfc8785
+
+from .errors import InvalidEvent
+
+ENVELOPE_FIELDS = (
+    "stream",
+    "seq",
+    "event_id",
+    "type",
+    "schema",
+    "recorded_at",
+    "occurred_at",
+    "actor",
+    "on_behalf",
+    "site",
+    "data",
+    "device_sig",
+    "esign",
+    "prev",
+)
+SCHEMA_VERSION = 1
+GENESIS_PREV = "0" * 64
+ESIGN_FIELDS = ("signer", "printed_name", "meaning", "signed_at", "key_id", "signature")
+DEVICE_SIG_FIELDS = ("device", "key_id", "sig")
+
+
+def canonical(obj: Any) -> bytes:
+    """RFC 8785 canonical JSON of ``obj``; refuses anything JSON cannot carry exactly."""
+    try:
+        return rfc8785.dumps(obj)
+    except (rfc8785.CanonicalizationError, ValueError, TypeError) as exc:
+        raise InvalidEvent(f"not representable as canonical JSON: {exc}", code="INVALID_JSON") from None
+
+
+def envelope_hash(envelope: Mapping[str, Any]) -> str:
+    """Hex SHA-256 of the envelope's JCS bytes: the event's chain hash."""
+    return hashlib.sha256(canonical(dict(envelope))).hexdigest()
+
+
+def esign_digest(envelope: Mapping[str, Any]) -> bytes:
+    """Raw SHA-256 of the envelope's JCS bytes with ``esign.signature`` removed."""
+    unsigned = copy.deepcopy(dict(envelope))
+    esign = unsigned.get("esign")
+    if not isinstance(esign, dict):
+        raise InvalidEvent("the envelope carries no e-signature manifestation", code="NO_ESIGN")
+    esign.pop("signature", None)
+    return hashlib.sha256(canonical(unsigned)).digest()
+
+
+def submission_bytes(
+    *, type: str, stream: str, occurred_at: str | None, data: Mapping[str, Any]
+) -> bytes:
+    """The bytes a device signs: JCS of ``{type, stream, occurred_at, data}``."""
+    return canonical(
+        {"type": type, "stream": stream, "occurred_at": occurred_at, "data": dict(data)}
+    )
+
+
+def submission_of(envelope: Mapping[str, Any]) -> bytes:
+    """Rebuild, from a stored envelope, the exact bytes its device signed."""
+    return submission_bytes(
+        type=envelope["type"],
+        stream=envelope["stream"],
+        occurred_at=envelope["occurred_at"],
+        data=envelope["data"],
+    )
+
+
+def check_shape(envelope: Any) -> str | None:
+    """Return why ``envelope`` is not a well-formed envelope, or None when it is."""
+    if not isinstance(envelope, dict):
+        return "envelope is not a JSON object"
+    fields = set(envelope)
+    expected = set(ENVELOPE_FIELDS)
+    if fields != expected:
+        missing = sorted(expected - fields)
+        extra = sorted(fields - expected)
+        return f"envelope fields differ (missing {missing}, unexpected {extra})"
+    if not isinstance(envelope["seq"], int) or envelope["seq"] < 1:
+        return "seq is not a positive integer"
+    if not isinstance(envelope["data"], dict):
+        return "data is not an object"
+    return None

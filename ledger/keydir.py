@@ -1,0 +1,94 @@
+"""Public keys of devices and users, learnt from the sealed key lifecycle events.
+
+Used on ingest (is this device's signature valid now?) and by the verifier (was it valid
+when the event was recorded?). A key is valid from the ``recorded_at`` of its registration
+event until the ``recorded_at`` of its revocation, if any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from .errors import LedgerError
+from .sealing import unb64, verify_ed25519
+from .timefmt import parse_utc
+
+
+@dataclass(frozen=True)
+class HolderKey:
+    holder: str
+    key_id: str
+    public_key: bytes
+    valid_from: datetime
+    revoked_at: datetime | None = None
+
+    def valid_at(self, moment: datetime) -> bool:
+        return self.valid_from <= moment and (self.revoked_at is None or moment < self.revoked_at)
+
+
+class KeyDirectory:
+    """Device keys and user e-signature keys, indexed by (holder, key_id)."""
+
+    def __init__(self) -> None:
+        self.devices: dict[tuple[str, str], HolderKey] = {}
+        self.users: dict[tuple[str, str], HolderKey] = {}
+
+    @classmethod
+    def from_envelopes(cls, envelopes: Iterable[Mapping[str, Any]]) -> KeyDirectory:
+        directory = cls()
+        for envelope in sorted(envelopes, key=lambda e: e["recorded_at"]):
+            directory.apply(envelope)
+        return directory
+
+    def apply(self, envelope: Mapping[str, Any]) -> None:
+        kind = envelope["type"]
+        data = envelope["data"]
+        at = parse_utc(envelope["recorded_at"])
+        if kind == "DeviceKeyRegistered":
+            key = HolderKey(data["device"], data["key_id"], unb64(data["public_key"]), at)
+            self.devices[(key.holder, key.key_id)] = key
+        elif kind == "UserSigningKeyIssued":
+            key = HolderKey(data["user"], data["key_id"], unb64(data["public_key"]), at)
+            self.users[(key.holder, key.key_id)] = key
+        elif kind in ("DeviceKeyRevoked", "UserSigningKeyRevoked"):
+            table = self.devices if kind == "DeviceKeyRevoked" else self.users
+            holder = data["device"] if kind == "DeviceKeyRevoked" else data["user"]
+            existing = table.get((holder, data["key_id"]))
+            if existing is not None and existing.revoked_at is None:
+                table[(holder, data["key_id"])] = replace(existing, revoked_at=at)
+
+    def active_device_keys(self, device: str, at: datetime) -> list[HolderKey]:
+        return [k for (d, _), k in self.devices.items() if d == device and k.valid_at(at)]
+
+    def check_device_sig(self, device_sig: Any, message: bytes, at: datetime) -> str | None:
+        """None when ``device_sig`` is a valid signature of ``message`` at ``at``; else why not."""
+        if not isinstance(device_sig, Mapping) or set(device_sig) != {"device", "key_id", "sig"}:
+            return "device signature malformed: expected {device, key_id, sig}"
+        key = self.devices.get((str(device_sig["device"]), str(device_sig["key_id"])))
+        if key is None:
+            return f"unknown device key {device_sig['key_id']!r} for device {device_sig['device']!r}"
+        if not key.valid_at(at):
+            return f"device key {key.key_id} was not valid (revoked or not yet registered) then"
+        if not verify_ed25519(key.public_key, message, str(device_sig["sig"])):
+            return f"bad device signature: does not verify with key {key.key_id}"
+        return None
+
+    def check_esign(self, esign: Any, digest: bytes) -> str | None:
+        """None when the e-signature manifestation's signature verifies; else why not."""
+        if not isinstance(esign, Mapping) or not {"signer", "key_id", "signature", "signed_at"} <= set(esign):
+            return "e-signature manifestation malformed"
+        key = self.users.get((str(esign["signer"]), str(esign["key_id"])))
+        if key is None:
+            return f"unknown e-signature key {esign['key_id']!r} for {esign['signer']!r}"
+        try:
+            signed_at = parse_utc(str(esign["signed_at"]))
+        except LedgerError:
+            return "e-signature signed_at is not a time"
+        if not key.valid_at(signed_at):
+            return f"e-signature key {key.key_id} was not valid at signed_at"
+        if not verify_ed25519(key.public_key, digest, str(esign["signature"])):
+            return "bad e-signature: does not verify over this record"
+        return None

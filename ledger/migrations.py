@@ -1,0 +1,55 @@
+"""Run the alembic migrations programmatically (``ledger db upgrade``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, pool
+
+from alembic import command
+
+from .database import Database
+
+
+def script_location() -> Path:
+    candidates = [
+        os.environ.get("LEDGER_ALEMBIC_DIR"),
+        Path(__file__).resolve().parents[1] / "alembic",
+        Path.cwd() / "alembic",
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "env.py").exists():
+            return Path(candidate)
+    raise FileNotFoundError("alembic/ migrations not found: set LEDGER_ALEMBIC_DIR")
+
+
+def _config(database: Database) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location()))
+    config.attributes["database_url"] = database.url
+    return config
+
+
+def upgrade(database: Database, revision: str = "head") -> None:
+    if database.kind == "sqlite" and database.path is not None:
+        database.path.parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(_config(database), revision)
+
+
+def pending(database: Database) -> list[str]:
+    """Revisions not yet applied (empty when the schema is current)."""
+    script = ScriptDirectory.from_config(_config(database))
+    engine = create_engine(database.sqlalchemy_url(), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    heads = set(script.get_heads())
+    if current == heads:
+        return []
+    return [rev.revision for rev in script.walk_revisions() if rev.revision not in current]

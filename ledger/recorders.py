@@ -1,0 +1,117 @@
+"""The library's recorders, extended for the ledger.
+
+* Idempotency claims are inserted in the SAME transaction as the events they answer for
+  (the library's ``_insert_events`` hook, as its process recorders do for tracking), so a
+  claim exists if and only if its events were committed.
+* PostgreSQL: writers are serialised with a transaction-level advisory lock instead of the
+  library's ``LOCK TABLE ... EXCLUSIVE``, which would need UPDATE/DELETE/TRUNCATE rights that
+  the hardened application role must not have. Serialising writers keeps commit order equal
+  to notification-id order, which is what followers of the global log rely on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier, Literal
+
+IDEMPOTENCY_TABLE = "ledger_idempotency"
+# Any constant works as long as every writer of this database uses the same one.
+WRITER_LOCK_KEY = 0x4C45444745520001
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    scope: str
+    request_digest: str
+    result: dict[str, Any]
+    created_at: str
+
+    def params(self) -> tuple[str, str, str, str]:
+        return (self.scope, self.request_digest, json.dumps(self.result), self.created_at)
+
+
+class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any):
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        claim: ClaimRow | None = kwargs.get("claim")
+        if claim is not None:
+            c.execute(
+                f"INSERT INTO {IDEMPOTENCY_TABLE} (scope, request_digest, result, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                claim.params(),
+            )
+        return ids
+
+    def find_claim(self, scope: str) -> tuple[str, dict[str, Any]] | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT request_digest, result FROM {IDEMPOTENCY_TABLE} WHERE scope = ?", (scope,)
+            )
+            row = c.fetchone()
+        return (row["request_digest"], json.loads(row["result"])) if row else None
+
+    def positions(self, keys: Sequence[tuple[UUID, int]]) -> dict[tuple[UUID, int], int]:
+        found: dict[tuple[UUID, int], int] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for stream, seq in keys:
+                c.execute(
+                    f"SELECT rowid FROM {self.events_table_name} "
+                    "WHERE originator_id = ? AND originator_version = ?",
+                    (stream.hex, seq),
+                )
+                row = c.fetchone()
+                if row:
+                    found[(stream, seq)] = row[0]
+        return found
+
+
+class LedgerPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.lock_table_statements = [
+            SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
+            SQL("SELECT pg_advisory_xact_lock({0})").format(Literal(WRITER_LOCK_KEY)),
+        ]
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any):
+        claim: ClaimRow | None = kwargs.get("claim")
+        if claim is not None:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0}.{1} (scope, request_digest, result, created_at) "
+                    "VALUES (%s, %s, %s, %s)"
+                ).format(Identifier(self.datastore.schema), Identifier(IDEMPOTENCY_TABLE)),
+                claim.params(),
+            )
+
+    def find_claim(self, scope: str) -> tuple[str, dict[str, Any]] | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT request_digest, result FROM {0}.{1} WHERE scope = %s").format(
+                    Identifier(self.datastore.schema), Identifier(IDEMPOTENCY_TABLE)
+                ),
+                (scope,),
+            )
+            row = curs.fetchone()
+        return (row["request_digest"], json.loads(row["result"])) if row else None
+
+    def positions(self, keys: Sequence[tuple[UUID, int]]) -> dict[tuple[UUID, int], int]:
+        found: dict[tuple[UUID, int], int] = {}
+        statement = SQL(
+            "SELECT notification_id FROM {0}.{1} WHERE originator_id = %s AND originator_version = %s"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        with self.datastore.transaction(commit=False) as curs:
+            for stream, seq in keys:
+                curs.execute(statement, (stream, seq))
+                row = curs.fetchone()
+                if row:
+                    found[(stream, seq)] = row["notification_id"]
+        return found

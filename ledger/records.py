@@ -1,0 +1,87 @@
+"""How a sealed event is kept in the ``eventsourcing`` store.
+
+Each stored row's ``state`` is the JCS bytes of ``{"envelope", "hash", "seal", "key_id"}``:
+plain canonical JSON, so an independent verifier can read the table with nothing but SQL
+and a JSON parser. ``originator_id``/``originator_version`` of the row are the envelope's
+``stream``/``seq``. Key lifecycle events get their own topic so the verifier can find them
+without reading every row.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Transcoder
+from eventsourcing.utils import get_topic
+
+from .envelope import canonical
+from .keyevents import KEY_EVENTS
+
+
+class SealedEvent:
+    """One sealed envelope, as the ``eventsourcing`` library sees it (a domain event)."""
+
+    originator_id: UUID
+    originator_version: int
+
+    def __init__(self, envelope: dict[str, Any], hash: str, seal: str, key_id: str) -> None:
+        self.originator_id = UUID(envelope["stream"])
+        self.originator_version = envelope["seq"]
+        self.envelope = envelope
+        self.hash = hash
+        self.seal = seal
+        self.key_id = key_id
+
+    @property
+    def type(self) -> str:
+        return self.envelope["type"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"envelope": self.envelope, "hash": self.hash, "seal": self.seal, "key_id": self.key_id}
+
+
+class SealedKeyEvent(SealedEvent):
+    """A sealed key lifecycle event (device keys, users' e-signature keys)."""
+
+
+EVENT_TOPIC = get_topic(SealedEvent)
+KEY_EVENT_TOPIC = get_topic(SealedKeyEvent)
+
+
+def record_class(type_name: str) -> type[SealedEvent]:
+    return SealedKeyEvent if type_name in KEY_EVENTS else SealedEvent
+
+
+class CanonicalTranscoder(Transcoder):
+    """Stores event state as RFC 8785 canonical JSON (no custom type tags)."""
+
+    def encode(self, obj: Any) -> bytes:
+        return canonical(obj)
+
+    def decode(self, data: bytes) -> Any:
+        return json.loads(data)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the writer of an event gets back; ``position`` is its place in the global log."""
+
+    event_id: str
+    stream: str
+    seq: int
+    hash: str
+    position: int
+    recorded_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "stream": self.stream,
+            "seq": self.seq,
+            "hash": self.hash,
+            "position": self.position,
+            "recorded_at": self.recorded_at,
+        }

@@ -1,0 +1,60 @@
+"""Settings from the environment (prefix ``LEDGER_``), refusing default secrets outside dev.
+
+``LEDGER_ENV=dev`` (the default) is the embedded, zero-setup mode: SQLite under ./var, a
+sealing key created on first start with a well-known passphrase. Any other value is
+production-like and requires every secret to be set to something else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .database import DEFAULT_DATABASE_URL, Database
+
+DEV_PASSPHRASE = "dev-only-passphrase"  # noqa: S105
+DEV_SITE_SECRET = "dev-only-site-secret"  # noqa: S105
+DEV_TOKEN_SECRET = "dev-only-token-secret"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    database_url: str = DEFAULT_DATABASE_URL
+    keys_dir: Path = Path("var/keys")
+    key_passphrase: SecretStr = SecretStr(DEV_PASSPHRASE)
+    site_secret: SecretStr = SecretStr(DEV_SITE_SECRET)
+    token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
+    pool_size: int = 10
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.env == "production":
+            defaults = {
+                "LEDGER_KEY_PASSPHRASE": (self.key_passphrase, DEV_PASSPHRASE),
+                "LEDGER_SITE_SECRET": (self.site_secret, DEV_SITE_SECRET),
+                "LEDGER_TOKEN_SECRET": (self.token_secret, DEV_TOKEN_SECRET),
+            }
+            weak = [
+                name
+                for name, (value, default) in defaults.items()
+                if value.get_secret_value() in ("", default) or len(value.get_secret_value()) < 16
+            ]
+            if weak:
+                raise ValueError(
+                    f"refusing to start in production with default or short secrets: {', '.join(weak)}"
+                )
+        Database.from_url(self.database_url)
+        return self
+
+    @property
+    def database(self) -> Database:
+        return Database.from_url(self.database_url)
+
+    @property
+    def dev_mode(self) -> bool:
+        return self.env == "dev"

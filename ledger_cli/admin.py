@@ -1,0 +1,74 @@
+"""Set-up and key management: ``ledger init``, ``ledger db upgrade``, ``ledger keys ...``."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+
+from ledger import migrations
+from ledger.bootstrap import key_store, sealing_key
+from ledger.keystore import KeyStoreError
+from ledger.settings import Settings
+
+console = Console(stderr=True)
+db_app = typer.Typer(help="Database schema (alembic migrations).", no_args_is_help=True)
+keys_app = typer.Typer(help="The ledger's sealing keys.", no_args_is_help=True)
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        console.print(f"[red]configuration refused:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration (creates the event store and read-model tables)."""
+    current = settings()
+    migrations.upgrade(current.database)
+    console.print(f"database schema is current ({current.database.kind})")
+
+
+def init() -> None:
+    """Create the database schema and the sealing key (idempotent)."""
+    current = settings()
+    migrations.upgrade(current.database)
+    store = key_store(current)
+    try:
+        if store.exists():
+            key = store.active_key(current.key_passphrase.get_secret_value())
+            console.print(f"sealing key {key.key_id} already present in {store.directory}")
+        else:
+            key = store.create(current.key_passphrase.get_secret_value())
+            console.print(f"created sealing key {key.key_id} in {store.directory}")
+    except KeyStoreError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Start a new sealing key; the old public key stays published with its validity period."""
+    current = settings()
+    try:
+        old = sealing_key(current)
+        new = key_store(current).rotate(current.key_passphrase.get_secret_value())
+    except KeyStoreError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"retired {old.key_id}; new sealing key {new.key_id}")
+
+
+@keys_app.command("show")
+def keys_show() -> None:
+    """Print the published key ring (public keys with validity periods) as JSON."""
+    try:
+        ring = key_store(settings()).key_ring()
+    except KeyStoreError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(ring.to_json(), indent=2))

@@ -1,0 +1,26 @@
+"""``ledger``: operate, verify and use the COI/COC ledger from a terminal."""
+
+from __future__ import annotations
+
+import typer
+
+from . import admin, verify
+
+app = typer.Typer(
+    name="ledger",
+    help="Chain-of-identity / chain-of-custody ledger for cell and gene therapies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(admin.db_app, name="db")
+app.add_typer(admin.keys_app, name="keys")
+app.command("init")(admin.init)
+app.command("verify")(verify.verify)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
