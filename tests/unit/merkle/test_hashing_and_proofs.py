@@ -90,13 +90,9 @@ def test_reference_tree_proofs_verify() -> None:
         for i in range(size):
             proof = inclusion_proof(i, size, store.get_node)
             verify_inclusion(leaf_hash(REF_ENTRIES[i]), i, size, proof, roots[size])
-            assert (
-                root_from_inclusion_proof(leaf_hash(REF_ENTRIES[i]), i, size, proof) == roots[size]
-            )
+            assert root_from_inclusion_proof(leaf_hash(REF_ENTRIES[i]), i, size, proof) == roots[size]
         for m in range(1, size + 1):
-            verify_consistency(
-                m, size, consistency_proof(m, size, store.get_node), roots[m], roots[size]
-            )
+            verify_consistency(m, size, consistency_proof(m, size, store.get_node), roots[m], roots[size])
     verify_consistency(0, 0, [], EMPTY_ROOT, EMPTY_ROOT)
 
 
