@@ -47,9 +47,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     ``left`` and ``right`` are the raw 32-byte child hashes, concatenated without separators.
     """
     if len(left) != HASH_SIZE or len(right) != HASH_SIZE:
-        raise ValueError(
-            f"child hashes must be {HASH_SIZE} bytes, got {len(left)} and {len(right)}"
-        )
+        raise ValueError(f"child hashes must be {HASH_SIZE} bytes, got {len(left)} and {len(right)}")
     return hashlib.sha256(_NODE_PREFIX + bytes(left) + bytes(right)).digest()
 
 

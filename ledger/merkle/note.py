@@ -233,9 +233,7 @@ class Ed25519NoteSigner:
             private_key = Ed25519PrivateKey.from_private_bytes(bytes(private_key))
         self.name = name
         self._key = private_key
-        self.public_key_bytes = private_key.public_key().public_bytes(
-            Encoding.Raw, PublicFormat.Raw
-        )
+        self.public_key_bytes = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         self.key_hash = ed25519_key_hash(name, self.public_key_bytes)
 
     def sign(self, message: bytes) -> bytes:

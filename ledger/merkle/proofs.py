@@ -149,9 +149,7 @@ def verify_inclusion(
     _match(root_from_inclusion_proof(leaf_hash, index, size, proof), root, "root")
 
 
-def root_from_consistency_proof(
-    size1: int, size2: int, proof: Sequence[bytes] | None, root1: bytes
-) -> bytes:
+def root_from_consistency_proof(size1: int, size2: int, proof: Sequence[bytes] | None, root1: bytes) -> bytes:
     """Check ``proof`` against the old root and return the new root it implies (RFC 9162 §2.1.4.2).
 
     Raises :class:`ProofError` if the sizes are not ``0 < size1 <= size2`` (or both zero), the
@@ -183,8 +181,7 @@ def root_from_consistency_proof(
     seed, start = (old_root, 0) if size1 == 1 << shift else (path[0], 1)
     if len(path) != start + inner + border:
         raise ProofError(
-            f"consistency proof {size1} -> {size2} must have {start + inner + border} hashes, "
-            f"got {len(path)}"
+            f"consistency proof {size1} -> {size2} must have {start + inner + border} hashes, got {len(path)}"
         )
     path = path[start:]
     mask = (size1 - 1) >> shift
