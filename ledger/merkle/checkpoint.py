@@ -20,6 +20,9 @@ Deliberately outside the signed body: ``issued_at`` and ``key_id``. The ledger s
 the checkpoint text as unsigned metadata; they must never be trusted for anything the signature is
 meant to protect, and adding them to the body would break interoperability with C2SP verifiers.
 
+Stricter than the format strictly requires: the origin must be non-empty and free of control
+characters, base64 must be canonical, and a size-0 checkpoint must carry ``SHA-256("")`` as root.
+
 Signers are injected (:class:`NoteSigner`). Every parsing or verification failure raises
 :class:`CheckpointError` (a :class:`ValueError`) with a reason.
 """
