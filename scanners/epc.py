@@ -82,9 +82,7 @@ def parse_epc(text: str) -> EpcParse:
     _require_supported(scheme)
     header = hex_to_binary(text)[:8]
     coding = type(scheme).header_to_schemes()[header]
-    filter_value = (
-        int(hex_to_binary(text)[8:11], 2) if FILTERS[_scheme_name(type(scheme))] else None
-    )
+    filter_value = int(hex_to_binary(text)[8:11], 2) if FILTERS[_scheme_name(type(scheme))] else None
     tag_uri = _tag_uri(scheme, coding, filter_value)
     return _identifiers(scheme, tag_uri, text.upper(), filter_value)
 

@@ -187,11 +187,7 @@ def _din(din: str, flags: str | None, check: str | None) -> DinIdentifier:
     if flags is not None:
         if _FLAGS.fullmatch(flags) is None:
             raise _Bad("BAD_FORMAT", f"DIN {din}: invalid flag characters {flags!r}")
-        if (
-            flags.isdigit()
-            and 60 <= int(flags) <= 96
-            and int(flags) - 60 != mod37_2_check_value(din)
-        ):
+        if flags.isdigit() and 60 <= int(flags) <= 96 and int(flags) - 60 != mod37_2_check_value(din):
             raise _Bad("CHECK_DIGIT", f"DIN {din}: type 3 check flags {flags} do not match")
     facility, year, sequence = match.groups()
     return DinIdentifier(
@@ -230,9 +226,7 @@ def _expiry(number: str, content: str) -> IsbtExpiryIdentifier:
     if not 1 <= day <= days_in_year or hour > 23 or minute > 59:
         raise _Bad("BAD_DATE", f"ISBT 128 expiry {content!r} is not a valid date/time")
     at = datetime(year, 1, 1, hour, minute, tzinfo=UTC) + timedelta(days=day - 1)
-    return IsbtExpiryIdentifier(
-        kind="isbt_expiry", value=at.isoformat(), expires_at=at, structure=number
-    )
+    return IsbtExpiryIdentifier(kind="isbt_expiry", value=at.isoformat(), expires_at=at, structure=number)
 
 
 def _coi(content: str) -> IsbtCoiIdentifier:

@@ -60,9 +60,7 @@ def _draw_label(canvas: Canvas, label: LabelData, x: float, y: float) -> None:
     canvas.setDash()
     qr = QrCodeWidget(label.qr_payload, barLevel="M", barBorder=4)
     x0, y0, x1, y1 = qr.getBounds()
-    drawing = Drawing(
-        QR_SIZE, QR_SIZE, transform=[QR_SIZE / (x1 - x0), 0, 0, QR_SIZE / (y1 - y0), 0, 0]
-    )
+    drawing = Drawing(QR_SIZE, QR_SIZE, transform=[QR_SIZE / (x1 - x0), 0, 0, QR_SIZE / (y1 - y0), 0, 0])
     drawing.add(qr)
     renderPDF.draw(drawing, canvas, x + 2 * mm, y + CELL_H - QR_SIZE - 2 * mm)
     bars = Code128(

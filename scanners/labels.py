@@ -121,9 +121,7 @@ def render_label_svg(label: LabelData) -> bytes:
     """The label as one SVG document (100 x 50 mm): QR, Code 128 and text elements."""
     root = ET.Element(f"{{{SVG_NS}}}svg", {"version": "1.1", "width": "100mm", "height": "50mm"})
     ET.SubElement(root, f"{{{SVG_NS}}}rect", {"width": "100%", "height": "100%", "fill": "white"})
-    qr_svg = _qr(label.qr_payload, box_size=10).make_image(
-        image_factory=qrcode.image.svg.SvgPathImage
-    )
+    qr_svg = _qr(label.qr_payload, box_size=10).make_image(image_factory=qrcode.image.svg.SvgPathImage)
     qr_el = ET.fromstring(qr_svg.to_string())  # noqa: S314 - generated in-process
     qr_el.attrib.update({"x": "2mm", "y": "2mm", "width": "30mm", "height": "30mm"})
     root.append(qr_el)

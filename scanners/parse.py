@@ -34,9 +34,7 @@ from scanners.model import (
 )
 
 MAX_LENGTH = 4096
-GS1_SYMBOLOGIES = frozenset(
-    {"]C1", "]e0", "]e1", "]e2", "]d2", "]Q3", "]J1", "]E0", "]E3", "]E4", "]I1"}
-)
+GS1_SYMBOLOGIES = frozenset({"]C1", "]e0", "]e1", "]e2", "]d2", "]Q3", "]J1", "]E0", "]E3", "]E4", "]I1"})
 _SYMBOLOGY = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _HEX_LETTER = re.compile(r"[A-Fa-f]")
 
@@ -70,28 +68,20 @@ def parse_scan(
         return _refused(raw, None, "INTERNAL", f"could not decode ({type(exc).__name__})")
 
 
-def _parse(
-    raw: str, gs_substitute: str | None, today: date | None, now: datetime | None
-) -> ScanResult:
+def _parse(raw: str, gs_substitute: str | None, today: date | None, now: datetime | None) -> ScanResult:
     text = raw.strip(" \t\r\n")
     if not text:
         return _refused(raw, None, "EMPTY", "nothing was scanned")
     symbology = None
     if text.startswith("]"):
         if _SYMBOLOGY.match(text) is None:
-            return _refused(
-                raw, None, "BAD_SYMBOLOGY", f"malformed symbology identifier {text[:3]!r}"
-            )
+            return _refused(raw, None, "BAD_SYMBOLOGY", f"malformed symbology identifier {text[:3]!r}")
         symbology, text = text[:3], text[3:]
     if not text:
         return _refused(raw, symbology, "EMPTY", "only a symbology identifier was scanned")
     if not text.isascii():
-        return _refused(
-            raw, symbology, "UNRECOGNISED", "non-ASCII characters: no supported format has them"
-        )
-    bad = sorted(
-        {f"0x{ord(c):02X}" for c in text if (ord(c) < 32 or ord(c) == 127) and c != gs1.GS}
-    )
+        return _refused(raw, symbology, "UNRECOGNISED", "non-ASCII characters: no supported format has them")
+    bad = sorted({f"0x{ord(c):02X}" for c in text if (ord(c) < 32 or ord(c) == 127) and c != gs1.GS})
     if bad:
         return _refused(raw, symbology, "CONTROL_CHAR", f"control characters {', '.join(bad)}")
     separators = (gs1.GS,) if gs_substitute is None else (gs1.GS, gs_substitute)
