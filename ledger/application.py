@@ -110,6 +110,10 @@ class AppendResult:
 class Ledger(Application[UUID]):
     name = "Ledger"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = "Ledger"  # the library derives table names from it: one store, always
+
     def __init__(
         self,
         database: Database,

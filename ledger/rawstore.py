@@ -39,7 +39,9 @@ def connect(database: Database) -> Iterator[Any]:
             finally:
                 conn.close()
         else:
-            with psycopg.connect(database.psycopg_conninfo(), autocommit=True) as conn:
+            # Not autocommit: server-side cursors stream rows inside one read-only transaction.
+            with psycopg.connect(database.psycopg_conninfo()) as conn:
+                conn.read_only = True
                 yield conn
     except (sqlite3.Error, psycopg.Error) as exc:
         raise StoreUnreadable(f"cannot read the event store: {exc}") from exc

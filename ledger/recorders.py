@@ -81,16 +81,21 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             SQL("SELECT pg_advisory_xact_lock({0})").format(Literal(WRITER_LOCK_KEY)),
         ]
 
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any):
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        # After the events (lock, insert) and on its own cursor: in pipeline mode the first
+        # failing statement reports the error, so a taken claim surfaces as an IntegrityError
+        # rather than as an aborted pipeline (which the library would retry as an outage).
+        super()._insert_stored_events(curs, stored_events, **kwargs)
         claim: ClaimRow | None = kwargs.get("claim")
         if claim is not None:
-            curs.execute(
-                SQL(
-                    "INSERT INTO {0}.{1} (scope, request_digest, result, created_at) "
-                    "VALUES (%s, %s, %s, %s)"
-                ).format(Identifier(self.datastore.schema), Identifier(IDEMPOTENCY_TABLE)),
-                claim.params(),
-            )
+            with curs.connection.cursor() as claim_cursor:
+                claim_cursor.execute(
+                    SQL(
+                        "INSERT INTO {0}.{1} (scope, request_digest, result, created_at) "
+                        "VALUES (%s, %s, %s, %s)"
+                    ).format(Identifier(self.datastore.schema), Identifier(IDEMPOTENCY_TABLE)),
+                    claim.params(),
+                )
 
     def find_claim(self, scope: str) -> tuple[str, dict[str, Any]] | None:
         with self.datastore.transaction(commit=False) as curs:

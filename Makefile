@@ -1,0 +1,33 @@
+# The two commands a newcomer needs:  `make run`  and  `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+## run: install, create the SQLite ledger and dev keys, load the demo journey, serve on :8000
+run: install
+	$(BIN)/ledger init
+	$(BIN)/ledger demo
+	$(BIN)/ledger serve
+
+## test: install and run the whole suite (SQLite and PostgreSQL)
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m bench --size quick
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,40 @@
+"""Test helpers shared by the suites: a generic catalogue and a fixed sealing key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger.catalogue import EventCatalogue
+from ledger.datatypes import Celsius, EventData, Identifier, Text, UtcTime
+from ledger.sealing import KeyRing, SealingKey
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class ReadingTaken(EventData):
+    logger_id: Identifier
+    celsius: Celsius
+    t: UtcTime
+
+
+class NoteAdded(EventData):
+    text: Text
+
+
+def core_catalogue() -> EventCatalogue:
+    """The ledger core is generic: these two types stand in for the domain's."""
+    return EventCatalogue({"ReadingTaken": ReadingTaken, "NoteAdded": NoteAdded})
+
+
+def fixed_key(seed: int = 1, valid_from: datetime = EPOCH) -> SealingKey:
+    """A deterministic Ed25519 key (seed byte repeated): for tests and golden vectors only."""
+    return SealingKey(Ed25519PrivateKey.from_private_bytes(bytes([seed]) * 32), valid_from)
+
+
+def ring_of(*keys: SealingKey) -> KeyRing:
+    ring = KeyRing()
+    for key in keys:
+        ring = ring.with_key(key.published())
+    return ring
