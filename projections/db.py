@@ -1,0 +1,26 @@
+"""SQLAlchemy engines for the read side (same database as the event store)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+
+from ledger.database import Database
+
+
+def make_engine(database: Database, *, pool_size: int = 5) -> Engine:
+    if database.kind == "sqlite":
+        engine = create_engine(
+            database.sqlalchemy_url(), connect_args={"timeout": 30, "check_same_thread": False}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(
+        database.sqlalchemy_url(), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )

@@ -1,0 +1,152 @@
+"""Followers of the global event log, with tracking: each event applied exactly once.
+
+The ``eventsourcing`` SQLite recorder has no ``subscribe()``, so followers pull: read the log
+after the projection's tracked position, apply a batch and advance the tracking row in the
+SAME transaction. A follower killed mid-batch therefore resumes from the last committed
+position and never applies an event twice. The same code runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine, text
+
+from ledger.records import SealedEvent
+
+log = logging.getLogger("ledger.projections")
+
+
+class LogReader(Protocol):
+    def read_log(self, *, after: int = 0, limit: int = 500) -> list[tuple[int, SealedEvent]]: ...
+
+    def last_position(self) -> int: ...
+
+
+class Projection(Protocol):
+    """A read model. ``apply`` must only write through ``conn`` (the tracking transaction)."""
+
+    name: str
+
+    def apply(self, conn: Connection, position: int, event: SealedEvent) -> None: ...
+
+    def reset(self, conn: Connection) -> None:
+        """Delete every row this projection owns (for a rebuild from zero)."""
+
+
+def tracked_position(conn: Connection, name: str) -> int:
+    row = conn.execute(
+        text("SELECT position FROM projection_tracking WHERE name = :n"), {"n": name}
+    ).first()
+    return row[0] if row else 0
+
+
+def _advance(conn: Connection, name: str, position: int) -> None:
+    updated = conn.execute(
+        text("UPDATE projection_tracking SET position = :p WHERE name = :n"), {"p": position, "n": name}
+    ).rowcount
+    if not updated:
+        conn.execute(
+            text("INSERT INTO projection_tracking (name, position) VALUES (:n, :p)"),
+            {"n": name, "p": position},
+        )
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        log: LogReader,
+        engine: Engine,
+        projections: Sequence[Projection],
+        *,
+        batch_size: int = 500,
+    ) -> None:
+        self.log = log
+        self.engine = engine
+        self.projections = list(projections)
+        self.batch_size = batch_size
+        self._progress = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def position(self, name: str | None = None) -> int:
+        """The tracked position of one projection, or the lowest of all."""
+        with self.engine.connect() as conn:
+            names = [name] if name else [p.name for p in self.projections]
+            return min(tracked_position(conn, n) for n in names)
+
+    def run_once(self) -> int:
+        """Apply at most one batch to each projection; returns how many events were applied."""
+        applied = 0
+        for projection in self.projections:
+            with self.engine.begin() as conn:
+                after = tracked_position(conn, projection.name)
+                batch = self.log.read_log(after=after, limit=self.batch_size)
+                for position, event in batch:
+                    projection.apply(conn, position, event)
+                if batch:
+                    _advance(conn, projection.name, batch[-1][0])
+                    applied += len(batch)
+        if applied:
+            with self._progress:
+                self._progress.notify_all()
+        return applied
+
+    def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
+        total = 0
+        while n := self.run_once():
+            total += n
+            if on_batch:
+                on_batch(n)
+        return total
+
+    def rebuild(self, on_batch: Callable[[int], None] | None = None) -> int:
+        """Forget every row and replay the whole log from zero."""
+        with self.engine.begin() as conn:
+            for projection in self.projections:
+                projection.reset(conn)
+                _advance(conn, projection.name, 0)
+        return self.catch_up(on_batch)
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Read-your-writes: block until every projection has applied ``position``."""
+        deadline = time.monotonic() + timeout
+        while self.position() < position:
+            if self._thread is None:
+                self.run_once()
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._progress:
+                self._progress.wait(min(remaining, 0.05))
+        return True
+
+    def start(self, poll_interval: float = 0.2) -> None:
+        """Follow the log in a background thread until ``stop()``."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    busy = self.run_once()
+                except Exception:  # noqa: BLE001 - keep following; the error is logged and retried
+                    log.exception("projection batch failed; retrying")
+                    busy = 0
+                if not busy:
+                    self._stop.wait(poll_interval)
+
+        self._thread = threading.Thread(target=loop, name="projection-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
