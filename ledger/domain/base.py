@@ -1,0 +1,150 @@
+"""Building blocks shared by every aggregate: new events, refusals, folding envelopes.
+
+A stored event is the envelope dict fixed by DESIGN.md (``stream``, ``seq``, ``type``,
+``data``, ``recorded_at``, ``occurred_at``, ``actor`` ...). Decisions never see the hash
+chain: they read states folded from envelopes and return :class:`NewEvent` values that the
+application service wraps into envelopes and appends atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from ..datatypes import EventData
+from ..errors import InvalidEvent, LedgerError, RuleViolation
+from ..timefmt import format_utc, parse_utc
+from .rules import CODES
+
+Envelope = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event decided but not yet stored; ``data`` is already the model's JSON dump."""
+
+    stream: UUID
+    type: str
+    data: dict[str, Any]
+
+
+class RecordedRefusal(RuleViolation):
+    """A refusal at a COI-critical step: append ``events`` first, then answer with the error."""
+
+    def __init__(self, detail: str, *, code: str, events: Iterable[NewEvent]) -> None:
+        super().__init__(detail, code=code)
+        self.events = list(events)
+
+
+def refusal(code: str, detail: str) -> RuleViolation:
+    if code not in CODES:  # keeps rules.CODES (the documented list) complete
+        raise ValueError(f"undocumented refusal code {code!r}")
+    return RuleViolation(detail, code=code)
+
+
+M = TypeVar("M", bound=EventData)
+
+
+def validate(model: type[M], **fields: Any) -> M:
+    """``model`` built from ``fields``, or ``InvalidEvent(code="INVALID_DATA")``."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidEvent(
+            f"{model.__name__}: {validation_summary(exc)}",
+            code="INVALID_DATA",
+            errors=exc.errors(include_url=False, include_context=False, include_input=False),
+        ) from None
+
+
+def event_of(stream: UUID, data: EventData) -> NewEvent:
+    return NewEvent(stream, type(data).__name__, data.model_dump(mode="json"))
+
+
+def new_event(stream: UUID, model: type[EventData], **fields: Any) -> NewEvent:
+    """Validate ``fields`` with ``model`` and return the event with its canonical JSON data."""
+    return event_of(stream, validate(model, **fields))
+
+
+def validation_summary(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "data"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def require_reason(reason: str, what: str = "this step") -> None:
+    if not isinstance(reason, str) or not reason.strip():
+        raise refusal("REASON_REQUIRED", f"{what} needs a reason")
+
+
+def require_aware(now: datetime) -> datetime:
+    format_utc(now)  # raises TIMEZONE_REQUIRED on a naive datetime
+    return now
+
+
+def when(envelope: Envelope) -> datetime:
+    """When the event happened: the device's ``occurred_at`` if given, else ``recorded_at``."""
+    return parse_utc(envelope.get("occurred_at") or envelope["recorded_at"])
+
+
+class Folded(Protocol):
+    stream: UUID | None
+    version: int
+
+
+S = TypeVar("S", bound=Folded)
+Handler = Callable[[Any, dict[str, Any], Envelope], Any]
+
+
+def fold(initial: S, handlers: Mapping[str, Handler], envelopes: Iterable[Envelope]) -> S:
+    """Fold one stream's envelopes (in ``seq`` order) into a state.
+
+    Event types without a handler leave the state as it is (only ``version`` moves).
+    ``EventCorrected`` events patch the data of the event they name before it is applied,
+    so states reflect corrected values while the stored record keeps both.
+    """
+    envs = list(envelopes)
+    patches = _corrections(envs)
+    state = initial
+    for env in envs:
+        seq = env["seq"]
+        if seq != state.version + 1:
+            raise LedgerError(
+                f"stream {env.get('stream')}: seq {seq} follows {state.version}",
+                code="STREAM_OUT_OF_ORDER",
+            )
+        stream = env["stream"] if isinstance(env["stream"], UUID) else UUID(str(env["stream"]))
+        if state.stream is not None and stream != state.stream:
+            raise LedgerError(f"event of stream {stream} folded into {state.stream}",
+                              code="STREAM_MIXED")
+        handler = handlers.get(env["type"])
+        if handler is not None:
+            data = env["data"]
+            patch = patches.get(str(env.get("event_id")))
+            if patch:
+                data = {**data, **patch}
+            state = handler(state, data, env)
+        state = replace(state, stream=stream, version=seq)  # type: ignore[type-var]
+    return state
+
+
+def _corrections(envs: list[Envelope]) -> dict[str, dict[str, Any]]:
+    patches: dict[str, dict[str, Any]] = {}
+    for env in envs:
+        if env["type"] == "EventCorrected":
+            data = env["data"]
+            patch = patches.setdefault(str(data["corrected_event_id"]), {})
+            for change in data["changes"]:
+                patch[change["field"]] = change["new"]
+    return patches
+
+
+def as_uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))

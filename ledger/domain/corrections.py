@@ -1,0 +1,64 @@
+"""Corrections (21 CFR 11.10(e), Annex 11 §9): a new ``EventCorrected`` event naming the
+corrected event, the reason, and each changed field's old and new value. The original is
+never changed; folds apply corrections so states show current values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from ..keyevents import KEY_EVENTS
+from .base import Envelope, NewEvent, as_uuid, new_event, refusal, require_aware, validate
+from .catalogue import DOMAIN_EVENTS
+from .events_case import EventCorrected
+
+NOT_CORRECTABLE = frozenset({
+    *KEY_EVENTS, "EventCorrected", "OperationRefused", "AccessDenied", "UserLocked",
+    "UserAuthenticated", "ExcursionDetected",
+})
+"""Records the system itself made, and key history: correcting them would hide evidence."""
+
+IDENTITY_FIELDS = frozenset({
+    "coi", "patient_ref", "donor_ref", "label", "case", "unit", "container", "user", "device",
+    "site", "key_id", "public_key", "corrected_event_id", "excursion_id", "inputs", "outputs",
+    "parents", "via_container", "patient_case", "donor_coi", "patient_coi", "bag_coi",
+})
+"""Chain-of-identity links: a wrong one is fixed by a new, properly checked step."""
+
+
+def decide_correct(stream: Sequence[Envelope], event_id: UUID | str, reason: str,
+                   changes: Mapping[str, Any], *, actor: str, now: datetime) -> list[NewEvent]:
+    """Correct fields of the event ``event_id`` of ``stream`` (all of that stream's envelopes,
+    so that earlier corrections give the current values)."""
+    require_aware(now)
+    if not isinstance(reason, str) or not reason.strip():
+        raise refusal("CORRECTION_REASON_REQUIRED", "a correction must say why")
+    if not changes:
+        raise refusal("CORRECTION_EMPTY", "a correction must change at least one field")
+    target_id = str(as_uuid(event_id))
+    target = next((e for e in stream if str(e.get("event_id")) == target_id), None)
+    if target is None:
+        raise refusal("EVENT_NOT_FOUND", f"no event {target_id} in this stream")
+    kind = target["type"]
+    model = DOMAIN_EVENTS.get(kind)
+    if kind in NOT_CORRECTABLE or model is None:
+        raise refusal("CORRECTION_NOT_ALLOWED", f"{kind} events cannot be corrected")
+    current = dict(target["data"])
+    for env in stream:
+        if env["type"] == "EventCorrected" and str(env["data"]["corrected_event_id"]) == target_id:
+            current.update({c["field"]: c["new"] for c in env["data"]["changes"]})
+    for name in changes:
+        if name not in model.model_fields:
+            raise refusal("CORRECTION_FIELD_UNKNOWN", f"{kind} has no field {name!r}")
+        if name in IDENTITY_FIELDS:
+            raise refusal("CORRECTION_NOT_ALLOWED", f"{name!r} is an identity field")
+    corrected = validate(model, **{**current, **changes}).model_dump(mode="json")
+    diffs = [{"field": name, "old": current.get(name), "new": corrected[name]}
+             for name in sorted(changes) if corrected[name] != current.get(name)]
+    if not diffs:
+        raise refusal("CORRECTION_NO_CHANGE", "the new values equal the current ones")
+    return [new_event(as_uuid(target["stream"]), EventCorrected, corrected_event_id=target_id,
+                      corrected_type=kind, reason=reason, changes=diffs)]

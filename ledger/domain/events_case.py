@@ -1,0 +1,104 @@
+"""Event data of case streams (one per patient therapy, or per allogeneic donor).
+
+No field may carry a patient's name, birth date or MRN: patients and donors appear only as
+``patient_ref`` / ``donor_ref`` pseudonyms (see ``identifiers.patient_pseudonym``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, Field, JsonValue
+
+from ..datatypes import EventData, Identifier, Text
+from .identifiers import coi_field, label_field
+
+CoiId = Annotated[str, AfterValidator(coi_field)]
+LabelId = Annotated[str, AfterValidator(label_field)]
+PatientRef = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Reason = Annotated[str, Field(min_length=1, max_length=2000)]
+Code = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,63}$")]
+TherapyKind = Literal["autologous", "allogeneic"]
+
+
+class CaseEnrolled(EventData):
+    coi: CoiId
+    kind: TherapyKind
+    product: Name
+    treating_site: Identifier
+    patient_ref: PatientRef
+    collection_site: Identifier | None = None
+    protocol: Identifier | None = None
+
+
+class DonorRegistered(EventData):
+    """Opens a donor case: its COI labels the donor's material and every dose made from it."""
+
+    coi: CoiId
+    donor_ref: PatientRef
+    product: Name
+    collection_site: Identifier
+    din: Identifier | None = None
+
+
+class CaseOnHold(EventData):
+    reason: Reason
+
+
+class CaseResumed(EventData):
+    reason: Reason
+
+
+class CaseCancelled(EventData):
+    reason: Reason
+
+
+class ProductAllocated(EventData):
+    """A donor-derived dose is allocated to a patient case (on both the case and unit streams)."""
+
+    unit: UUID
+    label: LabelId
+    donor_coi: CoiId
+    patient_case: UUID
+    patient_coi: CoiId
+
+
+class AttemptedIds(EventData):
+    """What a refused attempt named or scanned: identifiers and pseudonyms only."""
+
+    coi: CoiId | None = None
+    unit: UUID | None = None
+    label: LabelId | None = None
+    patient_ref: PatientRef | None = None
+    case: UUID | None = None
+
+
+class OperationRefused(EventData):
+    code: Code
+    step: Identifier
+    detail: Text
+    attempted: AttemptedIds = AttemptedIds()
+
+
+class FieldChange(EventData):
+    field: Identifier
+    old: JsonValue = None
+    new: JsonValue = None
+
+
+class EventCorrected(EventData):
+    """Names the corrected event, why, and each field's old and new value; never edits it."""
+
+    corrected_event_id: UUID
+    corrected_type: Identifier
+    reason: Reason
+    changes: Annotated[list[FieldChange], Field(min_length=1, max_length=50)]
+
+
+CASE_EVENTS: dict[str, type[EventData]] = {
+    m.__name__: m
+    for m in (CaseEnrolled, DonorRegistered, CaseOnHold, CaseResumed, CaseCancelled,
+              ProductAllocated, OperationRefused, EventCorrected)
+}

@@ -1,0 +1,123 @@
+"""Event data of unit streams: conditions, manufacturing, QC, release, infusion, disposal."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field, field_validator
+
+from ..datatypes import Celsius, Decimal2, EventData, Identifier, Text, UtcTime
+from .events_case import CoiId, LabelId, PatientRef, Reason
+
+MAX_READINGS = 20_000
+
+
+class Reading(EventData):
+    t: UtcTime
+    celsius: Celsius
+
+
+class TemperatureRecorded(EventData):
+    """A logger upload: readings strictly in time order, at most ``MAX_READINGS`` per event."""
+
+    logger: Identifier
+    readings: Annotated[list[Reading], Field(min_length=1, max_length=MAX_READINGS)]
+
+    @field_validator("readings")
+    @classmethod
+    def _in_time_order(cls, readings: list[Reading]) -> list[Reading]:
+        for before, after in zip(readings, readings[1:], strict=False):
+            if after.t <= before.t:
+                raise ValueError(f"readings must be in time order: {after.t} after {before.t}")
+        return readings
+
+
+class ExcursionDetected(EventData):
+    """Readings outside the unit's spec; ``source`` is the unit whose logger recorded them.
+
+    ``start`` is the first reading out of range, ``end`` the first reading back in range
+    (or the last reading if it never came back: ``ongoing``).
+    """
+
+    excursion_id: UUID
+    source: UUID
+    logger: Identifier
+    start: UtcTime
+    end: UtcTime
+    duration_s: Annotated[int, Field(ge=0)]
+    min_celsius: Celsius
+    max_celsius: Celsius
+    limit_min: Celsius | None = None
+    limit_max: Celsius | None = None
+    readings: Annotated[int, Field(ge=1)]
+    ongoing: bool = False
+
+
+class ExcursionAssessed(EventData):
+    """QA's decision on one excursion; needs an e-signature with meaning ``assessed``."""
+
+    excursion_id: UUID
+    decision: Literal["use", "discard"]
+    rationale: Reason
+
+
+class UnitsDerived(EventData):
+    """Manufacturing inputs -> outputs (split, pool); appended on every input's stream."""
+
+    inputs: Annotated[list[UUID], Field(min_length=1, max_length=100)]
+    outputs: Annotated[list[UUID], Field(min_length=1, max_length=100)]
+    process: Identifier
+    batch: Identifier | None = None
+    consumed: bool = True
+
+
+class QCResultRecorded(EventData):
+    test: Identifier
+    result: Literal["pass", "fail"]
+    value: Decimal2 | Text | None = None
+    uom: Identifier | None = None
+    method: Text | None = None
+    sample: UUID | None = None
+
+
+class ProductReleased(EventData):
+    """QA release; needs an e-signature with meaning ``released``."""
+
+    coi: CoiId
+    label: LabelId
+    qc_tests: Annotated[list[Identifier], Field(max_length=100)] = []
+    excursions: Annotated[list[UUID], Field(max_length=1000)] = []
+    notes: Text | None = None
+
+
+class ProductInfused(EventData):
+    """Bedside administration, on the unit's stream; clinician e-signature ``administered``."""
+
+    case: UUID
+    coi: CoiId
+    patient_ref: PatientRef
+    label: LabelId
+    bag_coi: CoiId
+    infused_at: UtcTime | None = None
+
+
+class UnitQuarantined(EventData):
+    reason: Reason
+
+
+class UnitReleasedFromQuarantine(EventData):
+    reason: Reason
+
+
+class UnitDisposed(EventData):
+    reason: Reason
+    method: Identifier | None = None
+
+
+QUALITY_EVENTS: dict[str, type[EventData]] = {
+    m.__name__: m
+    for m in (TemperatureRecorded, ExcursionDetected, ExcursionAssessed, UnitsDerived,
+              QCResultRecorded, ProductReleased, ProductInfused, UnitQuarantined,
+              UnitReleasedFromQuarantine, UnitDisposed)
+}

@@ -1,0 +1,112 @@
+"""Event data of the identity registries: users, sites, devices (admin actions audited).
+
+Password hashes and wrapped signing keys are never in events: they live in the service's
+mutable credentials table. Events record only that a password was set and when it expires.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+from stdnum import ean
+
+from ..datatypes import EventData, Identifier, UtcTime
+from .events_case import Name, Reason
+
+Role = Literal["admin", "courier", "operator", "qa", "clinician", "auditor", "integrator", "device"]
+ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("values must not repeat")
+    return values
+
+
+def _gln(value: str) -> str:
+    if len(value) != 13 or not ean.is_valid(value):
+        raise ValueError("a GLN is 13 digits with a valid GS1 check digit")
+    return value
+
+
+Roles = Annotated[list[Role], Field(min_length=1, max_length=8), AfterValidator(_unique)]
+Sites = Annotated[list[Identifier], Field(max_length=100), AfterValidator(_unique)]
+
+
+class UserCreated(EventData):
+    user: Identifier
+    printed_name: Name
+    roles: Roles
+    sites: Sites = []
+
+
+class UserRolesChanged(EventData):
+    user: Identifier
+    roles: Roles
+    sites: Sites = []
+    previous_roles: list[Role] = []
+    previous_sites: list[Identifier] = []
+
+
+class UserDeactivated(EventData):
+    user: Identifier
+    reason: Reason
+
+
+class PasswordSet(EventData):
+    user: Identifier
+    expires_at: UtcTime | None = None
+    by_admin: bool = False
+
+
+class AccessDenied(EventData):
+    """A failed sign-in; ``attempt`` is the count of consecutive bad passwords so far."""
+
+    user: Identifier
+    reason: Literal["bad_password", "locked", "deactivated", "password_expired", "no_password"]
+    attempt: Annotated[int, Field(ge=0)]
+
+
+class UserAuthenticated(EventData):
+    """Recorded only for a success after failures: it resets the consecutive count."""
+
+    user: Identifier
+    after_failures: Annotated[int, Field(ge=1)]
+
+
+class UserLocked(EventData):
+    user: Identifier
+    attempts: Annotated[int, Field(ge=1)]
+    reason: Reason
+
+
+class UserUnlocked(EventData):
+    user: Identifier
+    reason: Reason
+
+
+class SiteRegistered(EventData):
+    site: Identifier
+    name: Name
+    kind: Literal["hospital", "manufacturing", "courier_hub"]
+    gln: Annotated[str, AfterValidator(_gln)] | None = None
+
+
+class DeviceRegistered(EventData):
+    device: Identifier
+    kind: Literal["scanner", "logger", "integration"]
+    site: Identifier
+
+
+class DeviceDeactivated(EventData):
+    device: Identifier
+    reason: Reason
+
+
+REGISTRY_EVENTS: dict[str, type[EventData]] = {
+    m.__name__: m
+    for m in (UserCreated, UserRolesChanged, UserDeactivated, PasswordSet, AccessDenied,
+              UserAuthenticated, UserLocked, UserUnlocked, SiteRegistered, DeviceRegistered,
+              DeviceDeactivated)
+}

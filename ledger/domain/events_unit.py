@@ -1,0 +1,154 @@
+"""Event data of unit streams: labelling, collection, scanning, custody, packing, shipping.
+
+A unit is one labelled physical thing. Events that move a container are also appended on
+each contained unit's stream with ``via_container`` set, so each unit's own stream tells
+its whole custody and shipping history.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field, model_validator
+
+from ..datatypes import Celsius, Decimal2, EventData, Identifier, Text, UtcTime
+from .events_case import CoiId, LabelId, Reason
+
+UnitKind = Literal[
+    "apheresis_bag", "sample", "cryobag", "final_product_bag", "shipper", "container"
+]
+CONTAINER_KINDS = frozenset({"shipper", "container"})
+COLLECTABLE_KINDS = frozenset({"apheresis_bag", "sample"})
+RELEASABLE_KINDS = frozenset({"final_product_bag", "cryobag"})
+
+IdKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Identifiers = Annotated[dict[IdKey, Identifier], Field(max_length=16)]
+"""Other identifiers on the label, e.g. ``{"isbt_din": ..., "gs1": ..., "epc": ...}``."""
+
+ScanPurpose = Literal[
+    "verify", "collection", "pack", "unpack", "handover", "receipt", "dispatch", "delivery",
+    "manufacturing", "qc", "release", "storage", "infusion", "disposal",
+]
+Verdict = Literal["match", "mismatch", "unknown", "expired", "wrong_step"]
+
+
+class UnitSpec(EventData):
+    """What the unit must keep to: temperature range, expiry, the QC tests required for release."""
+
+    min_celsius: Celsius | None = None
+    max_celsius: Celsius | None = None
+    expiry: UtcTime | None = None
+    qc_required: Annotated[list[Identifier], Field(max_length=50)] = []
+
+    @model_validator(mode="after")
+    def _range(self) -> UnitSpec:
+        if (self.min_celsius is not None and self.max_celsius is not None
+                and self.min_celsius > self.max_celsius):
+            raise ValueError("min_celsius is above max_celsius")
+        return self
+
+
+class UnitLabelled(EventData):
+    kind: UnitKind
+    coi: CoiId
+    case: UUID
+    label: LabelId
+    custodian: Identifier
+    identifiers: Identifiers = {}
+    parents: Annotated[list[UUID], Field(max_length=100)] = []
+    spec: UnitSpec = UnitSpec()
+    product: Text | None = None
+    volume_ml: Annotated[Decimal2, Field(ge=0)] | None = None
+
+
+class MaterialCollected(EventData):
+    """Collection at the apheresis site after the wristband was checked against the case."""
+
+    material: Identifier
+    collection_site: Identifier
+    patient_ref: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    volume_ml: Annotated[Decimal2, Field(ge=0)] | None = None
+    started_at: UtcTime | None = None
+    ended_at: UtcTime | None = None
+
+
+class Expected(EventData):
+    coi: CoiId | None = None
+    unit: UUID | None = None
+
+
+class UnitScanned(EventData):
+    """A scan-to-verify; ``raw`` is the bag/shipper label as read (never a wristband)."""
+
+    raw: Annotated[str, Field(min_length=1, max_length=2000)]
+    parsed: Identifiers = {}
+    purpose: ScanPurpose
+    verdict: Verdict
+    reason: Text | None = None
+    expected: Expected = Expected()
+    location: Identifier | None = None
+    device: Identifier | None = None
+
+
+class CustodyTransferred(EventData):
+    """A handover offered by the custodian; pending until the receiver acknowledges."""
+
+    from_party: Identifier
+    to_party: Identifier
+    location: Identifier | None = None
+    condition: Text | None = None
+    via_container: UUID | None = None
+
+
+class CustodyAcknowledged(EventData):
+    from_party: Identifier
+    to_party: Identifier
+    location: Identifier | None = None
+    condition: Text | None = None
+    via_container: UUID | None = None
+
+
+class CustodyDeclined(EventData):
+    """The named receiver refuses the handover; custody stays with the sender."""
+
+    from_party: Identifier
+    to_party: Identifier
+    reason: Reason
+    via_container: UUID | None = None
+
+
+class PackedInto(EventData):
+    """On both the unit's and the container's stream."""
+
+    unit: UUID
+    container: UUID
+
+
+class UnpackedFrom(EventData):
+    unit: UUID
+    container: UUID
+
+
+class ShipmentDispatched(EventData):
+    carrier: Identifier
+    tracking: Identifier
+    from_site: Identifier
+    to_site: Identifier
+    via_container: UUID | None = None
+
+
+class ShipmentDelivered(EventData):
+    carrier: Identifier
+    tracking: Identifier
+    to_site: Identifier
+    condition: Text | None = None
+    via_container: UUID | None = None
+
+
+UNIT_EVENTS: dict[str, type[EventData]] = {
+    m.__name__: m
+    for m in (UnitLabelled, MaterialCollected, UnitScanned, CustodyTransferred,
+              CustodyAcknowledged, CustodyDeclined, PackedInto, UnpackedFrom,
+              ShipmentDispatched, ShipmentDelivered)
+}

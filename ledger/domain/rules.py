@@ -1,0 +1,114 @@
+"""Every refusal code the domain gives, with a one-line description (for the API docs).
+
+Codes are part of the public contract: never rename one. Each is raised as
+``RuleViolation(detail, code=CODE)`` (or ``InvalidEvent`` for malformed identifiers).
+"""
+
+from __future__ import annotations
+
+CASES = {
+    "CASE_NOT_FOUND": "no case (or donor case) has been enrolled in this stream",
+    "CASE_EXISTS": "this stream already holds an enrolled case",
+    "CASE_CANCELLED": "the case is cancelled: no further step is permitted",
+    "CASE_ON_HOLD": "the case is on hold: resume it before continuing",
+    "REASON_REQUIRED": "this step must give its reason",
+    "CASE_NOT_ON_HOLD": "only a case on hold can be resumed",
+    "COI_MISMATCH": "identifiers scanned or named do not belong to this case (recorded)",
+    "NOT_ALLOGENEIC": "allocation of donor product is only for allogeneic patient cases",
+    "NOT_A_DONOR_CASE": "the product must come from a donor case",
+    "ALREADY_ALLOCATED": "this product unit is already allocated to a patient case",
+    "NOT_ALLOCATABLE": "only final product units can be allocated to a patient",
+}
+
+UNITS = {
+    "UNIT_NOT_FOUND": "no unit has been labelled in this stream",
+    "NOT_COLLECTABLE": "material is collected only into apheresis bags or samples",
+    "ALREADY_COLLECTED": "material was already collected into this unit",
+    "NOT_COLLECTED": "the unit holds no collected material yet",
+    "NOT_CUSTODIAN": "only the current custodian can do this",
+    "NOT_RECEIVER": "only the party named in the pending handover can acknowledge or decline it",
+    "TRANSFER_PENDING": "a handover is waiting for the receiver's acknowledgement",
+    "NO_PENDING_TRANSFER": "there is no handover waiting for acknowledgement",
+    "HANDOVER_TO_SELF": "custody cannot be handed over to its current holder",
+    "PACKED_IN_CONTAINER": "the unit is packed in a container: move or unpack the container",
+    "NOT_A_CONTAINER": "units are packed only into shippers or containers",
+    "CONTAINER_IN_CONTAINER": "containers are not nested",
+    "ALREADY_PACKED": "the unit is already packed in a container",
+    "NOT_IN_CONTAINER": "the unit is not packed in that container",
+    "CONTAINER_NOT_EMPTY": "unpack the container first",
+    "IN_TRANSIT": "the unit or container is in transit: deliver it first",
+    "NOT_IN_TRANSIT": "there is no shipment in transit to deliver",
+    "TRACKING_MISMATCH": "the tracking number is not the dispatched shipment's",
+    "UNIT_DISPOSED": "the unit has been disposed of",
+    "UNIT_CONSUMED": "the unit was consumed by manufacturing",
+    "UNIT_QUARANTINED": "the unit is quarantined",
+    "ALREADY_QUARANTINED": "the unit is already quarantined",
+    "NOT_QUARANTINED": "the unit is not quarantined",
+    "UNIT_EXPIRED": "the unit is past its expiry",
+    "UNKNOWN_IDENTIFIER": "the scan resolved to no known unit or case",
+}
+
+CONDITIONS = {
+    "READING_IN_FUTURE": "a temperature reading is later than the server time",
+    "UNKNOWN_EXCURSION": "no such excursion was detected on this unit",
+    "ALREADY_ASSESSED": "the excursion has already been assessed",
+    "EXCURSION_UNASSESSED": "an excursion on the unit or its ancestors awaits QA assessment",
+    "EXCURSION_REJECTED": "an excursion on the unit or its ancestors was assessed 'discard'",
+}
+
+QUALITY = {
+    "QC_FAILED": "a QC result of the unit (or its lot) is 'fail'",
+    "QC_MISSING": "a required QC result is missing",
+    "NOT_RELEASABLE": "only final product bags and cryobags are released",
+    "ALREADY_RELEASED": "the product is already released",
+    "INFUSION_BEFORE_RELEASE": "the product has not been released by QA",
+    "ALREADY_INFUSED": "the product has already been infused",
+}
+
+CORRECTIONS = {
+    "CORRECTION_REASON_REQUIRED": "a correction must give its reason",
+    "EVENT_NOT_FOUND": "the stream has no event with that id",
+    "CORRECTION_EMPTY": "a correction must change at least one field",
+    "CORRECTION_FIELD_UNKNOWN": "the corrected event has no such field",
+    "CORRECTION_NOT_ALLOWED": "identity fields and key events cannot be corrected",
+    "CORRECTION_NO_CHANGE": "the new value equals the current value",
+}
+
+IDENTITY = {
+    "USER_ID_TAKEN": "user ids are never reused, even after deactivation",
+    "USER_NOT_FOUND": "no such user",
+    "USER_DEACTIVATED": "the user is deactivated",
+    "NO_CHANGE": "the request changes nothing",
+    "UNKNOWN_USER": "authentication for an id that was never created",
+    "INVALID_CREDENTIALS": "wrong user id or password (the attempt is recorded)",
+    "ACCOUNT_LOCKED": "too many failed attempts: an admin must unlock the account",
+    "NOT_LOCKED": "the account is not locked",
+    "PASSWORD_EXPIRED": "the password has expired: set a new one",
+    "PASSWORD_NOT_SET": "no password has been set for the user",
+    "PASSWORD_TOO_WEAK": "the password does not meet the policy",
+    "KEY_ALREADY_REGISTERED": "this key id is already registered",
+    "UNKNOWN_KEY": "no such key for this user or device",
+    "KEY_REVOKED": "the key is revoked",
+    "SITE_ID_TAKEN": "site ids are never reused",
+    "SITE_NOT_FOUND": "no such site",
+    "DEVICE_ID_TAKEN": "device ids are never reused",
+    "DEVICE_NOT_FOUND": "no such device",
+    "DEVICE_DEACTIVATED": "the device is deactivated",
+}
+
+ESIGN = {
+    "ESIGNATURE_REQUIRED": "this step needs a Part 11 e-signature",
+    "WRONG_SIGNATURE_MEANING": "the e-signature's meaning is not the one this step requires",
+    "SIGNER_NOT_AUTHORISED": "the signer is not the actor, is inactive, lacks the role or the key",
+    "WRONG_PASSWORD": "the password does not open the signing key",
+}
+
+MALFORMED = {
+    "INVALID_COI": "not a valid COI id (COI-XXXX-XXXX-C, ISO 7064 mod 37-2 check)",
+    "INVALID_LABEL": "not a valid unit label id (UNT-XXXX-XXXX-C)",
+    "INVALID_DATA": "the event data does not match its schema",
+}
+
+CODES: dict[str, str] = {
+    **CASES, **UNITS, **CONDITIONS, **QUALITY, **CORRECTIONS, **IDENTITY, **ESIGN, **MALFORMED
+}

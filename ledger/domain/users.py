@@ -1,0 +1,240 @@
+"""The user registry: one stream per user id (``ledger.streams.user_stream``).
+
+User ids are never reused (21 CFR 11.100): any event in a user's stream makes the id taken,
+even after deactivation. Failed sign-ins are events (``AccessDenied``), and the 5th
+consecutive one locks the account until an admin unlocks it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from ..keyevents import UserSigningKeyIssued, UserSigningKeyRevoked
+from ..streams import user_stream
+from ..timefmt import parse_utc
+from .base import (
+    Envelope,
+    NewEvent,
+    RecordedRefusal,
+    fold,
+    new_event,
+    refusal,
+    require_aware,
+    require_reason,
+)
+from .credentials import key_id_of
+from .events_registry import (
+    AccessDenied,
+    PasswordSet,
+    UserAuthenticated,
+    UserCreated,
+    UserDeactivated,
+    UserLocked,
+    UserRolesChanged,
+    UserUnlocked,
+)
+
+MAX_FAILURES = 5
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    key_id: str
+    public_key: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class UserState:
+    stream: UUID | None = None
+    version: int = 0
+    user_id: str | None = None
+    printed_name: str | None = None
+    roles: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    deactivated: bool = False
+    locked: bool = False
+    failed_attempts: int = 0
+    password_set: bool = False
+    password_expires_at: datetime | None = None
+    keys: tuple[SigningKey, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.user_id is not None and not self.deactivated and not self.locked
+
+    def key(self, key_id: str) -> SigningKey | None:
+        return next((k for k in self.keys if k.key_id == key_id), None)
+
+
+def _password(s: UserState, d: dict[str, Any], _: Envelope) -> UserState:
+    expires = d.get("expires_at")
+    return replace(s, password_set=True, password_expires_at=expires and parse_utc(expires))
+
+
+_HANDLERS = {
+    "UserCreated": lambda s, d, e: replace(s, user_id=d["user"], printed_name=d["printed_name"],
+                                           roles=tuple(d["roles"]), sites=tuple(d["sites"])),
+    "UserRolesChanged": lambda s, d, e: replace(s, roles=tuple(d["roles"]),
+                                                sites=tuple(d["sites"])),
+    "UserDeactivated": lambda s, d, e: replace(s, deactivated=True),
+    "PasswordSet": _password,
+    "AccessDenied": lambda s, d, e: replace(s, failed_attempts=d["attempt"]),
+    "UserAuthenticated": lambda s, d, e: replace(s, failed_attempts=0),
+    "UserLocked": lambda s, d, e: replace(s, locked=True),
+    "UserUnlocked": lambda s, d, e: replace(s, locked=False, failed_attempts=0),
+    "UserSigningKeyIssued": lambda s, d, e: replace(
+        s, keys=(*s.keys, SigningKey(d["key_id"], d["public_key"]))),
+    "UserSigningKeyRevoked": lambda s, d, e: replace(s, keys=tuple(
+        replace(k, active=False) if k.key_id == d["key_id"] else k for k in s.keys)),
+}
+
+
+def fold_user(envelopes: Iterable[Envelope]) -> UserState:
+    return fold(UserState(), _HANDLERS, envelopes)
+
+
+def _require_user(user: UserState) -> None:
+    if user.user_id is None:
+        raise refusal("USER_NOT_FOUND", "no such user")
+
+
+def _require_not_deactivated(user: UserState) -> None:
+    _require_user(user)
+    if user.deactivated:
+        raise refusal("USER_DEACTIVATED", f"user {user.user_id} is deactivated")
+
+
+def decide_create_user(user: UserState, *, user_id: str, printed_name: str,
+                       roles: Sequence[str], sites: Sequence[str] = (), actor: str,
+                       now: datetime) -> list[NewEvent]:
+    """``user`` is the state folded from ``user_stream(user_id)`` (empty for a new id)."""
+    require_aware(now)
+    if user.version:
+        raise refusal("USER_ID_TAKEN", f"user id {user_id!r} was already used")
+    return [new_event(user_stream(user_id), UserCreated, user=user_id,
+                      printed_name=printed_name, roles=list(roles), sites=list(sites))]
+
+
+def decide_change_roles(user: UserState, *, roles: Sequence[str],
+                        sites: Sequence[str] | None = None, actor: str,
+                        now: datetime) -> list[NewEvent]:
+    require_aware(now)
+    _require_not_deactivated(user)
+    new_sites = tuple(sites) if sites is not None else user.sites
+    if set(roles) == set(user.roles) and set(new_sites) == set(user.sites):
+        raise refusal("NO_CHANGE", f"user {user.user_id} already has these roles and sites")
+    return [new_event(user.stream, UserRolesChanged, user=user.user_id, roles=list(roles),
+                      sites=list(new_sites), previous_roles=list(user.roles),
+                      previous_sites=list(user.sites))]
+
+
+def decide_deactivate_user(user: UserState, reason: str, *, actor: str,
+                           now: datetime) -> list[NewEvent]:
+    """Deactivate the user and revoke their active signing keys; the id stays taken."""
+    require_aware(now)
+    _require_not_deactivated(user)
+    require_reason(reason)
+    events = [new_event(user.stream, UserDeactivated, user=user.user_id, reason=reason)]
+    events += [new_event(user.stream, UserSigningKeyRevoked, user=user.user_id,
+                         key_id=k.key_id, reason="user deactivated")
+               for k in user.keys if k.active]
+    return events
+
+
+def decide_set_password(user: UserState, *, expires_at: datetime | None, by_admin: bool = False,
+                        actor: str, now: datetime) -> list[NewEvent]:
+    """Records that a password was set (the hash goes to the credentials table, not here)."""
+    require_aware(now)
+    _require_not_deactivated(user)
+    return [new_event(user.stream, PasswordSet, user=user.user_id, expires_at=expires_at,
+                      by_admin=by_admin)]
+
+
+def authenticate(user: UserState, verify_ok: bool, now: datetime, *,
+                 max_failures: int = MAX_FAILURES) -> list[NewEvent]:
+    """Decide a sign-in whose password check (``verify_password``) gave ``verify_ok``.
+
+    Returns the events of a success (``UserAuthenticated`` only after failures, to reset the
+    count; else nothing). Every failure raises :class:`RecordedRefusal` carrying an
+    ``AccessDenied`` (and ``UserLocked`` at the ``max_failures``-th consecutive bad password).
+    """
+    require_aware(now)
+    if user.user_id is None:
+        raise refusal("UNKNOWN_USER", "no such user")
+
+    def denied(reason: str, code: str, detail: str, attempt: int,
+               *extra: NewEvent) -> RecordedRefusal:
+        refusal(code, detail)
+        event = new_event(user.stream, AccessDenied, user=user.user_id, reason=reason,
+                          attempt=attempt)
+        return RecordedRefusal(detail, code=code, events=[event, *extra])
+
+    failures = user.failed_attempts
+    if user.deactivated:
+        raise denied("deactivated", "USER_DEACTIVATED", "the user is deactivated", failures)
+    if user.locked:
+        raise denied("locked", "ACCOUNT_LOCKED", "the account is locked", failures)
+    if not user.password_set:
+        raise denied("no_password", "PASSWORD_NOT_SET", "no password is set", failures)
+    if not verify_ok:
+        failures += 1
+        if failures >= max_failures:
+            lock = new_event(user.stream, UserLocked, user=user.user_id, attempts=failures,
+                             reason=f"{failures} consecutive failed sign-ins")
+            raise denied("bad_password", "ACCOUNT_LOCKED",
+                         f"{failures} failed attempts: the account is now locked", failures, lock)
+        raise denied("bad_password", "INVALID_CREDENTIALS", "wrong user id or password",
+                     failures)
+    if user.password_expires_at is not None and user.password_expires_at <= now:
+        raise denied("password_expired", "PASSWORD_EXPIRED", "the password has expired",
+                     failures)
+    if failures:
+        return [new_event(user.stream, UserAuthenticated, user=user.user_id,
+                          after_failures=failures)]
+    return []
+
+
+def decide_unlock(user: UserState, reason: str, *, actor: str, now: datetime) -> list[NewEvent]:
+    require_aware(now)
+    _require_not_deactivated(user)
+    if not user.locked:
+        raise refusal("NOT_LOCKED", f"user {user.user_id} is not locked")
+    require_reason(reason)
+    return [new_event(user.stream, UserUnlocked, user=user.user_id, reason=reason)]
+
+
+def decide_issue_signing_key(user: UserState, *, key_id: str, public_key: str, actor: str,
+                             now: datetime) -> list[NewEvent]:
+    """Register the user's new e-signature key (from ``credentials.new_signing_key``);
+    any key still active is revoked as superseded: one active key per user."""
+    require_aware(now)
+    _require_not_deactivated(user)
+    if user.key(key_id) is not None:
+        raise refusal("KEY_ALREADY_REGISTERED", f"key {key_id} is already registered")
+    issued = new_event(user.stream, UserSigningKeyIssued, user=user.user_id, key_id=key_id,
+                       public_key=public_key)
+    if key_id_of(base64.b64decode(public_key)) != key_id:
+        raise refusal("UNKNOWN_KEY", "key_id is not the SHA-256 prefix of this public key")
+    revoked = [new_event(user.stream, UserSigningKeyRevoked, user=user.user_id,
+                         key_id=k.key_id, reason="superseded") for k in user.keys if k.active]
+    return [*revoked, issued]
+
+
+def decide_revoke_signing_key(user: UserState, key_id: str, reason: str, *, actor: str,
+                              now: datetime) -> list[NewEvent]:
+    require_aware(now)
+    _require_user(user)
+    key = user.key(key_id)
+    if key is None:
+        raise refusal("UNKNOWN_KEY", f"user {user.user_id} has no key {key_id}")
+    if not key.active:
+        raise refusal("KEY_REVOKED", f"key {key_id} is already revoked")
+    require_reason(reason)
+    return [new_event(user.stream, UserSigningKeyRevoked, user=user.user_id, key_id=key_id,
+                      reason=reason)]
