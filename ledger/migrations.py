@@ -34,7 +34,7 @@ def _config(database: Database) -> Config:
     return config
 
 
-def upgrade(database: Database, revision: str = "head") -> None:
+def upgrade(database: Database, revision: str = "heads") -> None:
     if database.kind == "sqlite" and database.path is not None:
         database.path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(_config(database), revision)

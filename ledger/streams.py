@@ -24,3 +24,13 @@ def device_stream(device_id: str) -> UUID:
 
 def site_stream(site_id: str) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"site:{site_id}")
+
+
+def case_stream(coi: str) -> UUID:
+    """A case's stream follows from its COI id, so a COI can never be enrolled twice."""
+    return uuid5(LEDGER_NAMESPACE, f"case:{coi}")
+
+
+def unit_stream(label: str) -> UUID:
+    """A unit's stream (its ``unit_id``) follows from the label id the ledger issued."""
+    return uuid5(LEDGER_NAMESPACE, f"unit:{label}")

@@ -1,0 +1,87 @@
+"""Case commands: enrolment (patient and donor), hold, resume, cancel, allocation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+from ..domain import case as cases
+from ..domain.identifiers import issue_coi
+from ..streams import case_stream
+from .executor import Context, Executor, Outcome
+
+
+def site_secret(master: bytes, site: str) -> bytes:
+    """The per-site pseudonymisation key: HMAC-SHA256(master secret, site id).
+
+    One master secret (``LEDGER_SITE_SECRET``) yields a distinct key per treating site, so a
+    patient's pseudonym at one hospital cannot be linked to one at another."""
+    return hmac.new(master, f"site:{site}".encode(), hashlib.sha256).digest()
+
+
+class CaseService:
+    def __init__(self, executor: Executor, clock: Callable[[], datetime], master_secret: bytes) -> None:
+        self.executor = executor
+        self.clock = clock
+        self.master_secret = master_secret
+
+    def pseudonym_key(self, site: str) -> bytes:
+        return site_secret(self.master_secret, site)
+
+    def enrol(
+        self, ctx: Context, *, kind: str, product: str, treating_site: str, mrn: str,
+        collection_site: str | None = None, protocol: str | None = None,
+    ) -> Outcome:
+        """Enrol a patient; the MRN becomes a keyed pseudonym here and is then forgotten."""
+        now = self.clock()
+        coi = issue_coi()
+
+        def decide(reads):
+            stream = case_stream(coi)
+            return cases.decide_enrol(
+                reads.case(stream), case_id=stream, kind=kind, product=product,
+                treating_site=treating_site, site_secret=self.pseudonym_key(treating_site), mrn=mrn,
+                collection_site=collection_site, protocol=protocol, coi=coi, actor=ctx.actor, now=now,
+            )
+
+        return self.executor.run(ctx, decide, answer=lambda events: {"coi": events[0].data["coi"]})
+
+    def register_donor(
+        self, ctx: Context, *, product: str, collection_site: str, donor_id: str, din: str | None = None
+    ) -> Outcome:
+        now = self.clock()
+        coi = issue_coi()
+
+        def decide(reads):
+            stream = case_stream(coi)
+            return cases.decide_register_donor(
+                reads.case(stream), case_id=stream, product=product, collection_site=collection_site,
+                site_secret=self.pseudonym_key(collection_site), donor_id=donor_id, din=din, coi=coi,
+                actor=ctx.actor, now=now,
+            )
+
+        return self.executor.run(ctx, decide, answer=lambda events: {"coi": events[0].data["coi"]})
+
+    def hold(self, ctx: Context, coi: str, reason: str) -> Outcome:
+        now = self.clock()
+        return self.executor.run(
+            ctx, lambda r: cases.decide_hold(r.case(case_stream(coi)), reason, actor=ctx.actor, now=now))
+
+    def resume(self, ctx: Context, coi: str, reason: str) -> Outcome:
+        now = self.clock()
+        return self.executor.run(
+            ctx, lambda r: cases.decide_resume(r.case(case_stream(coi)), reason, actor=ctx.actor, now=now))
+
+    def cancel(self, ctx: Context, coi: str, reason: str) -> Outcome:
+        now = self.clock()
+        return self.executor.run(
+            ctx, lambda r: cases.decide_cancel(r.case(case_stream(coi)), reason, actor=ctx.actor, now=now))
+
+    def allocate(self, ctx: Context, *, patient_coi: str, donor_coi: str, unit_id: UUID) -> Outcome:
+        now = self.clock()
+        return self.executor.run(ctx, lambda r: cases.decide_allocate(
+            r.case(case_stream(patient_coi)), r.case(case_stream(donor_coi)), r.unit(unit_id),
+            actor=ctx.actor, now=now))

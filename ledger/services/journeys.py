@@ -1,0 +1,194 @@
+"""Realistic needle-to-needle journeys, driven through the application services.
+
+Used by ``ledger demo``, by the tests and by the benchmarks' data generator. Every value is
+synthetic: the MRNs below are made up and only ever enter the ledger as pseudonyms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from ..errors import RuleViolation
+from . import Services
+from .executor import Context
+
+HOSPITAL, FACTORY, COURIER_HUB = "hospital-1", "factory-1", "courier-hub-1"
+DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - a documented demo credential
+
+DEMO_USERS = {
+    "admin": ("Ada Admin", ["admin"], []),
+    "nurse": ("Nina Nurse", ["operator"], [HOSPITAL]),
+    "courier": ("Carl Courier", ["courier"], [COURIER_HUB]),
+    "tech": ("Tara Technician", ["operator"], [FACTORY]),
+    "qa": ("Dr. Quentin Assurance", ["qa"], [FACTORY]),
+    "clinician": ("Dr. Clara Clinician", ["clinician"], [HOSPITAL]),
+    "auditor": ("Aud Itor", ["auditor"], []),
+    "integrator": ("MES Integration", ["integrator"], [FACTORY]),
+}
+
+
+@dataclass
+class JourneyResult:
+    coi: str
+    units: dict[str, UUID] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def seed_identities(services: Services, *, password: str = DEMO_PASSWORD) -> None:
+    """Sites and one user per role (idempotent: existing ones are left alone)."""
+    admin = Context(actor="system")
+    sites = [(HOSPITAL, "St. Example Hospital", "hospital"), (FACTORY, "Example Cell Therapy Plant",
+             "manufacturing"), (COURIER_HUB, "Example Courier Hub", "courier_hub")]
+    for site_id, name, kind in sites:
+        if services.reads().site(site_id).version == 0:
+            services.identity.register_site(admin, site_id=site_id, name=name, kind=kind)
+    for user_id, (name, roles, user_sites) in DEMO_USERS.items():
+        if services.identity.user(user_id).version == 0:
+            services.identity.create_user(admin, user_id=user_id, printed_name=name, roles=roles,
+                                          sites=user_sites, password=password)
+
+
+class Timeline:
+    """Simulated times for a demo journey: each step happens a little after the previous one.
+
+    The ledger's ``recorded_at`` stays the real server time; ``occurred_at`` carries these."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def at(self, actor: str, site: str | None = None, *, after: timedelta = timedelta(minutes=7),
+           on_behalf: str | None = None) -> Context:
+        self.now += after
+        return Context(actor=actor, site=site, on_behalf=on_behalf, occurred_at=_iso(self.now))
+
+    def readings(self, count: int, celsius: Callable[[int], float]) -> list[dict[str, Any]]:
+        """One reading a minute from now on; the timeline moves past the last one."""
+        start = self.now
+        self.now += timedelta(minutes=count)
+        return [{"t": _iso(start + timedelta(minutes=i)), "celsius": celsius(i)} for i in range(count)]
+
+
+def run_autologous_journey(
+    services: Services, *, mrn: str = "MRN-0042-7781", wrong_mrn: str = "MRN-9999-0001",
+    password: str = DEMO_PASSWORD, readings: int = 60,
+) -> JourneyResult:
+    """Enrol, label, collect, pack, ship with logger readings (one excursion), receive,
+    manufacture (split), QC, assess, release with e-signature, ship back, a refused
+    wrong-patient infusion, then the right one. Simulated times span about three weeks."""
+    s, ident = services, services.identity
+    now = services.quality.clock()
+    time = Timeline(now - timedelta(days=21))
+    coi = s.cases.enrol(time.at("nurse", HOSPITAL), kind="autologous", product="CAR-T (example)",
+                        treating_site=HOSPITAL, mrn=mrn, collection_site=HOSPITAL).result.answer["coi"]
+    out = JourneyResult(coi)
+    fresh = {"min_celsius": 2, "max_celsius": 8, "expiry": _iso(now + timedelta(days=3))}
+    bag = _unit(s.units.label(time.at("nurse", HOSPITAL), coi=coi, kind="apheresis_bag", spec=fresh,
+                              volume_ml=250))
+    shipper = _unit(s.units.label(time.at("nurse", HOSPITAL), coi=coi, kind="shipper"))
+    out.units.update(apheresis_bag=bag, shipper=shipper)
+    s.units.collect(time.at("nurse", HOSPITAL, after=timedelta(hours=3)), unit_id=bag, wristband_mrn=mrn,
+                    material="leukapheresis", collection_site=HOSPITAL)
+    _ship(s, time, bag, shipper, ("nurse", HOSPITAL), ("tech", FACTORY), tracking="TRK-OUT-1",
+          celsius=lambda i: 9.5 if 20 <= i < 25 else 4.0, minutes=readings)
+    tech = ("tech", FACTORY)
+    split = s.quality.derive(time.at(*tech, after=timedelta(days=10)), coi=coi, inputs=[bag],
+                             process="transduction-expansion", batch="LOT-1",
+                             outputs=[{"kind": "final_product_bag", "spec": {
+                                 "min_celsius": -196, "max_celsius": -150, "qc_required": ["sterility"],
+                                 "expiry": _iso(now + timedelta(days=180))}, "product": "CAR-T dose"}
+                                 for _ in range(2)])
+    product, spare = (UUID(o["unit_id"]) for o in split.result.answer["outputs"])
+    out.units.update(final_product=product, spare_product=spare)
+    s.quality.record_qc(time.at(*tech, after=timedelta(days=5)), unit_id=product, test="sterility",
+                        result="pass")
+    excursion = s.units.state(bag).excursions[0].id
+    s.quality.assess_excursion(time.at("qa", FACTORY), unit_id=bag, excursion_id=excursion, decision="use",
+                               rationale="5 minutes at 9.5 °C before processing: within validated limits",
+                               signoff=ident.signoff(user_id="qa", password=password, meaning="assessed"))
+    s.quality.release(time.at("qa", FACTORY), unit_id=product, notes="meets specification",
+                      signoff=ident.signoff(user_id="qa", password=password, meaning="released"))
+    shipper_back = _unit(s.units.label(time.at(*tech), coi=coi, kind="shipper"))
+    out.units["return_shipper"] = shipper_back
+    _ship(s, time, product, shipper_back, tech, ("clinician", HOSPITAL), tracking="TRK-BACK-1",
+          celsius=lambda i: -180.0, minutes=30)
+    infuse = {"unit_id": product, "coi": coi, "bag_coi": coi}
+    try:
+        s.quality.infuse(time.at("clinician", HOSPITAL, after=timedelta(hours=2)), wristband_mrn=wrong_mrn,
+                         signoff=ident.signoff(user_id="clinician", password=password, meaning="administered"),
+                         **infuse)
+    except RuleViolation as refused:
+        out.refused.append(refused.code)
+    s.quality.infuse(time.at("clinician", HOSPITAL), wristband_mrn=mrn,
+                     signoff=ident.signoff(user_id="clinician", password=password, meaning="administered"),
+                     **infuse)
+    out.extra["excursion_id"] = str(excursion)
+    return out
+
+
+def _ship(s: Services, time: Timeline, unit: UUID, shipper: UUID, sender: tuple[str, str],
+          receiver: tuple[str, str], *, tracking: str, celsius: Callable[[int], float], minutes: int) -> None:
+    (_, from_site), (receiver_id, to_site) = sender, receiver
+    s.units.pack(time.at(*sender), unit_id=unit, container_id=shipper)
+    s.units.handover(time.at(*sender), unit_id=shipper, to_party="courier", location=from_site)
+    s.units.acknowledge(time.at("courier"), unit_id=shipper, location=from_site, condition="sealed, intact")
+    s.units.dispatch(time.at("courier"), unit_id=shipper, carrier="Example Express", tracking=tracking,
+                     from_site=from_site, to_site=to_site)
+    upload = time.at("logger-1", on_behalf="courier", after=timedelta(minutes=1))
+    s.quality.record_temperatures(upload, unit_id=shipper, logger="LOG-1",
+                                  readings=time.readings(minutes, celsius))
+    s.units.deliver(time.at("courier"), unit_id=shipper, tracking=tracking, to_site=to_site, condition="intact")
+    s.units.handover(time.at("courier"), unit_id=shipper, to_party=receiver_id, location=to_site)
+    s.units.acknowledge(time.at(*receiver), unit_id=shipper, location=to_site, condition="seal intact")
+    s.units.unpack(time.at(*receiver), unit_id=unit, container_id=shipper)
+
+
+def run_allogeneic_journey(services: Services, *, password: str = DEMO_PASSWORD,
+                           patients: tuple[str, ...] = ("MRN-A-1001", "MRN-A-1002")) -> JourneyResult:
+    """One donor, collection split into doses, each allocated to and infused into a patient."""
+    s, ident = services, services.identity
+    now = s.quality.clock()
+    time = Timeline(now - timedelta(days=30))
+    nurse, tech = ("nurse", HOSPITAL), ("tech", FACTORY)
+    donor_coi = s.cases.register_donor(time.at(*nurse), product="allogeneic CAR-T (example)",
+                                       collection_site=HOSPITAL, donor_id="DONOR-77").result.answer["coi"]
+    out = JourneyResult(donor_coi)
+    bag = _unit(s.units.label(time.at(*nurse), coi=donor_coi, kind="apheresis_bag",
+                              spec={"min_celsius": 2, "max_celsius": 8}))
+    s.units.collect(time.at(*nurse), unit_id=bag, wristband_mrn="DONOR-77", material="leukapheresis",
+                    collection_site=HOSPITAL)
+    s.units.handover(time.at(*nurse), unit_id=bag, to_party="tech", location=HOSPITAL)
+    s.units.acknowledge(time.at(*tech), unit_id=bag, location=FACTORY)
+    doses = s.quality.derive(time.at(*tech, after=timedelta(days=7)), coi=donor_coi, inputs=[bag],
+                             process="allogeneic expansion", batch="ALLO-1",
+                             outputs=[{"kind": "final_product_bag", "spec": {
+                                 "qc_required": ["sterility"], "expiry": _iso(now + timedelta(days=365))}}
+                                 for _ in patients])
+    for index, (dose, mrn) in enumerate(zip(doses.result.answer["outputs"], patients, strict=True)):
+        unit = UUID(dose["unit_id"])
+        out.units[f"dose_{index + 1}"] = unit
+        s.quality.record_qc(time.at(*tech), unit_id=unit, test="sterility", result="pass")
+        s.quality.release(time.at("qa", FACTORY), unit_id=unit, notes="lot release",
+                          signoff=ident.signoff(user_id="qa", password=password, meaning="released"))
+        patient = s.cases.enrol(time.at(*nurse), kind="allogeneic", product="allogeneic CAR-T (example)",
+                                treating_site=HOSPITAL, mrn=mrn).result.answer["coi"]
+        out.extra.setdefault("patients", []).append(patient)
+        s.cases.allocate(time.at(*tech), patient_coi=patient, donor_coi=donor_coi, unit_id=unit)
+        s.units.handover(time.at(*tech), unit_id=unit, to_party="clinician", location=FACTORY)
+        s.units.acknowledge(time.at("clinician", HOSPITAL), unit_id=unit, location=HOSPITAL)
+        s.quality.infuse(time.at("clinician", HOSPITAL), unit_id=unit, coi=patient, wristband_mrn=mrn,
+                         bag_coi=donor_coi,
+                         signoff=ident.signoff(user_id="clinician", password=password, meaning="administered"))
+    return out
+
+
+def _unit(outcome) -> UUID:
+    return UUID(outcome.result.answer["unit_id"])
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

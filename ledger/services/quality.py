@@ -1,0 +1,133 @@
+"""Conditions, manufacturing, quality, release, infusion and corrections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from ..domain import conditions, corrections, infusion, manufacturing
+from ..domain.identifiers import issue_unit_label, patient_pseudonym
+from ..domain.manufacturing import DerivedOutput
+from ..domain.unit import UnitState
+from ..streams import case_stream, unit_stream
+from .cases import site_secret
+from .executor import Context, Executor, Outcome, Reads, SignOff
+
+
+def lineage(reads: Reads, unit: UnitState) -> list[UnitState]:
+    """Every ancestor of ``unit`` (parents, their parents ...), each once."""
+    seen: dict[UUID, UnitState] = {}
+    todo = list(unit.parents)
+    while todo:
+        stream = todo.pop()
+        if stream in seen:
+            continue
+        seen[stream] = reads.unit(stream)
+        todo.extend(seen[stream].parents)
+    return list(seen.values())
+
+
+class QualityService:
+    def __init__(self, executor: Executor, clock: Callable[[], datetime], master_secret: bytes) -> None:
+        self.executor = executor
+        self.clock = clock
+        self.master_secret = master_secret
+
+    def record_temperatures(self, ctx: Context, *, unit_id: UUID, logger: str,
+                            readings: Sequence[Mapping[str, Any]]) -> Outcome:
+        now = self.clock()
+
+        def decide(reads: Reads):
+            unit = reads.unit(unit_id)
+            contents = reads.units(list(dict.fromkeys(s.other for s in unit.stays)))
+            return conditions.decide_record_temperatures(unit, logger=logger, readings=readings,
+                                                         contents=contents, actor=ctx.actor, now=now)
+
+        return self.executor.run(ctx, decide)
+
+    def assess_excursion(self, ctx: Context, *, unit_id: UUID, excursion_id: UUID, decision: str,
+                         rationale: str, signoff: SignOff | None) -> Outcome:
+        now = self.clock()
+        return self.executor.run(ctx, lambda r: conditions.decide_assess_excursion(
+            r.unit(unit_id), excursion_id, decision, rationale,
+            esign=signoff.manifestation if signoff else None, signer=signoff.signer if signoff else None,
+            actor=ctx.actor, now=now), signoff=signoff)
+
+    def derive(self, ctx: Context, *, coi: str, inputs: Sequence[UUID], outputs: Sequence[Mapping[str, Any]],
+               process: str, batch: str | None = None, consumed: bool = True) -> Outcome:
+        """Manufacturing: ``outputs`` are {kind, spec?, identifiers?, product?, volume_ml?};
+        each gets a new label and unit id."""
+        now = self.clock()
+        made = []
+        for spec in outputs:
+            label = issue_unit_label()
+            made.append(DerivedOutput(unit_id=unit_stream(label), label=label, **spec))
+
+        def decide(reads: Reads):
+            for output in made:
+                reads.unit(output.unit_id)  # new streams: append at version 0
+            return manufacturing.decide_derive(
+                reads.case(case_stream(coi)), reads.units(list(inputs)), made, process=process,
+                batch=batch, consumed=consumed, actor=ctx.actor, now=now)
+
+        return self.executor.run(ctx, decide, answer=lambda _: {
+            "outputs": [{"unit_id": str(o.unit_id), "label": o.label} for o in made]})
+
+    def record_qc(self, ctx: Context, *, unit_id: UUID, test: str, result: str, value: Any = None,
+                  uom: str | None = None, method: str | None = None,
+                  sample_id: UUID | None = None) -> Outcome:
+        now = self.clock()
+        return self.executor.run(ctx, lambda r: manufacturing.decide_record_qc(
+            r.unit(unit_id), test=test, result=result, value=value, uom=uom, method=method,
+            sample=r.unit(sample_id) if sample_id else None, actor=ctx.actor, now=now))
+
+    def release(self, ctx: Context, *, unit_id: UUID, notes: str | None, signoff: SignOff | None) -> Outcome:
+        now = self.clock()
+
+        def decide(reads: Reads):
+            unit = reads.unit(unit_id)
+            case = reads.case(unit.case) if unit.case else reads.case(unit_id)
+            return manufacturing.decide_release(
+                unit, case=case, ancestors=lineage(reads, unit), notes=notes,
+                esign=signoff.manifestation if signoff else None, signer=signoff.signer if signoff else None,
+                actor=ctx.actor, now=now)
+
+        return self.executor.run(ctx, decide, signoff=signoff)
+
+    def infuse(self, ctx: Context, *, unit_id: UUID, coi: str, wristband_mrn: str, bag_coi: str,
+               signoff: SignOff | None, infused_at: datetime | None = None) -> Outcome:
+        """Bedside verification: the wristband's pseudonym and the bag's COI must match the case."""
+        now = self.clock()
+
+        def decide(reads: Reads):
+            case = reads.case(case_stream(coi))
+            ref = patient_pseudonym(site_secret(self.master_secret, case.site or ""), wristband_mrn)
+            return infusion.decide_infuse(
+                case, reads.unit(unit_id), wristband_patient_ref=ref, bag_coi=bag_coi,
+                esign=signoff.manifestation if signoff else None, signer=signoff.signer if signoff else None,
+                infused_at=infused_at, actor=ctx.actor, now=now)
+
+        return self.executor.run(ctx, decide, signoff=signoff)
+
+    def quarantine(self, ctx: Context, *, unit_id: UUID, reason: str) -> Outcome:
+        now = self.clock()
+        return self.executor.run(ctx, lambda r: manufacturing.decide_quarantine(
+            r.unit(unit_id), reason, actor=ctx.actor, now=now))
+
+    def lift_quarantine(self, ctx: Context, *, unit_id: UUID, reason: str) -> Outcome:
+        now = self.clock()
+        return self.executor.run(ctx, lambda r: manufacturing.decide_release_from_quarantine(
+            r.unit(unit_id), reason, actor=ctx.actor, now=now))
+
+    def dispose(self, ctx: Context, *, unit_id: UUID, reason: str, method: str | None = None) -> Outcome:
+        now = self.clock()
+        return self.executor.run(ctx, lambda r: manufacturing.decide_dispose(
+            r.unit(unit_id), reason, method=method, actor=ctx.actor, now=now))
+
+    def correct(self, ctx: Context, *, stream: UUID, event_id: str, reason: str,
+                changes: Mapping[str, Any]) -> Outcome:
+        now = self.clock()
+        return self.executor.run(ctx, lambda r: corrections.decide_correct(
+            r.envelopes(stream), event_id, reason, changes, actor=ctx.actor, now=now))

@@ -1,0 +1,47 @@
+"""Whole journeys through the application services, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+from ledger.domain.case import fold_case
+from ledger.services.journeys import run_allogeneic_journey, run_autologous_journey
+from ledger.streams import case_stream
+from ledger.verify import verify_database
+from tests import tamper
+from tests.support import ring_of
+
+
+def test_autologous_needle_to_needle(seeded, database, sealing_key):
+    result = run_autologous_journey(seeded)
+    assert result.refused == ["COI_MISMATCH"]
+    product = seeded.units.state(result.units["final_product"])
+    assert product.infused and product.released
+    case_events = seeded.ledger.read_stream(case_stream(result.coi))
+    assert [e.envelope["type"] for e in case_events].count("OperationRefused") == 1
+    infused = [e for e in seeded.ledger.read_stream(result.units["final_product"]) if e.type == "ProductInfused"]
+    assert infused[0].envelope["esign"]["meaning"] == "administered"
+    assert infused[0].envelope["esign"]["printed_name"] == "Dr. Clara Clinician"
+    assert verify_database(database, ring_of(sealing_key), workers=2).intact
+
+
+def test_allogeneic_one_donor_many_patients(seeded, database, sealing_key):
+    result = run_allogeneic_journey(seeded)
+    assert len(result.extra["patients"]) == 2
+    for patient in result.extra["patients"]:
+        state = fold_case(e.envelope for e in seeded.ledger.read_stream(case_stream(patient)))
+        assert len(state.allocated_units) == 1
+    assert verify_database(database, ring_of(sealing_key), workers=1).intact
+
+
+def test_no_patient_identifier_in_the_raw_store(seeded, database):
+    mrn, wrong = "MRN-7315-2208", "MRN-5555-0000"
+    run_autologous_journey(seeded, mrn=mrn, wrong_mrn=wrong)
+    run_allogeneic_journey(seeded, patients=("MRN-ALLO-8841",))
+    with tamper.owner_connection(database) as conn:
+        rows = conn.execute(f"SELECT state FROM {database.events_table}").fetchall()
+    blob = b"\n".join(bytes(r[0]) for r in rows)
+    assert len(rows) > 50
+    for secret in (mrn, wrong, "MRN-ALLO-8841", "DONOR-77"):
+        assert secret.encode() not in blob
+        assert json.dumps(secret)[1:-1].encode() not in blob
