@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .database import DEFAULT_DATABASE_URL, Database
@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     site_secret: SecretStr = SecretStr(DEV_SITE_SECRET)
     token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
     pool_size: int = 10
+    token_minutes: int = 60  # a person's session; devices' and integrators' tokens are long-lived
+    password_days: int | None = None  # password expiry (None: never)
+    run_projections: bool = True  # follow the log in the service process
+    # Global log (DESIGN.md "Global log and checkpoints"): the checkpoint origin line, which is
+    # also the signed-note key name, so no whitespace and no '+'.
+    log_origin: str = Field("coi-ledger.example/log", pattern=r"^[^\s+]+$", max_length=200)
+    checkpoint_every_events: int = Field(1000, gt=0)  # sign at least every N new leaves ...
+    checkpoint_every_seconds: float = Field(1.0, gt=0)  # ... or T seconds, when there are new leaves
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
