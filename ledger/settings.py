@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     token_minutes: int = 60  # a person's session; devices' and integrators' tokens are long-lived
     password_days: int | None = None  # password expiry (None: never)
     run_projections: bool = True  # follow the log in the service process
+    insecure_fast_hashing: bool = False  # cheap Argon2 for test suites; refused in production
     # Global log (DESIGN.md "Global log and checkpoints"): the checkpoint origin line, which is
     # also the signed-note key name, so no whitespace and no '+'.
     log_origin: str = Field("coi-ledger.example/log", pattern=r"^[^\s+]+$", max_length=200)
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
+        if self.env == "production" and self.insecure_fast_hashing:
+            raise ValueError("LEDGER_INSECURE_FAST_HASHING is for test suites, never production")
         if self.env == "production":
             defaults = {
                 "LEDGER_KEY_PASSPHRASE": (self.key_passphrase, DEV_PASSPHRASE),

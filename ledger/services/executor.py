@@ -8,7 +8,9 @@ patient, wrong bag) is appended first and then raised, so the attempt is in the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +27,8 @@ from ..errors import StreamConflict
 from ..streams import device_stream, site_stream, user_stream
 
 MAX_DECISION_RETRIES = 8
+# Per request (thread/context), so concurrent requests never share a batch.
+_BATCH: ContextVar[list[Step] | None] = ContextVar("ledger_batch", default=None)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,12 @@ class Reads:
             self.versions[stream] = len(self._cache[stream])
         return self._cache[stream]
 
+    def extend(self, events: list[NewEvent], *, actor: str, now: datetime) -> None:
+        """Let later decisions of the same batch see ``events`` (their versions stay as read)."""
+        for stream in dict.fromkeys(e.stream for e in events):
+            mine = [e for e in events if e.stream == stream]
+            self._cache[stream] = provisional(self.envelopes(stream), mine, actor=actor, now=now)
+
     def case(self, stream: UUID) -> CaseState:
         return fold_case(self.envelopes(stream))
 
@@ -96,6 +106,14 @@ class Outcome:
 Decision = Callable[[Reads], list[NewEvent]]
 
 
+@dataclass(frozen=True)
+class Step:
+    ctx: Context
+    decide: Decision
+    signoff: SignOff | None = None
+    answer: Callable[[list[NewEvent]], dict[str, Any]] | None = None
+
+
 class Executor:
     def __init__(self, ledger: Ledger, clock: Callable[[], datetime]) -> None:
         self.ledger = ledger
@@ -110,32 +128,77 @@ class Executor:
         answer: Callable[[list[NewEvent]], dict[str, Any]] | None = None,
     ) -> Outcome:
         """Decide and append; ``answer`` builds the JSON kept with an idempotency claim."""
-        if ctx.claim is not None:
-            replay = self.ledger.claimed(ctx.claim)
+        step = Step(ctx, decide, signoff, answer)
+        collecting = _BATCH.get()
+        if collecting is not None:
+            collecting.append(step)
+            return Outcome(AppendResult([], {}), [])
+        return self.run_steps([step], ctx.claim)[0]
+
+    @contextmanager
+    def batch(self) -> Iterator[list[Step]]:
+        """Collect the commands run inside the block instead of running them (see run_steps)."""
+        steps: list[Step] = []
+        token = _BATCH.set(steps)
+        try:
+            yield steps
+        finally:
+            _BATCH.reset(token)
+
+    def run_steps(self, steps: list[Step], claim: Claim | None) -> list[Outcome]:
+        """Decide every step against the state the previous ones lead to, then append all
+        their events in one transaction: all or nothing."""
+        if claim is not None:
+            replay = self.ledger.claimed(claim)
             if replay is not None:
-                return Outcome(replay, [])
+                return self._replayed(replay, len(steps))
         for _ in range(MAX_DECISION_RETRIES):
             reads = Reads(self.ledger)
-            try:
-                events = decide(reads)
-            except RecordedRefusal as refusal:
-                self._record_refusal(ctx, refusal)
-                raise
-            if not events:
-                return Outcome(AppendResult([], {}), [])
-            answered = answer(events) if answer is not None else {}
-            claim = ctx.claim
+            decided: list[tuple[Step, list[NewEvent], dict[str, Any]]] = []
+            for step in steps:
+                try:
+                    events = step.decide(reads)
+                except RecordedRefusal as refusal:
+                    self._record_refusal(step.ctx, refusal)
+                    raise
+                reads.extend(events, actor=step.ctx.actor, now=self.clock())
+                decided.append((step, events, step.answer(events) if step.answer else {}))
+            drafts = [d for step, events, _ in decided
+                      for d in self._drafts(step.ctx, events, reads.versions, step.signoff)]
+            if not drafts:
+                return [Outcome(AppendResult([], answered), events) for _, events, answered in decided]
+            answers = [answered for _, _, answered in decided]
+            stored_claim = None
             if claim is not None:
-                claim = Claim(claim.scope, claim.request_digest, answered)
-            drafts = self._drafts(ctx, events, reads.versions, signoff)
+                kept = answers[0] if len(steps) == 1 else {
+                    "results": answers, "counts": [len(events) for _, events, _ in decided]}
+                stored_claim = Claim(claim.scope, claim.request_digest, kept)
             try:
-                result = self.ledger.append(drafts, claim=claim)
+                result = self.ledger.append(drafts, claim=stored_claim)
             except StreamConflict:
                 continue
-            if not result.replayed:
-                result = AppendResult(result.receipts, answered)
-            return Outcome(result, events)
+            return self._split(result, decided)
         raise StreamConflict("the streams kept changing while deciding; try again")
+
+    @staticmethod
+    def _replayed(replay: AppendResult, steps: int) -> list[Outcome]:
+        if steps == 1:
+            return [Outcome(replay, [])]
+        outcomes, offset = [], 0
+        for count, answered in zip(replay.answer["counts"], replay.answer["results"], strict=True):
+            part = replay.receipts[offset:offset + count]
+            offset += count
+            outcomes.append(Outcome(AppendResult(part, answered, replayed=True), []))
+        return outcomes
+
+    @staticmethod
+    def _split(result: AppendResult, decided: list) -> list[Outcome]:
+        outcomes, offset = [], 0
+        for _, events, answered in decided:
+            receipts = result.receipts[offset:offset + len(events)]
+            offset += len(events)
+            outcomes.append(Outcome(AppendResult(receipts, answered), events))
+        return outcomes
 
     def _drafts(
         self, ctx: Context, events: list[NewEvent], versions: dict[UUID, int], signoff: SignOff | None

@@ -1,0 +1,50 @@
+"""The FastAPI app factory: nothing happens at import time; the lifespan builds the ledger
+and the read side once, and closes them on shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ledger.settings import Settings
+
+from . import errors
+from .container import Container, build_container
+from .observability import Metrics, RequestContext, configure_logging
+from .routes import admin, auth, cases, events, health, ledger_info, units
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    metrics = container.metrics if container else Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = container is None
+        built = container or build_container(settings or Settings())
+        built.metrics = metrics
+        app.state.container = built
+        try:
+            yield
+        finally:
+            if owned:
+                built.close()
+
+    app = FastAPI(
+        title="COI/COC Ledger",
+        version="1.0",
+        summary="Chain of identity, custody and condition for cell and gene therapies",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(RequestContext, metrics=metrics)
+    for module in (health, auth, cases, units, events, admin, ledger_info):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For ``uvicorn --factory api.app:app_from_env``."""
+    configure_logging()
+    return create_app()

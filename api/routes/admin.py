@@ -1,0 +1,121 @@
+"""Administration: users, sites, devices, long-lived tokens. Every change is an event."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger.errors import InvalidEvent, StreamNotFound
+from ledger.sealing import key_id_of, unb64
+
+from ..commands import Name, Reason, Secret
+from ..deps import Admin, ContainerDep, IdempotencyKey, context_for
+from ..schemas import AppendResponse, append_response
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+
+Role = Literal["admin", "courier", "operator", "qa", "clinician", "auditor", "integrator"]
+
+
+class NewUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: Name
+    printed_name: Name
+    roles: list[Role] = Field(min_length=1, max_length=8)
+    sites: list[Name] = Field(default_factory=list, max_length=50)
+    password: Secret
+
+
+@router.post("/users", status_code=201, response_model=AppendResponse, summary="Create a user (ids are never reused)")
+def create_user(body: NewUser, principal: Admin, container: ContainerDep,
+                idempotency_key: IdempotencyKey = None) -> AppendResponse:
+    ctx = context_for(principal, site=None, idempotency_key=idempotency_key,
+                      request_body=body.model_dump(exclude={"password"}), route="/v1/users")
+    return append_response(container.services.identity.create_user(
+        ctx, user_id=body.user_id, printed_name=body.printed_name, roles=body.roles, sites=body.sites,
+        password=body.password))
+
+
+class Unlock(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason
+
+
+@router.post("/users/{user_id}/unlock", status_code=201, response_model=AppendResponse)
+def unlock_user(user_id: str, body: Unlock, principal: Admin, container: ContainerDep) -> AppendResponse:
+    return append_response(container.services.identity.unlock(context_for(principal, site=None),
+                                                              user_id=user_id, reason=body.reason))
+
+
+class NewSite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site_id: Name
+    name: Name
+    kind: Literal["hospital", "manufacturing", "courier_hub"]
+    gln: Name | None = None
+
+
+@router.post("/sites", status_code=201, response_model=AppendResponse)
+def register_site(body: NewSite, principal: Admin, container: ContainerDep) -> AppendResponse:
+    return append_response(container.services.identity.register_site(
+        context_for(principal, site=None), **body.model_dump()))
+
+
+class NewDevice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    device_id: Name
+    kind: Literal["scanner", "logger", "integration"]
+    site: Name
+    public_key: str | None = Field(default=None, description="Ed25519 raw public key, standard base64")
+
+
+@router.post("/devices", status_code=201, response_model=AppendResponse,
+             summary="Register a device (and its signing key: its submissions must then be signed)")
+def register_device(body: NewDevice, principal: Admin, container: ContainerDep) -> AppendResponse:
+    ctx = context_for(principal, site=None)
+    identity = container.services.identity
+    outcome = identity.register_device(ctx, device_id=body.device_id, kind=body.kind, site=body.site)
+    if body.public_key:
+        try:
+            raw = unb64(body.public_key)
+        except ValueError as exc:
+            raise InvalidEvent(str(exc), code="INVALID_DATA") from None
+        outcome = identity.register_device_key(ctx, device_id=body.device_id, key_id=key_id_of(raw),
+                                               public_key=body.public_key)
+    return append_response(outcome)
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    device: Name | None = None
+    user: Name | None = None
+    days: int = Field(default=365, ge=1, le=3650)
+    label: Name | None = None
+
+
+class IssuedToken(BaseModel):
+    access_token: str
+    principal: str
+    kind: str
+    expires_in: int
+
+
+@router.post("/tokens", status_code=201, response_model=IssuedToken,
+             summary="Long-lived, revocable token for a device or an integrator account")
+def issue_token(body: TokenRequest, principal: Admin, container: ContainerDep) -> IssuedToken:
+    if (body.device is None) == (body.user is None):
+        raise InvalidEvent("name exactly one of device or user", code="INVALID_DATA")
+    reads = container.services.reads()
+    if body.device is not None:
+        if reads.device(body.device).version == 0:
+            raise StreamNotFound(f"no device {body.device}", code="DEVICE_NOT_FOUND")
+        who, kind = body.device, "device"
+    else:
+        if reads.user(body.user).version == 0:
+            raise StreamNotFound(f"no user {body.user}", code="USER_NOT_FOUND")
+        who, kind = body.user, "integrator"
+    token = container.tokens.issue(who, kind, ttl=timedelta(days=body.days), label=body.label)
+    return IssuedToken(access_token=token, principal=who, kind=kind, expires_in=body.days * 86400)

@@ -1,0 +1,57 @@
+"""Cases: enrolment and the case summary."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from ledger.errors import Forbidden, StreamNotFound
+from ledger.streams import case_stream
+from ledger.timefmt import format_utc
+
+from ..commands import Name, Secret
+from ..deps import ContainerDep, IdempotencyKey, PrincipalDep, Reader, context_for
+from ..policy import EVENT_ROLES
+from ..schemas import AppendResponse, append_response
+from ..views import case_view
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+
+class Enrolment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["autologous", "allogeneic"]
+    product: Name
+    treating_site: Name
+    mrn: Secret
+    collection_site: Name | None = None
+    protocol: Name | None = None
+    site: Name | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+@router.post("", status_code=201, response_model=AppendResponse,
+             summary="Enrol a patient: returns the COI id (answer.coi); the MRN is only kept as a pseudonym")
+def enrol(body: Enrolment, principal: PrincipalDep, container: ContainerDep,
+          idempotency_key: IdempotencyKey = None) -> AppendResponse:
+    if not principal.may(EVENT_ROLES["CaseEnrolled"]):
+        raise Forbidden(f"role(s) {', '.join(principal.roles)} may not enrol patients")
+    dumped = body.model_dump(mode="json")
+    ctx = context_for(principal, site=body.site or body.treating_site,
+                      occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
+                      idempotency_key=idempotency_key, request_body=dumped, route="/v1/cases")
+    outcome = container.services.cases.enrol(
+        ctx, kind=body.kind, product=body.product, treating_site=body.treating_site, mrn=body.mrn,
+        collection_site=body.collection_site, protocol=body.protocol)
+    container.metrics.events_appended.inc(len(outcome.result.receipts))
+    return append_response(outcome)
+
+
+@router.get("/{coi}", summary="Case summary and status")
+def get_case(coi: str, principal: Reader, container: ContainerDep) -> dict[str, Any]:
+    case = container.services.reads().case(case_stream(coi.upper()))
+    if case.version == 0:
+        raise StreamNotFound(f"no case {coi}", code="CASE_NOT_FOUND")
+    return case_view(case)

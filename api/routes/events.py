@@ -1,0 +1,87 @@
+"""POST /v1/events and /v1/events/batch: any domain event, as a typed command."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, Field
+
+from ledger.errors import Forbidden, InvalidEvent
+from ledger.services import SignOff
+from ledger.timefmt import format_utc
+
+from ..commands import COMMANDS, EventRequest
+from ..container import Container
+from ..deps import ContainerDep, IdempotencyKey, Principal, PrincipalDep, context_for
+from ..policy import EVENT_ROLES
+from ..schemas import AppendResponse, append_response
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+def signoff_for(container: Container, principal: Principal, esign: Any, meaning: str | None) -> SignOff | None:
+    """Re-authenticate the signer (user id and password, 11.200) and prepare the signature."""
+    if esign is None:
+        return None
+    if principal.kind != "user" or esign.user_id != principal.id:
+        raise Forbidden("only the signed-in user can sign, with their own id and password",
+                        code="SIGNER_NOT_AUTHORISED")
+    if meaning is not None and esign.meaning != meaning:
+        raise InvalidEvent(f"this step is signed with meaning {meaning!r}", code="WRONG_SIGNATURE_MEANING")
+    return container.services.identity.signoff(user_id=esign.user_id, password=esign.password,
+                                                meaning=esign.meaning)
+
+
+def run_command(container: Container, principal: Principal, body: Any, key: str | None, route: str):
+    command = COMMANDS[body.type]
+    if not principal.may(EVENT_ROLES[body.type]):
+        raise Forbidden(f"role(s) {', '.join(principal.roles)} may not record {body.type}")
+    ctx = context_for(
+        principal, site=body.site, occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
+        idempotency_key=key, request_body=_without_secrets(body), route=route, on_behalf=body.on_behalf,
+        device_sig=body.device_sig.model_dump() if body.device_sig else None,
+    )
+    signoff = signoff_for(container, principal, body.esign, command.meaning)
+    target = getattr(body, command.target) if command.target != "none" else None
+    return command.handle(container.services, ctx, target, body.data, signoff)
+
+
+def _without_secrets(body: Any) -> dict[str, Any]:
+    dumped = body.model_dump(mode="json")
+    if dumped.get("esign"):
+        dumped["esign"] = {k: v for k, v in dumped["esign"].items() if k != "password"}
+    return dumped
+
+
+@router.post("/events", status_code=201, response_model=AppendResponse,
+             summary="Append one domain event (typed by `type`)")
+def post_event(body: Annotated[EventRequest, Body()], principal: PrincipalDep, container: ContainerDep,
+               idempotency_key: IdempotencyKey = None) -> AppendResponse:
+    outcome = run_command(container, principal, body, idempotency_key, "/v1/events")
+    container.metrics.events_appended.inc(len(outcome.result.receipts))
+    return append_response(outcome)
+
+
+class Batch(BaseModel):
+    events: list[EventRequest] = Field(min_length=1, max_length=500)
+
+
+class BatchResponse(BaseModel):
+    results: list[AppendResponse]
+
+
+@router.post("/events/batch", status_code=201, response_model=BatchResponse,
+             summary="Append many events in one transaction: all or nothing")
+def post_batch(body: Batch, principal: PrincipalDep, container: ContainerDep,
+               idempotency_key: IdempotencyKey = None) -> BatchResponse:
+    executor = container.services.units.executor
+    claim_ctx = context_for(principal, site=None, idempotency_key=idempotency_key,
+                            request_body=[_without_secrets(e) for e in body.events], route="/v1/events/batch")
+    with executor.batch() as steps:
+        for event in body.events:
+            run_command(container, principal, event, None, "/v1/events/batch")
+    outcomes = executor.run_steps(steps, claim_ctx.claim)
+    container.metrics.events_appended.inc(sum(len(o.result.receipts) for o in outcomes))
+    return BatchResponse(results=[append_response(o) for o in outcomes])
+

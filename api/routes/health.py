@@ -1,0 +1,40 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ledger import migrations
+from ledger.errors import LedgerError
+
+from ..deps import ContainerDep
+from ..errors import problem
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is alive")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="The database is reachable and its schema current")
+def readyz(container: ContainerDep):
+    try:
+        position = container.ledger.last_position()
+        pending = migrations.pending(container.settings.database)
+    except (LedgerError, OSError, Exception) as exc:  # noqa: BLE001 - any failure means not ready
+        return problem(503, "NOT_READY", f"database unavailable: {type(exc).__name__}",
+                       headers={"Retry-After": "5"})
+    if pending:
+        return problem(503, "MIGRATIONS_PENDING", f"run `ledger db upgrade` ({len(pending)} pending)",
+                       headers={"Retry-After": "30"})
+    return {"status": "ready", "log_position": position}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(container: ContainerDep) -> Response:
+    lag = container.ledger.last_position() - container.runner.position() if container.runner.projections else 0
+    container.metrics.projection_lag.set(max(lag, 0))
+    return Response(generate_latest(container.metrics.registry), media_type=CONTENT_TYPE_LATEST)
