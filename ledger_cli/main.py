@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import admin, verify
+from . import admin, checkpoints, service, verify
 
 app = typer.Typer(
     name="ledger",
@@ -14,8 +14,13 @@ app = typer.Typer(
 )
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.keys_app, name="keys")
+app.add_typer(checkpoints.checkpoints_app, name="checkpoints")
 app.command("init")(admin.init)
 app.command("verify")(verify.verify)
+app.command("serve")(service.serve)
+app.command("demo")(service.demo)
+app.add_typer(service.users_app, name="users")
+app.add_typer(service.tokens_app, name="tokens")
 
 
 def main() -> None:

@@ -45,6 +45,20 @@ def tracked_position(conn: Connection, name: str) -> int:
     return row[0] if row else 0
 
 
+def _lock(conn: Connection, name: str) -> int:
+    """Take the projection's tracking row for this transaction and return its position.
+
+    A no-op UPDATE locks the row (PostgreSQL) or takes the write lock (SQLite) before the
+    position is read, so two followers (e.g. several server workers) never apply one batch twice.
+    """
+    locked = conn.execute(
+        text("UPDATE projection_tracking SET position = position WHERE name = :n"), {"n": name}
+    ).rowcount
+    if not locked:
+        conn.execute(text("INSERT INTO projection_tracking (name, position) VALUES (:n, 0)"), {"n": name})
+    return tracked_position(conn, name)
+
+
 def _advance(conn: Connection, name: str, position: int) -> None:
     updated = conn.execute(
         text("UPDATE projection_tracking SET position = :p WHERE name = :n"), {"p": position, "n": name}
@@ -84,7 +98,7 @@ class ProjectionRunner:
         applied = 0
         for projection in self.projections:
             with self.engine.begin() as conn:
-                after = tracked_position(conn, projection.name)
+                after = _lock(conn, projection.name)
                 batch = self.log.read_log(after=after, limit=self.batch_size)
                 for position, event in batch:
                     projection.apply(conn, position, event)

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 class Token(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int
     user_id: str
     roles: list[str]

@@ -94,7 +94,8 @@ class UnitService:
                 raise refused
             return events
 
-        return self.executor.run(ctx, decide)
+        return self.executor.run(ctx, decide, answer=lambda events: {
+            "verdict": events[0].data["verdict"], "reason": events[0].data.get("reason")})
 
     def _contents(self, reads: Reads, unit: UnitState) -> list[UnitState]:
         return reads.units(list(unit.contents))

@@ -1,0 +1,99 @@
+"""POST /v1/scans: scan-to-verify at every handoff.
+
+The raw scan (what a keyboard-wedge scanner types) is parsed, resolved to a unit and COI,
+checked against what is expected for the step, and recorded as ``UnitScanned``. A mismatch
+at a COI-critical step (collection, release, infusion) is recorded and refused (COI_MISMATCH).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ledger.errors import InvalidEvent
+from ledger.streams import unit_stream
+from ledger.timefmt import format_utc
+from scanners.parse import parse_scan
+
+from ..commands import Name
+from ..container import Container
+from ..deps import ContainerDep, IdempotencyKey, Scanner, context_for
+from ..schemas import Receipt
+
+router = APIRouter(prefix="/v1", tags=["scans"])
+
+Purpose = Literal["verify", "collection", "pack", "unpack", "handover", "receipt", "dispatch", "delivery",
+                  "manufacturing", "qc", "release", "storage", "infusion", "disposal"]
+
+
+class Expectation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit_id: UUID | None = None
+    coi: Name | None = None
+
+
+class ScanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    raw: str = Field(min_length=1, max_length=4096, description="exactly what the scanner typed")
+    purpose: Purpose
+    location: Name | None = None
+    expect: Expectation | None = None
+    site: Name | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+class ScanResponse(BaseModel):
+    scheme: str
+    identifiers: list[dict[str, Any]]
+    errors: list[dict[str, str]]
+    unit_id: str | None
+    coi: str | None
+    verdict: str
+    reason: str | None
+    event: Receipt
+
+
+def resolve(container: Container, identifiers: dict[str, str]) -> UUID | None:
+    """The unit a scan names: our own label directly, others through the identifier index."""
+    if "unit_label" in identifiers:
+        return unit_stream(identifiers["unit_label"])
+    lookup = container.extras.get("identifier_lookup")
+    if lookup is not None:
+        for kind, value in identifiers.items():
+            found = lookup(kind, value)
+            if found is not None:
+                return found
+    return None
+
+
+@router.post("/scans", status_code=201, response_model=ScanResponse, summary="Scan to verify (recorded)")
+def scan(body: ScanRequest, principal: Scanner, container: ContainerDep,
+         idempotency_key: IdempotencyKey = None) -> ScanResponse:
+    result = parse_scan(body.raw)
+    parsed = {i.kind: i.value for i in result.identifiers}
+    expect = body.expect or Expectation()
+    expected_coi = expect.coi or (parsed.get("coi") if "unit_label" not in parsed else None)
+    unit_id = resolve(container, parsed)
+    if unit_id is None and expected_coi is None:
+        reasons = "; ".join(e.message for e in result.errors) or "no unit matches these identifiers"
+        raise InvalidEvent(f"scan not recognised: {reasons}", code="UNKNOWN_IDENTIFIER")
+    ctx = context_for(principal, site=body.site, occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
+                      idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"), route="/v1/scans")
+    outcome = container.services.units.scan(
+        ctx, unit_id=unit_id, raw=result.raw, purpose=body.purpose, parsed=parsed, expected_coi=expected_coi,
+        expected_unit=expect.unit_id, location=body.location)
+    recorded = outcome.result.answer
+    receipt = outcome.result.receipts[0]
+    unit = container.services.units.state(unit_id) if unit_id else None
+    return ScanResponse(
+        scheme=result.scheme,
+        identifiers=[{"kind": i.kind, "value": i.value} for i in result.identifiers],
+        errors=[{"code": e.code, "message": e.message} for e in result.errors],
+        unit_id=str(unit_id) if unit_id and unit and unit.version else None,
+        coi=unit.coi if unit and unit.version else expected_coi,
+        verdict=recorded["verdict"], reason=recorded.get("reason"),
+        event=Receipt(**receipt.to_json()),
+    )

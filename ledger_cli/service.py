@@ -1,0 +1,126 @@
+"""``ledger serve``, ``ledger demo``, ``ledger users create``, ``ledger tokens create``."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ledger.errors import LedgerError
+
+from .admin import settings
+
+console = Console(stderr=True)
+users_app = typer.Typer(help="People who use the ledger.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Long-lived tokens for devices and integrators.", no_args_is_help=True)
+
+
+def _container():
+    from api.container import build_container
+
+    current = settings()
+    return build_container(current.model_copy(update={"run_projections": False}))
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Run the REST API (uvicorn)."""
+    import uvicorn
+
+    settings()  # refuse bad configuration before forking workers
+    console.print(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False)
+
+
+def demo() -> None:
+    """Load demo users and sites and run an autologous and an allogeneic journey; print the COIs."""
+    from ledger.services.journeys import (
+        DEMO_PASSWORD,
+        DEMO_USERS,
+        run_allogeneic_journey,
+        run_autologous_journey,
+        seed_identities,
+    )
+
+    container = _container()
+    try:
+        seed_identities(container.services)
+        auto = run_autologous_journey(container.services)
+        allo = run_allogeneic_journey(container.services)
+        container.runner.catch_up()
+    except LedgerError as exc:
+        console.print(f"[red]demo failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    console.print(f"demo users (password {DEMO_PASSWORD!r}): {', '.join(DEMO_USERS)}")
+    console.print(f"autologous case {auto.coi}: a wrong-patient infusion was refused ({', '.join(auto.refused)})")
+    console.print(f"allogeneic donor {allo.coi} -> patients {', '.join(allo.extra['patients'])}")
+    typer.echo(json.dumps({"autologous": auto.coi, "donor": allo.coi, "patients": allo.extra["patients"]}))
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Argument(help="User id (never reused).")],
+    role: Annotated[list[str], typer.Option(help="Role (repeatable).")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    printed_name: Annotated[str | None, typer.Option(help="Name shown in signatures.")] = None,
+    site: Annotated[list[str] | None, typer.Option(help="Site id (repeatable).")] = None,
+) -> None:
+    """Create a user (the action is recorded as an event by `system`)."""
+    from ledger.services.executor import Context
+
+    container = _container()
+    try:
+        container.services.identity.create_user(
+            Context(actor="system"), user_id=name, printed_name=printed_name or name, roles=role,
+            sites=site or [], password=password)
+    except LedgerError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    console.print(f"created user {name} ({', '.join(role)})")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    device: Annotated[str | None, typer.Option(help="Device id (registered now if new: give --site).")] = None,
+    user: Annotated[str | None, typer.Option(help="Integrator account (a user).")] = None,
+    site: Annotated[str | None, typer.Option(help="Site of a new device.")] = None,
+    kind: Annotated[str, typer.Option(help="Kind of a new device: scanner, logger, integration.")] = "scanner",
+    days: Annotated[int, typer.Option(help="Validity in days.")] = 365,
+) -> None:
+    """Issue a long-lived, revocable bearer token; it is printed once and stored only as a digest."""
+    from ledger.services.executor import Context
+
+    if (device is None) == (user is None):
+        console.print("[red]name exactly one of --device or --user[/red]")
+        raise typer.Exit(2)
+    container = _container()
+    try:
+        reads = container.services.reads()
+        if device is not None and reads.device(device).version == 0:
+            if site is None:
+                console.print(f"[red]device {device} is not registered: give --site to register it[/red]")
+                raise typer.Exit(2)
+            container.services.identity.register_device(Context(actor="system"), device_id=device, kind=kind,
+                                                        site=site)
+        if user is not None and reads.user(user).version == 0:
+            console.print(f"[red]no user {user}[/red]")
+            raise typer.Exit(1)
+        token = container.tokens.issue(device or user or "", "device" if device else "integrator",
+                                       ttl=timedelta(days=days))
+    except LedgerError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    typer.echo(token)
