@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import LedgerError, StorageUnavailable
+from ledger.services.identity import AUTHENTICATION_CODES
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("ledger.api")
@@ -50,11 +51,16 @@ def problem(
 
 
 def _ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
+    status, code, detail = exc.status, exc.code, exc.detail
+    if code in AUTHENTICATION_CODES:
+        status = 401
+        if code == "UNKNOWN_USER":  # never tell who exists
+            code, detail = "INVALID_CREDENTIALS", "wrong user id or password"
     headers = {"Retry-After": "5"} if isinstance(exc, StorageUnavailable) else None
-    if exc.status == 401:
+    if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
     extra = {k: v for k, v in exc.extra.items() if k in ("errors", "current_seq", "recorded_event")}
-    return problem(exc.status, exc.code, exc.detail, headers=headers, **extra)
+    return problem(status, code, detail, headers=headers, **extra)
 
 
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

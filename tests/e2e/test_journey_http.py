@@ -1,0 +1,160 @@
+"""The needle-to-needle journey over HTTP, with every operational refusal a user can meet."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ledger.services.journeys import DEMO_PASSWORD
+
+MRN, WRONG_MRN = "MRN-0042-7781", "MRN-9999-0001"
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Api:
+    def __init__(self, client, login):
+        self.client, self.login = client, login
+        self.clock = datetime.now(UTC) - timedelta(days=10)
+
+    def at(self, minutes: int = 5) -> str:
+        self.clock += timedelta(minutes=minutes)
+        return iso(self.clock)
+
+    def event(self, user, type_, data, *, expect=201, code=None, sign=None, password=DEMO_PASSWORD, **target):
+        body = {"type": type_, "data": data, "occurred_at": self.at(), **target}
+        if sign:
+            body["esign"] = {"user_id": user, "password": password, "meaning": sign}
+        response = self.client.post("/v1/events", headers=self.login(user), json=body)
+        assert response.status_code == expect, response.text
+        if code:
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["code"] == code, response.json()
+        return response.json()
+
+
+@pytest.fixture
+def api(client, login):
+    return Api(client, login)
+
+
+def test_the_demo_journey_and_its_refusals_over_http(api, client, login):
+    coi = api.event("nurse", "CaseEnrolled", {"kind": "autologous", "product": "CAR-T", "treating_site": "hospital-1",
+                                              "mrn": MRN})["answer"]["coi"]
+    fresh = {"min_celsius": 2, "max_celsius": 8, "expiry": iso(datetime.now(UTC) + timedelta(days=3))}
+    bag = api.event("nurse", "UnitLabelled", {"kind": "apheresis_bag", "spec": fresh}, coi=coi)["answer"]["unit_id"]
+    shipper = api.event("nurse", "UnitLabelled", {"kind": "shipper"}, coi=coi)["answer"]["unit_id"]
+
+    # Wrong patient at the chair: recorded, then refused.
+    refused = api.event("nurse", "MaterialCollected", {"wristband": WRONG_MRN, "material": "leukapheresis",
+                        "collection_site": "hospital-1"}, unit_id=bag, expect=409, code="COI_MISMATCH")
+    assert refused["recorded_event"]
+    api.event("nurse", "MaterialCollected", {"wristband": MRN, "material": "leukapheresis",
+              "collection_site": "hospital-1"}, unit_id=bag)
+    api.event("nurse", "PackedInto", {"container_id": shipper}, unit_id=bag)
+    api.event("courier", "CustodyTransferred", {"to_party": "tech"}, unit_id=shipper, expect=409, code="NOT_CUSTODIAN")
+    api.event("nurse", "CustodyTransferred", {"to_party": "courier", "location": "hospital-1"}, unit_id=shipper)
+    api.event("nurse", "CustodyTransferred", {"to_party": "tech"}, unit_id=shipper, expect=409, code="TRANSFER_PENDING")
+    api.event("tech", "CustodyAcknowledged", {}, unit_id=shipper, expect=409, code="NOT_RECEIVER")
+    api.event("courier", "CustodyAcknowledged", {"condition": "sealed"}, unit_id=shipper)
+    api.event("nurse", "CustodyTransferred", {"to_party": "tech"}, unit_id=shipper, expect=409, code="NOT_CUSTODIAN")
+    api.event("courier", "ShipmentDispatched", {"carrier": "X", "tracking": "T1", "from_site": "hospital-1",
+                                                "to_site": "factory-1"}, unit_id=shipper)
+    start = api.clock
+    readings = [{"t": iso(start + timedelta(minutes=i)), "celsius": 9.5 if 30 <= i < 36 else 4.0} for i in range(2000)]
+    api.clock = start + timedelta(minutes=2001)
+    upload = client.post(f"/v1/units/{shipper}/temperatures", headers=login("courier"),
+                         json={"logger_id": "LOG-1", "readings": readings})
+    assert upload.status_code == 201, upload.text
+    assert any(e["stream"] == bag for e in upload.json()["events"])  # the excursion lands on the bag too
+    api.event("courier", "ShipmentDelivered", {"tracking": "T1", "to_site": "factory-1"}, unit_id=shipper)
+    api.event("courier", "CustodyTransferred", {"to_party": "tech"}, unit_id=shipper)
+    api.event("tech", "CustodyAcknowledged", {}, unit_id=shipper)
+    api.event("tech", "UnpackedFrom", {"container_id": shipper}, unit_id=bag)
+
+    expiry = iso(datetime.now(UTC) + timedelta(days=90))
+    outputs = [{"kind": "final_product_bag", "spec": {"qc_required": ["sterility"], "expiry": expiry}}] * 2
+    derived = api.event("tech", "UnitsDerived", {"inputs": [bag], "outputs": outputs, "process": "expansion"}, coi=coi)
+    product, spare = (o["unit_id"] for o in derived["answer"]["outputs"])
+
+    api.event("qa", "ProductReleased", {}, unit_id=product, sign="released", expect=409, code="EXCURSION_UNASSESSED")
+    excursion = client.get(f"/v1/units/{bag}", headers=login("qa")).json()["excursions"][0]["id"]
+    api.event("qa", "ExcursionAssessed", {"excursion_id": excursion, "decision": "use", "rationale": "6 min at 9.5"},
+              unit_id=bag, sign="assessed", password="not-the-password", expect=401, code="INVALID_CREDENTIALS")
+    api.event("qa", "ExcursionAssessed", {"excursion_id": excursion, "decision": "use", "rationale": "6 min at 9.5"},
+              unit_id=bag, sign="assessed")
+    api.event("qa", "ProductReleased", {}, unit_id=product, sign="released", expect=409, code="QC_MISSING")
+    api.event("tech", "QCResultRecorded", {"test": "sterility", "result": "pass"}, unit_id=product)
+    api.event("tech", "QCResultRecorded", {"test": "sterility", "result": "fail"}, unit_id=spare)
+    api.event("qa", "ProductReleased", {}, unit_id=spare, sign="released", expect=409, code="QC_FAILED")
+    api.event("qa", "ProductReleased", {}, unit_id=product, expect=409, code="ESIGNATURE_REQUIRED")
+    api.event("courier", "ProductReleased", {}, unit_id=product, expect=403, code="FORBIDDEN")
+
+    infuse = {"coi": coi, "wristband": MRN, "bag_coi": coi}
+    api.event("tech", "CustodyTransferred", {"to_party": "clinician"}, unit_id=product)
+    api.event("clinician", "CustodyAcknowledged", {}, unit_id=product)
+    api.event("clinician", "ProductInfused", infuse, unit_id=product, sign="administered",
+              expect=409, code="INFUSION_BEFORE_RELEASE")
+    released = api.event("qa", "ProductReleased", {"notes": "ok"}, unit_id=product, sign="released")
+    assert released["event_id"]
+    api.event("clinician", "ProductInfused", {**infuse, "wristband": WRONG_MRN}, unit_id=product,
+              sign="administered", expect=409, code="COI_MISMATCH")
+    api.event("clinician", "ProductInfused", infuse, unit_id=product, sign="administered")
+
+    api.event("qa", "UnitDisposed", {"reason": "failed QC"}, unit_id=spare)
+    api.event("tech", "CustodyTransferred", {"to_party": "courier"}, unit_id=spare, expect=409, code="UNIT_DISPOSED")
+
+    old = api.event("nurse", "UnitLabelled", {"kind": "final_product_bag", "spec": {
+        "expiry": iso(datetime.now(UTC) - timedelta(days=1))}}, coi=coi)["answer"]["unit_id"]
+    api.event("qa", "ProductReleased", {}, unit_id=old, sign="released", expect=409, code="UNIT_EXPIRED")
+
+    case = client.get(f"/v1/cases/{coi}", headers=login("auditor")).json()
+    assert case["refusals"] == 2  # the wrong wristband at collection and at infusion
+
+
+def test_idempotency_keys_replay_and_refuse_other_bodies(client, login):
+    body = {"kind": "autologous", "product": "CAR-T", "treating_site": "hospital-1", "mrn": "MRN-1"}
+    headers = {**login("nurse"), "Idempotency-Key": "ehr-42"}
+    first = client.post("/v1/cases", headers=headers, json=body)
+    again = client.post("/v1/cases", headers=headers, json=body)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["answer"]["coi"] == first.json()["answer"]["coi"]
+    assert again.json()["event_id"] == first.json()["event_id"] and again.json()["replayed"]
+    other = client.post("/v1/cases", headers=headers, json={**body, "mrn": "MRN-2"})
+    assert other.status_code == 409 and other.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_bad_input_gets_a_problem_never_a_500(client, login):
+    nurse = login("nurse")
+    cases = [
+        client.post("/v1/events", headers=nurse, json={"type": "Teleported", "data": {}}),
+        client.post("/v1/events", headers=nurse, content=b"{not json", ),
+        client.post("/v1/events", headers=nurse, json={"type": "CaseEnrolled", "data": {"kind": "autologous"}}),
+        client.post("/v1/events", headers=nurse, json={"type": "CaseOnHold", "coi": "COI-0000-0000-0",
+                                                       "data": {"reason": "x"}}),
+        client.post("/v1/units", headers=nurse, json={"coi": "nope", "kind": "apheresis_bag"}),
+        client.post("/v1/events", headers=nurse, json={"type": "CaseEnrolled", "occurred_at": "2026-01-01T10:00:00",
+                    "data": {"kind": "autologous", "product": "p", "treating_site": "hospital-1", "mrn": "m"}}),
+        client.get("/v1/units/not-a-uuid", headers=nurse),
+    ]
+    for response in cases:
+        assert 400 <= response.status_code < 500, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"]
+
+
+def test_five_bad_passwords_lock_the_account_and_are_events(client, login):
+    for attempt in range(5):
+        response = client.post("/v1/auth/token", data={"username": "courier", "password": f"wrong-{attempt}"})
+        assert response.status_code == 401
+    assert response.json()["code"] == "ACCOUNT_LOCKED"
+    locked = client.post("/v1/auth/token", data={"username": "courier", "password": DEMO_PASSWORD})
+    assert locked.status_code == 401 and locked.json()["code"] == "ACCOUNT_LOCKED"
+    services = client.app.state.container.services
+    from ledger.streams import user_stream
+
+    types = [e.type for e in services.ledger.read_stream(user_stream("courier"))]
+    assert types.count("AccessDenied") == 6 and types.count("UserLocked") == 1
