@@ -1,0 +1,108 @@
+"""The Part 11 audit trail (21 CFR 11.10(e), Annex 11 §9): one row per event of the log.
+
+Each row says who (actor, on behalf of), what (a readable summary and the data kept), when
+(server ``recorded_at`` and the device's ``occurred_at``), where (site), why (the reason or
+rationale the event gives) and the e-signature manifestation (printed name, date/time,
+meaning, signer). A correction (``EventCorrected``) row carries each field's old and new
+value; the corrected row stays as it was recorded and is marked ``corrected_by``.
+
+``audit_links`` indexes each row under every COI and unit it concerns (its stream's, and the
+ones its data names: a container's packing, a derivation's inputs and outputs, the patient
+of an infusion of a donor dose, the bag of a refused attempt), so filtering by COI or unit is
+an index range walked in log order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from .audit_text import detail, what, why
+from .common import ReadModel, dumps, loads, scrub
+
+COI_FIELDS = ("coi", "donor_coi", "patient_coi", "bag_coi")
+UNIT_FIELDS = ("unit", "container", "source", "via_container")
+UNIT_LISTS = ("inputs", "outputs", "parents")
+
+
+def _links(env: Mapping[str, Any], own: tuple[str | None, str, str | None] | None
+           ) -> tuple[set[str], set[str]]:
+    d = env["data"]
+    cois: set[str] = set()
+    units: set[str] = set()
+    if own is not None:
+        if own[0]:
+            cois.add(own[0])
+        if own[1] == "unit":
+            units.add(env["stream"])
+    for nested in (d, d.get("attempted") or {}, d.get("expected") or {}):
+        if not isinstance(nested, Mapping):
+            continue
+        cois.update(v for k in COI_FIELDS if isinstance(v := nested.get(k), str))
+        units.update(v for k in UNIT_FIELDS if isinstance(v := nested.get(k), str))
+    for key in UNIT_LISTS:
+        units.update(v for v in d.get(key) or [] if isinstance(v, str))
+    if env["type"] == "ProductAllocated":
+        cois.add(d["donor_coi"])
+    return cois, units
+
+
+class AuditTrailProjection(ReadModel):
+    name = "audit_trail"
+    tables = ("audit_trail", "audit_links")
+
+    def apply(self, conn: Connection, position: int, event: Any) -> None:
+        super().apply(conn, position, event)  # keeps the stream directory
+        env = event.envelope if hasattr(event, "envelope") else event
+        kind, data = env["type"], env["data"]
+        own = self.directory.lookup(conn, env["stream"])
+        esign = env.get("esign") or {}
+        unit_id = env["stream"] if own and own[1] == "unit" else data.get("unit")
+        changes = None
+        if kind == "EventCorrected":
+            changes = self._changes(conn, data)
+        conn.execute(text(
+            "INSERT INTO audit_trail (position, event_id, stream, seq, type, recorded_at, "
+            "occurred_at, actor, on_behalf, site, coi, unit_id, what, why, changes, "
+            "corrected_event_id, corrected_by, signer, signer_name, sign_meaning, signed_at, "
+            "sign_key_id, detail) VALUES (:p, :e, :stream, :seq, :type, :recorded_at, "
+            ":occurred_at, :actor, :on_behalf, :site, :coi, :unit, :what, :why, :changes, "
+            ":corrected, NULL, :signer, :signer_name, :meaning, :signed_at, :key_id, :detail)"),
+            {"p": position, "e": env["event_id"], "stream": env["stream"], "seq": env["seq"],
+             "type": kind, "recorded_at": env["recorded_at"], "occurred_at": env.get("occurred_at"),
+             "actor": env["actor"], "on_behalf": env.get("on_behalf"), "site": env.get("site"),
+             "coi": own[0] if own else data.get("coi"),
+             "unit": unit_id if isinstance(unit_id, str) else None,
+             "what": what(kind, data), "why": why(kind, data),
+             "changes": dumps(changes) if changes is not None else None,
+             "corrected": data.get("corrected_event_id") if kind == "EventCorrected" else None,
+             "signer": esign.get("signer"), "signer_name": esign.get("printed_name"),
+             "meaning": esign.get("meaning"), "signed_at": esign.get("signed_at"),
+             "key_id": esign.get("key_id"), "detail": dumps(detail(kind, data))})
+        cois, units = _links(env, own)
+        links = [{"k": "coi", "v": c, "p": position} for c in sorted(cois)]
+        links += [{"k": "unit", "v": u, "p": position} for u in sorted(units)]
+        if links:
+            conn.execute(text("INSERT INTO audit_links (key_kind, link_key, position) "
+                              "VALUES (:k, :v, :p)"), links)
+        if kind == "EventCorrected":
+            self._mark_corrected(conn, data["corrected_event_id"], env["event_id"])
+
+    def _changes(self, conn: Connection, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Each change with the value the corrected event was first recorded with."""
+        row = conn.execute(text("SELECT detail FROM audit_trail WHERE event_id = :e"),
+                           {"e": data["corrected_event_id"]}).first()
+        original = loads(row[0]) if row else {}
+        return [{"field": c["field"], "old": scrub(c.get("old")), "new": scrub(c.get("new")),
+                 "original": scrub(original.get(c["field"]))} for c in data["changes"]]
+
+    def _mark_corrected(self, conn: Connection, target: str, by: str) -> None:
+        row = conn.execute(text("SELECT corrected_by FROM audit_trail WHERE event_id = :e"),
+                           {"e": target}).first()
+        if row is None:
+            return
+        marks = [*(loads(row[0]) or []), by]
+        conn.execute(text("UPDATE audit_trail SET corrected_by = :c WHERE event_id = :e"),
+                     {"c": dumps(marks), "e": target})

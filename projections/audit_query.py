@@ -1,0 +1,172 @@
+"""Queries of the audit trail: keyset pages and a streaming CSV export with the same filters.
+
+Order is the global log order (``position``), stable under concurrent appends: a page
+continues strictly after the cursor's position, so walking the pages visits every matching
+row exactly once. Filters: ``coi``, ``unit_id`` (through ``audit_links``), ``actor``,
+``type``, and ``since`` / ``until`` on the server time ``recorded_at`` (both inclusive).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from .common import decode_cursor, encode_cursor, loads, rows, utc_text
+
+MAX_PAGE = 1000
+CSV_BATCH = 1000
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+COLUMNS = ("position, event_id, stream, seq, type, recorded_at, occurred_at, actor, on_behalf, "
+           "site, coi, unit_id, what, why, changes, corrected_event_id, corrected_by, signer, "
+           "signer_name, sign_meaning, signed_at, sign_key_id, detail")
+CSV_HEADER = ("position", "recorded_at", "occurred_at", "actor", "on_behalf", "site", "type",
+              "coi", "unit_id", "what", "why", "old_new_values", "corrected_event_id",
+              "corrected_by", "signature", "signer", "printed_name", "meaning", "signed_at",
+              "event_id", "stream", "seq")
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    coi: str | None = None
+    unit_id: str | None = None
+    actor: str | None = None
+    type: str | None = None
+    since: datetime | str | None = None
+    until: datetime | str | None = None
+
+    @classmethod
+    def of(cls, filters: AuditFilters | Mapping[str, Any] | None) -> AuditFilters:
+        if filters is None:
+            return cls()
+        if isinstance(filters, AuditFilters):
+            return filters
+        return cls(**{k: v for k, v in filters.items() if v is not None})
+
+
+def _query(filters: AuditFilters, after: int, limit: int) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {"after": after, "n": limit}
+    joins, where = [], []
+    key = "a.position"
+    if filters.coi is not None:
+        joins.append("JOIN audit_links lc ON lc.position = a.position AND lc.key_kind = 'coi' "
+                     "AND lc.link_key = :coi")
+        params["coi"], key = filters.coi, "lc.position"
+    if filters.unit_id is not None:
+        params["unit"] = str(filters.unit_id)
+        if filters.coi is None:
+            joins.append("JOIN audit_links lu ON lu.position = a.position "
+                         "AND lu.key_kind = 'unit' AND lu.link_key = :unit")
+            key = "lu.position"
+        else:
+            where.append("EXISTS (SELECT 1 FROM audit_links lu WHERE lu.key_kind = 'unit' "
+                         "AND lu.link_key = :unit AND lu.position = a.position)")
+    for column in ("actor", "type"):
+        value = getattr(filters, column)
+        if value is not None:
+            where.append(f"a.{column} = :{column}")
+            params[column] = value
+    if filters.since is not None:
+        where.append("a.recorded_at >= :since")
+        params["since"] = utc_text(filters.since)
+    if filters.until is not None:
+        where.append("a.recorded_at <= :until")
+        params["until"] = utc_text(filters.until)
+    where.insert(0, f"{key} > :after")
+    columns = ", ".join(f"a.{c.strip()}" for c in COLUMNS.split(","))
+    sql = (f"SELECT {columns} FROM audit_trail a {' '.join(joins)} WHERE {' AND '.join(where)} "
+           f"ORDER BY {key} LIMIT :n")
+    return sql, params
+
+
+def _shape(row: dict[str, Any]) -> dict[str, Any]:
+    row["changes"] = loads(row["changes"])
+    row["corrected_by"] = loads(row["corrected_by"]) or []
+    row["detail"] = loads(row["detail"])
+    signer = row.pop("signer")
+    manifestation = {"signer": signer, "printed_name": row.pop("signer_name"),
+                     "meaning": row.pop("sign_meaning"), "signed_at": row.pop("signed_at"),
+                     "key_id": row.pop("sign_key_id")}
+    row["signature"] = manifestation if signer else None
+    return row
+
+
+def render_signature(signature: Mapping[str, Any] | None) -> str:
+    """Name, date/time and meaning, always all three (11.50)."""
+    if not signature:
+        return ""
+    return (f"{signature['printed_name']} ({signature['signer']}), {signature['signed_at']}, "
+            f"{signature['meaning']}")
+
+
+def audit_trail_page(conn: Connection, filters: AuditFilters | Mapping[str, Any] | None = None,
+                     cursor: str | None = None, limit: int = 100) -> dict[str, Any]:
+    """``{"items": [row ...], "next_cursor": str | None}``; each row::
+
+        {position, event_id, stream, seq, type, recorded_at, occurred_at, actor, on_behalf,
+         site, coi, unit_id, what, why,
+         changes: [{field, old, new, original}] | None,   # EventCorrected rows
+         corrected_event_id, corrected_by: [event_id ...],  # set on corrected rows
+         signature: {signer, printed_name, meaning, signed_at, key_id} | None,
+         detail: {...event data without pseudonyms...}}
+    """
+    limit = max(1, min(limit, MAX_PAGE))
+    sql, params = _query(AuditFilters.of(filters), decode_cursor(cursor), limit + 1)
+    found = [_shape(r) for r in rows(conn.execute(text(sql), params))]
+    more = len(found) > limit
+    items = found[:limit]
+    return {"items": items, "next_cursor": encode_cursor(items[-1]["position"]) if more else None}
+
+
+def safe_cell(value: Any) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    cell = "" if value is None else str(value)
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def _csv_line(values: list[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([safe_cell(v) for v in values])
+    return buffer.getvalue()
+
+
+def _changes_text(changes: list[dict[str, Any]] | None) -> str:
+    if not changes:
+        return ""
+    return "; ".join(f"{c['field']}: {c['old']!r} -> {c['new']!r}" for c in changes)
+
+
+def audit_trail_csv(conn: Connection,
+                    filters: AuditFilters | Mapping[str, Any] | None = None) -> Iterator[str]:
+    """CSV lines (header first, CRLF-terminated) of every matching row, in log order.
+
+    Reads :data:`CSV_BATCH` rows at a time by keyset, so memory stays constant; the
+    connection must stay open while the iterator is consumed.
+    """
+    selected = AuditFilters.of(filters)
+    yield _csv_line(list(CSV_HEADER))
+    after = 0
+    while True:
+        sql, params = _query(selected, after, CSV_BATCH)
+        batch = [_shape(r) for r in rows(conn.execute(text(sql), params))]
+        for r in batch:
+            sig = r["signature"] or {}
+            yield _csv_line([
+                r["position"], r["recorded_at"], r["occurred_at"], r["actor"], r["on_behalf"],
+                r["site"], r["type"], r["coi"], r["unit_id"], r["what"], r["why"],
+                _changes_text(r["changes"]), r["corrected_event_id"],
+                " ".join(r["corrected_by"]), render_signature(r["signature"]),
+                sig.get("signer"), sig.get("printed_name"), sig.get("meaning"),
+                sig.get("signed_at"), r["event_id"], r["stream"], r["seq"]])
+        if len(batch) < CSV_BATCH:
+            return
+        after = batch[-1]["position"]
+
+
+def filters_dict(filters: AuditFilters) -> dict[str, Any]:
+    return {k: v for k, v in asdict(filters).items() if v is not None}

@@ -1,0 +1,196 @@
+"""Shared pieces of the read models: envelope access, times, cursors, the stream directory.
+
+Every read model here is deterministic: it writes only values taken from the events it is
+given (never the wall clock, never random ids), so a rebuild from zero gives identical rows.
+Times are stored as the envelope's fixed text form (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), which
+sorts lexicographically in time order on SQLite and PostgreSQL alike.
+
+Patients never reach a read model: :func:`scrub` drops ``patient_ref`` / ``donor_ref`` from
+any data kept, and no table has such a column.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from ledger.errors import InvalidEvent
+from ledger.records import SealedEvent
+from ledger.timefmt import format_utc, parse_utc
+
+PSEUDONYM_FIELDS = frozenset({"patient_ref", "donor_ref"})
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class InvalidCursor(InvalidEvent):
+    code = "INVALID_CURSOR"
+    status = 400
+
+
+def env_of(event: SealedEvent | Mapping[str, Any]) -> Mapping[str, Any]:
+    return event.envelope if isinstance(event, SealedEvent) else event
+
+
+def when(env: Mapping[str, Any]) -> str:
+    """When it happened (the device's ``occurred_at`` if given, else ``recorded_at``)."""
+    return env.get("occurred_at") or env["recorded_at"]
+
+
+def utc_text(value: datetime | str) -> str:
+    """The fixed text form of a time given as an aware datetime or RFC 3339 text."""
+    return format_utc(value) if isinstance(value, datetime) else format_utc(parse_utc(value))
+
+
+def micros(value: str) -> int:
+    """Microseconds since the epoch of an RFC 3339 time (exact, for reading arithmetic)."""
+    return (parse_utc(value) - EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(value: int) -> str:
+    return format_utc(EPOCH + timedelta(microseconds=value))
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON text (sorted keys, compact) so rebuilt rows compare byte for byte."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def scrub(value: Any) -> Any:
+    """``value`` without any patient or donor pseudonym, at any depth."""
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items() if k not in PSEUDONYM_FIELDS}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"p:{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The position after which the next page starts (0 without a cursor)."""
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, number = raw.partition(":")
+        position = int(number)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursor("the cursor is not one this service issued") from None
+    if kind != "p" or position < 0:
+        raise InvalidCursor("the cursor is not one this service issued")
+    return position
+
+
+def delete_all(conn: Connection, tables: Iterable[str]) -> None:
+    for table in tables:
+        conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
+
+
+class StreamDirectory:
+    """Which COI (and which unit or case) a stream belongs to, for one projection.
+
+    Rows live in ``stream_directory`` keyed by ``(owner, stream)`` so each projection keeps
+    its own copy and stays self-contained (it never reads another projection's tables while
+    applying, whatever their positions). A bounded in-memory cache answers repeated lookups;
+    its entries are immutable facts of the log (identity fields cannot be corrected), so a
+    rolled-back batch cannot make them wrong.
+    """
+
+    def __init__(self, owner: str, cache_size: int = 200_000) -> None:
+        self.owner = owner
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[str | None, str, str | None]] = OrderedDict()
+
+    def add(self, conn: Connection, stream: str, coi: str | None, role: str,
+            case_id: str | None = None) -> None:
+        """``role``: ``case`` or ``unit``; ``case_id`` is a unit's case stream.
+
+        Checks the table, not the cache: a rolled-back batch may have left a cache entry."""
+        if conn.execute(text(
+                "SELECT 1 FROM stream_directory WHERE owner = :o AND stream = :s"),
+                {"o": self.owner, "s": stream}).first() is not None:
+            return
+        conn.execute(text(
+            "INSERT INTO stream_directory (owner, stream, coi, role, case_id) "
+            "VALUES (:o, :s, :c, :r, :k)"), {"o": self.owner, "s": stream, "c": coi, "r": role,
+                                             "k": case_id})
+        self._remember(stream, (coi, role, case_id))
+
+    def lookup(self, conn: Connection, stream: str) -> tuple[str | None, str, str | None] | None:
+        """``(coi, role, case_id)`` of ``stream``, or None for a registry or unknown stream."""
+        hit = self._cache.get(stream)
+        if hit is not None:
+            self._cache.move_to_end(stream)
+            return hit
+        row = conn.execute(text(
+            "SELECT coi, role, case_id FROM stream_directory WHERE owner = :o AND stream = :s"),
+            {"o": self.owner, "s": stream}).first()
+        if row is None:
+            return None
+        found = (row[0], row[1], row[2])
+        self._remember(stream, found)
+        return found
+
+    def coi(self, conn: Connection, stream: str) -> str | None:
+        found = self.lookup(conn, stream)
+        return found[0] if found else None
+
+    def reset(self, conn: Connection) -> None:
+        conn.execute(text("DELETE FROM stream_directory WHERE owner = :o"), {"o": self.owner})
+        self._cache.clear()
+
+    def _remember(self, stream: str, value: tuple[str | None, str, str | None]) -> None:
+        self._cache[stream] = value
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+
+def register_streams(directory: StreamDirectory, conn: Connection, env: Mapping[str, Any]) -> None:
+    """Record the streams that enrolment and labelling create."""
+    kind, data = env["type"], env["data"]
+    if kind in ("CaseEnrolled", "DonorRegistered"):
+        directory.add(conn, env["stream"], data["coi"], "case")
+    elif kind == "UnitLabelled":
+        directory.add(conn, env["stream"], data["coi"], "unit", data["case"])
+
+
+def rows(result: Any) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in result]
+
+
+class ReadModel:
+    """Base of the projections: dispatches each envelope to ``on_<Type>(conn, position, env)``.
+
+    ``tables`` are the tables the projection owns (emptied by ``reset``); every projection
+    keeps its own :class:`StreamDirectory` of case and unit streams.
+    """
+
+    name = "read_model"
+    tables: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.directory = StreamDirectory(self.name)
+
+    def apply(self, conn: Connection, position: int, event: SealedEvent) -> None:
+        env = env_of(event)
+        register_streams(self.directory, conn, env)
+        handler = getattr(self, f"on_{env['type']}", None)
+        if handler is not None:
+            handler(conn, position, env)
+
+    def reset(self, conn: Connection) -> None:
+        delete_all(conn, self.tables)
+        self.directory.reset(conn)

@@ -1,0 +1,61 @@
+"""The read models the composition root runs: ``all_projections()``.
+
+Every projection is tracked on its own (``projection_tracking`` by name). By default they run
+as one :class:`ProjectionGroup`, tracked as ``read_models``: each batch of the log is read
+once and applied to all of them in one transaction (a rebuild then costs one pass over the
+log instead of one per read model). ``grouped=False`` returns them separately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ledger.records import SealedEvent
+
+from .audit import AuditTrailProjection
+from .cases import CasesProjection
+from .conditions import ConditionsProjection
+from .custody import CustodyProjection
+from .exceptions import ExceptionsProjection
+from .genealogy import GenealogyProjection
+from .identifiers import UnitIdentifiersProjection
+from .runner import Projection
+
+GROUP_NAME = "read_models"
+
+
+class ProjectionGroup:
+    """Several projections applied together as one (same position, same transaction)."""
+
+    def __init__(self, projections: Sequence[Projection], name: str = GROUP_NAME) -> None:
+        self.name = name
+        self.members = list(projections)
+
+    def apply(self, conn: Connection, position: int, event: SealedEvent) -> None:
+        for projection in self.members:
+            projection.apply(conn, position, event)
+
+    def reset(self, conn: Connection) -> None:
+        for projection in self.members:
+            projection.reset(conn)
+
+
+def read_models() -> list[Projection]:
+    """One fresh instance of each read model (they keep small caches: one per runner)."""
+    return [CasesProjection(), GenealogyProjection(), CustodyProjection(),
+            ConditionsProjection(), AuditTrailProjection(), ExceptionsProjection(),
+            UnitIdentifiersProjection()]
+
+
+def all_projections(settings: Any = None, *, grouped: bool = True) -> list[Projection]:
+    """The read models for a :class:`~projections.runner.ProjectionRunner`.
+
+    ``settings`` is accepted for the composition root's convenience (no read model needs a
+    setting to apply events: limits such as the overdue-handover threshold are query
+    arguments). The Merkle follower is not included: it has its own signer and composition.
+    """
+    members = read_models()
+    return [ProjectionGroup(members)] if grouped else members
