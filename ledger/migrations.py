@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from alembic.config import Config
@@ -37,7 +38,18 @@ def _config(database: Database) -> Config:
 def upgrade(database: Database, revision: str = "heads") -> None:
     if database.kind == "sqlite" and database.path is not None:
         database.path.parent.mkdir(parents=True, exist_ok=True)
+        _use_wal(database.path)
     command.upgrade(_config(database), revision)
+
+
+def _use_wal(path: Path) -> None:
+    """Write-ahead logging is a property of the SQLite file: set it once, here, before any
+    concurrent connection exists (switching later needs an exclusive lock)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    finally:
+        conn.close()
 
 
 def pending(database: Database) -> list[str]:

@@ -1,0 +1,180 @@
+"""Every route x every role, plus no token and an expired token (21 CFR 11.10(d), (g)).
+
+The expectations below are written out by hand, as the specification of who may do what;
+they are deliberately not read from api/policy.py, so a wrong policy fails this test.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+
+from ledger.services.executor import Context
+from ledger.services.journeys import DEMO_PASSWORD
+
+ROLES = ("admin", "courier", "operator", "qa", "clinician", "auditor", "integrator", "device")
+EVERYONE = set(ROLES)
+READERS = EVERYONE - {"device"}
+FIELD = {"courier", "operator", "clinician", "integrator", "device"}
+NOBODY: set[str] = set()
+PUBLIC = "public"
+
+NO_UNIT, NO_COI = str(uuid4()), "COI-0000-0000-0"
+
+# Minimal valid commands aimed at things that do not exist: an allowed role gets a domain
+# answer (404/409/422), a forbidden one 403, before anything is decided.
+EVENT_BODIES = {
+    "CaseEnrolled": ({"kind": "autologous", "product": "p", "treating_site": "s", "mrn": "m"}, {}),
+    "DonorRegistered": ({"product": "p", "collection_site": "s", "donor_id": "d"}, {}),
+    "CaseOnHold": ({"reason": "r"}, {"coi": NO_COI}),
+    "CaseResumed": ({"reason": "r"}, {"coi": NO_COI}),
+    "CaseCancelled": ({"reason": "r"}, {"coi": NO_COI}),
+    "ProductAllocated": ({"donor_coi": NO_COI, "unit_id": NO_UNIT}, {"coi": NO_COI}),
+    "UnitLabelled": ({"kind": "sample"}, {"coi": NO_COI}),
+    "MaterialCollected": ({"wristband": "w", "material": "m", "collection_site": "s"}, {"unit_id": NO_UNIT}),
+    "CustodyTransferred": ({"to_party": "x"}, {"unit_id": NO_UNIT}),
+    "CustodyAcknowledged": ({}, {"unit_id": NO_UNIT}),
+    "CustodyDeclined": ({"reason": "r"}, {"unit_id": NO_UNIT}),
+    "PackedInto": ({"container_id": NO_UNIT}, {"unit_id": NO_UNIT}),
+    "UnpackedFrom": ({"container_id": NO_UNIT}, {"unit_id": NO_UNIT}),
+    "ShipmentDispatched": ({"carrier": "c", "tracking": "t", "from_site": "a", "to_site": "b"}, {"unit_id": NO_UNIT}),
+    "ShipmentDelivered": ({}, {"unit_id": NO_UNIT}),
+    "TemperatureRecorded": ({"logger": "L", "readings": [{"t": "2026-01-01T00:00:00Z", "celsius": 4}]},
+                            {"unit_id": NO_UNIT}),
+    "ExcursionAssessed": ({"excursion_id": NO_UNIT, "decision": "use", "rationale": "r"}, {"unit_id": NO_UNIT}),
+    "UnitsDerived": ({"inputs": [NO_UNIT], "outputs": [{"kind": "cryobag"}], "process": "p"}, {"coi": NO_COI}),
+    "QCResultRecorded": ({"test": "t", "result": "pass"}, {"unit_id": NO_UNIT}),
+    "ProductReleased": ({}, {"unit_id": NO_UNIT}),
+    "ProductInfused": ({"coi": NO_COI, "wristband": "w", "bag_coi": NO_COI}, {"unit_id": NO_UNIT}),
+    "UnitQuarantined": ({"reason": "r"}, {"unit_id": NO_UNIT}),
+    "UnitReleasedFromQuarantine": ({"reason": "r"}, {"unit_id": NO_UNIT}),
+    "UnitDisposed": ({"reason": "r"}, {"unit_id": NO_UNIT}),
+    "EventCorrected": ({"event_id": NO_UNIT, "reason": "r", "changes": {"x": 1}}, {"stream": NO_UNIT}),
+}
+
+EVENT_ALLOWED = {
+    "CaseEnrolled": {"operator", "clinician", "integrator"},
+    "DonorRegistered": {"operator", "integrator"},
+    "CaseOnHold": {"qa", "clinician", "operator"},
+    "CaseResumed": {"qa", "clinician", "operator"},
+    "CaseCancelled": {"qa", "clinician"},
+    "ProductAllocated": {"operator", "qa", "integrator"},
+    "UnitLabelled": {"operator", "integrator"},
+    "MaterialCollected": {"operator", "clinician"},
+    "CustodyTransferred": FIELD,
+    "CustodyAcknowledged": FIELD,
+    "CustodyDeclined": FIELD,
+    "PackedInto": FIELD,
+    "UnpackedFrom": FIELD,
+    "ShipmentDispatched": {"courier", "operator", "integrator", "device"},
+    "ShipmentDelivered": {"courier", "operator", "integrator", "device"},
+    "TemperatureRecorded": {"courier", "operator", "integrator", "device"},
+    "ExcursionAssessed": {"qa"},
+    "UnitsDerived": {"operator", "integrator"},
+    "QCResultRecorded": {"operator", "qa", "integrator"},
+    "ProductReleased": {"qa"},
+    "ProductInfused": {"clinician"},
+    "UnitQuarantined": {"qa", "operator"},
+    "UnitReleasedFromQuarantine": {"qa"},
+    "UnitDisposed": {"qa", "operator"},
+    "EventCorrected": {"qa", "operator", "clinician", "courier", "integrator"},
+}
+
+ROUTES = {
+    ("GET", "/healthz"): (PUBLIC, None),
+    ("GET", "/readyz"): (PUBLIC, None),
+    ("GET", "/metrics"): (PUBLIC, None),
+    ("GET", "/v1/ledger/keys"): (PUBLIC, None),
+    ("POST", "/v1/auth/token"): (PUBLIC, None),
+    ("POST", "/v1/cases"): ({"operator", "clinician", "integrator"},
+                            {"kind": "autologous", "product": "p", "treating_site": "s", "mrn": "m"}),
+    ("GET", "/v1/cases/{coi}"): (READERS, None),
+    ("POST", "/v1/units"): ({"operator", "integrator"}, {"coi": NO_COI, "kind": "sample"}),
+    ("GET", "/v1/units/{unit_id}"): (READERS, None),
+    ("GET", "/v1/units/{unit_id}/label.{fmt}"): (READERS, None),
+    ("POST", "/v1/units/{unit_id}/temperatures"): ({"courier", "operator", "integrator", "device"},
+                                                   {"logger_id": "L", "readings": [{"t": "2026-01-01T00:00:00Z",
+                                                                                    "celsius": 4}]}),
+    ("POST", "/v1/scans"): (FIELD | {"qa"}, {"raw": f"unit:{'UNT-0000-0000-O'}", "purpose": "verify",
+                                              "expect": {"coi": NO_COI}}),
+    ("POST", "/v1/events"): ("per type", None),
+    ("POST", "/v1/events/batch"): ("per type", None),
+    ("POST", "/v1/users"): ({"admin"}, {"user_id": "x", "printed_name": "X", "roles": ["qa"], "password": "p" * 12}),
+    ("POST", "/v1/users/{user_id}/unlock"): ({"admin"}, {"reason": "r"}),
+    ("POST", "/v1/sites"): ({"admin"}, {"site_id": "s", "name": "S", "kind": "hospital"}),
+    ("POST", "/v1/devices"): ({"admin"}, {"device_id": "d", "kind": "scanner", "site": "nowhere"}),
+    ("POST", "/v1/tokens"): ({"admin"}, {"device": "no-such-device"}),
+}
+
+
+def concrete(path: str) -> str:
+    return (path.replace("{coi}", NO_COI).replace("{unit_id}", NO_UNIT).replace("{fmt}", "png")
+            .replace("{user_id}", "nobody"))
+
+
+@pytest.fixture
+def tokens(client):
+    """A token per role: users without site restrictions, and a registered device."""
+    container = client.app.state.container
+    identity, system = container.services.identity, Context(actor="system")
+    out = {}
+    for role in ROLES:
+        if role == "device":
+            identity.register_device(system, device_id="matrix-device", kind="scanner", site="hospital-1")
+            out[role] = container.tokens.issue("matrix-device", "device", ttl=timedelta(days=1))
+            continue
+        identity.create_user(system, user_id=f"m-{role}", printed_name=role, roles=[role], password=DEMO_PASSWORD)
+        out[role] = container.tokens.issue(f"m-{role}", "user", ttl=timedelta(minutes=5))
+    out["expired"] = container.tokens.issue("m-qa", "user", ttl=timedelta(seconds=-1))
+    return out
+
+
+def call(client, method, path, body, token):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.request(method, concrete(path), headers=headers, json=body)
+
+
+def test_every_route_is_in_the_matrix(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    served = {(method.upper(), path) for path, operations in paths.items() for method in operations}
+    assert served == set(ROUTES), served ^ set(ROUTES)
+
+
+@pytest.mark.parametrize("route", [r for r, (who, _) in ROUTES.items() if who not in (PUBLIC, "per type")],
+                         ids=lambda r: f"{r[0]} {r[1]}")
+def test_route_by_role(client, tokens, route):
+    allowed, body = ROUTES[route]
+    method, path = route
+    assert call(client, method, path, body, None).status_code == 401
+    assert call(client, method, path, body, tokens["expired"]).status_code == 401
+    for role in ROLES:
+        status = call(client, method, path, body, tokens[role]).status_code
+        if role in allowed:
+            assert status not in (401, 403), (role, status)
+        else:
+            assert status == 403, (role, status)
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_BODIES))
+def test_events_by_type_and_role(client, tokens, event_type):
+    data, target = EVENT_BODIES[event_type]
+    body = {"type": event_type, "data": data, **target}
+    assert call(client, "POST", "/v1/events", body, None).status_code == 401
+    assert call(client, "POST", "/v1/events", body, tokens["expired"]).status_code == 401
+    for role in ROLES:
+        single = call(client, "POST", "/v1/events", body, tokens[role])
+        batch = call(client, "POST", "/v1/events/batch", {"events": [body]}, tokens[role])
+        for response in (single, batch):
+            if role in EVENT_ALLOWED[event_type]:
+                assert response.status_code not in (401, 403), (role, response.text)
+                assert response.status_code < 500, response.text
+            else:
+                assert response.status_code == 403, (role, response.text)
+
+
+def test_public_routes_need_no_token(client):
+    for (method, path), (who, _) in ROUTES.items():
+        if who == PUBLIC and path != "/v1/auth/token":
+            assert client.request(method, path).status_code == 200, path
