@@ -1,0 +1,52 @@
+"""The read models over the application services' own demo journeys (``ledger.services``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ledger.domain.credentials import FAST_TEST_PARAMS
+from ledger.services import build_services
+from ledger.services.journeys import run_allogeneic_journey, run_autologous_journey, seed_identities
+from projections.audit_query import audit_trail_page
+from projections.cases import case_summary
+from projections.conditions_query import conditions_for_unit
+from projections.custody import custody_timeline
+from projections.exceptions import exceptions
+from projections.genealogy import genealogy_for_coi
+
+
+@pytest.fixture
+def services(domain_ledger, engine):
+    built = build_services(domain_ledger, engine, master_secret=b"test-master-secret",
+                           argon2=FAST_TEST_PARAMS)
+    seed_identities(built)
+    return built
+
+
+def test_service_journeys_read_back(services, runner, engine) -> None:
+    auto = run_autologous_journey(services)
+    allo = run_allogeneic_journey(services)
+    runner.catch_up()
+    now = datetime.now(UTC)
+    bag, product = str(auto.units["apheresis_bag"]), str(auto.units["final_product"])
+    with engine.connect() as conn:
+        assert case_summary(conn, auto.coi)["status"] == "infused"
+        graph = genealogy_for_coi(conn, auto.coi)
+        assert {(e["from"], e["to"]) for e in graph["edges"] if e["relation"] == "derived"} >= {
+            (bag, product)}
+        conditions = conditions_for_unit(conn, bag)
+        assert conditions["summary"]["count"] == 60  # all inherited from the shipper's logger
+        assert [x["status"] for x in conditions["excursions"]] == ["use"]
+        custody = custody_timeline(conn, product, now=now)
+        assert custody["ended_by"] == "infused" and custody["intervals"][-1]["holder"] == "clinician"
+        refused = [e for e in exceptions(conn, coi=auto.coi, now=now) if e["kind"] == "operation_refused"]
+        assert len(refused) == len(auto.refused) == 1
+        trail = audit_trail_page(conn, {"coi": auto.coi}, None, 1000)["items"]
+        signed = [r for r in trail if r["signature"]]
+        assert {r["signature"]["meaning"] for r in signed} == {"assessed", "released", "administered"}
+        for patient in allo.extra["patients"]:
+            assert case_summary(conn, patient)["status"] == "infused"
+            nodes = genealogy_for_coi(conn, patient)["nodes"]
+            assert allo.coi in {n["coi"] for n in nodes}  # up to the donor
