@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import admin, checkpoints, service, verify
+from . import admin, checkpoints, projections, service, verify
 
 app = typer.Typer(
     name="ledger",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.keys_app, name="keys")
+app.add_typer(projections.projections_app, name="projections")
 app.add_typer(checkpoints.checkpoints_app, name="checkpoints")
 app.command("init")(admin.init)
 app.command("verify")(verify.verify)
