@@ -19,6 +19,8 @@ from ledger.services import Outcome, Services, SignOff
 from ledger.services.executor import Context
 
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Ident = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]*$",
+                             description="an identifier: user, device, site, party, GLN ...")]
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 Secret = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -30,15 +32,15 @@ class Data(BaseModel):
 class Enrol(Data):
     kind: Literal["autologous", "allogeneic"]
     product: Name
-    treating_site: Name
+    treating_site: Ident
     mrn: Secret = Field(description="patient record number: pseudonymised on arrival, never stored")
-    collection_site: Name | None = None
+    collection_site: Ident | None = None
     protocol: Name | None = None
 
 
 class Donor(Data):
     product: Name
-    collection_site: Name
+    collection_site: Ident
     donor_id: Secret = Field(description="donor identifier: pseudonymised on arrival, never stored")
     din: Name | None = None
 
@@ -72,20 +74,20 @@ class Label(Data):
 class Collect(Data):
     wristband: Secret = Field(description="the wristband's record number: compared as a pseudonym, never stored")
     material: Name
-    collection_site: Name
+    collection_site: Ident
     volume_ml: float | None = Field(default=None, ge=0)
     started_at: AwareDatetime | None = None
     ended_at: AwareDatetime | None = None
 
 
 class Handover(Data):
-    to_party: Name
-    location: Name | None = None
+    to_party: Ident
+    location: Ident | None = None
     condition: Reason | None = None
 
 
 class Acknowledge(Data):
-    location: Name | None = None
+    location: Ident | None = None
     condition: Reason | None = None
 
 
@@ -96,13 +98,13 @@ class Pack(Data):
 class Dispatch(Data):
     carrier: Name
     tracking: Name
-    from_site: Name
-    to_site: Name
+    from_site: Ident
+    to_site: Ident
 
 
 class Deliver(Data):
     tracking: Name | None = None
-    to_site: Name | None = None
+    to_site: Ident | None = None
     condition: Reason | None = None
 
 
@@ -112,7 +114,7 @@ class Reading(Data):
 
 
 class Temperatures(Data):
-    logger: Name
+    logger: Ident
     readings: list[Reading] = Field(min_length=1, max_length=20000)
 
 
@@ -238,14 +240,14 @@ class EsignInput(BaseModel):
     """Part 11 signature: both components (user id and password) on every signing."""
 
     model_config = ConfigDict(extra="forbid")
-    user_id: Name
+    user_id: Ident
     password: Secret
     meaning: Literal["authored", "reviewed", "approved", "released", "received", "administered", "assessed"]
 
 
 class DeviceSig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    device: Name
+    device: Ident
     key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
     sig: Annotated[str, Field(max_length=200)]
 
@@ -257,8 +259,8 @@ def _request_model(command: Command) -> type[BaseModel]:
     fields: dict[str, Any] = {
         "type": (Literal[command.type], ...),  # type: ignore[valid-type]
         "occurred_at": (AwareDatetime | None, Field(default=None, description="when it happened (RFC 3339, zone)")),
-        "site": (Name | None, None),
-        "on_behalf": (Name | None, None),
+        "site": (Ident | None, None),
+        "on_behalf": (Ident | None, None),
         "data": (command.data, ...),
         "esign": (EsignInput | None, None),
         "device_sig": (DeviceSig | None, None),

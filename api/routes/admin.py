@@ -11,18 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger.errors import InvalidEvent, StreamNotFound
 from ledger.sealing import key_id_of, unb64
 
-from ..commands import Name, Reason, Secret
+from ..commands import Ident, Name, Reason, Secret
 from ..deps import Admin, ContainerDep, IdempotencyKey, context_for
-from ..schemas import AppendResponse, append_response
+from ..schemas import PROBLEMS, AppendResponse, append_response
 
-router = APIRouter(prefix="/v1", tags=["admin"])
+router = APIRouter(prefix="/v1", tags=["admin"], responses=PROBLEMS)
 
 Role = Literal["admin", "courier", "operator", "qa", "clinician", "auditor", "integrator"]
 
 
 class NewUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: Name
+    user_id: Ident
     printed_name: Name
     roles: list[Role] = Field(min_length=1, max_length=8)
     sites: list[Name] = Field(default_factory=list, max_length=50)
@@ -52,7 +52,7 @@ def unlock_user(user_id: str, body: Unlock, principal: Admin, container: Contain
 
 class NewSite(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    site_id: Name
+    site_id: Ident
     name: Name
     kind: Literal["hospital", "manufacturing", "courier_hub"]
     gln: Name | None = None
@@ -66,9 +66,9 @@ def register_site(body: NewSite, principal: Admin, container: ContainerDep) -> A
 
 class NewDevice(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    device_id: Name
+    device_id: Ident
     kind: Literal["scanner", "logger", "integration"]
-    site: Name
+    site: Ident
     public_key: str | None = Field(default=None, description="Ed25519 raw public key, standard base64")
 
 
@@ -90,8 +90,8 @@ def register_device(body: NewDevice, principal: Admin, container: ContainerDep) 
 
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    device: Name | None = None
-    user: Name | None = None
+    device: Ident | None = None
+    user: Ident | None = None
     days: int = Field(default=365, ge=1, le=3650)
     label: Name | None = None
 

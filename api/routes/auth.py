@@ -10,8 +10,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from ..deps import ContainerDep
+from ..schemas import PROBLEMS
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=PROBLEMS)
 
 
 class Token(BaseModel):

@@ -11,24 +11,24 @@ from ledger.errors import Forbidden, StreamNotFound
 from ledger.streams import case_stream
 from ledger.timefmt import format_utc
 
-from ..commands import Name, Secret
+from ..commands import Ident, Name, Secret
 from ..deps import ContainerDep, IdempotencyKey, PrincipalDep, Reader, context_for
 from ..policy import EVENT_ROLES
-from ..schemas import AppendResponse, append_response
+from ..schemas import PROBLEMS, AppendResponse, append_response
 from ..views import case_view
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEMS)
 
 
 class Enrolment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["autologous", "allogeneic"]
     product: Name
-    treating_site: Name
+    treating_site: Ident
     mrn: Secret
-    collection_site: Name | None = None
+    collection_site: Ident | None = None
     protocol: Name | None = None
-    site: Name | None = None
+    site: Ident | None = None
     occurred_at: AwareDatetime | None = None
 
 

@@ -15,9 +15,9 @@ from ..commands import COMMANDS, EventRequest
 from ..container import Container
 from ..deps import ContainerDep, IdempotencyKey, Principal, PrincipalDep, context_for
 from ..policy import EVENT_ROLES
-from ..schemas import AppendResponse, append_response
+from ..schemas import PROBLEMS, AppendResponse, append_response
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], responses=PROBLEMS)
 
 
 def signoff_for(container: Container, principal: Principal, esign: Any, meaning: str | None) -> SignOff | None:

@@ -10,8 +10,9 @@ from ledger.errors import LedgerError
 
 from ..deps import ContainerDep
 from ..errors import problem
+from ..schemas import PROBLEMS
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=PROBLEMS)
 
 
 @router.get("/healthz", summary="The process is alive")

@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from ledger.bootstrap import key_store
 
 from ..deps import ContainerDep
+from ..schemas import PROBLEMS
 
-router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+router = APIRouter(prefix="/v1/ledger", tags=["ledger"], responses=PROBLEMS)
 
 
 @router.get("/keys", summary="Sealing public keys with their validity periods (no auth: they are public)")

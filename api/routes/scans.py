@@ -18,12 +18,12 @@ from ledger.streams import unit_stream
 from ledger.timefmt import format_utc
 from scanners.parse import parse_scan
 
-from ..commands import Name
+from ..commands import Ident, Name
 from ..container import Container
 from ..deps import ContainerDep, IdempotencyKey, Scanner, context_for
-from ..schemas import Receipt
+from ..schemas import PROBLEMS, Receipt
 
-router = APIRouter(prefix="/v1", tags=["scans"])
+router = APIRouter(prefix="/v1", tags=["scans"], responses=PROBLEMS)
 
 Purpose = Literal["verify", "collection", "pack", "unpack", "handover", "receipt", "dispatch", "delivery",
                   "manufacturing", "qc", "release", "storage", "infusion", "disposal"]
@@ -39,9 +39,9 @@ class ScanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     raw: str = Field(min_length=1, max_length=4096, description="exactly what the scanner typed")
     purpose: Purpose
-    location: Name | None = None
+    location: Ident | None = None
     expect: Expectation | None = None
-    site: Name | None = None
+    site: Ident | None = None
     occurred_at: AwareDatetime | None = None
 
 

@@ -13,13 +13,13 @@ from ledger.timefmt import format_utc
 from scanners.label_pdf import render_label_sheet_pdf
 from scanners.labels import LabelData, render_label_png, render_label_svg
 
-from ..commands import Label, Name, Reading, _spec
+from ..commands import Ident, Label, Name, Reading, _spec
 from ..deps import ContainerDep, IdempotencyKey, Principal, PrincipalDep, Reader, context_for
 from ..policy import EVENT_ROLES
-from ..schemas import AppendResponse, append_response
+from ..schemas import PROBLEMS, AppendResponse, append_response
 from ..views import unit_view
 
-router = APIRouter(prefix="/v1/units", tags=["units"])
+router = APIRouter(prefix="/v1/units", tags=["units"], responses=PROBLEMS)
 
 
 def _may(principal: Principal, event_type: str) -> None:
@@ -30,7 +30,7 @@ def _may(principal: Principal, event_type: str) -> None:
 class Labelling(Label):
     model_config = ConfigDict(extra="forbid")
     coi: Name
-    site: Name | None = None
+    site: Ident | None = None
     occurred_at: AwareDatetime | None = None
 
 
@@ -62,9 +62,9 @@ def get_unit(unit_id: UUID, principal: Reader, container: ContainerDep) -> dict[
 
 class LoggerUpload(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    logger_id: Name
+    logger_id: Ident
     readings: list[Reading] = Field(min_length=1, max_length=20000)
-    site: Name | None = None
+    site: Ident | None = None
     occurred_at: AwareDatetime | None = None
     device_sig: dict[str, str] | None = None
 
