@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from .audit_text import detail, what, why
-from .common import ReadModel, dumps, loads, scrub
+from .common import ReadModel, dumps, loads, scrub, sql
 
 COI_FIELDS = ("coi", "donor_coi", "patient_coi", "bag_coi")
 UNIT_FIELDS = ("unit", "container", "source", "via_container")
@@ -63,7 +63,7 @@ class AuditTrailProjection(ReadModel):
         changes = None
         if kind == "EventCorrected":
             changes = self._changes(conn, data)
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO audit_trail (position, event_id, stream, seq, type, recorded_at, "
             "occurred_at, actor, on_behalf, site, coi, unit_id, what, why, changes, "
             "corrected_event_id, corrected_by, signer, signer_name, sign_meaning, signed_at, "
@@ -85,24 +85,24 @@ class AuditTrailProjection(ReadModel):
         links = [{"k": "coi", "v": c, "p": position} for c in sorted(cois)]
         links += [{"k": "unit", "v": u, "p": position} for u in sorted(units)]
         if links:
-            conn.execute(text("INSERT INTO audit_links (key_kind, link_key, position) "
+            conn.execute(sql("INSERT INTO audit_links (key_kind, link_key, position) "
                               "VALUES (:k, :v, :p)"), links)
         if kind == "EventCorrected":
             self._mark_corrected(conn, data["corrected_event_id"], env["event_id"])
 
     def _changes(self, conn: Connection, data: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Each change with the value the corrected event was first recorded with."""
-        row = conn.execute(text("SELECT detail FROM audit_trail WHERE event_id = :e"),
+        row = conn.execute(sql("SELECT detail FROM audit_trail WHERE event_id = :e"),
                            {"e": data["corrected_event_id"]}).first()
         original = loads(row[0]) if row else {}
         return [{"field": c["field"], "old": scrub(c.get("old")), "new": scrub(c.get("new")),
                  "original": scrub(original.get(c["field"]))} for c in data["changes"]]
 
     def _mark_corrected(self, conn: Connection, target: str, by: str) -> None:
-        row = conn.execute(text("SELECT corrected_by FROM audit_trail WHERE event_id = :e"),
+        row = conn.execute(sql("SELECT corrected_by FROM audit_trail WHERE event_id = :e"),
                            {"e": target}).first()
         if row is None:
             return
         marks = [*(loads(row[0]) or []), by]
-        conn.execute(text("UPDATE audit_trail SET corrected_by = :c WHERE event_id = :e"),
+        conn.execute(sql("UPDATE audit_trail SET corrected_by = :c WHERE event_id = :e"),
                      {"c": dumps(marks), "e": target})

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from .common import decode_cursor, encode_cursor, loads, rows, utc_text
+from .common import decode_cursor, encode_cursor, loads, rows, sql, utc_text
 
 MAX_PAGE = 1000
 CSV_BATCH = 1000
@@ -79,9 +79,9 @@ def _query(filters: AuditFilters, after: int, limit: int) -> tuple[str, dict[str
         params["until"] = utc_text(filters.until)
     where.insert(0, f"{key} > :after")
     columns = ", ".join(f"a.{c.strip()}" for c in COLUMNS.split(","))
-    sql = (f"SELECT {columns} FROM audit_trail a {' '.join(joins)} WHERE {' AND '.join(where)} "
+    statement = (f"SELECT {columns} FROM audit_trail a {' '.join(joins)} WHERE {' AND '.join(where)} "
            f"ORDER BY {key} LIMIT :n")
-    return sql, params
+    return statement, params
 
 
 def _shape(row: dict[str, Any]) -> dict[str, Any]:
@@ -116,8 +116,8 @@ def audit_trail_page(conn: Connection, filters: AuditFilters | Mapping[str, Any]
          detail: {...event data without pseudonyms...}}
     """
     limit = max(1, min(limit, MAX_PAGE))
-    sql, params = _query(AuditFilters.of(filters), decode_cursor(cursor), limit + 1)
-    found = [_shape(r) for r in rows(conn.execute(text(sql), params))]
+    statement, params = _query(AuditFilters.of(filters), decode_cursor(cursor), limit + 1)
+    found = [_shape(r) for r in rows(conn.execute(sql(statement), params))]
     more = len(found) > limit
     items = found[:limit]
     return {"items": items, "next_cursor": encode_cursor(items[-1]["position"]) if more else None}
@@ -152,8 +152,8 @@ def audit_trail_csv(conn: Connection,
     yield _csv_line(list(CSV_HEADER))
     after = 0
     while True:
-        sql, params = _query(selected, after, CSV_BATCH)
-        batch = [_shape(r) for r in rows(conn.execute(text(sql), params))]
+        statement, params = _query(selected, after, CSV_BATCH)
+        batch = [_shape(r) for r in rows(conn.execute(sql(statement), params))]
         for r in batch:
             sig = r["signature"] or {}
             yield _csv_line([

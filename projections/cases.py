@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from .common import ReadModel, decode_cursor, encode_cursor, rows, when
+from .common import ReadModel, decode_cursor, encode_cursor, rows, sql, when
 
 MILESTONES = ("enrolled", "collected", "in_manufacturing", "released", "allocated", "infused")
 STATUSES = (*MILESTONES, "on_hold", "cancelled")
@@ -37,7 +37,7 @@ class CasesProjection(ReadModel):
         env = event.envelope if hasattr(event, "envelope") else event
         case_id = self._case_of(conn, env)
         if case_id is not None:
-            conn.execute(text("UPDATE cases SET last_event_at = :t, last_position = :p "
+            conn.execute(sql("UPDATE cases SET last_event_at = :t, last_position = :p "
                               "WHERE case_id = :c"),
                          {"t": env["recorded_at"], "p": position, "c": case_id})
 
@@ -51,7 +51,7 @@ class CasesProjection(ReadModel):
     def _enrol(self, conn: Connection, position: int, env: Mapping[str, Any], kind: str,
                site: str | None) -> None:
         d = env["data"]
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO cases (case_id, coi, kind, product, treating_site, collection_site, "
             "protocol, milestone, held, cancelled, status, hold_reason, enrolled_at, "
             "enrolled_position, event_id, units, last_event_at, last_position) VALUES "
@@ -69,7 +69,7 @@ class CasesProjection(ReadModel):
         self._enrol(conn, position, env, "donor", None)
 
     def _flags(self, conn: Connection, case_id: str, **changes: Any) -> None:
-        row = conn.execute(text("SELECT milestone, held, cancelled FROM cases WHERE case_id = :c"),
+        row = conn.execute(sql("SELECT milestone, held, cancelled FROM cases WHERE case_id = :c"),
                            {"c": case_id}).first()
         if row is None:
             return
@@ -79,7 +79,7 @@ class CasesProjection(ReadModel):
             changes.pop("milestone")
         state.update(changes)
         hold_reason = changes.pop("hold_reason", None)
-        conn.execute(text(
+        conn.execute(sql(
             "UPDATE cases SET milestone = :milestone, held = :held, cancelled = :cancelled, "
             "status = :status, hold_reason = :hold_reason WHERE case_id = :c"),
             {**state, "status": _status(state["milestone"], state["held"], state["cancelled"]),
@@ -95,7 +95,7 @@ class CasesProjection(ReadModel):
         self._flags(conn, env["stream"], cancelled=1)
 
     def on_UnitLabelled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        conn.execute(text("UPDATE cases SET units = units + 1 WHERE case_id = :c"),
+        conn.execute(sql("UPDATE cases SET units = units + 1 WHERE case_id = :c"),
                      {"c": env["data"]["case"]})
 
     def _milestone(self, conn: Connection, env: Mapping[str, Any], milestone: str) -> None:
@@ -119,7 +119,7 @@ class CasesProjection(ReadModel):
     def on_ProductInfused(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         patient = env["data"]["case"]
         self._flags(conn, patient, milestone="infused")
-        conn.execute(text("UPDATE cases SET last_event_at = :t, last_position = :p "
+        conn.execute(sql("UPDATE cases SET last_event_at = :t, last_position = :p "
                           "WHERE case_id = :c"),
                      {"t": env["recorded_at"], "p": position, "c": patient})
 
@@ -130,13 +130,13 @@ class CasesProjection(ReadModel):
         for change in d["changes"]:
             field = change["field"]
             if field in CORRECTABLE and (field != "kind" or d["corrected_type"] == "CaseEnrolled"):
-                conn.execute(text(f"UPDATE cases SET {field} = :v WHERE case_id = :c"),
+                conn.execute(sql(f"UPDATE cases SET {field} = :v WHERE case_id = :c"),
                              {"v": change["new"], "c": env["stream"]})
 
 
 def case_summary(conn: Connection, coi: str) -> dict[str, Any] | None:
     """The case with COI ``coi`` (a :data:`COLUMNS` dict), or None."""
-    found = rows(conn.execute(text(f"SELECT {COLUMNS} FROM cases WHERE coi = :coi"),
+    found = rows(conn.execute(sql(f"SELECT {COLUMNS} FROM cases WHERE coi = :coi"),
                               {"coi": coi}))
     return found[0] if found else None
 
@@ -152,7 +152,7 @@ def list_cases(conn: Connection, *, status: str | None = None, kind: str | None 
         if value is not None:
             where.append(f"{column} = :{column}")
             params[column] = value
-    found = rows(conn.execute(text(
+    found = rows(conn.execute(sql(
         f"SELECT {COLUMNS}, enrolled_position FROM cases WHERE {' AND '.join(where)} "
         "ORDER BY enrolled_position LIMIT :n"), params))
     more = len(found) > limit

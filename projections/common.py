@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 
 from ledger.errors import InvalidEvent
 from ledger.records import SealedEvent
@@ -32,6 +33,12 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class InvalidCursor(InvalidEvent):
     code = "INVALID_CURSOR"
     status = 400
+
+
+@functools.lru_cache(maxsize=1024)
+def sql(statement: str) -> TextClause:
+    """``text(statement)``, parsed once: building a ``text()`` costs more than running it."""
+    return text(statement)
 
 
 def env_of(event: SealedEvent | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -96,7 +103,7 @@ def decode_cursor(cursor: str | None) -> int:
 
 def delete_all(conn: Connection, tables: Iterable[str]) -> None:
     for table in tables:
-        conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
+        conn.execute(sql(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
 
 
 class StreamDirectory:
@@ -118,15 +125,12 @@ class StreamDirectory:
             case_id: str | None = None) -> None:
         """``role``: ``case`` or ``unit``; ``case_id`` is a unit's case stream.
 
-        Checks the table, not the cache: a rolled-back batch may have left a cache entry."""
-        if conn.execute(text(
-                "SELECT 1 FROM stream_directory WHERE owner = :o AND stream = :s"),
-                {"o": self.owner, "s": stream}).first() is not None:
-            return
-        conn.execute(text(
+        Always written (a rolled-back batch may have left a cache entry without its row);
+        ``ON CONFLICT DO NOTHING`` works on SQLite >= 3.24 and PostgreSQL."""
+        conn.execute(sql(
             "INSERT INTO stream_directory (owner, stream, coi, role, case_id) "
-            "VALUES (:o, :s, :c, :r, :k)"), {"o": self.owner, "s": stream, "c": coi, "r": role,
-                                             "k": case_id})
+            "VALUES (:o, :s, :c, :r, :k) ON CONFLICT (owner, stream) DO NOTHING"),
+            {"o": self.owner, "s": stream, "c": coi, "r": role, "k": case_id})
         self._remember(stream, (coi, role, case_id))
 
     def lookup(self, conn: Connection, stream: str) -> tuple[str | None, str, str | None] | None:
@@ -135,7 +139,7 @@ class StreamDirectory:
         if hit is not None:
             self._cache.move_to_end(stream)
             return hit
-        row = conn.execute(text(
+        row = conn.execute(sql(
             "SELECT coi, role, case_id FROM stream_directory WHERE owner = :o AND stream = :s"),
             {"o": self.owner, "s": stream}).first()
         if row is None:
@@ -149,7 +153,7 @@ class StreamDirectory:
         return found[0] if found else None
 
     def reset(self, conn: Connection) -> None:
-        conn.execute(text("DELETE FROM stream_directory WHERE owner = :o"), {"o": self.owner})
+        conn.execute(sql("DELETE FROM stream_directory WHERE owner = :o"), {"o": self.owner})
         self._cache.clear()
 
     def _remember(self, stream: str, value: tuple[str | None, str, str | None]) -> None:
@@ -183,14 +187,21 @@ class ReadModel:
 
     def __init__(self) -> None:
         self.directory = StreamDirectory(self.name)
+        self.registers = True  # False when a group shares one directory and registers for all
+
+    def share(self, directory: StreamDirectory) -> None:
+        """Use ``directory`` (kept by a group that applies in lockstep) instead of its own."""
+        self.directory, self.registers = directory, False
 
     def apply(self, conn: Connection, position: int, event: SealedEvent) -> None:
         env = env_of(event)
-        register_streams(self.directory, conn, env)
+        if self.registers:
+            register_streams(self.directory, conn, env)
         handler = getattr(self, f"on_{env['type']}", None)
         if handler is not None:
             handler(conn, position, env)
 
     def reset(self, conn: Connection) -> None:
         delete_all(conn, self.tables)
-        self.directory.reset(conn)
+        if self.registers:
+            self.directory.reset(conn)

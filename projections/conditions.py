@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from .common import ReadModel, dumps, micros, when
+from .common import ReadModel, dumps, micros, sql, when
 
 
 def compact(readings: list[Mapping[str, Any]]) -> tuple[list[list[Any]], dict[str, Any]]:
@@ -36,7 +36,7 @@ class ConditionsProjection(ReadModel):
     def on_UnitLabelled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d = env["data"]
         spec = d.get("spec") or {}
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO condition_units (unit_id, coi, label, kind, min_celsius, max_celsius) "
             "VALUES (:u, :coi, :label, :kind, :lo, :hi)"),
             {"u": env["stream"], "coi": d["coi"], "label": d["label"], "kind": d["kind"],
@@ -46,7 +46,7 @@ class ConditionsProjection(ReadModel):
         d = env["data"]
         if env["stream"] != d["unit"]:
             return
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO condition_packing (unit_id, container_id, from_us, to_us, "
             "packed_event_id, unpacked_event_id) VALUES (:u, :c, :f, NULL, :e, NULL)"),
             {"u": d["unit"], "c": d["container"], "f": micros(when(env)), "e": env["event_id"]})
@@ -55,7 +55,7 @@ class ConditionsProjection(ReadModel):
         d = env["data"]
         if env["stream"] != d["unit"]:
             return
-        conn.execute(text(
+        conn.execute(sql(
             "UPDATE condition_packing SET to_us = :t, unpacked_event_id = :e "
             "WHERE unit_id = :u AND container_id = :c AND to_us IS NULL"),
             {"t": micros(when(env)), "e": env["event_id"], "u": d["unit"], "c": d["container"]})
@@ -64,7 +64,7 @@ class ConditionsProjection(ReadModel):
                                env: Mapping[str, Any]) -> None:
         d = env["data"]
         points, agg = compact(d["readings"])
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO condition_uploads (event_id, unit_id, logger, position, first_us, "
             "last_us, n, min_celsius, max_celsius, readings) VALUES (:e, :u, :logger, :p, "
             ":first_us, :last_us, :n, :min_celsius, :max_celsius, :readings)"),
@@ -74,11 +74,11 @@ class ConditionsProjection(ReadModel):
     def on_ExcursionDetected(self, conn: Connection, position: int,
                              env: Mapping[str, Any]) -> None:
         d = env["data"]
-        known = conn.execute(text("SELECT 1 FROM excursions WHERE excursion_id = :x"),
+        known = conn.execute(sql("SELECT 1 FROM excursions WHERE excursion_id = :x"),
                              {"x": d["excursion_id"]}).first()
         if known is not None:
             return
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO excursions (excursion_id, unit_id, coi, source, logger, start_at, "
             "end_at, duration_s, min_celsius, max_celsius, limit_min, limit_max, readings, "
             "ongoing, detected_event_id, position) VALUES (:x, :u, :coi, :source, :logger, "
@@ -95,7 +95,7 @@ class ConditionsProjection(ReadModel):
                              env: Mapping[str, Any]) -> None:
         d = env["data"]
         esign = env.get("esign") or {}
-        conn.execute(text(
+        conn.execute(sql(
             "UPDATE excursions SET decision = :d, rationale = :r, assessed_by = :by, "
             "assessor_name = :name, assessed_at = :at, assessed_event_id = :e "
             "WHERE excursion_id = :x AND unit_id = :u AND decision IS NULL"),
@@ -110,22 +110,22 @@ class ConditionsProjection(ReadModel):
         if d["corrected_type"] == "ExcursionAssessed":
             for field in ("decision", "rationale"):
                 if field in new:
-                    conn.execute(text(f"UPDATE excursions SET {field} = :v "
+                    conn.execute(sql(f"UPDATE excursions SET {field} = :v "
                                       "WHERE assessed_event_id = :e"), {"v": new[field], "e": target})
         elif d["corrected_type"] == "TemperatureRecorded":
             if "logger" in new:
-                conn.execute(text("UPDATE condition_uploads SET logger = :v WHERE event_id = :e"),
+                conn.execute(sql("UPDATE condition_uploads SET logger = :v WHERE event_id = :e"),
                              {"v": new["logger"], "e": target})
             if "readings" in new:
                 points, agg = compact(new["readings"])
-                conn.execute(text(
+                conn.execute(sql(
                     "UPDATE condition_uploads SET first_us = :first_us, last_us = :last_us, "
                     "n = :n, min_celsius = :min_celsius, max_celsius = :max_celsius, "
                     "readings = :readings WHERE event_id = :e"),
                     {"readings": dumps(points), "e": target, **agg})
         elif d["corrected_type"] == "UnitLabelled" and "spec" in new:
             spec = new["spec"] or {}
-            conn.execute(text("UPDATE condition_units SET min_celsius = :lo, max_celsius = :hi "
+            conn.execute(sql("UPDATE condition_units SET min_celsius = :lo, max_celsius = :hi "
                               "WHERE unit_id = :u"),
                          {"lo": spec.get("min_celsius"), "hi": spec.get("max_celsius"),
                           "u": env["stream"]})

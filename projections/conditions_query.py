@@ -14,9 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from .common import InvalidCursor, from_micros, rows
+from .common import InvalidCursor, from_micros, rows, sql
 
 MAX_READINGS_PAGE = 10_000
 UPLOAD_COLUMNS = "event_id, unit_id, logger, first_us, last_us, n, min_celsius, max_celsius"
@@ -47,22 +47,22 @@ class Segment:
 
     def readings(self, conn: Connection) -> list[list[Any]]:
         if self.points is None:
-            raw = conn.execute(text("SELECT readings FROM condition_uploads WHERE event_id = :e"),
+            raw = conn.execute(sql("SELECT readings FROM condition_uploads WHERE event_id = :e"),
                                {"e": self.upload["event_id"]}).scalar_one()
             self.points = [p for p in json.loads(raw) if self.start <= p[0] <= self.end]
         return self.points
 
 
 def _segments(conn: Connection, unit_id: str) -> list[Segment]:
-    own = rows(conn.execute(text(
+    own = rows(conn.execute(sql(
         f"SELECT {UPLOAD_COLUMNS} FROM condition_uploads WHERE unit_id = :u ORDER BY first_us"),
         {"u": unit_id}))
     segments = [Segment(u, None, None, False) for u in own]
-    for container, lo, hi in conn.execute(text(
+    for container, lo, hi in conn.execute(sql(
             "SELECT container_id, from_us, to_us FROM condition_packing WHERE unit_id = :u "
             "ORDER BY from_us"), {"u": unit_id}):
         upper = "" if hi is None else "AND first_us <= :hi "
-        for upload in rows(conn.execute(text(
+        for upload in rows(conn.execute(sql(
                 f"SELECT {UPLOAD_COLUMNS} FROM condition_uploads WHERE unit_id = :c "
                 f"{upper}AND last_us >= :lo ORDER BY first_us"),
                 {"c": container, "lo": lo, "hi": hi})):
@@ -145,7 +145,7 @@ def _downsample(points: list[tuple[int, float, str, str]], limit: int) -> list[A
 
 
 def excursions_of(conn: Connection, unit_id: str) -> list[dict[str, Any]]:
-    found = rows(conn.execute(text(
+    found = rows(conn.execute(sql(
         "SELECT excursion_id, source, logger, start_at AS start, end_at AS \"end\", duration_s, "
         "min_celsius, max_celsius, limit_min, limit_max, readings, ongoing, detected_event_id, "
         "decision, rationale, assessed_by, assessor_name, assessed_at, assessed_event_id "
@@ -176,7 +176,7 @@ def conditions_for_unit(conn: Connection, unit_id: str, *, limit: int = 1000,
     """
     unit_id = str(unit_id)
     limit = max(2, min(limit, MAX_READINGS_PAGE))
-    found = rows(conn.execute(text(
+    found = rows(conn.execute(sql(
         "SELECT unit_id, coi, label, kind, min_celsius, max_celsius FROM condition_units "
         "WHERE unit_id = :u"), {"u": unit_id}))
     if not found:

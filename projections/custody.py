@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from .common import ReadModel, micros, rows, utc_text, when
+from .common import ReadModel, micros, rows, sql, utc_text, when
 
 HANDOVER_LIMIT = timedelta(hours=2)
 DELIVERY_SLA = timedelta(hours=48)
@@ -44,38 +44,38 @@ class CustodyProjection(ReadModel):
             unit = self._unit(conn, env["stream"])
             if unit is not None and unit["ended_at"] is None:
                 self._close_interval(conn, unit, env)
-                conn.execute(text("UPDATE custody_units SET ended_at = :t, ended_by = :b "
+                conn.execute(sql("UPDATE custody_units SET ended_at = :t, ended_by = :b "
                                   "WHERE unit_id = :u"),
                              {"t": when(env), "b": ending, "u": env["stream"]})
 
     def _unit(self, conn: Connection, unit_id: str) -> dict[str, Any] | None:
-        found = rows(conn.execute(text("SELECT * FROM custody_units WHERE unit_id = :u"),
+        found = rows(conn.execute(sql("SELECT * FROM custody_units WHERE unit_id = :u"),
                                   {"u": unit_id}))
         return found[0] if found else None
 
     def _open_interval(self, conn: Connection, unit: dict[str, Any], env: Mapping[str, Any],
                        holder: str, location: str | None) -> None:
         idx = unit["intervals"] + 1
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO custody_intervals (unit_id, idx, holder, location, from_at, to_at, "
             "start_event_id, end_event_id, via_container) VALUES (:u, :i, :h, :l, :f, NULL, :e, "
             "NULL, :v)"), {"u": unit["unit_id"], "i": idx, "h": holder, "l": location,
                            "f": when(env), "e": env["event_id"],
                            "v": env["data"].get("via_container")})
-        conn.execute(text("UPDATE custody_units SET intervals = :i, custodian = :h, location = :l "
+        conn.execute(sql("UPDATE custody_units SET intervals = :i, custodian = :h, location = :l "
                           "WHERE unit_id = :u"),
                      {"i": idx, "h": holder, "l": location, "u": unit["unit_id"]})
 
     def _close_interval(self, conn: Connection, unit: dict[str, Any],
                         env: Mapping[str, Any]) -> None:
-        conn.execute(text("UPDATE custody_intervals SET to_at = :t, end_event_id = :e "
+        conn.execute(sql("UPDATE custody_intervals SET to_at = :t, end_event_id = :e "
                           "WHERE unit_id = :u AND idx = :i"),
                      {"t": when(env), "e": env["event_id"], "u": unit["unit_id"],
                       "i": unit["intervals"]})
 
     def on_UnitLabelled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d = env["data"]
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO custody_units (unit_id, coi, label, kind, custodian, location, "
             "container, intervals, transfers, shipments, ended_at, ended_by, labelled_position) "
             "VALUES (:u, :coi, :label, :kind, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, :p)"),
@@ -92,19 +92,19 @@ class CustodyProjection(ReadModel):
             return
         d = env["data"]
         idx = unit["transfers"] + 1
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO custody_transfers (unit_id, idx, from_party, to_party, location, "
             "offered_at, outcome, closed_at, offer_event_id, close_event_id, via_container) "
             "VALUES (:u, :i, :f, :t, :l, :at, NULL, NULL, :e, NULL, :v)"),
             {"u": unit["unit_id"], "i": idx, "f": d["from_party"], "t": d["to_party"],
              "l": d.get("location"), "at": when(env), "e": env["event_id"],
              "v": d.get("via_container")})
-        conn.execute(text("UPDATE custody_units SET transfers = :i WHERE unit_id = :u"),
+        conn.execute(sql("UPDATE custody_units SET transfers = :i WHERE unit_id = :u"),
                      {"i": idx, "u": unit["unit_id"]})
 
     def _close_transfer(self, conn: Connection, unit: dict[str, Any], env: Mapping[str, Any],
                         outcome: str) -> None:
-        conn.execute(text(
+        conn.execute(sql(
             "UPDATE custody_transfers SET outcome = :o, closed_at = :t, close_event_id = :e "
             "WHERE unit_id = :u AND idx = :i AND outcome IS NULL"),
             {"o": outcome, "t": when(env), "e": env["event_id"], "u": unit["unit_id"],
@@ -127,12 +127,12 @@ class CustodyProjection(ReadModel):
 
     def on_PackedInto(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         if env["stream"] == env["data"]["unit"]:
-            conn.execute(text("UPDATE custody_units SET container = :c WHERE unit_id = :u"),
+            conn.execute(sql("UPDATE custody_units SET container = :c WHERE unit_id = :u"),
                          {"c": env["data"]["container"], "u": env["stream"]})
 
     def on_UnpackedFrom(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         if env["stream"] == env["data"]["unit"]:
-            conn.execute(text("UPDATE custody_units SET container = NULL WHERE unit_id = :u"),
+            conn.execute(sql("UPDATE custody_units SET container = NULL WHERE unit_id = :u"),
                          {"u": env["stream"]})
 
     def on_ShipmentDispatched(self, conn: Connection, position: int,
@@ -142,14 +142,14 @@ class CustodyProjection(ReadModel):
             return
         d = env["data"]
         idx = unit["shipments"] + 1
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO custody_shipments (unit_id, idx, carrier, tracking, from_site, to_site, "
             "dispatched_at, delivered_at, dispatch_event_id, delivery_event_id, via_container) "
             "VALUES (:u, :i, :c, :t, :f, :to, :at, NULL, :e, NULL, :v)"),
             {"u": unit["unit_id"], "i": idx, "c": d["carrier"], "t": d["tracking"],
              "f": d["from_site"], "to": d["to_site"], "at": when(env), "e": env["event_id"],
              "v": d.get("via_container")})
-        conn.execute(text("UPDATE custody_units SET shipments = :i WHERE unit_id = :u"),
+        conn.execute(sql("UPDATE custody_units SET shipments = :i WHERE unit_id = :u"),
                      {"i": idx, "u": unit["unit_id"]})
 
     def on_ShipmentDelivered(self, conn: Connection, position: int,
@@ -157,7 +157,7 @@ class CustodyProjection(ReadModel):
         unit = self._unit(conn, env["stream"])
         if unit is None:
             return
-        conn.execute(text(
+        conn.execute(sql(
             "UPDATE custody_shipments SET delivered_at = :t, delivery_event_id = :e "
             "WHERE unit_id = :u AND idx = :i AND delivered_at IS NULL"),
             {"t": when(env), "e": env["event_id"], "u": unit["unit_id"], "i": unit["shipments"]})
@@ -194,21 +194,21 @@ def custody_timeline(conn: Connection, unit_id: str, *, now: datetime | str | No
     ``delivery_overdue`` (the open-ended ones only when ``now`` is given).
     """
     unit_id = str(unit_id)
-    found = rows(conn.execute(text(
+    found = rows(conn.execute(sql(
         "SELECT unit_id, coi, label, kind, custodian, location, container, ended_at, ended_by "
         "FROM custody_units WHERE unit_id = :u"), {"u": unit_id}))
     if not found:
         return None
     out = found[0]
-    out["intervals"] = rows(conn.execute(text(
+    out["intervals"] = rows(conn.execute(sql(
         "SELECT holder, location, from_at AS \"from\", to_at AS \"to\", via_container, "
         "start_event_id, end_event_id FROM custody_intervals WHERE unit_id = :u ORDER BY idx"),
         {"u": unit_id}))
-    out["transfers"] = rows(conn.execute(text(
+    out["transfers"] = rows(conn.execute(sql(
         "SELECT from_party, to_party, location, offered_at, outcome, closed_at, offer_event_id, "
         "close_event_id, via_container FROM custody_transfers WHERE unit_id = :u ORDER BY idx"),
         {"u": unit_id}))
-    out["shipments"] = rows(conn.execute(text(
+    out["shipments"] = rows(conn.execute(sql(
         "SELECT carrier, tracking, from_site, to_site, dispatched_at, delivered_at, "
         "dispatch_event_id, delivery_event_id, via_container FROM custody_shipments "
         "WHERE unit_id = :u ORDER BY idx"), {"u": unit_id}))

@@ -29,9 +29,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from .common import ReadModel, dumps, from_micros, loads, micros, rows, utc_text, when
+from .common import ReadModel, dumps, from_micros, loads, micros, rows, sql, utc_text, when
 
 BURST = 3
 HANDOVER_LIMIT = timedelta(hours=2)
@@ -47,7 +47,7 @@ class ExceptionsProjection(ReadModel):
               match_key: str, detail: str, *, subject: str | None = None) -> None:
         own = self.directory.lookup(conn, env["stream"])
         unit = env["stream"] if own and own[1] == "unit" else env["data"].get("unit")
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO review_exceptions (exception_id, kind, status, coi, unit_id, subject, "
             "match_key, opened_at, opened_position, event_ids, detail, resolved_at, "
             "resolved_event_id, duration_s) VALUES (:id, :kind, 'open', :coi, :unit, :subject, "
@@ -58,12 +58,12 @@ class ExceptionsProjection(ReadModel):
              "events": dumps([env["event_id"]]), "detail": detail})
 
     def _resolve(self, conn: Connection, env: Mapping[str, Any], match_key: str) -> int:
-        found = rows(conn.execute(text(
+        found = rows(conn.execute(sql(
             "SELECT exception_id, opened_at, event_ids FROM review_exceptions "
             "WHERE match_key = :k AND status = 'open'"), {"k": match_key}))
         at = when(env)
         for row in found:
-            conn.execute(text(
+            conn.execute(sql(
                 "UPDATE review_exceptions SET status = 'resolved', resolved_at = :at, "
                 "resolved_event_id = :e, duration_s = :d, event_ids = :events "
                 "WHERE exception_id = :id"),
@@ -133,14 +133,14 @@ class ExceptionsProjection(ReadModel):
         if d["attempt"] < BURST:
             return
         key = f"access:{d['user']}"
-        row = conn.execute(text("SELECT exception_id, event_ids FROM review_exceptions "
+        row = conn.execute(sql("SELECT exception_id, event_ids FROM review_exceptions "
                                 "WHERE match_key = :k AND status = 'open'"), {"k": key}).first()
         if row is None:
             self._open(conn, p, env, "access_denied_burst", key,
                        f"{d['attempt']} consecutive failed sign-ins of {d['user']}",
                        subject=d["user"])
         else:
-            conn.execute(text("UPDATE review_exceptions SET event_ids = :e, detail = :d "
+            conn.execute(sql("UPDATE review_exceptions SET event_ids = :e, detail = :d "
                               "WHERE exception_id = :id"),
                          {"e": dumps([*loads(row[1]), env["event_id"]]), "id": row[0],
                           "d": f"{d['attempt']} consecutive failed sign-ins of {d['user']}"})
@@ -215,7 +215,7 @@ def exceptions(conn: Connection, *, coi: str | None = None, status: str = "open"
     if status != "all":
         where.append("status = :status")
         params["status"] = status
-    found = rows(conn.execute(text(
+    found = rows(conn.execute(sql(
         "SELECT exception_id, kind, status, coi, unit_id, subject, opened_at, event_ids, detail, "
         "resolved_at, resolved_event_id, duration_s FROM review_exceptions "
         f"WHERE {' AND '.join(where)} ORDER BY opened_position, exception_id LIMIT :n"), params))

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from .common import ReadModel, dumps, loads, when
+from .common import ReadModel, dumps, loads, sql, when
 
 PRECEDENCE = ("disposed", "infused", "consumed", "quarantined", "allocated", "released",
               "collected")
@@ -38,7 +38,7 @@ class GenealogyProjection(ReadModel):
     def _node(self, conn: Connection, position: int, env: Mapping[str, Any], node_id: str,
               node_type: str, coi: str | None, kind: str | None, label: str | None,
               status: str, case_id: str | None) -> None:
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO genealogy_nodes (node_id, node_type, coi, kind, label, status, flags, "
             "case_id, created_at, position, event_id) VALUES (:id, :t, :coi, :kind, :label, "
             ":status, '[]', :case_id, :at, :p, :e)"),
@@ -48,24 +48,24 @@ class GenealogyProjection(ReadModel):
 
     def _edge(self, conn: Connection, position: int, env: Mapping[str, Any], src: str, dst: str,
               relation: str) -> None:
-        conn.execute(text(
+        conn.execute(sql(
             "INSERT INTO genealogy_edges (src, dst, relation, event_id, position, at) "
             "VALUES (:s, :d, :r, :e, :p, :at)"),
             {"s": src, "d": dst, "r": relation, "e": env["event_id"], "p": position,
              "at": when(env)})
 
     def _flag(self, conn: Connection, node_id: str, flag: str, on: bool = True) -> None:
-        row = conn.execute(text("SELECT flags FROM genealogy_nodes WHERE node_id = :n"),
+        row = conn.execute(sql("SELECT flags FROM genealogy_nodes WHERE node_id = :n"),
                            {"n": node_id}).first()
         if row is None:
             return
         flags = set(loads(row[0]))
         flags = flags | {flag} if on else flags - {flag}
-        conn.execute(text("UPDATE genealogy_nodes SET flags = :f, status = :s WHERE node_id = :n"),
+        conn.execute(sql("UPDATE genealogy_nodes SET flags = :f, status = :s WHERE node_id = :n"),
                      {"f": dumps(sorted(flags)), "s": _status(flags), "n": node_id})
 
     def _case_status(self, conn: Connection, case_id: str, status: str) -> None:
-        conn.execute(text("UPDATE genealogy_nodes SET status = :s WHERE node_id = :n"),
+        conn.execute(sql("UPDATE genealogy_nodes SET status = :s WHERE node_id = :n"),
                      {"s": status, "n": case_id})
 
     def on_CaseEnrolled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
@@ -139,7 +139,7 @@ class GenealogyProjection(ReadModel):
         field = kinds.get(d["corrected_type"])
         for change in d["changes"]:
             if change["field"] == field:
-                conn.execute(text("UPDATE genealogy_nodes SET kind = :k WHERE node_id = :n"),
+                conn.execute(sql("UPDATE genealogy_nodes SET kind = :k WHERE node_id = :n"),
                              {"k": change["new"], "n": env["stream"]})
 
 
@@ -154,7 +154,7 @@ SELECT node FROM up UNION SELECT node FROM down
 
 
 def _graph(conn: Connection, seed: str, params: dict[str, Any]) -> dict[str, Any] | None:
-    ids = sorted(r[0] for r in conn.execute(text(WALK.format(seed=seed)), params))
+    ids = sorted(r[0] for r in conn.execute(sql(WALK.format(seed=seed)), params))
     if not ids:
         return None
     nodes: list[dict[str, Any]] = []
@@ -164,11 +164,11 @@ def _graph(conn: Connection, seed: str, params: dict[str, Any]) -> dict[str, Any
         chunk = ids[start:start + CHUNK]
         marks = ", ".join(f":n{i}" for i in range(len(chunk)))
         bind = {f"n{i}": node for i, node in enumerate(chunk)}
-        nodes += [dict(r._mapping) for r in conn.execute(text(
+        nodes += [dict(r._mapping) for r in conn.execute(sql(
             "SELECT node_id AS id, node_type AS type, coi, kind, label, status, case_id, "
             f"created_at, event_id, position FROM genealogy_nodes WHERE node_id IN ({marks})"),
             bind)]
-        for src, dst, relation, event_id, position, at in conn.execute(text(
+        for src, dst, relation, event_id, position, at in conn.execute(sql(
                 "SELECT src, dst, relation, event_id, position, at FROM genealogy_edges "
                 f"WHERE src IN ({marks})"), bind):
             if dst not in wanted:

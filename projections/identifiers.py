@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from .common import ReadModel, rows
+from .common import ReadModel, rows, sql
 
 LABEL = "label"
 
@@ -27,7 +27,7 @@ class UnitIdentifiersProjection(ReadModel):
         values = [{"s": scheme, "v": value, "u": unit, "c": coi, "e": env["event_id"]}
                   for scheme, value in sorted(identifiers.items())]
         if values:
-            conn.execute(text("INSERT INTO unit_identifiers (scheme, value, unit_id, coi, "
+            conn.execute(sql("INSERT INTO unit_identifiers (scheme, value, unit_id, coi, "
                               "event_id) VALUES (:s, :v, :u, :c, :e)"), values)
 
     def on_UnitLabelled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
@@ -41,7 +41,7 @@ class UnitIdentifiersProjection(ReadModel):
             return
         for change in d["changes"]:
             if change["field"] == "identifiers":
-                conn.execute(text("DELETE FROM unit_identifiers WHERE unit_id = :u "
+                conn.execute(sql("DELETE FROM unit_identifiers WHERE unit_id = :u "
                                   "AND scheme <> :label"), {"u": env["stream"], "label": LABEL})
                 new = {k: v for k, v in (change["new"] or {}).items() if k != LABEL}
                 self._add(conn, env, env["stream"], self.directory.coi(conn, env["stream"]), new)
@@ -57,13 +57,13 @@ def lookup_identifier(conn: Connection, value: str, scheme: str | None = None
     if scheme is not None:
         where += " AND scheme = :s"
         params["s"] = scheme
-    return rows(conn.execute(text(
+    return rows(conn.execute(sql(
         "SELECT scheme, value, unit_id, coi, event_id FROM unit_identifiers "
         f"WHERE {where} ORDER BY scheme, unit_id"), params))
 
 
 def identifiers_of(conn: Connection, unit_id: str) -> dict[str, str]:
     """Every identifier of one unit, by scheme (``label`` included)."""
-    return {r[0]: r[1] for r in conn.execute(text(
+    return {r[0]: r[1] for r in conn.execute(sql(
         "SELECT scheme, value FROM unit_identifiers WHERE unit_id = :u ORDER BY scheme"),
         {"u": str(unit_id)})}

@@ -17,6 +17,7 @@ from ledger.records import SealedEvent
 
 from .audit import AuditTrailProjection
 from .cases import CasesProjection
+from .common import ReadModel, StreamDirectory, register_streams
 from .conditions import ConditionsProjection
 from .custody import CustodyProjection
 from .exceptions import ExceptionsProjection
@@ -33,12 +34,18 @@ class ProjectionGroup:
     def __init__(self, projections: Sequence[Projection], name: str = GROUP_NAME) -> None:
         self.name = name
         self.members = list(projections)
+        self.directory = StreamDirectory(name)
+        for member in self.members:
+            if isinstance(member, ReadModel):
+                member.share(self.directory)  # one stream directory for the whole group
 
     def apply(self, conn: Connection, position: int, event: SealedEvent) -> None:
+        register_streams(self.directory, conn, event.envelope)
         for projection in self.members:
             projection.apply(conn, position, event)
 
     def reset(self, conn: Connection) -> None:
+        self.directory.reset(conn)
         for projection in self.members:
             projection.reset(conn)
 
