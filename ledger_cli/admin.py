@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -33,8 +34,11 @@ def db_upgrade() -> None:
     console.print(f"database schema is current ({current.database.kind})")
 
 
-def init() -> None:
-    """Create the database schema and the sealing key (idempotent)."""
+def init(
+    admin_user: Annotated[str | None, typer.Option(help="Create this first administrator.")] = None,
+    admin_password: Annotated[str | None, typer.Option(help="Password of the first administrator.")] = None,
+) -> None:
+    """Create the database schema, the sealing key and, optionally, the first admin (idempotent)."""
     current = settings()
     migrations.upgrade(current.database)
     store = key_store(current)
@@ -48,6 +52,32 @@ def init() -> None:
     except KeyStoreError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    if admin_user:
+        _first_admin(admin_user, admin_password)
+
+
+def _first_admin(user_id: str, password: str | None) -> None:
+    from ledger.errors import LedgerError
+    from ledger.services.executor import Context
+
+    from .service import _container
+
+    if not password:
+        console.print("[red]--admin-password is required with --admin-user[/red]")
+        raise typer.Exit(2)
+    container = _container()
+    try:
+        if container.services.identity.user(user_id).version:
+            console.print(f"user {user_id} exists already")
+            return
+        container.services.identity.create_user(Context(actor="system"), user_id=user_id, printed_name=user_id,
+                                                roles=["admin"], password=password)
+        console.print(f"created administrator {user_id}")
+    except LedgerError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
 
 
 @keys_app.command("rotate")
