@@ -13,7 +13,7 @@ from ledger.settings import Settings
 from . import errors
 from .container import Container, build_container
 from .observability import Metrics, RequestContext, configure_logging
-from .routes import admin, auth, cases, events, health, ledger_info, scans, units
+from .routes import admin, auth, cases, events, health, ledger_info, reads, scans, units
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     errors.install(app)
     app.add_middleware(RequestContext, metrics=metrics)
-    for module in (health, auth, cases, units, events, scans, admin, ledger_info):
+    for module in (health, auth, reads, cases, units, events, scans, admin, ledger_info):
         app.include_router(module.router)
     return app
 

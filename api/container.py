@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
@@ -14,7 +13,10 @@ from ledger.domain.catalogue import build_catalogue
 from ledger.domain.credentials import DEFAULT_PARAMS, FAST_TEST_PARAMS
 from ledger.services import Services, build_services
 from ledger.settings import Settings
+from projections.checkpoints import CheckpointPublisher
 from projections.db import make_engine
+from projections.merkle_log import MerkleLog
+from projections.registry import all_projections
 from projections.runner import ProjectionRunner
 
 from .auth.tokens import TokenStore
@@ -30,7 +32,6 @@ class Container:
     tokens: TokenStore
     runner: ProjectionRunner
     metrics: Metrics
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
         self.runner.stop()
@@ -48,16 +49,14 @@ def build_container(settings: Settings) -> Container:
         password_days=settings.password_days,
         argon2=FAST_TEST_PARAMS if settings.insecure_fast_hashing else DEFAULT_PARAMS,
     )
-    runner = ProjectionRunner(ledger, engine, _projections(settings))
+    runner = ProjectionRunner(ledger, engine, _projections(settings, ledger))
     container = Container(settings, ledger, engine, services, TokenStore(engine), runner, Metrics())
     if settings.run_projections:
         runner.start()
     return container
 
 
-def _projections(settings: Settings) -> list:
-    try:
-        from projections.registry import all_projections
-    except ImportError:  # read models not installed in this build
-        return []
-    return list(all_projections(settings))
+def _projections(settings: Settings, ledger: Ledger) -> list:
+    """The read models and the Merkle log (whose checkpoints the sealing key signs)."""
+    publisher = CheckpointPublisher.from_settings(settings, ledger.sealing_key)
+    return [*all_projections(settings), MerkleLog(publisher)]

@@ -105,6 +105,9 @@ class ProjectionRunner:
                 if batch:
                     _advance(conn, projection.name, batch[-1][0])
                     applied += len(batch)
+                finish = getattr(projection, "finish_batch", None)
+                if finish is not None:  # e.g. the Merkle follower signs a checkpoint when one is due
+                    finish(conn)
         if applied:
             with self._progress:
                 self._progress.notify_all()

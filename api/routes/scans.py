@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ledger.errors import InvalidEvent
 from ledger.streams import unit_stream
 from ledger.timefmt import format_utc
+from projections.identifiers import lookup_identifier
 from scanners.parse import parse_scan
 
 from ..commands import Ident, Name
@@ -57,15 +58,17 @@ class ScanResponse(BaseModel):
 
 
 def resolve(container: Container, identifiers: dict[str, str]) -> UUID | None:
-    """The unit a scan names: our own label directly, others through the identifier index."""
+    """The unit a scan names: our own label directly, other identifiers (DIN, GS1 serial, EPC)
+    through the identifier index of the labels (only when exactly one unit carries it)."""
     if "unit_label" in identifiers:
         return unit_stream(identifiers["unit_label"])
-    lookup = container.extras.get("identifier_lookup")
-    if lookup is not None:
+    with container.engine.connect() as conn:
         for kind, value in identifiers.items():
-            found = lookup(kind, value)
-            if found is not None:
-                return found
+            if kind in ("coi", "expiry", "isbt_expiry"):
+                continue
+            found = {row["unit_id"] for row in lookup_identifier(conn, value)}
+            if len(found) == 1:
+                return UUID(found.pop())
     return None
 
 

@@ -54,7 +54,7 @@ def test_fast_mode_still_finds_a_changed_byte(operator, database):
     state = tamper.read_state(database, streams[1], 2)
     tamper.write_state(database, streams[1], 2, state.replace(b'"n4"', b'"n5"'))
     result = run(["verify", "--fast"], env)
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stderr
     assert f"stream {streams[1]} seq 2" in result.stdout and "hash mismatch" in result.stdout
 
 
@@ -63,9 +63,9 @@ def test_a_deleted_stream_is_found_and_named_even_without_a_witness(operator, da
     for seq in (1, 2, 3):
         tamper.delete_event(database, streams[0], seq)
     result = run(["verify", "--fast"], env)
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
-    assert any(f"stream {streams[0]} seq 3" in line and "missing from log" in line for line in lines), result.stderr
+    assert any(f"stream {streams[0]} seq 3" in line and "missing from log" in line for line in lines), lines
     assert any(line.startswith("log: checkpoint mismatch: checkpoint 9") for line in lines)
 
 
@@ -84,7 +84,7 @@ def test_against_finds_history_rewritten_after_the_witness_took_its_copy(operato
     alone = run(["verify"], env)
     assert alone.returncode == 0, alone.stdout  # why witnesses matter
     result = run(["verify", "--against", str(witness)], env)
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stderr
     assert "log: log rewritten: witness checkpoint 9" in result.stdout
     assert "log: missing checkpoint: witness checkpoint 9" in result.stdout
 

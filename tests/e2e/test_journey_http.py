@@ -158,3 +158,78 @@ def test_five_bad_passwords_lock_the_account_and_are_events(client, login):
 
     types = [e.type for e in services.ledger.read_stream(user_stream("courier"))]
     assert types.count("AccessDenied") == 6 and types.count("UserLocked") == 1
+
+
+def test_auditor_reads_genealogy_custody_conditions_and_the_trail(client, login):
+    """The demo journey, then what an auditor and QA see through the read models."""
+    from ledger.services.journeys import run_autologous_journey
+
+    services = client.app.state.container.services
+    journey = run_autologous_journey(services)
+    position = services.ledger.last_position()
+    auditor = login("auditor")
+
+    genealogy = client.get(f"/v1/cases/{journey.coi}/genealogy", params={"min_position": position}, headers=auditor)
+    assert genealogy.status_code == 200, genealogy.text
+    graph = genealogy.json()
+    kinds = {n["kind"] for n in graph["nodes"] if n["type"] == "unit"}
+    assert {"apheresis_bag", "final_product_bag", "shipper"} <= kinds
+    assert any(n["type"] == "infusion" for n in graph["nodes"])
+    assert {"labelled", "derived", "infused"} <= {e["relation"] for e in graph["edges"]}
+
+    bag, product = journey.units["apheresis_bag"], journey.units["final_product"]
+    custody = client.get(f"/v1/units/{journey.units['shipper']}/custody", headers=auditor).json()
+    holders = [i["holder"] for i in custody["intervals"]]
+    handovers = [h for i, h in enumerate(holders) if i == 0 or holders[i - 1] != h]
+    assert handovers[:3] == ["nurse", "courier", "tech"]
+    conditions = client.get(f"/v1/units/{bag}/conditions", headers=auditor).json()
+    assert conditions["excursions"][0]["status"] == "use"
+    assert conditions["excursions"][0]["max_celsius"] == 9.5
+    assert client.get(f"/v1/units/{product}/genealogy", headers=auditor).status_code == 200
+
+    trail = client.get("/v1/audit-trail", params={"coi": journey.coi, "limit": 500}, headers=auditor).json()
+    types = [row["type"] for row in trail["items"]]
+    assert "OperationRefused" in types and "ProductReleased" in types
+    signed = [row for row in trail["items"] if row["signature"]]
+    assert {s["signature"]["meaning"] for s in signed} >= {"assessed", "released", "administered"}
+    assert all(s["signature"]["printed_name"] for s in signed)
+    csv = client.get("/v1/audit-trail", params={"coi": journey.coi, "format": "csv"}, headers=auditor)
+    assert csv.status_code == 200 and "Dr. Quentin Assurance" in csv.text and "OperationRefused" in csv.text
+    review = client.get("/v1/exceptions", params={"coi": journey.coi, "status": "all"}, headers=login("qa")).json()
+    assert {"operation_refused"} <= {e["kind"] for e in review}
+    assert client.get("/v1/audit-trail", headers=login("courier")).status_code == 403
+    listed = client.get("/v1/cases", params={"min_position": position}, headers=auditor).json()
+    assert journey.coi in {c["coi"] for c in listed["items"]}
+
+
+def test_scan_to_verify_at_handoff_and_a_refused_wrong_bag(client, login):
+    from ledger.services.journeys import run_autologous_journey
+    from scanners.own import ldg1_payload
+
+    services = client.app.state.container.services
+    first = run_autologous_journey(services)
+    other = run_autologous_journey(services, mrn="MRN-7777-1234")
+    spare = services.units.state(first.units["spare_product"])
+    courier = login("courier")
+    ok = client.post("/v1/scans", headers=courier, json={
+        "raw": "]Q1" + ldg1_payload(spare.label, spare.coi), "purpose": "verify", "expect": {"coi": first.coi}})
+    assert ok.status_code == 201, ok.text
+    assert (ok.json()["verdict"], ok.json()["coi"]) == ("match", first.coi)
+    wrong = client.post("/v1/scans", headers=login("clinician"), json={
+        "raw": ldg1_payload(spare.label, spare.coi), "purpose": "infusion", "expect": {"coi": other.coi}})
+    assert wrong.status_code == 409 and wrong.json()["code"] == "COI_MISMATCH"
+    scans = [e for e in services.ledger.read_stream(first.units["spare_product"]) if e.type == "UnitScanned"]
+    assert [s.envelope["data"]["verdict"] for s in scans] == ["match", "mismatch"]
+
+
+def test_an_isbt_din_on_the_label_resolves_a_scan(client, login):
+    nurse = login("nurse")
+    coi = client.post("/v1/cases", headers=nurse, json={"kind": "autologous", "product": "CAR-T",
+                      "treating_site": "hospital-1", "mrn": "MRN-D-1"}).json()["answer"]["coi"]
+    labelled = client.post("/v1/units", headers=nurse, json={"coi": coi, "kind": "apheresis_bag",
+                                                             "identifiers": {"din": "A999917123456"}}).json()
+    assert client.app.state.container.runner.wait_for(labelled["position"], timeout=5)
+    scan = client.post("/v1/scans", headers=nurse, json={"raw": "=A99991712345600", "purpose": "collection",
+                                                         "expect": {"coi": coi}})
+    assert scan.status_code == 201, scan.text
+    assert (scan.json()["unit_id"], scan.json()["verdict"]) == (labelled["answer"]["unit_id"], "match")
