@@ -119,3 +119,42 @@ def issue_token(body: TokenRequest, principal: Admin, container: ContainerDep) -
         who, kind = body.user, "integrator"
     token = container.tokens.issue(who, kind, ttl=timedelta(days=body.days), label=body.label)
     return IssuedToken(access_token=token, principal=who, kind=kind, expires_in=body.days * 86400)
+
+
+class Deactivation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason
+
+
+@router.post("/users/{user_id}/deactivate", status_code=201, response_model=AppendResponse,
+             summary="Deactivate a user (the id stays taken forever; their keys are revoked)")
+def deactivate_user(user_id: str, body: Deactivation, principal: Admin, container: ContainerDep) -> AppendResponse:
+    outcome = container.services.identity.deactivate(context_for(principal, site=None), user_id=user_id,
+                                                     reason=body.reason)
+    container.tokens.revoke_all(user_id)
+    return append_response(outcome)
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    roles: list[Role] = Field(min_length=1, max_length=8)
+    sites: list[Ident] | None = Field(default=None, max_length=50)
+
+
+@router.post("/users/{user_id}/roles", status_code=201, response_model=AppendResponse)
+def change_roles(user_id: str, body: RoleChange, principal: Admin, container: ContainerDep) -> AppendResponse:
+    return append_response(container.services.identity.change_roles(
+        context_for(principal, site=None), user_id=user_id, roles=body.roles, sites=body.sites))
+
+
+class KeyRevocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason
+
+
+@router.post("/devices/{device_id}/keys/{key_id}/revoke", status_code=201, response_model=AppendResponse,
+             summary="Revoke a device key: its later submissions are refused, earlier ones stay valid")
+def revoke_device_key(device_id: str, key_id: str, body: KeyRevocation, principal: Admin,
+                      container: ContainerDep) -> AppendResponse:
+    return append_response(container.services.identity.revoke_device_key(
+        context_for(principal, site=None), device_id=device_id, key_id=key_id, reason=body.reason))

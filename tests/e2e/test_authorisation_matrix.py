@@ -114,6 +114,9 @@ ROUTES = {
     ("POST", "/v1/events/batch"): ("per type", None),
     ("POST", "/v1/users"): ({"admin"}, {"user_id": "x", "printed_name": "X", "roles": ["qa"], "password": "p" * 12}),
     ("POST", "/v1/users/{user_id}/unlock"): ({"admin"}, {"reason": "r"}),
+    ("POST", "/v1/users/{user_id}/deactivate"): ({"admin"}, {"reason": "r"}),
+    ("POST", "/v1/users/{user_id}/roles"): ({"admin"}, {"roles": ["qa"]}),
+    ("POST", "/v1/devices/{device_id}/keys/{key_id}/revoke"): ({"admin"}, {"reason": "r"}),
     ("POST", "/v1/sites"): ({"admin"}, {"site_id": "s", "name": "S", "kind": "hospital"}),
     ("POST", "/v1/devices"): ({"admin"}, {"device_id": "d", "kind": "scanner", "site": "nowhere"}),
     ("POST", "/v1/tokens"): ({"admin"}, {"device": "no-such-device"}),
@@ -122,7 +125,7 @@ ROUTES = {
 
 def concrete(path: str) -> str:
     return (path.replace("{coi}", NO_COI).replace("{unit_id}", NO_UNIT).replace("{fmt}", "png")
-            .replace("{user_id}", "nobody"))
+            .replace("{user_id}", "nobody").replace("{device_id}", "no-device").replace("{key_id}", "0" * 16))
 
 
 @pytest.fixture
