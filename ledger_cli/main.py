@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import admin, checkpoints, projections, service, verify
+from . import admin, checkpoints, projections, scan, service, verify
 
 app = typer.Typer(
     name="ledger",
@@ -20,6 +20,7 @@ app.command("init")(admin.init)
 app.command("verify")(verify.verify)
 app.command("serve")(service.serve)
 app.command("demo")(service.demo)
+app.command("scan")(scan.scan)
 app.add_typer(service.users_app, name="users")
 app.add_typer(service.tokens_app, name="tokens")
 
