@@ -1,0 +1,112 @@
+"""Same-run baselines: what the library, the CPU and the crypto do alone."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+from ledger.envelope import canonical
+
+from .env import create_pg_database, drop_pg_database
+
+
+def sample_states(ledger, limit: int = 2000) -> list[bytes]:
+    """Stored states of real events (for baselines that need realistic sizes)."""
+    return [bytes(n.state) for n in ledger.recorder.select_notifications(1, limit)]
+
+
+def library_insert(states: list[bytes], *, per_txn: int, threads: int, seconds: float) -> dict:
+    """The ``eventsourcing`` PostgreSQL recorder alone inserting these states (no hashing,
+    signing or HTTP), ``per_txn`` events a transaction, from ``threads`` threads."""
+    name = create_pg_database("bench_lib")
+    try:
+        datastore = PostgresDatastore(dbname=name, host="127.0.0.1", port="5432", user="postgres", password="",
+                                      pool_size=threads, max_overflow=threads)
+        recorder = PostgresApplicationRecorder(datastore, events_table_name="lib_events")
+        recorder.create_table()
+        counts, latencies = [0] * threads, []
+        stop = time.perf_counter() + seconds
+
+        def run(index: int) -> None:
+            i = 0
+            while time.perf_counter() < stop:
+                stream = uuid.uuid4()
+                batch = [StoredEvent(stream, v + 1, "bench:Event", states[(i + v) % len(states)])
+                         for v in range(per_txn)]
+                began = time.perf_counter()
+                recorder.insert_events(batch)
+                latencies.append(time.perf_counter() - began)
+                i += per_txn
+                counts[index] += per_txn
+
+        started = time.perf_counter()
+        workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        elapsed = time.perf_counter() - started
+        datastore.close()
+    finally:
+        drop_pg_database(name)
+    latencies.sort()
+    return {"events_per_s": round(sum(counts) / elapsed, 1), "transactions": len(latencies),
+            "p50_ms": round(1000 * latencies[len(latencies) // 2], 2),
+            "p99_ms": round(1000 * latencies[int(len(latencies) * 0.99)], 2)}
+
+
+def library_read_log(ledger, *, page: int = 1000) -> dict:
+    """The library's recorder reading the whole notification log, page by page (raw rows)."""
+    started, count, after = time.perf_counter(), 0, 0
+    while True:
+        rows = ledger.recorder.select_notifications(after + 1, page)
+        if not rows:
+            break
+        count += len(rows)
+        after = rows[-1].id
+    elapsed = time.perf_counter() - started
+    return {"events": count, "seconds": round(elapsed, 2), "events_per_s": round(count / elapsed, 1)}
+
+
+def _ed25519_rate(seconds: float) -> float:
+    key = Ed25519PrivateKey.generate()
+    public, message = key.public_key(), hashlib.sha256(b"x").hexdigest().encode()
+    signature, count, stop = key.sign(message), 0, time.perf_counter() + seconds
+    while time.perf_counter() < stop:
+        for _ in range(100):
+            public.verify(signature, message)
+        count += 100
+    return count / seconds
+
+
+def ed25519_verify_rate(seconds: float = 2.0) -> dict:
+    """Ed25519 verifications/s of one core, times the cores (measured on each core at once)."""
+    cores = os.cpu_count() or 1
+    one = _ed25519_rate(seconds)
+    return {"one_core_per_s": round(one, 1), "cores": cores, "baseline_per_s": round(one * cores, 1)}
+
+
+def _jcs_sha_rate(states: list[bytes]) -> int:
+    envelopes = [json.loads(s)["envelope"] for s in states]
+    for envelope in envelopes:
+        hashlib.sha256(canonical(envelope)).hexdigest()
+    return len(envelopes)
+
+
+def jcs_sha_rate(states: list[bytes], *, repeat: int = 3) -> dict:
+    """SHA-256 + JCS of real envelopes (JSON decoding excluded), one process per core."""
+    cores = os.cpu_count() or 1
+    started = time.perf_counter()
+    with ProcessPoolExecutor(cores) as pool:
+        done = sum(pool.map(_jcs_sha_rate, [states] * (repeat * cores)))
+    elapsed = time.perf_counter() - started
+    return {"events_per_s": round(done / elapsed, 1), "cores": cores}

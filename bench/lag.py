@@ -1,0 +1,80 @@
+"""B7: how long until a newly written event is inside a signed checkpoint, at ~1,000 events/s.
+
+A ``ledger serve`` process follows the log (read models and Merkle log, as in production); this
+process appends generated journeys through the Ledger, 50 events every 50 ms, noting when each
+batch was acknowledged and its last position; a poller notes when the newest checkpoint first
+covers each position. Lag of a batch = first covering checkpoint seen - acknowledgement."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import text
+
+from ledger.services.journeys import DEMO_PASSWORD
+from projections.db import make_engine
+
+from .generate import SIGNERS, Replayer, Template, capture_template
+from .server import Server
+
+
+def checkpoint_lag(bench_ledger, scratch, *, seconds: float, rate: int = 1000, batch: int = 50) -> dict:
+    container = bench_ledger.container()
+    engine = make_engine(bench_ledger.database)
+    server = Server(bench_ledger.environ(), scratch / "b7-server.log", workers=1)
+    acks: list[tuple[float, int]] = []
+    covered: list[tuple[float, int]] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        sql = text("SELECT l.position FROM checkpoints c JOIN merkle_leaves l ON l.leaf_index = c.tree_size - 1 "
+                   "ORDER BY c.tree_size DESC LIMIT 1")
+        with engine.connect() as conn:
+            while not stop.is_set():
+                position = conn.execute(sql).scalar() or 0
+                conn.rollback()
+                covered.append((time.perf_counter(), position))
+                time.sleep(0.02)
+
+    try:
+        with server:
+            identity = container.services.identity
+            intents = {m: identity.signoff(user_id=u, password=DEMO_PASSWORD, meaning=m).intent
+                       for m, u in SIGNERS.items()}
+            template: Template = capture_template(container.services)
+            replay = Replayer(template, intents, seed=99)
+            time.sleep(2)  # let the follower catch up with the template journey
+            poller = threading.Thread(target=poll, daemon=True)
+            poller.start()
+            pending: list = []
+            began = time.perf_counter()
+            tick = began
+            while time.perf_counter() - began < seconds:
+                while len(pending) < batch:
+                    pending.extend(replay.case())
+                result = container.ledger.append(pending[:batch])
+                pending = pending[batch:]
+                acks.append((time.perf_counter(), max(r.position for r in result.receipts)))
+                tick += batch / rate
+                time.sleep(max(0.0, tick - time.perf_counter()))
+            written = sum(1 for _ in acks) * batch
+            achieved = written / (time.perf_counter() - began)
+            deadline = time.perf_counter() + 30
+            while time.perf_counter() < deadline and (not covered or covered[-1][1] < acks[-1][1]):
+                time.sleep(0.1)
+            stop.set()
+            poller.join()
+    finally:
+        container.close()
+        engine.dispose()
+    lags = []
+    index = 0
+    for acked, position in acks:
+        while index < len(covered) and (covered[index][1] < position or covered[index][0] < acked):
+            index += 1
+        lags.append(covered[index][0] - acked if index < len(covered) else float("inf"))
+    lags.sort()
+    return {"events": written, "events_per_s": round(achieved, 1), "batches": len(acks),
+            "p50_s": round(lags[len(lags) // 2], 3), "p99_s": round(lags[int(len(lags) * 0.99)], 3),
+            "max_s": round(lags[-1], 3)}

@@ -1,0 +1,206 @@
+"""B1-B7: each returns rows ``{id, what, value, baseline, ratio, target, met, detail}``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from ledger.services.journeys import DEMO_PASSWORD
+from projections.checkpoints import CheckpointPublisher
+from projections.db import make_engine
+from projections.merkle_log import MerkleLog
+from projections.registry import all_projections
+from projections.runner import ProjectionRunner
+
+from . import baselines
+from .memory import peak_rss
+from .server import Server, wrk
+
+
+@dataclass
+class Run:
+    """What every benchmark may use: the main ledger, the small one, durations, a scratch dir."""
+
+    main: Any  # BenchLedger with the generated events, read models and Merkle log built
+    small: Any  # the same at the small size (growth and memory comparisons)
+    seconds: float
+    scratch: Path
+    rows: list[dict] = field(default_factory=list)
+    notes: dict = field(default_factory=dict)
+
+
+def row(id_: str, what: str, value: float, baseline: float | None, target: str, met: bool, **detail) -> dict:
+    ratio = round(value / baseline, 3) if baseline else None
+    return {"id": id_, "what": what, "value": round(value, 2), "baseline": baseline, "ratio": ratio,
+            "target": target, "met": bool(met), "detail": detail}
+
+
+def build_read_models(bench_ledger, *, batch_size: int = 1000) -> dict:
+    """B5's measurement: rebuild the read models from zero; then catch the Merkle log up."""
+    container = bench_ledger.container()
+    engine = make_engine(bench_ledger.database)
+    try:
+        base = baselines.library_read_log(container.ledger)
+        runner = ProjectionRunner(container.ledger, engine, all_projections(bench_ledger.settings),
+                                  batch_size=batch_size)
+        started = time.perf_counter()
+        applied = runner.rebuild()
+        elapsed = time.perf_counter() - started
+        publisher = CheckpointPublisher.from_settings(bench_ledger.settings, container.ledger.sealing_key)
+        ProjectionRunner(container.ledger, engine, [MerkleLog(publisher)], batch_size=5000).catch_up()
+    finally:
+        engine.dispose()
+        container.close()
+    return {"events": applied, "seconds": round(elapsed, 2), "events_per_s": round(applied / elapsed, 1),
+            "baseline": base}
+
+
+def b5(run: Run) -> None:
+    built = run.notes["b5"]
+    value, base = built["events_per_s"], built["baseline"]["events_per_s"]
+    run.rows.append(row("B5", "projections rebuild from zero (events/s)", value, base, ">= 0.5",
+                        value / base >= 0.5, events=built["events"], seconds=built["seconds"],
+                        baseline_what="library select_notifications, raw rows"))
+
+
+def _ledger_cli(bench_ledger, *args: str) -> tuple[float, int, int, str]:
+    ledger = str(Path(sys.executable).with_name("ledger"))
+    started = time.perf_counter()
+    proc = subprocess.Popen([ledger, *args], env=bench_ledger.environ(),  # noqa: S603
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rss = peak_rss(proc)
+    out, err = proc.communicate()
+    return time.perf_counter() - started, proc.returncode, rss, (out + err)[-2000:]
+
+
+def b3(run: Run) -> None:
+    container = run.main.container()
+    try:
+        states = baselines.sample_states(container.ledger)
+        events = container.ledger.last_position()
+    finally:
+        container.close()
+    ed = baselines.ed25519_verify_rate()
+    jcs = baselines.jcs_sha_rate(states)
+    seconds, code, rss, tail = _ledger_cli(run.main, "verify")
+    run.rows.append(row("B3", "ledger verify, full (events/s)", events / seconds, ed["baseline_per_s"], ">= 0.7",
+                        code == 0 and events / seconds >= 0.7 * ed["baseline_per_s"], exit=code,
+                        events=events, seconds=round(seconds, 2), ed25519=ed, output=tail[-300:]))
+    run.notes["verify_rss_main"] = rss
+    seconds, code, _, tail = _ledger_cli(run.main, "verify", "--fast")
+    run.rows.append(row("B3f", "ledger verify --fast (events/s)", events / seconds, jcs["events_per_s"], ">= 0.5",
+                        code == 0 and events / seconds >= 0.5 * jcs["events_per_s"], exit=code,
+                        seconds=round(seconds, 2), baseline_what="SHA-256 + JCS of sampled envelopes, all cores"))
+
+
+def b6(run: Run) -> None:
+    main = run.notes.get("verify_rss_main") or _ledger_cli(run.main, "verify")[2]
+    small = _ledger_cli(run.small, "verify")[2]
+    growth_mb = (main - small) / 2**20
+    run.rows.append(row("B6", "ledger verify peak RSS growth, main vs small (MB)", growth_mb, None, "<= 50 MB",
+                        growth_mb <= 50, main_mb=round(main / 2**20, 1), small_mb=round(small / 2**20, 1),
+                        dossier="no dossier route in this tree: not measured"))
+
+
+def _read_paths(bench_ledger, scratch: Path, count: int = 200) -> dict[str, Path]:
+    engine = make_engine(bench_ledger.database)
+    with engine.connect() as conn:
+        units = conn.execute(text(
+            "SELECT stream, coi FROM stream_directory WHERE role = 'unit' ORDER BY stream LIMIT :n"),
+            {"n": count}).all()
+    engine.dispose()
+    paths = {
+        "genealogy": [f"/v1/cases/{coi}/genealogy" for _, coi in units],
+        "custody": [f"/v1/units/{unit}/custody" for unit, _ in units],
+        "conditions": [f"/v1/units/{unit}/conditions" for unit, _ in units],
+        "audit_trail": [f"/v1/audit-trail?coi={coi}&limit=50" for _, coi in units],
+        "healthz": ["/healthz"],
+    }
+    files = {}
+    for name, lines in paths.items():
+        files[name] = scratch / f"paths-{bench_ledger.workdir.name}-{name}.txt"
+        files[name].write_text("\n".join(lines) + "\n")
+    return files
+
+
+def _read_latencies(bench_ledger, scratch: Path, seconds: float) -> dict[str, dict]:
+    files = _read_paths(bench_ledger, scratch)
+    server = Server(bench_ledger.environ(LEDGER_RUN_PROJECTIONS="false"), scratch / "b4-server.log", workers=2)
+    with server:
+        token = server.token("auditor", DEMO_PASSWORD)
+        return {name: wrk(server.url, "get.lua", connections=4, seconds=seconds,
+                          env={"BENCH_TOKEN": token, "BENCH_PATHS": str(path)}) for name, path in files.items()}
+
+
+def b4(run: Run) -> None:
+    main = _read_latencies(run.main, run.scratch, run.seconds)
+    small = _read_latencies(run.small, run.scratch, run.seconds)
+    health = main.pop("healthz")["p99_ms"]
+    small.pop("healthz")
+    for name, result in main.items():
+        run.rows.append(row("B4", f"{name} p99 over HTTP (ms) vs /healthz p99", result["p99_ms"], health,
+                            "<= 3 x", result["p99_ms"] <= 3 * health and not result["non_2xx"], **result))
+        grown = small[name]["p99_ms"]
+        run.rows.append(row("B4g", f"{name} p99 main vs small size (ms)", result["p99_ms"], grown, "<= 1.5",
+                            result["p99_ms"] <= 1.5 * grown, small=small[name]))
+
+
+def _ingest(run: Run, script: str, connections: int) -> tuple[dict, Server]:
+    server = Server(run.main.environ(LEDGER_RUN_PROJECTIONS="false"), run.scratch / f"{script}.log", workers=2)
+    with server:
+        token = server.token("integrator", DEMO_PASSWORD)
+        return wrk(server.url, script, connections=connections, seconds=run.seconds,
+                   env={"BENCH_TOKEN": token}), server
+
+
+def b1(run: Run) -> None:
+    states = run.notes["states"]
+    base = baselines.library_insert(states, per_txn=100, threads=1, seconds=min(run.seconds, 10))
+    result, _ = _ingest(run, "batch.lua", 4)
+    value = 100 * (result["requests"] - result["non_2xx"]) / result["seconds"]
+    run.rows.append(row("B1", "POST /v1/events/batch x100, PostgreSQL (events/s)", value, base["events_per_s"],
+                        ">= 0.6", value >= 0.6 * base["events_per_s"] and not result["non_2xx"],
+                        wrk=result, library=base))
+
+
+def b2(run: Run) -> None:
+    states = run.notes["states"]
+    base = baselines.library_insert(states, per_txn=1, threads=32, seconds=min(run.seconds, 10))
+    result, _ = _ingest(run, "enrol.lua", 32)
+    value = (result["requests"] - result["non_2xx"]) / result["seconds"]
+    tail = result["p99_ms"] / result["p50_ms"] if result["p50_ms"] else None
+    run.rows.append(row("B2", "POST /v1/events, 32 connections, PostgreSQL (events/s)", value,
+                        base["events_per_s"], ">= 0.7; p99 <= 5 x p50",
+                        value >= 0.7 * base["events_per_s"] and tail is not None and tail <= 5
+                        and not result["non_2xx"], p99_over_p50=round(tail or 0, 2), wrk=result, library=base))
+
+
+def b7(run: Run) -> None:
+    from .lag import checkpoint_lag
+
+    lag = checkpoint_lag(run.main, run.scratch, seconds=run.seconds)
+    run.rows.append(row("B7", "checkpoint lag at ~1,000 events/s: max (s)", lag["max_s"], None, "<= 2 s",
+                        lag["max_s"] <= 2.0, **lag))
+
+
+BENCHMARKS = {"B5": b5, "B3": b3, "B6": b6, "B4": b4, "B1": b1, "B2": b2, "B7": b7}
+
+
+def run_selected(run: Run, only: list[str]) -> None:
+    for name, bench in BENCHMARKS.items():
+        if name in only:
+            started = time.perf_counter()
+            print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+            try:
+                bench(run)
+            except Exception as exc:  # noqa: BLE001 - one failed benchmark must not hide the others
+                run.rows.append(row(name, f"{name} failed", 0, None, "-", False, error=repr(exc)[:500]))
+            print(f"[bench] {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+
+
