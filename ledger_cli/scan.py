@@ -148,8 +148,8 @@ class Queue:
     def append(self, entry: Entry) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
-        with open(self.path, "ab") as file:
-            if file.tell() and not self.path.read_bytes().endswith(b"\n"):
+        with open(self.path, "a+b") as file:
+            if file.tell() and (file.seek(-1, os.SEEK_END), file.read(1))[1] != b"\n":
                 file.write(b"\n")  # never glue a new entry onto a cut-short line
             file.write(entry.line())
             file.flush()
@@ -306,8 +306,13 @@ def scan(
             err.print(f"[red]--expect-unit must be a unit id (UUID), not {expect_unit!r}[/red]")
             raise typer.Exit(EXIT_USAGE) from None
     store = Queue(queue, lambda message: err.print(Text(message, style="yellow")))
-    if not store.lock():
-        err.print(f"[red]another `ledger scan` is using {queue}[/red]")
+    try:
+        locked = store.lock()
+    except OSError as exc:
+        err.print(Text(f"cannot use the queue {queue}: {exc}", style="red"))
+        raise typer.Exit(EXIT_USAGE) from None
+    if not locked:
+        err.print(Text(f"another `ledger scan` is using {queue}", style="red"))
         raise typer.Exit(EXIT_USAGE)
     template: dict[str, Any] = {"purpose": purpose.value}
     template |= {k: v for k, v in (("location", location), ("site", site)) if v}

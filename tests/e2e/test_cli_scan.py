@@ -70,8 +70,8 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     home = tmp_path_factory.mktemp("scan")
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("LEDGER_SERVER", "LEDGER_TOKEN", "LEDGER_PASSWORD", "LEDGER_SCAN_QUEUE", "FORCE_COLOR")}
+    unset = ("LEDGER_SERVER", "LEDGER_TOKEN", "LEDGER_PASSWORD", "LEDGER_SCAN_QUEUE", "FORCE_COLOR", "NO_COLOR")
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     return clean | {"LEDGER_ENV": "dev", "LEDGER_DATABASE_URL": f"sqlite:///{home}/l.sqlite",
                     "LEDGER_KEYS_DIR": str(home / "keys"), "LEDGER_INSECURE_FAST_HASHING": "true"}
 
@@ -145,7 +145,7 @@ def test_the_cli_offers_exactly_the_purposes_of_the_api():
     assert get_args(Purpose) == PURPOSES
 
 
-def test_verdict_per_line_coloured_only_on_a_terminal(up, env, units, tmp_path):
+def test_one_verdict_per_line_plain_when_piped(up, env, units, tmp_path):
     shipper_scan, bag_scan = units["shipper"][0][1], units["apheresis_bag"][0][1]
     stdin = f"{shipper_scan}\r\n\n   \nnot a label\n{bag_scan}\r{GS1_WITH_GS}"  # CRLF, CR, LF, no final newline
     result = run_scan(up, env, tmp_path, "--purpose", "verify", stdin=stdin)
@@ -157,6 +157,31 @@ def test_verdict_per_line_coloured_only_on_a_terminal(up, env, units, tmp_path):
     assert "\x1b[" not in out  # no colours when stdout is not a terminal
     assert "sent 4; 0 queued" in result.stderr.decode()
     assert not (tmp_path / "q.jsonl").exists() or (tmp_path / "q.jsonl").read_bytes() == b""
+
+
+def test_verdicts_are_coloured_on_a_terminal(up, env, units, tmp_path):
+    import pty
+
+    master, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen([*CLI, "scan", "--server", up.url, "--queue", str(tmp_path / "q.jsonl"), "--user",
+                                 "courier", "--password", DEMO_PASSWORD], env=env | {"TERM": "xterm-256color"},
+                                stdin=subprocess.PIPE, stdout=terminal, stderr=subprocess.PIPE)
+        os.close(terminal)
+        proc.communicate(f"{units['shipper'][0][1]}\nnot a label\n".encode(), timeout=60)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 0
+    assert b"\x1b[1;32mMATCH" in shown and b"\x1b[1;31mREFUSED" in shown, shown
 
 
 def test_mismatches_wrong_steps_and_unknown_units(up, env, units, cois, tmp_path):
