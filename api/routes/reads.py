@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from ledger.errors import StorageUnavailable, StreamNotFound
+from ledger.errors import InvalidEvent, StorageUnavailable, StreamNotFound
 from ledger.timefmt import format_utc, utc_now
 from projections.audit_query import audit_trail_csv, audit_trail_page
 from projections.cases import list_cases
@@ -34,7 +34,11 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 def fresh(container: Container, min_position: int | None) -> None:
-    if min_position and not container.runner.wait_for(min_position, timeout=5.0):
+    if not min_position:
+        return
+    if min_position > container.ledger.last_position():
+        raise InvalidEvent(f"no write has reached position {min_position} yet", code="UNKNOWN_POSITION")
+    if not container.runner.wait_for(min_position, timeout=5.0):
         raise StorageUnavailable("the read models have not caught up yet; retry shortly", code="NOT_YET_VISIBLE")
 
 
