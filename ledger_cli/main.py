@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import admin, checkpoints, projections, scan, service, verify
+from . import admin, checkpoints, export, projections, scan, service, verify
 
 app = typer.Typer(
     name="ledger",
@@ -18,6 +18,7 @@ app.add_typer(projections.projections_app, name="projections")
 app.add_typer(checkpoints.checkpoints_app, name="checkpoints")
 app.command("init")(admin.init)
 app.command("verify")(verify.verify)
+app.command("export")(export.export)
 app.command("serve")(service.serve)
 app.command("demo")(service.demo)
 app.command("scan")(scan.scan)

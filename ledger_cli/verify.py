@@ -38,9 +38,16 @@ def verify(
         Path | None,
         typer.Option(help="Witness file from `ledger checkpoints export`: must be a prefix of the log."),
     ] = None,
+    dossier: Annotated[
+        Path | None,
+        typer.Option(help="Verify this dossier (from `ledger export`) offline instead: no database needed."),
+    ] = None,
 ) -> None:
     """Recompute every chain hash, check every seal and signature, the global log's Merkle tree
     and its signed checkpoints. Exit 0 when intact."""
+    if dossier is not None:
+        verify_dossier_file(dossier, keys)
+        return
     current = settings()
     try:
         witness = parse_witness(against.read_text(encoding="utf-8")) if against else []
@@ -103,3 +110,26 @@ def _line(finding: Finding) -> str:
     if finding.stream is not None:
         return finding.line()
     return f"log: {finding.reason}" + (f": {finding.detail}" if finding.detail else "")
+
+
+def verify_dossier_file(path: Path, keys: Path | None) -> None:
+    """``ledger verify --dossier FILE [--keys RING]``: exit 0 intact, 1 findings, 2 unreadable."""
+    from ledger.dossier import verify_dossier
+
+    try:
+        bundle = json.loads(path.read_text(encoding="utf-8"))
+        trusted = KeyRing.from_json(json.loads(keys.read_text())) if keys else None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        console.print(f"[red]cannot read the dossier or key ring:[/red] {exc}")
+        raise typer.Exit(2) from None
+    findings = verify_dossier(bundle, trusted=trusted)
+    for finding in findings:
+        typer.echo(_line(finding))
+    if findings:
+        console.print(f"[red]NOT intact[/red]: {len(findings)} findings in dossier {path}")
+        raise typer.Exit(1)
+    events = sum(len(s["events"]) for s in bundle["streams"])
+    cp = bundle["checkpoint"]
+    console.print(f"[green]intact[/green]: case {bundle['coi']}, {events} events in {len(bundle['streams'])} "
+                  f"streams, checkpoint {cp['origin']} size {cp['tree_size']} root {cp['root']}, sealing keys "
+                  + ", ".join(k["key_id"] for k in bundle["keys"]) + ("" if keys else " (not checked against --keys)"))
