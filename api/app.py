@@ -13,7 +13,7 @@ from ledger.settings import Settings
 from . import errors
 from .container import Container, build_container
 from .observability import Metrics, RequestContext, configure_logging
-from .routes import admin, auth, cases, events, health, ledger_info, reads, scans, units
+from .routes import admin, auth, cases, epcis, events, health, ledger_info, reads, scans, units
 from .routes import dossier as dossier_routes
 
 
@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     errors.install(app)
     app.add_middleware(RequestContext, metrics=metrics)
-    for module in (health, auth, reads, cases, units, events, scans, admin, ledger_info, dossier_routes):
+    for module in (health, auth, reads, cases, units, events, scans, admin, ledger_info, dossier_routes,
+                   epcis):
         app.include_router(module.router)
     return app
 

@@ -1,0 +1,166 @@
+"""Ledger events -> EPCIS 2.0 events (for query and for the export of a whole case).
+
+Each ledger event becomes one EPCIS event (``eventID`` = ``urn:uuid:<ledger event id>``)
+with the envelope kept in ``coi:`` extension fields (type, stream, seq, hash, actor, server
+time, e-signature manifestation; data without patient pseudonyms). Copies a container's
+custody step leaves on each unit inside it (``via_container``), the unit side of packing and
+the labels of a derivation's outputs are implied by the container event, the
+AggregationEvent and the TransformationEvent, so they are not repeated.
+
+| ledger | EPCIS |
+|---|---|
+| UnitLabelled | ObjectEvent ADD ``commissioning``, label data in ``ilmd`` (``coi:``) |
+| PackedInto / UnpackedFrom | AggregationEvent ADD ``packing`` / DELETE ``unpacking`` |
+| CustodyTransferred / CustodyAcknowledged | ObjectEvent ``shipping`` / ``receiving`` with parties |
+| ShipmentDispatched / ShipmentDelivered | ObjectEvent ``departing`` / ``arriving``, ``bol`` |
+| TemperatureRecorded | ObjectEvent ``sensor_reporting`` with Temperature sensor reports |
+| UnitsDerived | TransformationEvent, outputs' label data in ``ilmd`` |
+| anything else | ObjectEvent OBSERVE naming the unit (or the case), ``coi:ledgerType`` |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from ledger.application import Ledger
+from ledger.records import SealedEvent
+from projections.common import scrub
+
+from . import ids
+
+STEPS = {"MaterialCollected": ("collecting", None), "UnitScanned": ("inspecting", None),
+         "QCResultRecorded": ("inspecting", None), "ProductReleased": ("inspecting", "conformant"),
+         "ExcursionDetected": ("inspecting", "non_conformant"), "ProductInfused": ("dispensing", None),
+         "UnitQuarantined": ("holding", "non_conformant"), "UnitDisposed": ("destroying", "destroyed")}
+LABEL_DATA = ("kind", "coi", "label", "identifiers", "spec", "product", "volume_ml")
+
+
+class Source:
+    """Reads streams once and knows each unit's EPC."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._streams: dict[str, list[SealedEvent]] = {}
+
+    def stream(self, stream: str) -> list[SealedEvent]:
+        if stream not in self._streams:
+            self._streams[stream] = self.ledger.read_stream(UUID(stream))
+        return self._streams[stream]
+
+    def event(self, stream: str, seq: int) -> SealedEvent | None:
+        events = self.stream(stream)
+        return events[seq - 1] if 0 < seq <= len(events) else None
+
+    def label(self, unit: str) -> dict[str, Any]:
+        events = self.stream(unit)
+        first = events[0].envelope if events else {}
+        return dict(first.get("data") or {}) if first.get("type") == "UnitLabelled" else {}
+
+    def epc(self, unit: str | None) -> str:
+        data = self.label(str(unit)) if unit else {}
+        given = (data.get("identifiers") or {}).get("epc")
+        return given if isinstance(given, str) and ":" in given else ids.unit_uri(
+            data.get("label") or str(unit))
+
+    def case_uri(self, stream: str) -> str:
+        events = self.stream(stream)
+        coi = (events[0].envelope.get("data") or {}).get("coi") if events else None
+        return ids.CASE + str(coi or stream)
+
+    def derived(self, unit: str, parents: list[str]) -> bool:
+        """Was ``unit`` labelled by a derivation (its TransformationEvent carries the label)?"""
+        return bool(parents) and any(
+            e.envelope["type"] == "UnitsDerived" and unit in e.envelope["data"]["outputs"]
+            for e in self.stream(parents[0]))
+
+
+def _base(event: SealedEvent, kind: str, **fields: Any) -> dict[str, Any]:
+    env = event.envelope
+    out: dict[str, Any] = {"type": kind, "eventTime": env.get("occurred_at") or env["recorded_at"],
+                           "eventTimeZoneOffset": "+00:00", "recordTime": env["recorded_at"],
+                           "eventID": f"urn:uuid:{env['event_id']}", **fields}
+    if env.get("site"):
+        out["readPoint"] = {"id": ids.as_uri(env["site"], ids.SITE)}
+    out.update(ids.namespaced({
+        "ledgerType": env["type"], "eventId": env["event_id"], "stream": env["stream"],
+        "seq": env["seq"], "hash": event.hash, "actor": env["actor"],
+        "onBehalf": env.get("on_behalf"), "recordedAt": env["recorded_at"]}))
+    if env.get("esign"):
+        out[f"{ids.PREFIX}:esign"] = ids.namespaced(env["esign"])
+    return out
+
+
+def _parties(kind: str, **values: str | None) -> list[dict[str, str]]:
+    key = "source" if kind == "sourceList" else "destination"
+    prefixes = {"possessing_party": ids.PARTY, "location": ids.SITE}
+    return [{"type": t, key: ids.as_uri(v, prefixes[t])} for t, v in values.items() if v]
+
+
+def to_epcis(source: Source, event: SealedEvent) -> dict[str, Any] | None:
+    """One ledger event as an EPCIS event, or None when another event already says it."""
+    env = event.envelope
+    d: Mapping[str, Any] = env.get("data") or {}
+    kind, stream = env["type"], env["stream"]
+    if d.get("via_container"):
+        return None
+    epc = [source.epc(stream)]
+    if kind == "UnitLabelled":
+        if source.derived(stream, list(d.get("parents") or [])):
+            return None
+        data = {k: d[k] for k in LABEL_DATA if d.get(k) not in (None, {}, [])}
+        data["parents"] = [source.epc(p) for p in d.get("parents") or []]
+        return _base(event, "ObjectEvent", action="ADD", epcList=epc, bizStep="commissioning",
+                     disposition="active", ilmd=ids.namespaced(data))
+    if kind in ("PackedInto", "UnpackedFrom"):
+        if stream != d["container"]:
+            return None
+        add = kind == "PackedInto"
+        return _base(event, "AggregationEvent", action="ADD" if add else "DELETE",
+                     parentID=source.epc(d["container"]), childEPCs=[source.epc(d["unit"])],
+                     bizStep="packing" if add else "unpacking")
+    if kind in ("CustodyTransferred", "CustodyAcknowledged"):
+        out = _base(event, "ObjectEvent", action="OBSERVE", epcList=epc,
+                    bizStep="shipping" if kind == "CustodyTransferred" else "receiving",
+                    sourceList=_parties("sourceList", possessing_party=d["from_party"]),
+                    destinationList=_parties("destinationList", possessing_party=d["to_party"],
+                                             location=d.get("location")))
+        if d.get("condition"):
+            out[f"{ids.PREFIX}:condition"] = d["condition"]
+        return out
+    if kind in ("ShipmentDispatched", "ShipmentDelivered"):
+        out = _base(event, "ObjectEvent", action="OBSERVE", epcList=epc,
+                    bizStep="departing" if kind == "ShipmentDispatched" else "arriving",
+                    bizTransactionList=[{"type": "bol", "bizTransaction": ids.as_uri(
+                        d["tracking"], ids.TRACKING)}],
+                    sourceList=_parties("sourceList", location=d.get("from_site")),
+                    destinationList=_parties("destinationList", possessing_party=d["carrier"]
+                                             if kind == "ShipmentDispatched" else None,
+                                             location=d.get("to_site")))
+        if d.get("condition"):
+            out[f"{ids.PREFIX}:condition"] = d["condition"]
+        return out
+    if kind == "TemperatureRecorded":
+        device = ids.as_uri(d["logger"], ids.DEVICE)
+        return _base(event, "ObjectEvent", action="OBSERVE", epcList=epc, bizStep="sensor_reporting",
+                     sensorElementList=[{"sensorMetadata": {"deviceID": device}, "sensorReport": [
+                         {"type": "Temperature", "time": r["t"], "value": r["celsius"], "uom": "CEL"}
+                         for r in d["readings"]]}])
+    if kind == "UnitsDerived":
+        if stream != d["inputs"][0]:
+            return None
+        outputs = [{"epc": source.epc(o), **{k: v for k, v in source.label(o).items()
+                                            if k in LABEL_DATA and v not in (None, {}, [])}}
+                   for o in d["outputs"]]
+        ilmd = {"process": d["process"], "batch": d.get("batch"),
+                "consumed": d.get("consumed", True), "outputs": outputs}
+        return _base(event, "TransformationEvent", inputEPCList=[source.epc(i) for i in d["inputs"]],
+                     outputEPCList=[o["epc"] for o in outputs],
+                     ilmd=ids.namespaced({k: v for k, v in ilmd.items() if v is not None}))
+    step, disposition = STEPS.get(kind, (None, None))
+    out = _base(event, "ObjectEvent", action="OBSERVE",
+                epcList=epc if source.label(stream) else [source.case_uri(stream)])
+    out.update({k: v for k, v in (("bizStep", step), ("disposition", disposition)) if v})
+    out[f"{ids.PREFIX}:data"] = ids.namespaced(scrub(dict(d)))
+    return out
