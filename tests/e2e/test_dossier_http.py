@@ -34,7 +34,7 @@ def test_dossier_json_and_pdf_for_an_auditor(client, login, tmp_path):
 
 
 def test_dossier_roles_and_unknown_case(client, login):
-    journey = run_autologous_journey(client.app.state.container.services, readings=10)
+    journey = run_autologous_journey(client.app.state.container.services)
     url = f"/v1/cases/{journey.coi}/dossier"
     assert client.get(url).status_code == 401
     assert client.get(url, headers=login("courier")).status_code == 200  # PERMISSIONS["read"]
