@@ -1,0 +1,123 @@
+"""Everything the case page shows, gathered from the read models and filtered by role.
+
+Only read-model query functions and the event store are used, the same the API routes use.
+Nothing here carries a patient identifier: the read models never store ``patient_ref``, the
+audit trail's detail is not shown, and :func:`assert_no_pseudonym` guards the final context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from ledger.bootstrap import key_store
+from ledger.timefmt import utc_now
+from projections.audit_query import audit_trail_page
+from projections.cases import case_summary
+from projections.conditions_query import conditions_for_unit
+from projections.custody import custody_timeline
+from projections.exceptions import exceptions
+from projections.genealogy import genealogy_for_coi
+
+from ..container import Container
+from ..deps import Principal
+from . import chart, graph
+from .session import may_audit
+from .verification import read_events, verify_case
+
+TRAIL_LIMIT = 1000
+CHART_POINTS = 480
+HANDOVER_LIMIT = timedelta(hours=2)
+
+
+UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+
+
+def readable(text: str | None, labels: Mapping[str, str]) -> str | None:
+    """Unit ids in a sentence replaced by the labels printed on the units."""
+    return UUID.sub(lambda m: labels.get(m.group(0), m.group(0)), text) if text else text
+
+
+class Names:
+    """User id -> printed name (devices and unknown ids stay as they are)."""
+
+    def __init__(self, container: Container) -> None:
+        self.reads = container.services.reads()
+        self.cache: dict[str, str | None] = {}
+
+    def __call__(self, user_id: str | None) -> str | None:
+        if not user_id:
+            return None
+        if user_id not in self.cache:
+            user = self.reads.user(user_id)
+            self.cache[user_id] = user.printed_name if user.version else None
+        return self.cache[user_id]
+
+
+def _custody_rows(timeline: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Holder intervals and gaps in one time-ordered list (a gap sorts before what it delays)."""
+    out = [{"row": "interval", "at": i["from"], **i} for i in timeline["intervals"]]
+    out += [{"row": "gap", "at": g["from"], **g} for g in timeline["gaps"]]
+    return sorted(out, key=lambda r: (r["at"] or "", r["row"] != "gap"))
+
+
+def load_case(container: Container, principal: Principal, coi: str) -> dict[str, Any] | None:
+    coi = coi.strip().upper()
+    audit = may_audit(principal)
+    now = utc_now()
+    with container.engine.connect() as conn:
+        case = case_summary(conn, coi)
+        if case is None:
+            return None
+        genealogy = genealogy_for_coi(conn, coi) or {"nodes": [], "edges": []}
+        rows = audit_trail_page(conn, {"coi": coi}, None, TRAIL_LIMIT)
+        streams = {r["stream"] for r in rows["items"]} | {n["id"] for n in genealogy["nodes"] if n["type"] == "unit"}
+        events = read_events(container.ledger, streams)
+        badge = verify_case(conn, key_store(container.settings).key_ring(), rows["items"], events)
+        units = []
+        for node in genealogy["nodes"]:
+            if node["type"] != "unit":
+                continue
+            timeline = custody_timeline(conn, node["id"], now=now, handover_limit=HANDOVER_LIMIT)
+            conditions = conditions_for_unit(conn, node["id"], limit=CHART_POINTS, downsample=True)
+            units.append({
+                "node": node, "custody": timeline, "custody_rows": _custody_rows(timeline) if timeline else [],
+                "conditions": conditions, "chart": chart.build(conditions) if conditions else None,
+            })
+        review = (exceptions(conn, coi=coi, status="all", now=now, handover_limit=HANDOVER_LIMIT)
+                  if audit else None)
+    labels = {n["id"]: n["label"] for n in genealogy["nodes"] if n["type"] == "unit" and n["label"]}
+    # The trail's ``detail`` (raw event data) is never shown: what/why/changes say it in words.
+    trail = [{**{k: v for k, v in r.items() if k != "detail"}, "what": readable(r["what"], labels)}
+             for r in rows["items"]] if audit else None
+    for item in review or []:
+        item["detail"] = readable(item["detail"], labels)
+    by_event = {r["event_id"]: r for r in trail or []}
+    context = {
+        "coi": coi, "case": case, "can_audit": audit, "badge": badge, "units": units,
+        "drawing": graph.layout(genealogy, events, coi, audit),
+        "trail": trail, "trail_truncated": bool(rows["next_cursor"]), "exceptions": review,
+        "by_event": by_event, "events_checked": len(rows["items"]),
+    }
+    assert_no_pseudonym(context)
+    context["names"] = Names(container)
+    return context
+
+
+PSEUDONYMS = ("patient_ref", "donor_ref", "wristband", "mrn")
+
+
+def assert_no_pseudonym(value: Any, depth: int = 0) -> None:
+    """Refuse to render a context that carries a patient or donor pseudonym under any key."""
+    if depth > 12:
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if str(key).lower() in PSEUDONYMS:
+                raise ValueError(f"refusing to render a patient identifier ({key})")
+            assert_no_pseudonym(item, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            assert_no_pseudonym(item, depth + 1)

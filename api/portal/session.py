@@ -1,0 +1,141 @@
+"""The portal's session: the API's own bearer token, carried in a cookie scoped to ``/portal``.
+
+* Signing in calls the same ``authenticate()`` as ``POST /v1/auth/token`` (failures are
+  recorded as ``AccessDenied``; the fifth locks the account) and issues the same kind of token.
+* The cookie is HttpOnly, SameSite=Strict, Secure when the request came over https, and its
+  path is ``/portal``: the API routes never receive it and keep accepting bearer headers only.
+* Every request resolves the token exactly as the API does (:func:`api.deps.get_principal`):
+  revoked, expired, deactivated or locked means signed out.
+* POST forms carry a CSRF token: before sign-in a random value double-submitted in its own
+  cookie; after sign-in an HMAC of the session token under the ledger's token secret.
+* Signing out revokes the token server-side (not only the cookie).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import text
+
+from ledger.errors import LedgerError
+from ledger.timefmt import format_utc, utc_now
+
+from ..auth.tokens import digest
+from ..container import Container
+from ..deps import Principal, get_principal
+from ..policy import PERMISSIONS
+
+COOKIE = "ledger_portal"
+LOGIN_CSRF_COOKIE = "ledger_portal_login"
+COOKIE_PATH = "/portal"
+
+
+class SignedOut(Exception):
+    """No valid session: the caller is sent to the sign-in page."""
+
+
+def container_of(request: Request) -> Container:
+    return request.app.state.container
+
+
+def session_token(request: Request) -> str | None:
+    return request.cookies.get(COOKIE) or None
+
+
+def current_principal(request: Request) -> Principal:
+    """The principal of the session cookie, checked exactly as a bearer token is."""
+    token = session_token(request)
+    if not token:
+        raise SignedOut
+    try:
+        principal = get_principal(request, container_of(request), token)
+    except LedgerError:
+        raise SignedOut from None
+    if not may_use_portal(principal):
+        raise SignedOut
+    return principal
+
+
+def may_use_portal(principal: Principal) -> bool:
+    return principal.kind == "user" and principal.may(PERMISSIONS["read"])
+
+
+def may_audit(principal: Principal) -> bool:
+    return principal.may(PERMISSIONS["read_audit"])
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int | None) -> None:
+    response.set_cookie(name, value, max_age=max_age, path=COOKIE_PATH, httponly=True,
+                        samesite="strict", secure=_secure(request))
+
+
+def clear_cookie(response: Response, request: Request, name: str) -> None:
+    response.delete_cookie(name, path=COOKIE_PATH, httponly=True, samesite="strict", secure=_secure(request))
+
+
+def start_session(response: Response, request: Request, user_id: str) -> None:
+    container = container_of(request)
+    minutes = container.settings.token_minutes
+    token = container.tokens.issue(user_id, "user", ttl=timedelta(minutes=minutes), label="portal")
+    set_cookie(response, request, COOKIE, token, max_age=minutes * 60)
+    clear_cookie(response, request, LOGIN_CSRF_COOKIE)
+
+
+def end_session(response: Response, request: Request) -> None:
+    """Revoke this session's token (only this one: the user's API tokens stay valid)."""
+    token = session_token(request)
+    if token:
+        with container_of(request).engine.begin() as conn:
+            conn.execute(text("UPDATE access_tokens SET revoked_at = :t "
+                              "WHERE token_digest = :d AND revoked_at IS NULL"),
+                         {"t": format_utc(utc_now()), "d": digest(token)})
+    clear_cookie(response, request, COOKIE)
+
+
+# -- CSRF ---------------------------------------------------------------------------------------
+
+
+def session_csrf(request: Request) -> str:
+    token = session_token(request) or ""
+    key = container_of(request).settings.token_secret.get_secret_value().encode()
+    return hmac.new(key, b"portal-csrf\x00" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def check_session_csrf(request: Request, submitted: str | None) -> bool:
+    return bool(submitted) and hmac.compare_digest(session_csrf(request), submitted or "")
+
+
+def login_csrf(request: Request) -> str:
+    """The pre-session CSRF value (reuse the cookie's if there is one)."""
+    existing = request.cookies.get(LOGIN_CSRF_COOKIE)
+    return existing if existing and len(existing) <= 100 else secrets.token_urlsafe(24)
+
+
+def check_login_csrf(request: Request, submitted: str | None) -> bool:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    return bool(cookie) and bool(submitted) and hmac.compare_digest(cookie, submitted or "")
+
+
+# -- redirects ----------------------------------------------------------------------------------
+
+
+def safe_next(target: str | None) -> str:
+    """Only a local portal path is a place to return to after sign-in."""
+    if target and target.startswith("/portal/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/portal/cases"
+
+
+def to_login(request: Request) -> RedirectResponse:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/portal/login?next={quote(safe_next(here), safe='')}", status_code=303)
