@@ -79,7 +79,7 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", extra={"request_id": getattr(request.state, "request_id", None)})
+    log.error("unhandled error", exc_info=exc, extra={"request_id": getattr(request.state, "request_id", None)})
     return problem(500, "INTERNAL_ERROR", "an unexpected error occurred; it has been logged")
 
 

@@ -98,7 +98,8 @@ def _filters(coi, unit_id, actor, type_, since, until) -> dict[str, Any]:
             "since": format_utc(since) if since else None, "until": format_utc(until) if until else None}
 
 
-@router.get("/audit-trail", summary="Part 11 audit trail (JSON pages, or CSV with format=csv)")
+@router.get("/audit-trail", summary="Part 11 audit trail (JSON pages, or CSV with format=csv)",
+            responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
 def audit_trail(
     principal: AuditReader, container: ContainerDep,
     coi: Annotated[str | None, Query(max_length=32)] = None, unit_id: UUID | None = None,
@@ -110,6 +111,8 @@ def audit_trail(
 ):
     fresh(container, min_position)
     filters = _filters(coi, unit_id, actor, type, since, until)
+    with container.engine.connect() as conn:
+        page = audit_trail_page(conn, filters, cursor, limit)  # also validates before any CSV is streamed
     if format == "csv":
         def lines():
             with container.engine.connect() as conn:
@@ -117,8 +120,7 @@ def audit_trail(
 
         return StreamingResponse(lines(), media_type="text/csv",
                                  headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'})
-    with container.engine.connect() as conn:
-        return audit_trail_page(conn, filters, cursor, limit)
+    return page
 
 
 @router.get("/exceptions", summary="Review by exception: what QA must look at before release")

@@ -23,7 +23,7 @@ from ..domain.esign import REQUIRED_MEANING, Manifestation
 from ..domain.registry import DeviceState, SiteState, fold_device, fold_site
 from ..domain.unit import UnitState, fold_unit
 from ..domain.users import UserState, fold_user
-from ..errors import StreamConflict
+from ..errors import RuleViolation, StreamConflict
 from ..streams import device_stream, site_stream, user_stream
 
 MAX_DECISION_RETRIES = 8
@@ -151,6 +151,7 @@ class Executor:
         if claim is not None:
             replay = self.ledger.claimed(claim)
             if replay is not None:
+                self._raise_if_refused(replay)
                 return self._replayed(replay, len(steps))
         for _ in range(MAX_DECISION_RETRIES):
             reads = Reads(self.ledger)
@@ -230,14 +231,28 @@ class Executor:
         return drafts
 
     def _record_refusal(self, ctx: Context, refusal: RecordedRefusal) -> None:
+        """Append the refused attempt's events; under the request's idempotency claim, so a
+        retried request gets the same refusal back instead of recording a second one."""
         drafts = [
             Draft(type=e.type, stream=e.stream, data=e.data, actor=ctx.actor, on_behalf=ctx.on_behalf,
-                  site=ctx.site)
+                  site=ctx.site, occurred_at=ctx.occurred_at)
             for e in refusal.events
         ]
-        if drafts:
-            result = self.ledger.append(drafts)
-            refusal.extra["recorded_event"] = [r.event_id for r in result.receipts]
+        if not drafts:
+            return
+        claim = None
+        if ctx.claim is not None:
+            claim = Claim(ctx.claim.scope, ctx.claim.request_digest,
+                          {"refused": {"code": refusal.code, "detail": refusal.detail}})
+        result = self.ledger.append(drafts, claim=claim)
+        refusal.extra["recorded_event"] = [r.event_id for r in result.receipts]
+
+    @staticmethod
+    def _raise_if_refused(replay: AppendResult) -> None:
+        refused = replay.answer.get("refused")
+        if refused is not None:
+            raise RuleViolation(refused["detail"], code=refused["code"],
+                                recorded_event=[r.event_id for r in replay.receipts])
 
 
 

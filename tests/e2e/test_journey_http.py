@@ -233,3 +233,22 @@ def test_an_isbt_din_on_the_label_resolves_a_scan(client, login):
                                                          "expect": {"coi": coi}})
     assert scan.status_code == 201, scan.text
     assert (scan.json()["unit_id"], scan.json()["verdict"]) == (labelled["answer"]["unit_id"], "match")
+
+
+def test_a_retried_refused_request_replays_the_refusal_without_recording_it_twice(client, login):
+    from ledger.streams import case_stream
+
+    nurse = {**login("nurse"), "Idempotency-Key": "chair-scan-7"}
+    coi = client.post("/v1/cases", headers=login("nurse"), json={
+        "kind": "autologous", "product": "p", "treating_site": "hospital-1", "mrn": "MRN-R-1"}).json()["answer"]["coi"]
+    bag = client.post("/v1/units", headers=login("nurse"), json={"coi": coi, "kind": "apheresis_bag"}).json()
+    body = {"type": "MaterialCollected", "unit_id": bag["answer"]["unit_id"], "occurred_at": "2026-03-01T10:00:00Z",
+            "data": {"wristband": "MRN-WRONG", "material": "leukapheresis", "collection_site": "hospital-1"}}
+    first = client.post("/v1/events", headers=nurse, json=body)
+    again = client.post("/v1/events", headers=nurse, json=body)
+    assert first.status_code == again.status_code == 409
+    assert first.json()["code"] == again.json()["code"] == "COI_MISMATCH"
+    assert first.json()["recorded_event"] == again.json()["recorded_event"]
+    refusals = [e for e in client.app.state.container.ledger.read_stream(case_stream(coi))
+                if e.type == "OperationRefused"]
+    assert len(refusals) == 1 and refusals[0].envelope["occurred_at"] == "2026-03-01T10:00:00.000000Z"
