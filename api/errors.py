@@ -8,11 +8,14 @@ request id and answered as a 500 problem without internals.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import LedgerError, StorageUnavailable
@@ -78,6 +81,13 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return problem(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
+def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", type(exc).__name__,
+                extra={"request_id": getattr(request.state, "request_id", None)})
+    return problem(503, "STORAGE_UNAVAILABLE", "the database is unavailable; retry shortly",
+                   headers={"Retry-After": "5"})
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc, extra={"request_id": getattr(request.state, "request_id", None)})
     return problem(500, "INTERNAL_ERROR", "an unexpected error occurred; it has been logged")
@@ -87,4 +97,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LedgerError, _ledger_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    for unavailable in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+                        psycopg.OperationalError, sqlite3.OperationalError):
+        app.add_exception_handler(unavailable, _database_down)
     app.add_exception_handler(Exception, _unexpected)

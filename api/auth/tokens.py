@@ -57,6 +57,14 @@ class TokenStore:
             return None
         return TokenRecord(row[0], row[1], parse_utc(row[2]) if row[2] else None, row[3] is not None)
 
+    def revoke(self, token: str) -> bool:
+        """Revoke one token (a signed-out session); True if it was live."""
+        with self.engine.begin() as conn:
+            return bool(conn.execute(
+                text("UPDATE access_tokens SET revoked_at = :t WHERE token_digest = :d AND revoked_at IS NULL"),
+                {"t": format_utc(utc_now()), "d": digest(token)},
+            ).rowcount)
+
     def revoke_all(self, principal: str) -> int:
         with self.engine.begin() as conn:
             return conn.execute(

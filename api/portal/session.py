@@ -21,12 +21,9 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import text
 
 from ledger.errors import LedgerError
-from ledger.timefmt import format_utc, utc_now
 
-from ..auth.tokens import digest
 from ..container import Container
 from ..deps import Principal, get_principal
 from ..policy import PERMISSIONS
@@ -95,10 +92,7 @@ def end_session(response: Response, request: Request) -> None:
     """Revoke this session's token (only this one: the user's API tokens stay valid)."""
     token = session_token(request)
     if token:
-        with container_of(request).engine.begin() as conn:
-            conn.execute(text("UPDATE access_tokens SET revoked_at = :t "
-                              "WHERE token_digest = :d AND revoked_at IS NULL"),
-                         {"t": format_utc(utc_now()), "d": digest(token)})
+        container_of(request).tokens.revoke(token)
     clear_cookie(response, request, COOKIE)
 
 

@@ -15,7 +15,7 @@ from projections.checkpoints import CheckpointPublisher
 from projections.dossier_query import issue_dossier
 
 from ..container import Container
-from ..deps import ContainerDep, Reader
+from ..deps import AuditReader, ContainerDep
 from ..schemas import PROBLEMS
 
 router = APIRouter(prefix="/v1", tags=["read models"], responses=PROBLEMS)
@@ -44,7 +44,7 @@ def dossier_for(container: Container, coi: str) -> dict[str, Any]:
 
 @router.get("/cases/{coi}/dossier", summary="Offline-verifiable dossier of a case (JSON), or its PDF",
             responses={200: {"content": {"application/json": {}, "application/pdf": {}}}})
-def dossier(coi: str, principal: Reader, container: ContainerDep,
+def dossier(coi: str, principal: AuditReader, container: ContainerDep,
             format: Literal["json", "pdf"] = "json") -> Response:  # noqa: A002 - the documented name
     bundle = dossier_for(container, coi.upper())
     name = f"dossier-{bundle['coi']}"
