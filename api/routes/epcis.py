@@ -60,7 +60,8 @@ def _time(value: str | None, name: str) -> datetime | None:
 
 
 @router.get("/events", summary="EPCIS 2.0 query: a case's, a unit's or an EPC's events as an "
-            "EPCISQueryDocument", response_class=JSONResponse)
+            "EPCISQueryDocument", response_class=JSONResponse,
+            responses={200: {"content": {LD_JSON: {"schema": {"type": "object"}}}}})
 def get_events(
     request: Request, principal: PrincipalDep, container: ContainerDep,
     coi: Annotated[str | None, Query(max_length=32)] = None, unit_id: UUID | None = None,

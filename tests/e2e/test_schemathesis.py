@@ -55,7 +55,8 @@ def test_no_server_error_and_responses_match_the_schema(fuzzed_app):
     assert len(operations) >= 15
 
     for operation in operations:
-        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                  derandomize=True)  # the same examples every CI run; R5 (tests/reliability) explores
         @given(case=operation.as_strategy())
         def exercise(case):
             case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
