@@ -33,6 +33,17 @@ class Container:
     runner: ProjectionRunner
     metrics: Metrics
 
+    @property
+    def merkle(self) -> MerkleLog:
+        return next(p for p in self.runner.projections if isinstance(p, MerkleLog))
+
+    def publish_checkpoint(self) -> dict | None:
+        """Sign a checkpoint of the Merkle tree as far as it has been built, now."""
+        publisher = self.merkle.publisher
+        assert publisher is not None
+        with self.engine.begin() as conn:
+            return publisher.publish_now(conn)
+
     def close(self) -> None:
         self.runner.stop()
         self.ledger.close()

@@ -11,7 +11,6 @@ from ledger.bootstrap import key_store
 from ledger.dossier import verify_dossier
 from ledger.errors import StorageUnavailable, StreamNotFound
 from ledger.merkle import Ed25519NoteSigner
-from projections.checkpoints import CheckpointPublisher
 from projections.dossier_query import issue_dossier
 
 from ..container import Container
@@ -24,15 +23,13 @@ router = APIRouter(prefix="/v1", tags=["read models"], responses=PROBLEMS)
 def dossier_for(container: Container, coi: str) -> dict[str, Any]:
     """The attested bundle of ``coi``: the Merkle tree caught up and a checkpoint covering it."""
     ledger, settings = container.ledger, container.settings
-    publisher = CheckpointPublisher.from_settings(settings, ledger.sealing_key)
 
     def catch_up() -> None:
         if not container.runner.wait_for(ledger.last_position(), timeout=10.0):
             raise StorageUnavailable("the Merkle log has not caught up yet; retry shortly", code="NOT_YET_VISIBLE")
 
     def publish() -> None:
-        with container.engine.begin() as conn:
-            publisher.publish_now(conn)
+        container.publish_checkpoint()
 
     bundle = issue_dossier(container.engine, coi, keyring=key_store(settings).key_ring(),
                            signer=Ed25519NoteSigner(settings.log_origin, ledger.sealing_key.private_key),

@@ -37,7 +37,8 @@ def test_dossier_roles_and_unknown_case(client, login):
     journey = run_autologous_journey(client.app.state.container.services)
     url = f"/v1/cases/{journey.coi}/dossier"
     assert client.get(url).status_code == 401
-    assert client.get(url, headers=login("courier")).status_code == 200  # PERMISSIONS["read"]
+    assert client.get(url, headers=login("auditor")).status_code == 200
+    assert client.get(url, headers=login("courier")).status_code == 403  # it holds the audit trail
     container = client.app.state.container
     container.services.identity.register_device(Context(actor="system"), device_id="scanner-9", kind="scanner",
                                                 site="hospital-1")
