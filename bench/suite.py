@@ -105,7 +105,7 @@ def b6(run: Run) -> None:
     growth_mb = (main - small) / 2**20
     run.rows.append(row("B6", "ledger verify peak RSS growth, main vs small (MB)", growth_mb, None, "<= 50 MB",
                         growth_mb <= 50, main_mb=round(main / 2**20, 1), small_mb=round(small / 2**20, 1),
-                        dossier="no dossier route in this tree: not measured"))
+                        dossier="dossier export RSS: not measured yet (route added concurrently)"))
 
 
 def _read_paths(bench_ledger, scratch: Path, count: int = 200) -> dict[str, Path]:
