@@ -1,9 +1,9 @@
 """Units an EPCIS document brings into being: commissioning (UnitLabelled) and
 TransformationEvents (UnitsDerived + UnitLabelled of the outputs).
 
-Both run the domain's own decisions through the executor (as ``UnitService.label`` and
-``QualityService.derive`` do) because the new units' ids must be known while the rest of
-the document is planned: their label ids are issued here, not inside the service.
+Both go through the application services (``UnitService.label``, ``QualityService.derive``)
+with label ids planned here, because the new units' ids must be known while the rest of the
+document is planned.
 
 Label data comes from the ``coi:`` namespace of the event's ``ilmd``: ``kind``, ``coi``,
 ``spec``, ``identifiers``, ``parents`` (EPCs), ``product``, ``volume_ml``; for a
@@ -16,9 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ledger.domain import labelling, manufacturing
 from ledger.domain.identifiers import issue_unit_label, validate_coi
-from ledger.domain.manufacturing import DerivedOutput
 from ledger.errors import InvalidEvent
 from ledger.services import Services
 from ledger.streams import case_stream, unit_stream
@@ -80,16 +78,10 @@ def commission(state: PlanState, s: Services, event: Mapping[str, Any], epc: str
     identifiers = _identifiers(epc, data.get("identifiers"), data.get("coi"), coi)
     extra = {k: data[k] for k in LABEL_FIELDS if data.get(k) is not None}
     ctx = state.ctx(event)
-    executor, clock = s.units.executor, s.units.clock
-
-    def decide(reads):
-        return labelling.decide_label_unit(
-            reads.case(case_stream(coi)), unit_id=unit.unit_id, kind=data["kind"], label=label,
-            identifiers=identifiers, parents=reads.units(parents), actor=ctx.actor, now=clock(),
-            **extra)
-
     state.labelled[epc] = unit
-    state.run("label", unit, epc, lambda: executor.run(ctx, decide), label=label, coi=coi)
+    state.run("label", unit, epc, lambda: s.units.label(
+        ctx, coi=coi, kind=data["kind"], label=label, identifiers=identifiers, parents=parents, **extra),
+        label=label, coi=coi)
 
 
 def transform(state: PlanState, s: Services, event: Mapping[str, Any]) -> None:
@@ -113,28 +105,21 @@ def transform(state: PlanState, s: Services, event: Mapping[str, Any]) -> None:
     if coi is None:
         return
     specs = {o.get("epc"): o for o in data.get("outputs") or [] if isinstance(o, Mapping)}
+    labels = [issue_unit_label() for _ in outputs]
     made = []
     for epc in outputs:
-        spec, label = specs.get(epc, data), issue_unit_label()
-        made.append(DerivedOutput(
-            unit_id=unit_stream(label), label=label, kind=spec.get("kind") or "final_product_bag",
-            identifiers=_identifiers(epc, spec.get("identifiers"), None, coi),
-            **{k: spec[k] for k in LABEL_FIELDS if spec.get(k) is not None}))
+        spec = specs.get(epc, data)
+        made.append({"kind": spec.get("kind") or "final_product_bag",
+                     "identifiers": _identifiers(epc, spec.get("identifiers"), None, coi),
+                     **{k: spec[k] for k in LABEL_FIELDS if spec.get(k) is not None}})
     lot = data.get("batch") or (event.get("ilmd") or {}).get("cbvmda:lotNumber")
     process = data.get("process") or biz_step(event) or "epcis-transformation"
     in_ids = [i.unit_id for i in inputs if isinstance(i, Known)]
-    ctx, executor, clock = state.ctx(event), s.quality.executor, s.quality.clock
+    ctx = state.ctx(event)
 
-    def decide(reads):
-        for output in made:
-            reads.unit(output.unit_id)  # new streams: append at version 0
-        return manufacturing.decide_derive(
-            reads.case(case_stream(coi)), reads.units(in_ids), made, process=str(process)[:128],
-            batch=str(lot)[:128] if lot else None, consumed=data.get("consumed", True) is not False,
-            actor=ctx.actor, now=clock())
-
-    for epc, output in zip(outputs, made, strict=True):
-        state.labelled[epc] = Known(output.unit_id, coi, output.kind)
-    state.run("derive", None, None, lambda: executor.run(ctx, decide),
-              inputs=event.get("inputEPCList"), outputs=outputs,
-              labels=[o.label for o in made])
+    for epc, label, output in zip(outputs, labels, made, strict=True):
+        state.labelled[epc] = Known(unit_stream(label), coi, output["kind"])
+    state.run("derive", None, None, lambda: s.quality.derive(
+        ctx, coi=coi, inputs=in_ids, outputs=made, process=str(process)[:128],
+        batch=str(lot)[:128] if lot else None, consumed=data.get("consumed", True) is not False, labels=labels),
+        inputs=event.get("inputEPCList"), outputs=outputs, labels=labels)

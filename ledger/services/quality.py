@@ -56,14 +56,16 @@ class QualityService:
             actor=ctx.actor, now=now), signoff=signoff)
 
     def derive(self, ctx: Context, *, coi: str, inputs: Sequence[UUID], outputs: Sequence[Mapping[str, Any]],
-               process: str, batch: str | None = None, consumed: bool = True) -> Outcome:
+               process: str, batch: str | None = None, consumed: bool = True,
+               labels: Sequence[str] | None = None) -> Outcome:
         """Manufacturing: ``outputs`` are {kind, spec?, identifiers?, product?, volume_ml?};
-        each gets a new label and unit id."""
+        each gets a new label (issued here unless ``labels`` were planned) and unit id."""
         now = self.clock()
-        made = []
-        for spec in outputs:
-            label = issue_unit_label()
-            made.append(DerivedOutput(unit_id=unit_stream(label), label=label, **spec))
+        labels = list(labels) if labels is not None else [issue_unit_label() for _ in outputs]
+        if len(labels) != len(outputs):
+            raise ValueError("one planned label per output")
+        made = [DerivedOutput(unit_id=unit_stream(label), label=label, **spec)
+                for label, spec in zip(labels, outputs, strict=True)]
 
         def decide(reads: Reads):
             for output in made:

@@ -32,9 +32,11 @@ class UnitService:
         self, ctx: Context, *, coi: str, kind: str, spec: Mapping[str, Any] | None = None,
         identifiers: Mapping[str, str] | None = None, parents: Sequence[UUID] = (),
         custodian: str | None = None, product: str | None = None, volume_ml: float | None = None,
+        label: str | None = None,
     ) -> Outcome:
+        """Label a new unit; ``label`` is issued here unless the caller planned one already."""
         now = self.clock()
-        label = issue_unit_label()
+        label = label or issue_unit_label()
 
         def decide(reads: Reads):
             return labelling.decide_label_unit(
