@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ledger import migrations
-from ledger.bootstrap import key_store, sealing_key
 from ledger.keystore import KeyStoreError
 from ledger.settings import Settings
 
@@ -29,6 +27,7 @@ def settings() -> Settings:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration (creates the event store and read-model tables)."""
+    from ledger import migrations
     current = settings()
     migrations.upgrade(current.database)
     console.print(f"database schema is current ({current.database.kind})")
@@ -39,6 +38,8 @@ def init(
     admin_password: Annotated[str | None, typer.Option(help="Password of the first administrator.")] = None,
 ) -> None:
     """Create the database schema, the sealing key and, optionally, the first admin (idempotent)."""
+    from ledger import migrations
+    from ledger.bootstrap import key_store
     current = settings()
     migrations.upgrade(current.database)
     store = key_store(current)
@@ -83,6 +84,7 @@ def _first_admin(user_id: str, password: str | None) -> None:
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Start a new sealing key; the old public key stays published with its validity period."""
+    from ledger.bootstrap import key_store, sealing_key
     current = settings()
     try:
         old = sealing_key(current)
@@ -96,6 +98,7 @@ def keys_rotate() -> None:
 @keys_app.command("show")
 def keys_show() -> None:
     """Print the published key ring (public keys with validity periods) as JSON."""
+    from ledger.bootstrap import key_store
     try:
         ring = key_store(settings()).key_ring()
     except KeyStoreError as exc:
