@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from .datatypes import validated
 from .errors import InvalidEvent, UnknownEventType
 from .keyevents import KEY_EVENTS
 
@@ -50,20 +51,4 @@ class EventCatalogue:
         model = self.model(type_name)
         if not isinstance(data, Mapping):
             raise InvalidEvent("data must be a JSON object", code="INVALID_DATA")
-        try:
-            parsed = model.model_validate(dict(data))
-        except ValidationError as exc:
-            raise InvalidEvent(
-                f"{type_name}: {_summary(exc)}",
-                code="INVALID_DATA",
-                errors=exc.errors(include_url=False, include_context=False, include_input=False),
-            ) from None
-        return parsed.model_dump(mode="json")
-
-
-def _summary(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False)[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "data"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
+        return validated(model, data, name=type_name).model_dump(mode="json")

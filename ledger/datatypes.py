@@ -7,11 +7,13 @@ mode, so what is hashed is always the normalised form (UTC ``Z`` times, bounded 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
 
+from .errors import InvalidEvent
 from .timefmt import format_utc, parse_utc
 
 
@@ -56,3 +58,26 @@ class EventData(BaseModel):
     """Base of every event's ``data`` model: unknown fields are refused, instances are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], data: Mapping[str, Any], *, name: str | None = None) -> M:
+    """``model`` built from ``data``, or ``InvalidEvent(code="INVALID_DATA")`` naming the fields."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise InvalidEvent(
+            f"{name or model.__name__}: {validation_summary(exc)}",
+            code="INVALID_DATA",
+            errors=exc.errors(include_url=False, include_context=False, include_input=False),
+        ) from None
+
+
+def validation_summary(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "data"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

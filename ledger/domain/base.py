@@ -14,10 +14,8 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from pydantic import ValidationError
-
-from ..datatypes import EventData
-from ..errors import InvalidEvent, LedgerError, RuleViolation
+from ..datatypes import EventData, validated
+from ..errors import LedgerError, RuleViolation
 from ..timefmt import format_utc, parse_utc
 from .rules import CODES
 
@@ -52,14 +50,7 @@ M = TypeVar("M", bound=EventData)
 
 def validate(model: type[M], **fields: Any) -> M:
     """``model`` built from ``fields``, or ``InvalidEvent(code="INVALID_DATA")``."""
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        raise InvalidEvent(
-            f"{model.__name__}: {validation_summary(exc)}",
-            code="INVALID_DATA",
-            errors=exc.errors(include_url=False, include_context=False, include_input=False),
-        ) from None
+    return validated(model, fields)
 
 
 def event_of(stream: UUID, data: EventData) -> NewEvent:
@@ -69,14 +60,6 @@ def event_of(stream: UUID, data: EventData) -> NewEvent:
 def new_event(stream: UUID, model: type[EventData], **fields: Any) -> NewEvent:
     """Validate ``fields`` with ``model`` and return the event with its canonical JSON data."""
     return event_of(stream, validate(model, **fields))
-
-
-def validation_summary(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False)[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "data"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
 
 
 def require_reason(reason: str, what: str = "this step") -> None:
