@@ -252,3 +252,9 @@ def test_a_retried_refused_request_replays_the_refusal_without_recording_it_twic
     refusals = [e for e in client.app.state.container.ledger.read_stream(case_stream(coi))
                 if e.type == "OperationRefused"]
     assert len(refusals) == 1 and refusals[0].envelope["occurred_at"] == "2026-03-01T10:00:00.000000Z"
+
+
+def test_an_oversized_request_is_refused_before_it_is_read(client, login):
+    huge = b"{" + b" " * (33 * 1024 * 1024) + b"}"
+    response = client.post("/v1/events", headers={**login("nurse"), "Content-Type": "application/json"}, content=huge)
+    assert response.status_code == 413 and response.json()["code"] == "PAYLOAD_TOO_LARGE"
