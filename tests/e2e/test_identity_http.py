@@ -28,8 +28,8 @@ def test_a_registered_logger_must_sign_and_a_revoked_key_is_refused(client, logi
     key = Ed25519PrivateKey.generate()
     public = b64(raw_public_key(key.public_key()))
     kid = key_id_of(raw_public_key(key.public_key()))
-    assert client.post("/v1/devices", headers=admin, json={"device_id": "logger-9", "kind": "logger",
-                                                           "site": "hospital-1", "public_key": public}).status_code == 201
+    device_body = {"device_id": "logger-9", "kind": "logger", "site": "hospital-1", "public_key": public}
+    assert client.post("/v1/devices", headers=admin, json=device_body).status_code == 201
     token = client.post("/v1/tokens", headers=admin, json={"device": "logger-9"}).json()["access_token"]
     device = {"Authorization": f"Bearer {token}"}
     nurse = login("nurse")
