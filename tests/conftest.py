@@ -42,8 +42,10 @@ def pg_template() -> Iterator[str]:
         pytest.fail(f"PostgreSQL is required for these tests and is unreachable: {exc}")
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-        migrations.upgrade(Database.from_url(_pg_url(name)))
-        yield name
+    migrations.upgrade(Database.from_url(_pg_url(name)))
+    yield name
+    # A fresh connection: a drill may have restarted the server since the session began.
+    with psycopg.connect(_admin_conninfo(), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
