@@ -16,7 +16,7 @@ install: $(BIN)/.installed
 ## run: install, create the SQLite ledger and dev keys, load the demo journey, serve on :8000
 run: install
 	$(BIN)/ledger init
-	$(BIN)/ledger demo
+	$(BIN)/ledger demo --if-empty
 	$(BIN)/ledger serve
 
 ## test: install and run the whole suite (SQLite and PostgreSQL)

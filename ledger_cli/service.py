@@ -39,7 +39,9 @@ def serve(
                 log_level="warning", access_log=False)
 
 
-def demo() -> None:
+def demo(
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Only when the ledger has no events yet.")] = False,
+) -> None:
     """Load demo users and sites and run an autologous and an allogeneic journey; print the COIs."""
     from ledger.services.journeys import (
         DEMO_PASSWORD,
@@ -50,6 +52,10 @@ def demo() -> None:
     )
 
     container = _container()
+    if if_empty and container.ledger.last_position():
+        console.print("the ledger has events already: no demo journey added (run `ledger demo` for another)")
+        container.close()
+        return
     try:
         seed_identities(container.services)
         auto = run_autologous_journey(container.services)
