@@ -30,12 +30,22 @@ class Container:
     engine: Engine
     services: Services
     tokens: TokenStore
-    runner: ProjectionRunner
+    runner: ProjectionRunner  # the read models
+    log_follower: ProjectionRunner  # the Merkle log and its checkpoints, at its own pace
     metrics: Metrics
 
     @property
     def merkle(self) -> MerkleLog:
-        return next(p for p in self.runner.projections if isinstance(p, MerkleLog))
+        return next(p for p in self.log_follower.projections if isinstance(p, MerkleLog))
+
+    def catch_up(self) -> None:
+        """Apply everything appended so far to the read models and the Merkle log."""
+        self.runner.catch_up()
+        self.log_follower.catch_up()
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Both followers have applied ``position`` (read-your-writes, dossiers)."""
+        return self.runner.wait_for(position, timeout) and self.log_follower.wait_for(position, timeout)
 
     def publish_checkpoint(self) -> dict | None:
         """Sign a checkpoint of the Merkle tree as far as it has been built, now."""
@@ -46,6 +56,7 @@ class Container:
 
     def close(self) -> None:
         self.runner.stop()
+        self.log_follower.stop()
         self.ledger.close()
         self.engine.dispose()
 
@@ -60,14 +71,12 @@ def build_container(settings: Settings) -> Container:
         password_days=settings.password_days,
         argon2=FAST_TEST_PARAMS if settings.insecure_fast_hashing else DEFAULT_PARAMS,
     )
-    runner = ProjectionRunner(ledger, engine, _projections(settings, ledger))
-    container = Container(settings, ledger, engine, services, TokenStore(engine), runner, Metrics())
+    # Two followers, so slow read models never delay signed checkpoints (B7).
+    runner = ProjectionRunner(ledger, engine, all_projections(settings))
+    publisher = CheckpointPublisher.from_settings(settings, ledger.sealing_key)
+    log_follower = ProjectionRunner(ledger, engine, [MerkleLog(publisher)])
+    container = Container(settings, ledger, engine, services, TokenStore(engine), runner, log_follower, Metrics())
     if settings.run_projections:
         runner.start()
+        log_follower.start()
     return container
-
-
-def _projections(settings: Settings, ledger: Ledger) -> list:
-    """The read models and the Merkle log (whose checkpoints the sealing key signs)."""
-    publisher = CheckpointPublisher.from_settings(settings, ledger.sealing_key)
-    return [*all_projections(settings), MerkleLog(publisher)]

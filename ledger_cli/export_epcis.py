@@ -36,7 +36,7 @@ def _export(coi: str, output: str | Path | None) -> None:
     case = validate_coi(coi)
     container = build_container(settings().model_copy(update={"run_projections": False}))
     try:
-        container.runner.catch_up()
+        container.catch_up()
         with container.engine.connect() as conn:
             document = case_document(conn, container.ledger, case)
     finally:

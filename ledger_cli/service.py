@@ -60,7 +60,7 @@ def demo(
         seed_identities(container.services)
         auto = run_autologous_journey(container.services)
         allo = run_allogeneic_journey(container.services)
-        container.runner.catch_up()
+        container.catch_up()
         container.publish_checkpoint()  # the demo's events are covered by a signed checkpoint at once
     except LedgerError as exc:
         console.print(f"[red]demo failed:[/red] {exc}")

@@ -90,7 +90,7 @@ def capture(container: Container, principal: Principal, body: bytes, *,
     if stored is not None:
         return {**stored, "replayed": True}, False
     if container.settings.run_projections:
-        container.runner.wait_for(container.ledger.last_position(), timeout=5.0)
+        container.wait_for(container.ledger.last_position(), timeout=5.0)
     services = container.services
     executor = services.units.executor
     plans: list[EventPlan] = []

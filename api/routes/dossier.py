@@ -25,7 +25,7 @@ def dossier_for(container: Container, coi: str) -> dict[str, Any]:
     ledger, settings = container.ledger, container.settings
 
     def catch_up() -> None:
-        if not container.runner.wait_for(ledger.last_position(), timeout=10.0):
+        if not container.wait_for(ledger.last_position(), timeout=10.0):
             raise StorageUnavailable("the Merkle log has not caught up yet; retry shortly", code="NOT_YET_VISIBLE")
 
     def publish() -> None:

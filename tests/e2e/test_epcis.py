@@ -183,7 +183,7 @@ def journey(client, login):
     assert response.status_code == 201, response.text
     shipper = response.json()["answer"]["unit_id"]
     container = client.app.state.container
-    assert container.runner.wait_for(container.ledger.last_position(), timeout=10)
+    assert container.wait_for(container.ledger.last_position(), timeout=10)
     label = services.units.state(spare).label
     return {"services": services, "spare": spare, "spare_epc": f"urn:coi-ledger:unit:{label}",
             "shipper": shipper, "coi": result.coi}
@@ -340,7 +340,7 @@ def test_export_validates_and_reimport_gives_the_same_genealogy(client, login, s
 
     container = client.app.state.container
     coi, _ = _source_case(container.services)
-    assert container.runner.wait_for(container.ledger.last_position(), timeout=10)
+    assert container.wait_for(container.ledger.last_position(), timeout=10)
     with container.engine.connect() as conn:
         exported = case_document(conn, container.ledger, coi)
         source_graph = genealogy_for_coi(conn, coi)

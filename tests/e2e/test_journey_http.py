@@ -228,7 +228,7 @@ def test_an_isbt_din_on_the_label_resolves_a_scan(client, login):
                       "treating_site": "hospital-1", "mrn": "MRN-D-1"}).json()["answer"]["coi"]
     labelled = client.post("/v1/units", headers=nurse, json={"coi": coi, "kind": "apheresis_bag",
                                                              "identifiers": {"din": "A999917123456"}}).json()
-    assert client.app.state.container.runner.wait_for(labelled["position"], timeout=5)
+    assert client.app.state.container.wait_for(labelled["position"], timeout=5)
     scan = client.post("/v1/scans", headers=nurse, json={"raw": "=A99991712345600", "purpose": "collection",
                                                          "expect": {"coi": coi}})
     assert scan.status_code == 201, scan.text

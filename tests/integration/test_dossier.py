@@ -148,7 +148,7 @@ def cli(args, env, *, tool_script=False):
 
 def test_export_and_verify_as_processes(container, journeys, env, tmp_path):
     auto, _ = journeys
-    container.runner.catch_up()
+    container.catch_up()
     out = tmp_path / "dossier.json"
     exported = cli(["export", "--coi", auto.coi, "--format", "json", "--output", str(out)], env)
     assert exported.returncode == 0, exported.stderr

@@ -24,7 +24,7 @@ def journey(database, tmp_path):
     container = build_container(drill.settings)
     try:
         result = run_autologous_journey(container.services, readings=30)
-        container.runner.catch_up()  # Merkle leaves and a signed checkpoint over everything
+        container.catch_up()  # read models, Merkle leaves and a signed checkpoint over everything
         envs = [e.envelope for _, e in container.ledger.read_log(after=0, limit=5000)]
     finally:
         container.close()

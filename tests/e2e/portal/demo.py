@@ -59,7 +59,7 @@ def seed_demo(container) -> Demo:
 def wait_for_read_models(container, timeout: float = 20.0) -> None:
     """Every event applied, and a checkpoint covering all of them (signed within ~1 s)."""
     position = container.ledger.last_position()
-    assert container.runner.wait_for(position, timeout=timeout)
+    assert container.wait_for(position, timeout=timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with container.engine.connect() as conn:

@@ -76,7 +76,7 @@ def test_qa_signs_in_searches_reviews_a_case_and_downloads(site):
         error = wait(driver, ec.visibility_of_element_located((By.ID, "login-error")))
         assert error.text == "Wrong user id or password."
         screenshot(driver, "desktop-01-login-failed", full_page=False)
-        assert container.runner.wait_for(container.ledger.last_position())
+        assert container.wait_for(container.ledger.last_position())
         with container.engine.connect() as conn:
             denied = audit_trail_page(conn, {"type": "AccessDenied", "actor": "qa"})["items"]
         assert denied, "the failed sign-in is recorded as AccessDenied"

@@ -34,7 +34,7 @@ def test_sign_in_failure_is_recorded_and_success_sets_a_strict_cookie(client, de
     assert failed.status_code == 401 and "Wrong user id or password." in failed.text
     assert portal_login("nobody-here", "whatever-123").text.count("Wrong user id or password.") == 1
     container = client.app.state.container
-    assert container.runner.wait_for(container.ledger.last_position())
+    assert container.wait_for(container.ledger.last_position())
     with container.engine.connect() as conn:
         denied = audit_trail_page(conn, {"type": "AccessDenied", "actor": "qa"})["items"]
     assert len(denied) == 1
