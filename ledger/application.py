@@ -29,7 +29,7 @@ from .envelope import (
     GENESIS_PREV,
     SCHEMA_VERSION,
     canonical,
-    envelope_hash,
+    canonical_and_hash,
     esign_digest,
     submission_bytes,
 )
@@ -287,9 +287,9 @@ class Ledger(Application[UUID]):
             if draft.esign is not None:
                 envelope["esign"] = _manifestation(draft.esign, recorded_at)
                 envelope["esign"]["signature"] = draft.esign.sign(esign_digest(envelope))
-            event_hash = envelope_hash(envelope)
+            envelope_jcs, event_hash = canonical_and_hash(envelope)
             sealed = record_class(draft.type)(
-                envelope, event_hash, self.sealing_key.seal(event_hash), self.sealing_key.key_id
+                envelope, event_hash, self.sealing_key.seal(event_hash), self.sealing_key.key_id, envelope_jcs
             )
             events.append(sealed)
             heads[draft.stream] = (seq + 1, event_hash)

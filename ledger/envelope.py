@@ -56,7 +56,13 @@ def canonical(obj: Any) -> bytes:
 
 def envelope_hash(envelope: Mapping[str, Any]) -> str:
     """Hex SHA-256 of the envelope's JCS bytes: the event's chain hash."""
-    return hashlib.sha256(canonical(dict(envelope))).hexdigest()
+    return canonical_and_hash(envelope)[1]
+
+
+def canonical_and_hash(envelope: Mapping[str, Any]) -> tuple[bytes, str]:
+    """The envelope's JCS bytes and their hex SHA-256 (the chain hash), computed once."""
+    jcs = canonical(dict(envelope))
+    return jcs, hashlib.sha256(jcs).hexdigest()
 
 
 def esign_digest(envelope: Mapping[str, Any]) -> bytes:

@@ -27,13 +27,16 @@ class SealedEvent:
     originator_id: UUID
     originator_version: int
 
-    def __init__(self, envelope: dict[str, Any], hash: str, seal: str, key_id: str) -> None:
+    def __init__(self, envelope: dict[str, Any], hash: str, seal: str, key_id: str,
+                 envelope_jcs: bytes | None = None) -> None:
         self.originator_id = UUID(envelope["stream"])
         self.originator_version = envelope["seq"]
         self.envelope = envelope
         self.hash = hash
         self.seal = seal
         self.key_id = key_id
+        if envelope_jcs is not None:  # already canonicalised to hash it: not done twice
+            self._envelope_jcs = envelope_jcs
 
     @property
     def type(self) -> str:
@@ -59,7 +62,13 @@ class CanonicalTranscoder(Transcoder):
     """Stores event state as RFC 8785 canonical JSON (no custom type tags)."""
 
     def encode(self, obj: Any) -> bytes:
-        return canonical(obj)
+        envelope_jcs = obj.pop("_envelope_jcs", None) if isinstance(obj, dict) else None
+        if envelope_jcs is None:
+            return canonical(obj)
+        # JCS of {envelope, hash, key_id, seal}: keys in that (sorted) order, the envelope's
+        # canonical bytes spliced in as they were hashed; the other members are plain strings.
+        return b"".join((b'{"envelope":', envelope_jcs, b',"hash":', canonical(obj["hash"]),
+                         b',"key_id":', canonical(obj["key_id"]), b',"seal":', canonical(obj["seal"]), b"}"))
 
     def decode(self, data: bytes) -> Any:
         return json.loads(data)

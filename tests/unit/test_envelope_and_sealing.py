@@ -147,3 +147,18 @@ def test_catalogue_refuses_a_second_model_for_a_name():
     catalogue.register("X", NoteAdded)
     with pytest.raises(ValueError):
         catalogue.register("X", ReadingTaken)
+
+
+def test_stored_bytes_are_the_jcs_of_the_record_when_the_envelope_bytes_are_reused():
+    from ledger.envelope import canonical_and_hash
+    from ledger.records import CanonicalTranscoder, SealedEvent
+
+    env = envelope(data={"text": "Zürich → «x»", "n": [4.25, 1e21, -0.01]})
+    jcs, event_hash = canonical_and_hash(env)
+    key = fixed_key()
+    fast = SealedEvent(env, event_hash, key.seal(event_hash), key.key_id, jcs)
+    plain = SealedEvent(env, event_hash, key.seal(event_hash), key.key_id)
+    state = {k: v for k, v in vars(fast).items() if not k.startswith("originator")}
+    expected = canonical(plain.to_json())
+    assert CanonicalTranscoder().encode(state) == expected
+    assert CanonicalTranscoder().encode(plain.to_json()) == expected
