@@ -57,7 +57,6 @@ class Database:
         """The ``eventsourcing`` environment for this database (tables come from alembic)."""
         common = {
             "CREATE_TABLE": "no",
-            "TRANSCODER_TOPIC": "ledger.records:CanonicalTranscoder",
         }
         if self.kind == "sqlite":
             assert self.path is not None
