@@ -16,6 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
@@ -136,6 +137,12 @@ class Ledger(Application[UUID]):
         # the insert and the caller gets a StreamConflict, as with a read head).
         self._heads: OrderedDict[UUID, tuple[int, str]] = OrderedDict()
         self._heads_lock = threading.Lock()
+        # SQLite has one writer at a time: queueing this process's writers here, rather than on
+        # the file lock, keeps them from holding pooled connections while they busy-wait.
+        # PostgreSQL writers serialise inside the database (advisory lock) and need no guard.
+        self._writer: AbstractContextManager[Any] = (
+            threading.Lock() if database.kind == "sqlite" else nullcontext()
+        )
         super().__init__(env=database.eventsourcing_env(pool_size=pool_size))
 
     def construct_transcoder(self) -> Transcoder:
@@ -154,6 +161,10 @@ class Ledger(Application[UUID]):
             if replay is not None:
                 return replay
         prepared = [self._validate(d) for d in self._check_batch(drafts)]
+        with self._writer:
+            return self._append_prepared(prepared, claim)
+
+    def _append_prepared(self, prepared: list[Draft], claim: Claim | None) -> AppendResult:
         for attempt in range(MAX_AUTO_RETRIES):
             events = self._chain(prepared)
             row = None
