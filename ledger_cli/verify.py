@@ -15,7 +15,8 @@ from ledger.keystore import KeyStoreError
 from ledger.rawstore import StoreUnreadable
 from ledger.sealing import KeyRing
 from ledger.verify import Finding, Report, total_events, verify_database
-from ledger.verify_log import WitnessError, parse_witness, verify_log
+from ledger.verify_log import verify_log
+from ledger.witness import WitnessError, parse_witness
 
 from .admin import settings
 

@@ -29,7 +29,7 @@ from ledger.merkle import Checkpoint, CompactRange, Ed25519NoteSigner, sign_chec
 from ledger.sealing import SealingKey
 from ledger.settings import Settings
 from ledger.timefmt import format_utc, parse_utc, utc_now
-from ledger.verify_log import format_witness
+from ledger.witness import format_witness
 
 from .merkle_log import b64, restore_range, stored_size
 
