@@ -8,108 +8,42 @@ unique (stream, seq) key refuses a second event at the same position.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Transcoder
 
+from .admission import Admission
 from .catalogue import EventCatalogue
 from .database import Database
+from .drafts import AppendResult, Claim, Draft, EsignIntent
 from .envelope import (
     GENESIS_PREV,
     SCHEMA_VERSION,
-    canonical,
     canonical_and_hash,
     esign_digest,
-    submission_bytes,
 )
 from .errors import (
-    DeviceSignatureRefused,
     IdempotencyKeyReused,
-    InvalidEvent,
     LedgerError,
-    PayloadTooLarge,
     StorageUnavailable,
     StreamConflict,
 )
-from .keydir import KeyDirectory
 from .recorders import ClaimRow
 from .records import CanonicalTranscoder, Receipt, SealedEvent, record_class
 from .sealing import SealingKey
 from .streams import device_stream
-from .timefmt import format_utc, normalise_utc, utc_now
+from .timefmt import format_utc, utc_now
 
-MAX_EVENT_BYTES = 4 * 1024 * 1024
-MAX_BATCH_EVENTS = 1000
 MAX_AUTO_RETRIES = 20
 HEAD_CACHE_SIZE = 20_000  # streams whose head this process wrote last (seq, hash)
-
-
-@dataclass(frozen=True)
-class EsignIntent:
-    """A Part 11 signature to apply to an event as it is appended.
-
-    ``sign`` receives the 32-byte ``esign_digest`` of the final envelope (stream, seq and
-    prev included) and returns the base64 Ed25519 signature; it holds the signer's unwrapped
-    key only for the duration of the append.
-    """
-
-    signer: str
-    printed_name: str
-    meaning: str
-    key_id: str
-    sign: Callable[[bytes], str]
-
-
-@dataclass(frozen=True)
-class Draft:
-    """One event to append. ``expected_seq`` None appends at whatever the head is."""
-
-    type: str
-    stream: UUID
-    data: Mapping[str, Any]
-    actor: str
-    occurred_at: str | None = None
-    on_behalf: str | None = None
-    site: str | None = None
-    device_sig: Mapping[str, Any] | None = None
-    device: str | None = None  # the authenticated submitting device, if any
-    expected_seq: int | None = None
-    esign: EsignIntent | None = None
-
-
-@dataclass(frozen=True)
-class Claim:
-    """An idempotency key claim: ``scope`` (e.g. actor + key) and the request's digest.
-
-    ``answer`` is any JSON the caller wants back when the same request is replayed.
-    """
-
-    scope: str
-    request_digest: str
-    answer: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def scope_id(self) -> str:
-        return hashlib.sha256(self.scope.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    receipts: list[Receipt]
-    answer: dict[str, Any]
-    replayed: bool = False
 
 
 class Ledger(Application[UUID]):
@@ -143,6 +77,9 @@ class Ledger(Application[UUID]):
         self._writer: AbstractContextManager[Any] = (
             threading.Lock() if database.kind == "sqlite" else nullcontext()
         )
+        self.admission = Admission(
+            catalogue, lambda device: (e.envelope for e in self.read_stream(device_stream(device))), clock
+        )
         super().__init__(env=database.eventsourcing_env(pool_size=pool_size))
 
     def construct_transcoder(self) -> Transcoder:
@@ -160,7 +97,7 @@ class Ledger(Application[UUID]):
             replay = self.claimed(claim)
             if replay is not None:
                 return replay
-        prepared = [self._validate(d) for d in self._check_batch(drafts)]
+        prepared = self.admission.admit(drafts)
         with self._writer:
             return self._append_prepared(prepared, claim)
 
@@ -210,59 +147,6 @@ class Ledger(Application[UUID]):
             result["answer"],
             replayed=True,
         )
-
-    def _check_batch(self, drafts: Sequence[Draft]) -> Sequence[Draft]:
-        if not drafts:
-            raise InvalidEvent("nothing to append", code="EMPTY_BATCH")
-        if len(drafts) > MAX_BATCH_EVENTS:
-            raise PayloadTooLarge(f"at most {MAX_BATCH_EVENTS} events per batch")
-        return drafts
-
-    def _validate(self, draft: Draft) -> Draft:
-        """Normalise and check one draft; raises a typed LedgerError before any write."""
-        data = self.catalogue.normalise(draft.type, draft.data)
-        _refuse_imprecise_floats(data)
-        if _canonical_size(data) > MAX_EVENT_BYTES:
-            raise PayloadTooLarge(f"event data exceeds {MAX_EVENT_BYTES} bytes")
-        for name in ("actor", "on_behalf", "site", "device"):
-            value = getattr(draft, name)
-            if value is not None and not _is_identifier(value):
-                raise InvalidEvent(f"{name} must be a printable identifier", code="INVALID_FIELD")
-        if not draft.actor:
-            raise InvalidEvent("every event names its actor", code="INVALID_FIELD")
-        if draft.expected_seq is not None and (
-            not isinstance(draft.expected_seq, int) or draft.expected_seq < 0
-        ):
-            raise InvalidEvent("expected_seq must be a non-negative integer", code="INVALID_FIELD")
-        occurred_at = normalise_utc(draft.occurred_at) if draft.occurred_at is not None else None
-        normalised = Draft(**{**draft.__dict__, "data": data, "occurred_at": occurred_at})
-        self._check_device(normalised)
-        return normalised
-
-    def _check_device(self, draft: Draft) -> None:
-        device = draft.device or (draft.device_sig or {}).get("device")
-        if device is None:
-            return
-        if draft.device and draft.device_sig and draft.device_sig.get("device") != draft.device:
-            raise DeviceSignatureRefused("the signature names another device than the submitter")
-        keys = self.key_directory_for_device(str(device))
-        now = self.clock()
-        if draft.device_sig is None:
-            if keys.active_device_keys(str(device), now):
-                raise DeviceSignatureRefused(
-                    f"device {device!r} has a registered key and must sign its submissions",
-                    code="DEVICE_SIGNATURE_REQUIRED",
-                )
-            return
-        message = submission_bytes(
-            type=draft.type, stream=str(draft.stream), occurred_at=draft.occurred_at, data=draft.data
-        )
-        reason = keys.check_device_sig(draft.device_sig, message, now)
-        if reason is not None:
-            raise DeviceSignatureRefused(reason)
-
-    def key_directory_for_device(self, device: str) -> KeyDirectory:
-        return KeyDirectory.from_envelopes(e.envelope for e in self.read_stream(device_stream(device)))
 
     def _chain(self, drafts: Sequence[Draft]) -> list[SealedEvent]:
         """Build, e-sign, hash and seal the envelopes, each linked to its stream's head."""
@@ -421,38 +305,6 @@ def _receipt_json(event: SealedEvent) -> dict[str, Any]:
         "hash": event.hash,
         "recorded_at": env["recorded_at"],
     }
-
-
-def _canonical_size(data: Any) -> int:
-    """Bytes of ``canonical(data)``, without running the (slow, pure Python) JCS serialiser for
-    ordinary events: JSON text with the C encoder differs from JCS only in number forms, at most
-    4x shorter (e.g. ``1e+20``), so below an eighth of the limit the exact size cannot exceed it."""
-    approx = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
-    return approx if approx * 8 <= MAX_EVENT_BYTES else len(canonical(data))
-
-
-def _is_identifier(value: Any) -> bool:
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= 128
-        and value.isprintable()
-    )
-
-
-def _refuse_imprecise_floats(value: Any, path: str = "data") -> None:
-    """Numbers are kept with at most 2 decimals (JCS fixes their text; readings are 0.01 °C)."""
-    if isinstance(value, float):
-        if not math.isfinite(value) or round(value, 2) != value:
-            raise InvalidEvent(
-                f"{path}: {value!r} has more than 2 decimals; round it before sending",
-                code="FLOAT_PRECISION",
-            )
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _refuse_imprecise_floats(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_imprecise_floats(item, f"{path}[{index}]")
 
 
 __all__ = ["AppendResult", "Claim", "Draft", "EsignIntent", "Ledger", "LedgerError"]
