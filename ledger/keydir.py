@@ -38,9 +38,16 @@ class KeyDirectory:
 
     @classmethod
     def from_envelopes(cls, envelopes: Iterable[Mapping[str, Any]]) -> KeyDirectory:
+        """The keys the given key events register. An event too damaged to read registers
+        nothing: the verifier reports it on its own stream (its hash no longer matches), and
+        a signature that relied on it then fails as made with an unknown key."""
         directory = cls()
-        for envelope in sorted(envelopes, key=lambda e: e["recorded_at"]):
-            directory.apply(envelope)
+        readable = [e for e in envelopes if isinstance(e, Mapping) and isinstance(e.get("recorded_at"), str)]
+        for envelope in sorted(readable, key=lambda e: e["recorded_at"]):
+            try:
+                directory.apply(envelope)
+            except (KeyError, TypeError, ValueError, LedgerError):
+                continue
         return directory
 
     def apply(self, envelope: Mapping[str, Any]) -> None:

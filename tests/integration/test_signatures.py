@@ -107,3 +107,15 @@ def test_a_copied_esignature_fails_even_when_rehashed_and_resealed(ledger, datab
     tamper.write_state(database, other, 1, json.dumps(record).encode())
     report = verify_database(database, ring_of(sealing_key), workers=1)
     assert [(f.stream, f.reason) for f in report.findings] == [(str(other), "bad e-signature")]
+
+
+def test_a_damaged_key_event_is_a_finding_not_a_crash(ledger, database, sealing_key, registered_device):
+    stream = uuid.uuid4()
+    ledger.append([Draft("ReadingTaken", stream, READING, actor="logger-1", device_sig=signed(stream))])
+    record = json.loads(tamper.read_state(database, device_stream("logger-1"), 1))
+    record["envelope"]["data"]["public_key"] = "not base64 at all"
+    tamper.write_state(database, device_stream("logger-1"), 1, json.dumps(record).encode())
+    report = verify_database(database, ring_of(sealing_key), workers=1)
+    reasons = {(f.stream, f.reason) for f in report.findings}
+    assert (str(device_stream("logger-1")), "hash mismatch") in reasons
+    assert (str(stream), "bad device signature") in reasons  # its key is no longer known
