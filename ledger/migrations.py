@@ -9,7 +9,7 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, pool
+from sqlalchemy import Engine, create_engine, pool
 
 from alembic import command
 
@@ -52,16 +52,19 @@ def _use_wal(path: Path) -> None:
         conn.close()
 
 
-def pending(database: Database) -> list[str]:
-    """Revisions not yet applied (empty when the schema is current)."""
+def pending(database: Database, engine: Engine | None = None) -> list[str]:
+    """Revisions not yet applied (empty when the schema is current). ``engine``: an existing
+    pool to ask through (the service's readiness probe), else a short-lived connection."""
     script = ScriptDirectory.from_config(_config(database))
-    engine = create_engine(database.sqlalchemy_url(), poolclass=pool.NullPool)
+    own = engine is None
+    engine = engine or create_engine(database.sqlalchemy_url(), poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
     finally:
-        engine.dispose()
-    heads = set(script.get_heads())
-    if current == heads:
-        return []
-    return [rev.revision for rev in script.walk_revisions() if rev.revision not in current]
+        if own:
+            engine.dispose()
+    applied: set[str] = set()
+    for head in current:  # every ancestor of an applied head is applied too
+        applied |= {rev.revision for rev in script.iterate_revisions(head, "base")}
+    return [rev.revision for rev in script.walk_revisions() if rev.revision not in applied]

@@ -24,7 +24,7 @@ def healthz() -> dict[str, str]:
 def readyz(container: ContainerDep):
     try:
         position = container.ledger.last_position()
-        pending = migrations.pending(container.settings.database)
+        pending = migrations.pending(container.settings.database, container.engine)
     except (LedgerError, OSError, Exception) as exc:  # noqa: BLE001 - any failure means not ready
         return problem(503, "NOT_READY", f"database unavailable: {type(exc).__name__}",
                        headers={"Retry-After": "5"})
