@@ -17,6 +17,8 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .errors import problem
+
 access_log = logging.getLogger("ledger.access")
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a logger upload of 20,000 readings is about 1.5 MB
 
@@ -80,8 +82,6 @@ class RequestContext(BaseHTTPMiddleware):
         started = time.perf_counter()
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            from .errors import problem
-
             response = problem(413, "PAYLOAD_TOO_LARGE", f"requests are limited to {MAX_BODY_BYTES} bytes")
         else:
             response = await call_next(request)

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ledger import migrations
-from ledger.errors import LedgerError
 
 from ..deps import ContainerDep
 from ..errors import problem
@@ -25,7 +24,7 @@ def readyz(container: ContainerDep):
     try:
         position = container.ledger.last_position()
         pending = migrations.pending(container.settings.database, container.engine)
-    except (LedgerError, OSError, Exception) as exc:  # noqa: BLE001 - any failure means not ready
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the database means: not ready
         return problem(503, "NOT_READY", f"database unavailable: {type(exc).__name__}",
                        headers={"Retry-After": "5"})
     if pending:

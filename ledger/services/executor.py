@@ -25,6 +25,7 @@ from ..domain.unit import UnitState, fold_unit
 from ..domain.users import UserState, fold_user
 from ..errors import RuleViolation, StreamConflict
 from ..streams import device_stream, site_stream, user_stream
+from ..timefmt import format_utc
 
 MAX_DECISION_RETRIES = 8
 # Per request (thread/context), so concurrent requests never share a batch.
@@ -261,8 +262,6 @@ def provisional(
 ) -> list[dict[str, Any]]:
     """``envelopes`` extended with stand-ins for ``events`` (same stream), so a second decision
     in one command can see the state the first one leads to."""
-    from ..timefmt import format_utc
-
     out = list(envelopes)
     for event in events:
         out.append({
