@@ -1,0 +1,81 @@
+"""``canonical`` is RFC 8785: byte-for-byte what the ``rfc8785`` reference writes, or refused.
+
+The C-encoder fast path in ``ledger.envelope`` must never change a hash, so it is held against
+the reference on generated JSON values, including the cases where the two encoders differ
+(floats, keys outside the BMP, lone surrogates, integers beyond 2**53).
+"""
+
+from __future__ import annotations
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.envelope import canonical
+from ledger.errors import InvalidEvent
+
+# Text that stresses escaping and key order: controls, quotes, backslashes, DEL, U+2028,
+# characters just below and above the surrogate range, and astral characters.
+tricky_text = st.text(
+    st.one_of(
+        st.characters(min_codepoint=0, max_codepoint=0x7F),
+        st.sampled_from(["\u2028", "\u00e9", "\ue000", "\uffff", "\U0001f600", "\U00010000", "\ud800"]),
+        st.characters(),
+    ),
+    max_size=12,
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53) - 2, max_value=2**53 + 2),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    tricky_text,
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(tricky_text, inner, max_size=5)),
+    max_leaves=25,
+)
+
+
+def reference(value) -> bytes | None:
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, ValueError, TypeError):
+        return None
+
+
+def ours(value) -> bytes | None:
+    try:
+        return canonical(value)
+    except InvalidEvent:
+        return None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(values)
+def test_canonical_agrees_with_the_reference_implementation(value):
+    assert ours(value) == reference(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # JCS orders keys by UTF-16 code units: U+E000 sorts after the surrogate pair of U+1F600.
+        ({"\ue000": 1, "\U0001f600": 2}, '{"\U0001f600":2,"\ue000":1}'.encode()),
+        ({"a": 1.0, "b": 1e21, "c": 1e-7}, b'{"a":1,"b":1e+21,"c":1e-7}'),
+        ({"s": "\u0000\u001f\u007f\u2028\"\\"}, '{"s":"\\u0000\\u001f\u007f\u2028\\"\\\\"}'.encode()),
+        ([True, False, None, 2**53 - 1], b"[true,false,null,9007199254740991]"),
+    ],
+)
+def test_known_outputs(value, expected):
+    assert canonical(value) == expected
+
+
+@pytest.mark.parametrize("value", [{"n": 2**53}, {"s": "\ud800"}, {1: "int key"}, {"f": float("nan")}])
+def test_refused_like_the_reference(value):
+    assert reference(value) is None
+    with pytest.raises(InvalidEvent):
+        canonical(value)
