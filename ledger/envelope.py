@@ -15,7 +15,6 @@ Contract (DESIGN.md, "Event envelope"; relied on by independent verifiers):
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections.abc import Mapping
@@ -106,11 +105,10 @@ def canonical_and_hash(envelope: Mapping[str, Any]) -> tuple[bytes, str]:
 
 def esign_digest(envelope: Mapping[str, Any]) -> bytes:
     """Raw SHA-256 of the envelope's JCS bytes with ``esign.signature`` removed."""
-    unsigned = copy.deepcopy(dict(envelope))
-    esign = unsigned.get("esign")
+    esign = envelope.get("esign")
     if not isinstance(esign, dict):
         raise InvalidEvent("the envelope carries no e-signature manifestation", code="NO_ESIGN")
-    esign.pop("signature", None)
+    unsigned = {**envelope, "esign": {k: v for k, v in esign.items() if k != "signature"}}
     return hashlib.sha256(canonical(unsigned)).digest()
 
 
