@@ -32,6 +32,13 @@ class CasesProjection(ReadModel):
     name = "cases"
     tables = ("cases",)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._states: dict[str, dict[str, Any]] = {}  # case -> milestone/held/cancelled, this batch
+
+    def begin_batch(self) -> None:
+        self._states = {}
+
     def apply(self, conn: Connection, position: int, event: Any) -> None:
         super().apply(conn, position, event)
         env = event.envelope if hasattr(event, "envelope") else event
@@ -61,6 +68,7 @@ class CasesProjection(ReadModel):
              "site": site, "collection": d.get("collection_site"), "protocol": d.get("protocol"),
              "at": when(env), "p": position, "event_id": env["event_id"],
              "recorded": env["recorded_at"]})
+        self._states[env["stream"]] = {"milestone": "enrolled", "held": 0, "cancelled": 0}
 
     def on_CaseEnrolled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         self._enrol(conn, position, env, env["data"]["kind"], env["data"]["treating_site"])
@@ -69,11 +77,14 @@ class CasesProjection(ReadModel):
         self._enrol(conn, position, env, "donor", None)
 
     def _flags(self, conn: Connection, case_id: str, **changes: Any) -> None:
-        row = conn.execute(sql("SELECT milestone, held, cancelled FROM cases WHERE case_id = :c"),
-                           {"c": case_id}).first()
-        if row is None:
-            return
-        state = {"milestone": row[0], "held": row[1], "cancelled": row[2]}
+        state = self._states.get(case_id)
+        if state is None:
+            row = conn.execute(sql("SELECT milestone, held, cancelled FROM cases WHERE case_id = :c"),
+                               {"c": case_id}).first()
+            if row is None:
+                return
+            state = {"milestone": row[0], "held": row[1], "cancelled": row[2]}
+        state = dict(state)
         if "milestone" in changes and MILESTONES.index(changes["milestone"]) <= MILESTONES.index(
                 state["milestone"]):
             changes.pop("milestone")
@@ -84,6 +95,7 @@ class CasesProjection(ReadModel):
             "status = :status, hold_reason = :hold_reason WHERE case_id = :c"),
             {**state, "status": _status(state["milestone"], state["held"], state["cancelled"]),
              "hold_reason": hold_reason if state["held"] else None, "c": case_id})
+        self._states[case_id] = {k: state[k] for k in ("milestone", "held", "cancelled")}
 
     def on_CaseOnHold(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         self._flags(conn, env["stream"], held=1, hold_reason=env["data"]["reason"])

@@ -34,6 +34,14 @@ class CustodyProjection(ReadModel):
     name = "custody"
     tables = ("custody_units", "custody_intervals", "custody_transfers", "custody_shipments")
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._units: dict[str, dict[str, Any]] = {}
+
+    def begin_batch(self) -> None:
+        """Forget the unit rows kept from the previous batch (another follower may have moved on)."""
+        self._units = {}
+
     def apply(self, conn: Connection, position: int, event: Any) -> None:
         super().apply(conn, position, event)
         env = event.envelope if hasattr(event, "envelope") else event
@@ -44,14 +52,26 @@ class CustodyProjection(ReadModel):
             unit = self._unit(conn, env["stream"])
             if unit is not None and unit["ended_at"] is None:
                 self._close_interval(conn, unit, env)
-                conn.execute(sql("UPDATE custody_units SET ended_at = :t, ended_by = :b "
-                                  "WHERE unit_id = :u"),
-                             {"t": when(env), "b": ending, "u": env["stream"]})
+                self._update_unit(conn, env["stream"], ended_at=when(env), ended_by=ending)
 
     def _unit(self, conn: Connection, unit_id: str) -> dict[str, Any] | None:
-        found = rows(conn.execute(sql("SELECT * FROM custody_units WHERE unit_id = :u"),
-                                  {"u": unit_id}))
-        return found[0] if found else None
+        """The unit's row as it stands in this batch (a copy: handlers read it, never write it)."""
+        cached = self._units.get(unit_id)
+        if cached is None:
+            found = rows(conn.execute(sql("SELECT * FROM custody_units WHERE unit_id = :u"),
+                                      {"u": unit_id}))
+            if not found:
+                return None
+            cached = self._units[unit_id] = found[0]
+        return dict(cached)
+
+    def _update_unit(self, conn: Connection, unit_id: str, **fields: Any) -> None:
+        assignments = ", ".join(f"{name} = :{name}" for name in sorted(fields))
+        conn.execute(sql(f"UPDATE custody_units SET {assignments} WHERE unit_id = :unit_id"),  # noqa: S608
+                     {**fields, "unit_id": unit_id})
+        cached = self._units.get(unit_id)
+        if cached is not None:
+            cached.update(fields)
 
     def _open_interval(self, conn: Connection, unit: dict[str, Any], env: Mapping[str, Any],
                        holder: str, location: str | None) -> None:
@@ -62,9 +82,7 @@ class CustodyProjection(ReadModel):
             "NULL, :v)"), {"u": unit["unit_id"], "i": idx, "h": holder, "l": location,
                            "f": when(env), "e": env["event_id"],
                            "v": env["data"].get("via_container")})
-        conn.execute(sql("UPDATE custody_units SET intervals = :i, custodian = :h, location = :l "
-                          "WHERE unit_id = :u"),
-                     {"i": idx, "h": holder, "l": location, "u": unit["unit_id"]})
+        self._update_unit(conn, unit["unit_id"], intervals=idx, custodian=holder, location=location)
 
     def _close_interval(self, conn: Connection, unit: dict[str, Any],
                         env: Mapping[str, Any]) -> None:
@@ -75,14 +93,16 @@ class CustodyProjection(ReadModel):
 
     def on_UnitLabelled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d = env["data"]
+        unit = {"unit_id": env["stream"], "coi": d["coi"], "label": d["label"], "kind": d["kind"],
+                "custodian": None, "location": None, "container": None, "intervals": 0,
+                "transfers": 0, "shipments": 0, "ended_at": None, "ended_by": None,
+                "labelled_position": position}
         conn.execute(sql(
             "INSERT INTO custody_units (unit_id, coi, label, kind, custodian, location, "
             "container, intervals, transfers, shipments, ended_at, ended_by, labelled_position) "
-            "VALUES (:u, :coi, :label, :kind, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, :p)"),
-            {"u": env["stream"], "coi": d["coi"], "label": d["label"], "kind": d["kind"],
-             "p": position})
-        unit = self._unit(conn, env["stream"])
-        assert unit is not None
+            "VALUES (:unit_id, :coi, :label, :kind, :custodian, :location, :container, "
+            ":intervals, :transfers, :shipments, :ended_at, :ended_by, :labelled_position)"), unit)
+        self._units[env["stream"]] = dict(unit)
         self._open_interval(conn, unit, env, d["custodian"], env.get("site"))
 
     def on_CustodyTransferred(self, conn: Connection, position: int,
@@ -99,8 +119,7 @@ class CustodyProjection(ReadModel):
             {"u": unit["unit_id"], "i": idx, "f": d["from_party"], "t": d["to_party"],
              "l": d.get("location"), "at": when(env), "e": env["event_id"],
              "v": d.get("via_container")})
-        conn.execute(sql("UPDATE custody_units SET transfers = :i WHERE unit_id = :u"),
-                     {"i": idx, "u": unit["unit_id"]})
+        self._update_unit(conn, unit["unit_id"], transfers=idx)
 
     def _close_transfer(self, conn: Connection, unit: dict[str, Any], env: Mapping[str, Any],
                         outcome: str) -> None:
@@ -127,13 +146,11 @@ class CustodyProjection(ReadModel):
 
     def on_PackedInto(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         if env["stream"] == env["data"]["unit"]:
-            conn.execute(sql("UPDATE custody_units SET container = :c WHERE unit_id = :u"),
-                         {"c": env["data"]["container"], "u": env["stream"]})
+            self._update_unit(conn, env["stream"], container=env["data"]["container"])
 
     def on_UnpackedFrom(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         if env["stream"] == env["data"]["unit"]:
-            conn.execute(sql("UPDATE custody_units SET container = NULL WHERE unit_id = :u"),
-                         {"u": env["stream"]})
+            self._update_unit(conn, env["stream"], container=None)
 
     def on_ShipmentDispatched(self, conn: Connection, position: int,
                               env: Mapping[str, Any]) -> None:
@@ -149,8 +166,7 @@ class CustodyProjection(ReadModel):
             {"u": unit["unit_id"], "i": idx, "c": d["carrier"], "t": d["tracking"],
              "f": d["from_site"], "to": d["to_site"], "at": when(env), "e": env["event_id"],
              "v": d.get("via_container")})
-        conn.execute(sql("UPDATE custody_units SET shipments = :i WHERE unit_id = :u"),
-                     {"i": idx, "u": unit["unit_id"]})
+        self._update_unit(conn, unit["unit_id"], shipments=idx)
 
     def on_ShipmentDelivered(self, conn: Connection, position: int,
                              env: Mapping[str, Any]) -> None:

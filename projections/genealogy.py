@@ -35,6 +35,13 @@ class GenealogyProjection(ReadModel):
     name = "genealogy"
     tables = ("genealogy_nodes", "genealogy_edges")
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._flags: dict[str, set[str]] = {}  # node -> flags, as written in this batch
+
+    def begin_batch(self) -> None:
+        self._flags = {}
+
     def _node(self, conn: Connection, position: int, env: Mapping[str, Any], node_id: str,
               node_type: str, coi: str | None, kind: str | None, label: str | None,
               status: str, case_id: str | None) -> None:
@@ -55,12 +62,15 @@ class GenealogyProjection(ReadModel):
              "at": when(env)})
 
     def _flag(self, conn: Connection, node_id: str, flag: str, on: bool = True) -> None:
-        row = conn.execute(sql("SELECT flags FROM genealogy_nodes WHERE node_id = :n"),
-                           {"n": node_id}).first()
-        if row is None:
-            return
-        flags = set(loads(row[0]))
+        flags = self._flags.get(node_id)
+        if flags is None:
+            row = conn.execute(sql("SELECT flags FROM genealogy_nodes WHERE node_id = :n"),
+                               {"n": node_id}).first()
+            if row is None:
+                return
+            flags = set(loads(row[0]))
         flags = flags | {flag} if on else flags - {flag}
+        self._flags[node_id] = flags
         conn.execute(sql("UPDATE genealogy_nodes SET flags = :f, status = :s WHERE node_id = :n"),
                      {"f": dumps(sorted(flags)), "s": _status(flags), "n": node_id})
 

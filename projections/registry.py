@@ -44,6 +44,12 @@ class ProjectionGroup:
         for projection in self.members:
             projection.apply(conn, position, event)
 
+    def begin_batch(self) -> None:
+        for projection in self.members:
+            begin = getattr(projection, "begin_batch", None)
+            if begin is not None:
+                begin()
+
     def reset(self, conn: Connection) -> None:
         self.directory.reset(conn)
         for projection in self.members:

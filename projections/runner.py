@@ -18,6 +18,8 @@ from sqlalchemy import Connection, Engine, text
 
 from ledger.records import SealedEvent
 
+from .batching import QueuedWrites
+
 log = logging.getLogger("ledger.projections")
 
 
@@ -100,8 +102,13 @@ class ProjectionRunner:
             with self.engine.begin() as conn:
                 after = _lock(conn, projection.name)
                 batch = self.log.read_log(after=after, limit=self.batch_size)
+                begin = getattr(projection, "begin_batch", None)
+                if begin is not None:  # e.g. a read model drops the rows it kept from the last batch
+                    begin()
+                writes = QueuedWrites(conn)
                 for position, event in batch:
-                    projection.apply(conn, position, event)
+                    projection.apply(writes, position, event)  # type: ignore[arg-type]
+                writes.flush()
                 if batch:
                     _advance(conn, projection.name, batch[-1][0])
                     applied += len(batch)
