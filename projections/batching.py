@@ -38,8 +38,9 @@ class QueuedWrites:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self.dialect = conn.dialect  # asked per event by some read models: no flush for it
         self._queue: list[tuple[TextClause, Params]] = []
-        self._pipeline = conn.dialect.name == "postgresql"
+        self._pipeline = self.dialect.name == "postgresql"
         self._compiled: dict[int, tuple[TextClause, str]] = {}
 
     def execute(self, statement: Any, parameters: Params = None) -> Any:
@@ -78,7 +79,7 @@ class QueuedWrites:
         """The statement as psycopg takes it (``:name`` -> ``%(name)s``, ``%`` escaped), once."""
         hit = self._compiled.get(id(statement))
         if hit is None or hit[0] is not statement:
-            hit = (statement, str(statement.compile(dialect=self._conn.dialect)))
+            hit = (statement, str(statement.compile(dialect=self.dialect)))
             self._compiled[id(statement)] = hit
         return hit[1]
 
