@@ -50,9 +50,10 @@ DEVICE_SIG_FIELDS = ("device", "key_id", "sig")
 # within +-(2**53 - 1), the C encoder with these options writes exactly the RFC 8785 bytes:
 # JCS and ``json`` escape the same characters the same way (", \\, \b \f \n \r \t, other
 # controls as lower-case \u00xx, nothing else), and integers need no ECMAScript number
-# formatting. Two things differ and send a value to ``rfc8785`` instead: floats (ECMAScript
-# formatting) and keys outside the BMP (JCS sorts keys by UTF-16 code units, Python by code
-# point). Lone surrogates fail the UTF-8 encoding and are refused by ``rfc8785``.
+# formatting. Floats are written alike (shortest round-trip digits) only when non-integral and
+# within 1e-4 <= |x| < 1e16, where neither side uses an exponent. Everything else goes to
+# ``rfc8785``: other floats, and keys outside the BMP (JCS sorts keys by UTF-16 code units,
+# Python by code point). Lone surrogates fail the UTF-8 encoding and are refused by ``rfc8785``.
 _C_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 _SAFE_INT = 2**53 - 1
 
@@ -63,6 +64,8 @@ def _c_encodable(value: Any) -> bool:
         return True
     if kind is int:
         return -_SAFE_INT <= value <= _SAFE_INT
+    if kind is float:  # where repr() and ECMAScript agree: plain decimal digits, not integral
+        return 1e-4 <= abs(value) < 1e16 and not value.is_integer()
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):

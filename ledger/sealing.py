@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -50,10 +51,15 @@ def unb64(text: str) -> bytes:
         raise ValueError(f"not standard base64: {exc}") from None
 
 
+@functools.lru_cache(maxsize=4096)
+def _public_key(public_key_raw: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(public_key_raw)  # a ledger has few keys: load each once
+
+
 def verify_ed25519(public_key_raw: bytes, message: bytes, signature_b64: str) -> bool:
     """True when ``signature_b64`` is a valid Ed25519 signature of ``message``."""
     try:
-        Ed25519PublicKey.from_public_bytes(public_key_raw).verify(unb64(signature_b64), message)
+        _public_key(public_key_raw).verify(unb64(signature_b64), message)
     except (InvalidSignature, ValueError, TypeError):
         return False
     return True

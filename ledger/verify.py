@@ -127,11 +127,16 @@ def _check_event(
     return out, stored_hash
 
 
-def _verify_partition(args: tuple[Database, dict, KeyDirectory, int, bool]) -> Report:
-    database, ring_json, keys, partition, signatures = args
+def _verify_partitions(args: tuple[Database, dict, KeyDirectory, range, bool]) -> Report:
+    """Verify a run of partitions on one connection (a connection per partition cost more than
+    the verification itself on small ledgers)."""
+    database, ring_json, keys, partitions, signatures = args
     keyring = KeyRing.from_json(ring_json)
+    report = Report()
     with connect(database) as conn:
-        return verify_rows(partition_rows(database, partition, conn), keyring, keys, signatures=signatures)
+        for partition in partitions:
+            report.add(verify_rows(partition_rows(database, partition, conn), keyring, keys, signatures=signatures))
+    return report
 
 
 def verify_database(
@@ -142,24 +147,27 @@ def verify_database(
     on_partition: Callable[[Report], None] | None = None,
     signatures: bool = True,
 ) -> Report:
-    """Verify every stream; ``on_partition`` is called as each partition completes."""
+    """Verify every stream; ``on_partition`` is called as each run of partitions completes."""
     keys = KeyDirectory()
     if signatures:
         with connect(database) as conn:
             keys = KeyDirectory.from_envelopes(key_event_envelopes(database, conn))
-    tasks = [(database, keyring.to_json(), keys, p, signatures) for p in range(PARTITIONS)]
     workers = workers or os.cpu_count() or 1
+    step = max(1, PARTITIONS // (workers * 8))  # a few tasks per worker: balance and progress
+    ring = keyring.to_json()
+    tasks = [(database, ring, keys, range(p, min(p + step, PARTITIONS)), signatures)
+             for p in range(0, PARTITIONS, step)]
     total = Report()
     results: Iterator[Report]
     if workers == 1:
-        results = map(_verify_partition, tasks)
+        results = map(_verify_partitions, tasks)
         for part in results:
             total.add(part)
             if on_partition:
                 on_partition(part)
         return total
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(_verify_partition, tasks, chunksize=4):
+        for part in pool.map(_verify_partitions, tasks):
             total.add(part)
             if on_partition:
                 on_partition(part)

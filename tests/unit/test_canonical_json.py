@@ -31,6 +31,8 @@ scalars = st.one_of(
     st.integers(min_value=-(2**53) - 2, max_value=2**53 + 2),
     st.integers(),
     st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(min_value=1e-5, max_value=1e17),
+    st.sampled_from([1e-4, 0.00011, 1e16 - 2, 9007199254740993.0, 0.1, -0.5, 123.456, 5e-324]),
     tricky_text,
 )
 values = st.recursive(
@@ -66,6 +68,8 @@ def test_canonical_agrees_with_the_reference_implementation(value):
         # JCS orders keys by UTF-16 code units: U+E000 sorts after the surrogate pair of U+1F600.
         ({"\ue000": 1, "\U0001f600": 2}, '{"\U0001f600":2,"\ue000":1}'.encode()),
         ({"a": 1.0, "b": 1e21, "c": 1e-7}, b'{"a":1,"b":1e+21,"c":1e-7}'),
+        ({"t": -150.25, "u": 0.0001, "v": 1e-05, "w": 1e16 + 2.0},
+         b'{"t":-150.25,"u":0.0001,"v":0.00001,"w":10000000000000002}'),
         ({"s": "\u0000\u001f\u007f\u2028\"\\"}, '{"s":"\\u0000\\u001f\u007f\u2028\\"\\\\"}'.encode()),
         ([True, False, None, 2**53 - 1], b"[true,false,null,9007199254740991]"),
     ],

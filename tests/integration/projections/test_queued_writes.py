@@ -38,11 +38,10 @@ def test_reads_see_earlier_writes_in_order(scratch) -> None:
 def test_a_failing_write_fails_the_flush_and_the_transaction(scratch) -> None:
     insert = text("INSERT INTO qw_scratch (k, v) VALUES (:k, :v)")
     # SQLite through SQLAlchemy; PostgreSQL straight from psycopg's pipeline
-    with pytest.raises((exc.IntegrityError, psycopg.errors.UniqueViolation)):
-        with scratch.begin() as conn:
-            writes = QueuedWrites(conn)
-            writes.execute(insert, {"k": "x", "v": "first"})
-            writes.execute(insert, {"k": "x", "v": "duplicate key"})
-            writes.flush()
+    with pytest.raises((exc.IntegrityError, psycopg.errors.UniqueViolation)), scratch.begin() as conn:
+        writes = QueuedWrites(conn)
+        writes.execute(insert, {"k": "x", "v": "first"})
+        writes.execute(insert, {"k": "x", "v": "duplicate key"})
+        writes.flush()
     with scratch.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM qw_scratch")).scalar_one() == 0
