@@ -21,6 +21,7 @@ def make_engine(database: Database, *, pool_size: int = 5) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(
-        database.sqlalchemy_url(), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    # No pre-ping (see Database.eventsourcing_env): SQLAlchemy drops the whole pool on the first
+    # disconnect error, so after a PostgreSQL restart one request gets a 503 and the next a fresh
+    # connection.
+    return create_engine(database.sqlalchemy_url(), pool_size=pool_size, max_overflow=pool_size)
