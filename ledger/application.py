@@ -36,6 +36,7 @@ from .errors import (
     StorageUnavailable,
     StreamConflict,
 )
+from .group_commit import GroupCommit
 from .recorders import ClaimRow
 from .records import CanonicalTranscoder, Receipt, SealedEvent, record_class
 from .sealing import SealingKey
@@ -77,6 +78,10 @@ class Ledger(Application[UUID]):
         self._writer: AbstractContextManager[Any] = (
             threading.Lock() if database.kind == "sqlite" else nullcontext()
         )
+        # PostgreSQL writers of this process share commits (see ledger/group_commit.py).
+        self._group: GroupCommit[SealedEvent, ClaimRow] | None = (
+            GroupCommit(self._save) if database.kind == "postgres" else None
+        )
         self.admission = Admission(
             catalogue, lambda device: (e.envelope for e in self.read_stream(device_stream(device))), clock
         )
@@ -113,7 +118,8 @@ class Ledger(Application[UUID]):
                     events[0].envelope["recorded_at"],
                 )
             try:
-                recordings = self._save(events, row)
+                recordings = (self._group.submit(events, row) if self._group is not None
+                              else self._save(events, [row] if row is not None else []))
             except IntegrityError:
                 outcome = self._reconcile(events, claim)
                 if outcome is not None:
@@ -224,8 +230,8 @@ class Ledger(Application[UUID]):
                 )
         return StreamConflict("the stream changed since it was read; read it again and retry")
 
-    def _save(self, events: list[SealedEvent], claim: ClaimRow | None):
-        return self._storage(lambda: self.save(*events, claim=claim))
+    def _save(self, events: list[SealedEvent], claims: list[ClaimRow]):
+        return self._storage(lambda: self.save(*events, claims=claims))
 
     def _reconcile(self, events: list[SealedEvent], claim: Claim | None) -> AppendResult | None:
         """After an IntegrityError: did our own write commit (a library retry), or did the

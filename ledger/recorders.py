@@ -41,12 +41,12 @@ class ClaimRow:
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any):
         ids = super()._insert_events(c, stored_events, **kwargs)
-        claim: ClaimRow | None = kwargs.get("claim")
-        if claim is not None:
-            c.execute(
+        claims: Sequence[ClaimRow] = kwargs.get("claims") or ()
+        if claims:
+            c.executemany(
                 f"INSERT INTO {IDEMPOTENCY_TABLE} (scope, request_digest, result, created_at) "
                 "VALUES (?, ?, ?, ?)",
-                claim.params(),
+                [claim.params() for claim in claims],
             )
         return ids
 
@@ -86,15 +86,15 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         # failing statement reports the error, so a taken claim surfaces as an IntegrityError
         # rather than as an aborted pipeline (which the library would retry as an outage).
         super()._insert_stored_events(curs, stored_events, **kwargs)
-        claim: ClaimRow | None = kwargs.get("claim")
-        if claim is not None:
+        claims: Sequence[ClaimRow] = kwargs.get("claims") or ()
+        if claims:
             with curs.connection.cursor() as claim_cursor:
-                claim_cursor.execute(
+                claim_cursor.executemany(
                     SQL(
                         "INSERT INTO {0}.{1} (scope, request_digest, result, created_at) "
                         "VALUES (%s, %s, %s, %s)"
                     ).format(Identifier(self.datastore.schema), Identifier(IDEMPOTENCY_TABLE)),
-                    claim.params(),
+                    [claim.params() for claim in claims],
                 )
 
     def find_claim(self, scope: str) -> tuple[str, dict[str, Any]] | None:
