@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from ledger.settings import Settings
@@ -27,6 +28,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         built = container or build_container(settings or Settings())
         built.metrics = metrics
         app.state.container = built
+        # Sync routes run on anyio's thread pool (40 threads by default). More threads than
+        # pooled connections only made the read pool open and close connections under load
+        # (an overflow connection is closed on return): at most pool_size requests run at once.
+        to_thread.current_default_thread_limiter().total_tokens = built.settings.pool_size
         try:
             yield
         finally:

@@ -65,7 +65,8 @@ def build_container(settings: Settings) -> Container:
     if settings.dev_mode:
         migrations.upgrade(settings.database)  # first start of the embedded default
     ledger = open_ledger(settings, build_catalogue())
-    engine = make_engine(settings.database, pool_size=settings.pool_size)
+    # one connection per request thread (see api/app.py), plus the two followers' own
+    engine = make_engine(settings.database, pool_size=settings.pool_size + 2)
     services = build_services(
         ledger, engine, master_secret=settings.site_secret.get_secret_value().encode(),
         password_days=settings.password_days,
