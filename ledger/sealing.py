@@ -76,8 +76,8 @@ class SealingKey:
     def public_key_raw(self) -> bytes:
         return raw_public_key(self.private_key.public_key())
 
-    @property
-    def key_id(self) -> str:
+    @functools.cached_property
+    def key_id(self) -> str:  # asked for every event sealed
         return key_id_of(self.public_key_raw)
 
     def seal(self, event_hash: str) -> str:

@@ -42,7 +42,7 @@ class CaseService:
         def decide(reads):
             stream = case_stream(coi)
             return cases.decide_enrol(
-                reads.case(stream), case_id=stream, kind=kind, product=product,
+                reads.issued_case(stream), case_id=stream, kind=kind, product=product,
                 treating_site=treating_site, site_secret=self.pseudonym_key(treating_site), mrn=mrn,
                 collection_site=collection_site, protocol=protocol, coi=coi, actor=ctx.actor, now=now,
             )
@@ -58,7 +58,7 @@ class CaseService:
         def decide(reads):
             stream = case_stream(coi)
             return cases.decide_register_donor(
-                reads.case(stream), case_id=stream, product=product, collection_site=collection_site,
+                reads.issued_case(stream), case_id=stream, product=product, collection_site=collection_site,
                 site_secret=self.pseudonym_key(collection_site), donor_id=donor_id, din=din, coi=coi,
                 actor=ctx.actor, now=now,
             )

@@ -62,6 +62,7 @@ class Reads:
     ledger: Ledger
     versions: dict[UUID, int] = field(default_factory=dict)
     _cache: dict[UUID, list[dict[str, Any]]] = field(default_factory=dict)
+    trust_issued: bool = True  # see issued_case()
 
     def envelopes(self, stream: UUID) -> list[dict[str, Any]]:
         if stream not in self._cache:
@@ -77,6 +78,16 @@ class Reads:
 
     def case(self, stream: UUID) -> CaseState:
         return fold_case(self.envelopes(stream))
+
+    def issued_case(self, stream: UUID) -> CaseState:
+        """The case of a COI this request has just issued: new, so not read on the first try.
+
+        Its events are then appended expecting an empty stream; if the COI was in fact taken,
+        the store refuses seq 1, the executor decides again, and this time the stream is read
+        (``trust_issued`` is False on retries), so the decision sees the existing case."""
+        if self.trust_issued and stream not in self._cache:
+            self._cache[stream], self.versions[stream] = [], 0
+        return self.case(stream)
 
     def unit(self, stream: UUID) -> UnitState:
         return fold_unit(self.envelopes(stream))
@@ -154,8 +165,10 @@ class Executor:
             if replay is not None:
                 self._raise_if_refused(replay)
                 return self._replayed(replay, len(steps))
+        retried = False
         for _ in range(MAX_DECISION_RETRIES):
-            reads = Reads(self.ledger)
+            reads = Reads(self.ledger, trust_issued=not retried)
+            retried = True
             decided: list[tuple[Step, list[NewEvent], dict[str, Any]]] = []
             for step in steps:
                 try:

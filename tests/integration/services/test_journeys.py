@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ledger.domain.case import fold_case
+from ledger.errors import RuleViolation
+from ledger.services import cases as case_service
+from ledger.services.executor import Context
 from ledger.services.journeys import run_allogeneic_journey, run_autologous_journey
 from ledger.streams import case_stream
 from ledger.verify import verify_database
@@ -45,3 +50,17 @@ def test_no_patient_identifier_in_the_raw_store(seeded, database):
     for secret in (mrn, wrong, "MRN-ALLO-8841", "DONOR-77"):
         assert secret.encode() not in blob
         assert json.dumps(secret)[1:-1].encode() not in blob
+
+
+def test_an_issued_coi_that_is_taken_is_refused_not_overwritten(seeded, monkeypatch):
+    """Enrolment trusts a freshly issued COI's stream to be new (no read on the first try); if
+    the COI is in fact taken, the store refuses the write and the retried decision sees the case."""
+    taken = seeded.cases.enrol(Context(actor="nurse", site="hospital-1"), kind="autologous", product="CAR-T",
+                               treating_site="hospital-1", mrn="MRN-COLLIDE-1").result.answer["coi"]
+    monkeypatch.setattr(case_service, "issue_coi", lambda: taken)
+    with pytest.raises(RuleViolation) as refused:
+        seeded.cases.enrol(Context(actor="nurse", site="hospital-1"), kind="autologous", product="CAR-T",
+                           treating_site="hospital-1", mrn="MRN-COLLIDE-2")
+    assert refused.value.code == "CASE_EXISTS"
+    stream = seeded.ledger.read_stream(case_stream(taken))
+    assert [e.envelope["type"] for e in stream] == ["CaseEnrolled"]
