@@ -80,7 +80,7 @@ class Ledger(Application[UUID]):
         )
         # PostgreSQL writers of this process share commits (see ledger/group_commit.py).
         self._group: GroupCommit[SealedEvent, ClaimRow] | None = (
-            GroupCommit(self._save) if database.kind == "postgres" else None
+            GroupCommit(self._save, outage=(StorageUnavailable,)) if database.kind == "postgres" else None
         )
         self.admission = Admission(
             catalogue, lambda device: (e.envelope for e in self.read_stream(device_stream(device))), clock

@@ -8,10 +8,11 @@ up, and when the commit ends the first of them leads the next group. Under light
 is a single append, so nothing changes; under load, many appends share a commit.
 
 Contract: each caller gets exactly what a commit of its own append alone would have given:
-its recordings, or its exception. If a group fails with an ``IntegrityError`` (a stream moved,
-a claim was taken, or a retried commit had in fact committed), every member is committed again
-on its own, so the error reaches only the members it belongs to. Any other failure (the
-database is unavailable) is raised to every member of the group, as it would have been.
+its recordings, or its exception. If a group fails (an ``IntegrityError``: a stream moved, a
+claim was taken, or a retried commit had in fact committed; or anything one member's data
+could cause), every member is committed again on its own, so the error reaches only the
+members it belongs to. An ``outage`` (the database is unavailable) is raised to every member
+of the group at once, as each would have met it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
-
-from eventsourcing.persistence import IntegrityError
 
 E = TypeVar("E")  # an event
 C = TypeVar("C")  # what is stored with an append (an idempotency claim), or None
@@ -40,8 +39,10 @@ class _Append(Generic[E, C]):
 
 
 class GroupCommit(Generic[E, C]):
-    def __init__(self, commit: Commit, *, max_events: int = 2000) -> None:
+    def __init__(self, commit: Commit, *, outage: tuple[type[BaseException], ...] = (),
+                 max_events: int = 2000) -> None:
         self._commit = commit
+        self._outage = outage
         self._max_events = max_events
         self._lock = threading.Lock()
         self._queue: list[_Append[E, C]] = []
@@ -87,16 +88,16 @@ class GroupCommit(Generic[E, C]):
         try:
             recordings = self._commit([e for m in group for e in m.events],
                                       [m.claim for m in group if m.claim is not None])
-        except IntegrityError as exc:
+        except self._outage as exc:
+            for member in group:
+                member.error = exc
+            return
+        except BaseException as exc:  # noqa: BLE001 - handed to its member, who raises it
             if len(group) == 1:
                 group[0].error = exc
                 return
             for member in group:  # find whose it is: each alone, as if there had been no group
                 self._store([member])
-            return
-        except BaseException as exc:  # noqa: BLE001 - handed to every member, who raises it
-            for member in group:
-                member.error = exc
             return
         offset = 0
         for member in group:
