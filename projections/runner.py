@@ -129,12 +129,17 @@ class ProjectionRunner:
         return total
 
     def rebuild(self, on_batch: Callable[[int], None] | None = None) -> int:
-        """Forget every row and replay the whole log from zero."""
+        """Forget every row and replay the whole log from zero, then refresh the planner's
+        statistics (the tables were just filled; with stale statistics PostgreSQL chose
+        sequential scans for the genealogy walk: 20 ms instead of 1 ms at 100k events)."""
         with self.engine.begin() as conn:
             for projection in self.projections:
                 projection.reset(conn)
                 _advance(conn, projection.name, 0)
-        return self.catch_up(on_batch)
+        applied = self.catch_up(on_batch)
+        with self.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        return applied
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Read-your-writes: block until every projection has applied ``position``."""
