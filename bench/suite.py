@@ -99,13 +99,37 @@ def b3(run: Run) -> None:
                         seconds=round(seconds, 2), baseline_what="SHA-256 + JCS of sampled envelopes, all cores"))
 
 
+def _infused_coi(bench_ledger) -> str:
+    """A case that went the whole way (the biggest dossier a generated ledger has)."""
+    engine = make_engine(bench_ledger.database)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT coi FROM cases WHERE milestone = 'infused' "
+                                     "ORDER BY enrolled_position LIMIT 1")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def _dossier_rss(bench_ledger, scratch: Path) -> tuple[int, int]:
+    out = scratch / f"dossier-{bench_ledger.workdir.name}.json"
+    _, code, rss, tail = _ledger_cli(bench_ledger, "export", "--coi", _infused_coi(bench_ledger),
+                                     "--output", str(out))
+    if code != 0:
+        raise RuntimeError(f"ledger export failed: {tail}")
+    return rss, out.stat().st_size
+
+
 def b6(run: Run) -> None:
     main = run.notes.get("verify_rss_main") or _ledger_cli(run.main, "verify")[2]
     small = _ledger_cli(run.small, "verify")[2]
     growth_mb = (main - small) / 2**20
     run.rows.append(row("B6", "ledger verify peak RSS growth, main vs small (MB)", growth_mb, None, "<= 50 MB",
+                        growth_mb <= 50, main_mb=round(main / 2**20, 1), small_mb=round(small / 2**20, 1)))
+    (main, main_bytes), (small, small_bytes) = _dossier_rss(run.main, run.scratch), _dossier_rss(run.small, run.scratch)
+    growth_mb = (main - small) / 2**20
+    run.rows.append(row("B6", "dossier export peak RSS growth, main vs small (MB)", growth_mb, None, "<= 50 MB",
                         growth_mb <= 50, main_mb=round(main / 2**20, 1), small_mb=round(small / 2**20, 1),
-                        dossier="dossier export RSS: not measured yet (route added concurrently)"))
+                        dossier_bytes=(main_bytes, small_bytes)))
 
 
 def _read_paths(bench_ledger, scratch: Path, count: int = 200) -> dict[str, Path]:

@@ -24,6 +24,16 @@ from ledger.settings import Settings
 PASSPHRASE = "reliability drill passphrase"
 DRILLS = {part.strip() for part in os.environ.get("LEDGER_DRILLS", "").split(",") if part.strip()}
 FULL = "full" in DRILLS
+REPORT = os.environ.get("LEDGER_DRILL_REPORT")  # a file: each drill appends one JSON line of figures
+
+
+def report(drill: str, **figures) -> None:
+    """Record what a drill measured (for docs/RELIABILITY.md) when LEDGER_DRILL_REPORT is set."""
+    if REPORT:
+        import json
+
+        with open(REPORT, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"drill": drill, "full": FULL, **figures}) + "\n")
 
 
 def pytest_collection_modifyitems(items):

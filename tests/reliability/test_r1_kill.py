@@ -15,7 +15,7 @@ import httpx
 
 from ledger.rawstore import connect
 
-from .conftest import FULL
+from .conftest import FULL, report
 
 KILLS = 10 if FULL else 2
 
@@ -85,6 +85,8 @@ def test_kill_9_under_write_load_loses_no_acknowledged_event(served):
     stored = _stored(served.database, receipts)
     lost = [key for key, (answer, _) in acked.items() if answer["event_id"] not in stored]
     assert not lost, f"{len(lost)} acknowledged events lost, e.g. {lost[:3]}"
+    report("R1", database=served.database.kind, kills=KILLS, acknowledged=len(acked), lost=len(lost),
+           verify_passed_after_each_kill=True)
     with served.client("integrator") as client:  # a retried request is answered, not written again
         key, (answer, body) = next(iter(acked.items()))
         again = client.post("/v1/events", json=body, headers={"Idempotency-Key": key})

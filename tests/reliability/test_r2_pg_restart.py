@@ -17,7 +17,7 @@ import pytest
 
 from ledger.rawstore import connect
 
-from .conftest import DRILLS, FULL
+from .conftest import DRILLS, FULL, report
 
 ENABLED = "pg-restart" in DRILLS or os.environ.get("CI") == "true"
 RESTARTS = 3 if FULL else 1
@@ -81,3 +81,7 @@ def test_postgres_restart_under_load(served):
                                 ('%"type":"CaseEnrolled"%',)).fetchone()[0]
     assert enrolled == len(keys), f"{enrolled} CaseEnrolled events for {len(keys)} keys"
     assert len(set(answers.values())) == len(keys)
+    codes = [s for s, _ in statuses]
+    report("R2", restarts=RESTARTS, requests=len(codes), created=codes.count(201),
+           unavailable_503=codes.count(503), other_5xx=sum(1 for c in codes if c >= 500 and c != 503),
+           keys=len(keys), case_enrolled_events=enrolled)

@@ -15,7 +15,7 @@ from api.container import build_container
 from ledger.services.journeys import run_autologous_journey
 from tests import tamper
 
-from .conftest import FULL, make_served
+from .conftest import FULL, make_served, report
 
 
 @pytest.fixture
@@ -132,6 +132,8 @@ def test_every_tampering_is_found_with_stream_seq_and_reason(database, journey):
         if not wanted:
             misses.append(f"{case_fn.__name__}: expected {stream} {seq} {reason!r} in\n{out}")
     assert not misses, "\n".join(misses)
+    report("R3", database=db.kind, tampers=len(matrix), detected=len(matrix) - len(misses),
+           verifier="ledger verify CLI" if FULL else "in process")
 
 
 def _snapshot(db):

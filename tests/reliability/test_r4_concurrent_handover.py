@@ -8,7 +8,7 @@ from api.container import build_container
 from ledger.services.journeys import HOSPITAL, Timeline
 from ledger.timefmt import utc_now
 
-from .conftest import FULL
+from .conftest import FULL, report
 
 CLIENTS = 20
 
@@ -51,3 +51,5 @@ def test_twenty_simultaneous_handovers_one_wins(served):
         assert custody.status_code == 200, custody.text
         transfers = custody.json()["transfers"]
         assert len(transfers) == 1 and custody.json()["custodian"] == "nurse"
+    report("R4", clients=CLIENTS, workers=2 if FULL else 1, created=statuses.count(201),
+           conflicts_409=statuses.count(409))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FULL
+from .conftest import FULL, report
 
 ROOT = Path(__file__).parents[2]
 EPCIS = ["tests/e2e/test_epcis.py"] if (ROOT / "tests/e2e/test_epcis.py").exists() else []
@@ -35,3 +35,4 @@ def test_full_form_with_fresh_seeds(drill, seed):
                            f"--hypothesis-seed={seed}", *DRILLS[drill]], cwd=ROOT, capture_output=True,
                           text=True, timeout=1800, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    report(drill, seed=seed, summary=done.stdout.strip().splitlines()[-1])

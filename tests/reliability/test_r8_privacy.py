@@ -14,6 +14,8 @@ import pytest
 
 from ledger.rawstore import connect
 
+from .conftest import report
+
 MRNS = ["MRN-0042-7781", "MRN-9999-0001", "MRN-A-1001", "MRN-A-1002", "DONOR-77", "MRN-R8-5550123"]
 NAME, DOB = "Jane Quinn Doe", "1961-07-04"
 NEEDLES = [*MRNS, NAME, DOB, DOB.replace("-", ""), "04/07/1961", "07/04/1961"]
@@ -103,3 +105,4 @@ def test_no_patient_identifier_anywhere_after_a_demo_run(served):
     _sweep("server stdout/stderr", served.log.read_text(errors="replace"), leaks)
     _sweep("ledger demo output", demo.stdout + demo.stderr, leaks)
     assert not leaks, leaks
+    report("R8", cases=len(cases), labels=labels, leaks=len(leaks))
