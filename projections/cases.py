@@ -35,18 +35,27 @@ class CasesProjection(ReadModel):
     def __init__(self) -> None:
         super().__init__()
         self._states: dict[str, dict[str, Any]] = {}  # case -> milestone/held/cancelled, this batch
+        self._touched: dict[str, dict[str, Any]] = {}  # case -> its last event in this batch
 
     def begin_batch(self) -> None:
-        self._states = {}
+        self._states, self._touched = {}, {}
+
+    def finish_batch(self, conn: Connection) -> None:
+        """Each case touched by the batch gets its last event once (not once per event)."""
+        if self._touched:
+            conn.execute(sql("UPDATE cases SET last_event_at = :t, last_position = :p WHERE case_id = :c"),
+                         list(self._touched.values()))
+            self._touched = {}
+
+    def _touch(self, case_id: str, env: Mapping[str, Any], position: int) -> None:
+        self._touched[case_id] = {"t": env["recorded_at"], "p": position, "c": case_id}
 
     def apply(self, conn: Connection, position: int, event: Any) -> None:
         super().apply(conn, position, event)
         env = event.envelope if hasattr(event, "envelope") else event
         case_id = self._case_of(conn, env)
         if case_id is not None:
-            conn.execute(sql("UPDATE cases SET last_event_at = :t, last_position = :p "
-                              "WHERE case_id = :c"),
-                         {"t": env["recorded_at"], "p": position, "c": case_id})
+            self._touch(case_id, env, position)
 
     def _case_of(self, conn: Connection, env: Mapping[str, Any]) -> str | None:
         found = self.directory.lookup(conn, env["stream"])
@@ -131,9 +140,7 @@ class CasesProjection(ReadModel):
     def on_ProductInfused(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         patient = env["data"]["case"]
         self._flags(conn, patient, milestone="infused")
-        conn.execute(sql("UPDATE cases SET last_event_at = :t, last_position = :p "
-                          "WHERE case_id = :c"),
-                     {"t": env["recorded_at"], "p": position, "c": patient})
+        self._touch(patient, env, position)
 
     def on_EventCorrected(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d = env["data"]

@@ -52,6 +52,7 @@ class GenealogyProjection(ReadModel):
             {"id": node_id, "t": node_type, "coi": coi, "kind": kind, "label": label,
              "status": status, "case_id": case_id, "at": when(env), "p": position,
              "e": env["event_id"]})
+        self._flags[node_id] = set()  # as just written: no read-back for its first flag
 
     def _edge(self, conn: Connection, position: int, env: Mapping[str, Any], src: str, dst: str,
               relation: str) -> None:

@@ -50,6 +50,12 @@ class ProjectionGroup:
             if begin is not None:
                 begin()
 
+    def finish_batch(self, conn: Connection) -> None:
+        for projection in self.members:
+            finish = getattr(projection, "finish_batch", None)
+            if finish is not None:
+                finish(conn)
+
     def reset(self, conn: Connection) -> None:
         self.directory.reset(conn)
         for projection in self.members:
