@@ -6,6 +6,7 @@ no 5xx and no response that breaks the documented schema.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -23,6 +24,10 @@ from ledger.services.journeys import DEMO_PASSWORD, seed_identities
 from ledger.settings import Settings
 
 ALL_ROLES = ["admin", "courier", "operator", "qa", "clinician", "auditor", "integrator"]
+# R5's full form (tests/reliability, LEDGER_DRILLS=full) explores: random examples from the
+# --hypothesis-seed it passes, and more of them per operation.
+EXPLORE = "full" in os.environ.get("LEDGER_DRILLS", "").split(",")
+EXAMPLES = 100 if EXPLORE else 15
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +60,8 @@ def test_no_server_error_and_responses_match_the_schema(fuzzed_app):
     assert len(operations) >= 15
 
     for operation in operations:
-        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-                  derandomize=True)  # the same examples every CI run; R5 (tests/reliability) explores
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                  derandomize=not EXPLORE)  # quick: the same examples every CI run; full: seeded, more
         @given(case=operation.as_strategy())
         def exercise(case):
             case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
