@@ -6,11 +6,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Annotated
 
-import rfc8785
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from ledger.application import Claim
+from ledger.envelope import canonical
 from ledger.errors import Forbidden, Unauthorised
 from ledger.services.executor import Context
 from ledger.timefmt import utc_now
@@ -103,7 +103,7 @@ def context_for(principal: Principal, *, site: str | None, occurred_at: str | No
     principal.check_site(site)
     claim = None
     if idempotency_key is not None:
-        body = rfc8785.dumps({"route": route, "body": request_body})
+        body = canonical({"route": route, "body": request_body})  # a 422 for what JSON cannot carry
         claim = Claim(f"{principal.id}\x00{idempotency_key}", hashlib.sha256(body).hexdigest())
     return Context(actor=principal.id, on_behalf=on_behalf, site=site, occurred_at=occurred_at,
                    device=principal.id if principal.kind == "device" else None, device_sig=device_sig,

@@ -12,10 +12,21 @@ from .errors import InvalidEvent
 
 
 def format_utc(moment: datetime) -> str:
-    """Render an aware datetime as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; refuses naive datetimes."""
+    """Render an aware datetime as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; refuses naive datetimes
+    and times the fixed form cannot carry (before year 1000, or beyond 9999 once in UTC)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidEvent("a time without a time zone is ambiguous", code="TIMEZONE_REQUIRED")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _in_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidEvent(f"time {moment.isoformat()} is out of range", code="INVALID_TIME") from None
+    if utc.year < 1000:  # strftime would not pad the year to four digits
+        raise InvalidEvent(f"time {moment.isoformat()} is out of range", code="INVALID_TIME")
+    return utc
 
 
 def parse_utc(text: str) -> datetime:
@@ -32,7 +43,7 @@ def parse_utc(text: str) -> datetime:
         raise InvalidEvent(
             f"time {text!r} has no zone: send it in UTC with a Z", code="TIMEZONE_REQUIRED"
         )
-    return moment.astimezone(UTC)
+    return _in_utc(moment)
 
 
 def normalise_utc(text: str) -> str:

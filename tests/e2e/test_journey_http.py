@@ -139,6 +139,13 @@ def test_bad_input_gets_a_problem_never_a_500(client, login):
         client.post("/v1/events", headers=nurse, json={"type": "CaseEnrolled", "occurred_at": "2026-01-01T10:00:00",
                     "data": {"kind": "autologous", "product": "p", "treating_site": "hospital-1", "mrn": "m"}}),
         client.get("/v1/units/not-a-uuid", headers=nurse),
+        # found by R5's full form: an integer JSON cannot carry exactly, inside a body whose
+        # Idempotency-Key digest is computed first; a time that overflows once in UTC
+        client.post("/v1/events/batch", headers={**nurse, "Idempotency-Key": "big-int"},
+                    json={"events": [{"type": "CaseOnHold", "coi": "COI-0000-0000-0",
+                                      "data": {"reason": "x", "n": 2**53}}]}),
+        client.post("/v1/units", headers=nurse, json={"coi": "COI-0000-0000-0", "kind": "apheresis_bag",
+                                                      "occurred_at": "0001-01-01T00:00:00+01:00"}),
     ]
     for response in cases:
         assert 400 <= response.status_code < 500, response.text

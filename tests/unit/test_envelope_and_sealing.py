@@ -162,3 +162,10 @@ def test_stored_bytes_are_the_jcs_of_the_record_when_the_envelope_bytes_are_reus
     expected = canonical(plain.to_json())
     assert CanonicalTranscoder().encode(state) == expected
     assert CanonicalTranscoder().encode(plain.to_json()) == expected
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "0999-12-31T23:00:00Z", "9999-12-31T23:59:59-01:00"])
+def test_times_the_fixed_form_cannot_carry_are_refused(text):
+    with pytest.raises(InvalidEvent) as refused:
+        normalise_utc(text)
+    assert refused.value.code == "INVALID_TIME"
