@@ -1,6 +1,7 @@
 """R5 (schemathesis against /openapi.json), R6 (scanner and EPCIS fuzzing), R7 (authorisation
 matrix) are the existing tests named below; they run in every ``make test``. The full form
-(``LEDGER_DRILLS=full``) runs them again with several fresh Hypothesis seeds (more examples)."""
+(``LEDGER_DRILLS=full``) runs them again with three fresh Hypothesis seeds; R5 then also explores
+(random examples from the seed, 100 an operation, instead of the quick form's derandomised 15)."""
 
 from __future__ import annotations
 
