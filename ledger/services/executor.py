@@ -165,10 +165,8 @@ class Executor:
             if replay is not None:
                 self._raise_if_refused(replay)
                 return self._replayed(replay, len(steps))
-        retried = False
-        for _ in range(MAX_DECISION_RETRIES):
-            reads = Reads(self.ledger, trust_issued=not retried)
-            retried = True
+        for attempt in range(MAX_DECISION_RETRIES):
+            reads = Reads(self.ledger, trust_issued=attempt == 0)
             decided: list[tuple[Step, list[NewEvent], dict[str, Any]]] = []
             for step in steps:
                 try:
