@@ -18,6 +18,7 @@ of the group at once, as each would have met it.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -45,7 +46,7 @@ class GroupCommit(Generic[E, C]):
         self._outage = outage
         self._max_events = max_events
         self._lock = threading.Lock()
-        self._queue: list[_Append[E, C]] = []
+        self._queue: deque[_Append[E, C]] = deque()
         self._busy = False
 
     def submit(self, events: list[E], claim: C | None) -> list[Any]:
@@ -67,7 +68,7 @@ class GroupCommit(Generic[E, C]):
         with self._lock:
             group, size = [], 0
             while self._queue and (not group or size + len(self._queue[0].events) <= self._max_events):
-                member = self._queue.pop(0)
+                member = self._queue.popleft()
                 group.append(member)
                 size += len(member.events)
         try:
