@@ -55,7 +55,7 @@ def decide_start(case: CaseState, lot: UnitState, inputs: Sequence[UnitState], *
             for s in [lot_id, *in_ids]]
 
 
-def _require_open(case: CaseState, lot: UnitState, lot_number: str, site: str | None) -> None:
+def _require_in_process(case: CaseState, lot: UnitState, lot_number: str, site: str | None) -> None:
     require_case(case)
     if lot.version == 0 or lot.kind != "lot":
         raise refusal("LOT_NOT_STARTED", f"no manufacturing was started for lot {lot_number}")
@@ -71,7 +71,7 @@ def decide_step(case: CaseState, lot: UnitState, *, lot_number: str, stage: str,
                 now: datetime) -> list[NewEvent]:
     """A process step of an open lot, recorded at the lot's site."""
     require_aware(now)
-    _require_open(case, lot, lot_number, site)
+    _require_in_process(case, lot, lot_number, site)
     return [new_event(lot.stream, ManufacturingStepRecorded,  # type: ignore[arg-type]
                       lot=lot_number, stage=stage, notes=notes)]
 
@@ -82,7 +82,7 @@ def decide_fill(case: CaseState, lot: UnitState, outputs: Sequence[DerivedOutput
 
     The inputs were checked at the start; their expiry since then does not matter."""
     require_aware(now)
-    _require_open(case, lot, lot_number, site)
+    _require_in_process(case, lot, lot_number, site)
     if not outputs:
         raise InvalidEvent("a fill needs outputs", code="INVALID_DATA")
     labels = [validate_unit_label(o.label) for o in outputs]
