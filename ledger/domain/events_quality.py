@@ -145,6 +145,7 @@ class UnitDisposed(EventData):
 QUALITY_EVENTS: dict[str, type[EventData]] = {
     m.__name__: m
     for m in (TemperatureRecorded, ExcursionDetected, ExcursionAssessed, UnitsDerived,
-              ManufacturingStarted, ManufacturingStepRecorded, ProductFilled, QCResultRecorded, ProductReleased, ProductInfused, UnitQuarantined,
-              UnitReleasedFromQuarantine, UnitDisposed)
+              ManufacturingStarted, ManufacturingStepRecorded, ProductFilled, QCResultRecorded,
+              ProductReleased, ProductInfused, UnitQuarantined, UnitReleasedFromQuarantine,
+              UnitDisposed)
 }

@@ -71,7 +71,7 @@ def test_fill_nine_days_after_start_is_not_refused_for_the_inputs_expiry(ledger:
     state = led.unit(lot)
     assert (state.kind, state.label, state.parents, state.location) == ("lot", "LOT-1", (bag,),
                                                                         "factory-1")
-    for day, stage in enumerate(("activation", "transduction", "expansion", "harvest"), start=1):
+    for stage in ("activation", "transduction", "expansion", "harvest"):
         led.tick(days=2)
         led.run(decide_step, led.case(case), led.unit(lot), lot_number="LOT-1", stage=stage,
                 site="factory-1", actor="tech")
