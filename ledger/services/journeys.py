@@ -105,14 +105,16 @@ def run_autologous_journey(
     started = s.quality.start_manufacturing(time.at(*tech, after=timedelta(hours=4)), coi=coi, lot="LOT-1",
                                             inputs=[bag], process="transduction-expansion")
     out.units["lot"] = UUID(started.result.answer["lot_id"])
+    began = time.now
     for stage, after in MANUFACTURING_STAGES:
         s.quality.record_step(time.at(*tech, after=after), coi=coi, lot="LOT-1", stage=stage)
-    filled = s.quality.fill(time.at(*tech, after=timedelta(hours=2)), coi=coi, lot="LOT-1",
+    filled = s.quality.fill(time.at(*tech, after=timedelta(hours=4)), coi=coi, lot="LOT-1",
                             outputs=[{"kind": "final_product_bag", "spec": {
                                 "min_celsius": -196, "max_celsius": -150, "qc_required": ["sterility"],
                                 "expiry": _iso(now + timedelta(days=180))}, "product": "CAR-T dose"}
                                 for _ in range(2)])
     product, spare = (UUID(o["unit_id"]) for o in filled.result.answer["outputs"])
+    out.extra.update(lot="LOT-1", manufacturing_days=round((time.now - began) / timedelta(days=1), 1))
     out.units.update(final_product=product, spare_product=spare)
     s.quality.record_qc(time.at(*tech, after=timedelta(days=5)), unit_id=product, test="sterility",
                         result="pass")
