@@ -140,6 +140,29 @@ class Derive(Data):
     consumed: bool = True
 
 
+LotNumber = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/+-]*$",
+                                 description="the manufacturer's lot (batch) number, unique within the case")]
+
+
+class StartManufacturing(Data):
+    lot: LotNumber
+    inputs: list[UUID] = Field(min_length=1, max_length=100, description=(
+        "the units consumed (apheresis bags ...): each must be within its expiry now"))
+    process: Name
+
+
+class ManufacturingStep(Data):
+    lot: LotNumber
+    stage: Name = Field(description="the process step, e.g. activation, transduction, expansion, harvest")
+    notes: Reason | None = None
+
+
+class Fill(Data):
+    lot: LotNumber
+    outputs: list[Output] = Field(min_length=1, max_length=100, description=(
+        "the final product units, labelled now with the lot as their parent"))
+
+
 class QC(Data):
     test: Name
     result: Literal["pass", "fail"]
@@ -218,6 +241,12 @@ COMMANDS: dict[str, Command] = {c.type: c for c in [
     Command("UnitsDerived", "coi", Derive, lambda s, c, t, d, _: s.quality.derive(
         c, coi=t, inputs=d.inputs, process=d.process, batch=d.batch, consumed=d.consumed,
         outputs=[{**o.model_dump(exclude={"spec"}), "spec": _spec(o.spec)} for o in d.outputs])),
+    Command("ManufacturingStarted", "coi", StartManufacturing, lambda s, c, t, d, _: s.quality.start_manufacturing(
+        c, coi=t, **d.model_dump())),
+    Command("ManufacturingStepRecorded", "coi", ManufacturingStep, lambda s, c, t, d, _: s.quality.record_step(
+        c, coi=t, **d.model_dump())),
+    Command("ProductFilled", "coi", Fill, lambda s, c, t, d, _: s.quality.fill(
+        c, coi=t, lot=d.lot, outputs=[{**o.model_dump(exclude={"spec"}), "spec": _spec(o.spec)} for o in d.outputs])),
     Command("QCResultRecorded", "unit_id", QC, lambda s, c, t, d, _: s.quality.record_qc(
         c, unit_id=t, **d.model_dump())),
     Command("ProductReleased", "unit_id", Release, lambda s, c, t, d, sig: s.quality.release(

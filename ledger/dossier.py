@@ -12,7 +12,7 @@ Bundle (``format`` = ``coi-ledger-dossier``, ``version`` = 1), a JSON object:
   compares the key ids with the operator's published ring (``trusted=`` / ``--keys``).
 * ``checkpoint``: ``{origin, tree_size, root, issued_at, key_id, note}``; ``note`` is the C2SP
   signed checkpoint (key name = origin), the other fields its parsed or stored values.
-* ``streams``: ``[{stream, role, events}]``, role ``case`` / ``unit`` (the whole stream, seq 1..n)
+* ``streams``: ``[{stream, role, events}]``, role ``case`` / ``unit`` / ``lot`` (the whole stream, seq 1..n)
   or ``user`` / ``device`` (registry streams: only their key events). Each event is the stored
   record ``{envelope, hash, seal, key_id}`` plus ``leaf_index`` and ``proof`` (base64 RFC 9162
   audit path to ``checkpoint``); both null for an event the checkpoint does not cover.
@@ -23,7 +23,7 @@ Bundle (``format`` = ``coi-ledger-dossier``, ``version`` = 1), a JSON object:
   Its second line is never a decimal, so it can never be read as a checkpoint.
 
 Verification rules (:func:`verify_dossier`; each failure is a :class:`~ledger.verify.Finding`):
-every hash recomputes from its envelope (JCS); case/unit streams run seq 1..n with ``prev``
+every hash recomputes from its envelope (JCS); case/unit/lot streams run seq 1..n with ``prev``
 links, start with their creating event and sit at the stream id derived from it; registry
 streams hold only key events of the holder their id is derived from, seqs increasing, linked
 where adjacent; seals verify with a ring key valid at ``recorded_at``; device signatures and
@@ -58,16 +58,17 @@ from .merkle import (
 )
 from .merkle.note import sign_note
 from .sealing import KeyRing
-from .streams import case_stream, device_stream, unit_stream, user_stream
+from .streams import case_stream, device_stream, lot_stream, unit_stream, user_stream
 from .timefmt import parse_utc
 from .verify import Finding, _check_event
 
 FORMAT, VERSION = "coi-ledger-dossier", 1
 ATTESTATION_TITLE = "coi-ledger dossier/1"
-ROLES = ("case", "unit", "user", "device")
+ROLES = ("case", "unit", "lot", "user", "device")
 REGISTRY = {"user": ("UserSigningKeyIssued", "UserSigningKeyRevoked", "user", user_stream),
             "device": ("DeviceKeyRegistered", "DeviceKeyRevoked", "device", device_stream)}
-FIRST = {"case": ("CaseEnrolled", "DonorRegistered"), "unit": ("UnitLabelled",)}
+FIRST = {"case": ("CaseEnrolled", "DonorRegistered"), "unit": ("UnitLabelled",),
+         "lot": ("ManufacturingStarted",)}
 PSEUDONYMS = ("patient_ref", "donor_ref")
 
 
@@ -176,7 +177,9 @@ def _structure(part: Any) -> list[str]:
         return ([f"{role} stream holds other events than its holder's key events"] if bad else []) + (
             ["registry events are not in increasing seq order"] if seqs != sorted(set(seqs)) else [])
     first = envs[0]
-    derived = case_stream(first["data"]["coi"]) if role == "case" else unit_stream(first["data"]["label"])
+    d = first["data"]
+    derived = (case_stream(d["coi"]) if role == "case" else lot_stream(d["coi"], d["lot"])
+               if role == "lot" else unit_stream(d["label"]))
     if first["type"] not in FIRST[role] or str(derived) != sid:
         return [f"{role} stream does not start with its creating event at its own stream id"]
     return []

@@ -34,3 +34,8 @@ def case_stream(coi: str) -> UUID:
 def unit_stream(label: str) -> UUID:
     """A unit's stream (its ``unit_id``) follows from the label id the ledger issued."""
     return uuid5(LEDGER_NAMESPACE, f"unit:{label}")
+
+
+def lot_stream(coi: str, lot: str) -> UUID:
+    """A manufacturing lot's stream: lot numbers are the manufacturer's, unique within a case."""
+    return uuid5(LEDGER_NAMESPACE, f"lot:{coi}:{lot}")

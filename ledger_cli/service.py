@@ -69,6 +69,8 @@ def demo(
         container.close()
     console.print(f"demo users (password {DEMO_PASSWORD!r}): {', '.join(DEMO_USERS)}")
     console.print(f"autologous case {auto.coi}: a wrong-patient infusion was refused ({', '.join(auto.refused)})")
+    console.print(f"  lot {auto.extra['lot']}: inputs consumed at the start, product labelled at fill "
+                  f"{auto.extra['manufacturing_days']} days later")
     console.print(f"allogeneic donor {allo.coi} -> patients {', '.join(allo.extra['patients'])}")
     typer.echo(json.dumps({"autologous": auto.coi, "donor": allo.coi, "patients": allo.extra["patients"]}))
 

@@ -51,6 +51,10 @@ WHAT: dict[str, Describe] = {
     "ExcursionAssessed": lambda d: f"excursion {d['excursion_id']} assessed: {d['decision']}",
     "UnitsDerived": lambda d: f"{d['process']}: {len(d['inputs'])} input(s) -> "
                               f"{len(d['outputs'])} output(s)",
+    "ManufacturingStarted": lambda d: f"lot {d['lot']} started at {d['site']} ({d['process']}): "
+                                      f"{len(d['inputs'])} input(s) consumed",
+    "ManufacturingStepRecorded": lambda d: f"lot {d['lot']}: {d['stage']}",
+    "ProductFilled": lambda d: f"lot {d['lot']} filled into {len(d['outputs'])} unit(s)",
     "QCResultRecorded": lambda d: f"QC {d['test']}: {d['result']}"
                                   + (f" ({d['value']} {d.get('uom') or ''})".rstrip()
                                      if d.get("value") is not None else ""),

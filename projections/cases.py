@@ -130,6 +130,9 @@ class CasesProjection(ReadModel):
     def on_UnitsDerived(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         self._milestone(conn, env, "in_manufacturing")
 
+    def on_ManufacturingStarted(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
+        self._milestone(conn, env, "in_manufacturing")
+
     def on_ProductReleased(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         self._milestone(conn, env, "released")
 

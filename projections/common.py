@@ -163,12 +163,14 @@ class StreamDirectory:
 
 
 def register_streams(directory: StreamDirectory, conn: Connection, env: Mapping[str, Any]) -> None:
-    """Record the streams that enrolment and labelling create."""
+    """Record the streams that enrolment, labelling and the start of a lot create."""
     kind, data = env["type"], env["data"]
     if kind in ("CaseEnrolled", "DonorRegistered"):
         directory.add(conn, env["stream"], data["coi"], "case")
     elif kind == "UnitLabelled":
         directory.add(conn, env["stream"], data["coi"], "unit", data["case"])
+    elif kind == "ManufacturingStarted" and env["stream"] not in data["inputs"]:
+        directory.add(conn, env["stream"], data["coi"], "unit", data["case"])  # the lot
 
 
 def rows(result: Any) -> list[dict[str, Any]]:

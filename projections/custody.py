@@ -27,7 +27,8 @@ from .common import ReadModel, micros, rows, sql, utc_text, when
 
 HANDOVER_LIMIT = timedelta(hours=2)
 DELIVERY_SLA = timedelta(hours=48)
-ENDINGS = {"ProductInfused": "infused", "UnitDisposed": "disposed", "UnitsDerived": "consumed"}
+ENDINGS = {"ProductInfused": "infused", "UnitDisposed": "disposed", "UnitsDerived": "consumed",
+           "ManufacturingStarted": "consumed"}
 
 
 class CustodyProjection(ReadModel):

@@ -2,7 +2,7 @@
 
 Which streams (see ``ledger.dossier`` for the bundle format):
 
-* ``case``/``unit``, whole: every case and unit node of the genealogy of the COI (its units,
+* ``case``/``unit``/``lot``, whole: every case, unit and manufacturing lot node of the genealogy of the COI (its units,
   what they derive from and into, and for an allogeneic patient the donor ancestors of the
   allocated dose), plus every container an included unit was packed into (its readings are the
   unit's). Streams are read straight from the event table: the records as stored, byte-exact.
@@ -61,7 +61,7 @@ def case_streams(conn: Connection, coi: str) -> tuple[dict[str, Any], list[dict[
     graph = genealogy_for_coi(conn, coi)
     if graph is None or not any(n["type"] == "case" and n["coi"] == coi for n in graph["nodes"]):
         return None
-    order = [(n["id"], n["type"]) for n in graph["nodes"] if n["type"] in ("case", "unit")]
+    order = [(n["id"], n["type"]) for n in graph["nodes"] if n["type"] in ("case", "unit", "lot")]
     own = next(n["id"] for n in graph["nodes"] if n["type"] == "case" and n["coi"] == coi)
     order.sort(key=lambda n: 0 if n[0] == own else 1 if n[1] == "case" else 2)  # stable: log order
     parts, seen = [], set()

@@ -1,11 +1,14 @@
 """The genealogy read model: patient case -> units -> derived units -> infusion, as a graph.
 
 Nodes (``genealogy_nodes``): ``case`` (kind autologous / allogeneic / donor, label = COI),
-``unit`` (kind, label, COI, status) and ``infusion`` (one per ``ProductInfused``, id = its
+``unit`` (kind, label, COI, status), ``lot`` (kind = process, label = lot number, status
+``started`` / ``in_process`` / ``filled``) and ``infusion`` (one per ``ProductInfused``, id = its
 event id). Edges (``genealogy_edges``, one row per creating event), all pointing downstream:
 
 * ``labelled``: case -> unit (``UnitLabelled``)
-* ``derived``: parent -> child (``UnitLabelled.parents`` and ``UnitsDerived`` on each input)
+* ``derived``: parent -> child (``UnitLabelled.parents`` and ``UnitsDerived`` on each input);
+  staged manufacturing: input -> lot (``ManufacturingStarted``), lot -> output (the outputs'
+  ``UnitLabelled.parents``)
 * ``allocated_to``: donor dose -> patient case (``ProductAllocated``, on both streams)
 * ``infused``: unit -> infusion, and ``received``: patient case -> infusion (``ProductInfused``)
 
@@ -23,7 +26,7 @@ from sqlalchemy import Connection
 from .common import ReadModel, dumps, loads, sql, when
 
 PRECEDENCE = ("disposed", "infused", "consumed", "quarantined", "allocated", "released",
-              "collected")
+              "collected", "filled", "in_process", "started")
 CHUNK = 500
 
 
@@ -112,6 +115,24 @@ class GenealogyProjection(ReadModel):
             self._edge(conn, position, env, env["stream"], output, "derived")
         if d.get("consumed", True):
             self._flag(conn, env["stream"], "consumed")
+
+    def on_ManufacturingStarted(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
+        d, stream = env["data"], env["stream"]
+        if stream in d["inputs"]:
+            self._flag(conn, stream, "consumed")
+            return
+        self._node(conn, position, env, stream, "lot", d["coi"], d["process"], d["lot"], "started",
+                   d["case"])
+        self._flag(conn, stream, "started")
+        for source in d["inputs"]:
+            self._edge(conn, position, env, source, stream, "derived")
+
+    def on_ManufacturingStepRecorded(self, conn: Connection, position: int,
+                                     env: Mapping[str, Any]) -> None:
+        self._flag(conn, env["stream"], "in_process")
+
+    def on_ProductFilled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
+        self._flag(conn, env["stream"], "filled")
 
     def on_ProductAllocated(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d = env["data"]

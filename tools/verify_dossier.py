@@ -31,7 +31,7 @@ FIELDS = {"stream", "seq", "event_id", "type", "schema", "recorded_at", "occurre
 REGISTRY = {"user": ("UserSigningKeyIssued", "UserSigningKeyRevoked", "user"),
             "device": ("DeviceKeyRegistered", "DeviceKeyRevoked", "device")}
 FIRST = {"case": (("CaseEnrolled", "DonorRegistered"), "case", "coi"),
-         "unit": (("UnitLabelled",), "unit", "label")}
+         "unit": (("UnitLabelled",), "unit", "label"), "lot": (("ManufacturingStarted",), "lot", "lot")}
 TITLE, SIG_PREFIX, MAX_INT = "coi-ledger dossier/1", "\u2014 ", 2**53 - 1
 
 
@@ -273,7 +273,7 @@ def _event(sid, role, event, number, prev, prev_seq, keys: Keys, problems: list)
 
 def _structure(part: dict) -> list[str]:
     role, sid, envs = part["role"], part["stream"], [e["envelope"] for e in part["events"]]
-    if role not in ("case", "unit", "user", "device") or not envs:
+    if role not in ("case", "unit", "lot", "user", "device") or not envs:
         return [f"unknown role {role!r} or no events"]
     if role in REGISTRY:
         issued, revoked, holder = REGISTRY[role]
@@ -283,7 +283,10 @@ def _structure(part: dict) -> list[str]:
             ["registry events out of order"] if seqs != sorted(set(seqs)) else [])
     types, kind, field = FIRST[role]
     first = envs[0]
-    if first["type"] not in types or _stream_id(kind, first["data"][field]) != sid:
+    name = first["data"][field]
+    if role == "lot":  # a lot number is unique within its case
+        name = f"{first['data']['coi']}:{name}"
+    if first["type"] not in types or _stream_id(kind, name) != sid:
         return [f"{role} stream does not start with its creating event at its own id"]
     return []
 

@@ -15,6 +15,9 @@ AggregationEvent and the TransformationEvent, so they are not repeated.
 | ShipmentDispatched / ShipmentDelivered | ObjectEvent ``departing`` / ``arriving``, ``bol`` |
 | TemperatureRecorded | ObjectEvent ``sensor_reporting`` with Temperature sensor reports |
 | UnitsDerived | TransformationEvent, outputs' label data in ``ilmd`` |
+| ManufacturingStarted | TransformationEvent with the inputs, ``transformationID`` = the lot |
+| ProductFilled | TransformationEvent with the outputs (label data in ``ilmd``), same ``transformationID`` |
+| ManufacturingStepRecorded | ObjectEvent OBSERVE naming the case, ``coi:data`` (lot, stage) |
 | anything else | ObjectEvent OBSERVE naming the unit (or the case), ``coi:ledgerType`` |
 """
 
@@ -72,7 +75,7 @@ class Source:
     def derived(self, unit: str, parents: list[str]) -> bool:
         """Was ``unit`` labelled by a derivation (its TransformationEvent carries the label)?"""
         return bool(parents) and any(
-            e.envelope["type"] == "UnitsDerived" and unit in e.envelope["data"]["outputs"]
+            e.envelope["type"] in ("UnitsDerived", "ProductFilled") and unit in e.envelope["data"]["outputs"]
             for e in self.stream(parents[0]))
 
 
@@ -96,6 +99,11 @@ def _parties(kind: str, **values: str | None) -> list[dict[str, str]]:
     key = "source" if kind == "sourceList" else "destination"
     prefixes = {"possessing_party": ids.PARTY, "location": ids.SITE}
     return [{"type": t, key: ids.as_uri(v, prefixes[t])} for t, v in values.items() if v]
+
+
+def _outputs(source: Source, units: list[str]) -> list[dict[str, Any]]:
+    return [{"epc": source.epc(o), **{k: v for k, v in source.label(o).items()
+                                     if k in LABEL_DATA and v not in (None, {}, [])}} for o in units]
 
 
 def to_epcis(source: Source, event: SealedEvent) -> dict[str, Any] | None:
@@ -147,12 +155,21 @@ def to_epcis(source: Source, event: SealedEvent) -> dict[str, Any] | None:
                      sensorElementList=[{"sensorMetadata": {"deviceID": device}, "sensorReport": [
                          {"type": "Temperature", "time": r["t"], "value": r["celsius"], "uom": "CEL"}
                          for r in d["readings"]]}])
+    if kind == "ManufacturingStarted":
+        if stream in d["inputs"]:
+            return None  # the lot's copy says it
+        return _base(event, "TransformationEvent", inputEPCList=[source.epc(i) for i in d["inputs"]],
+                     transformationID=f"{ids.LOT}{d['coi']}:{d['lot']}",
+                     ilmd=ids.namespaced({"process": d["process"], "batch": d["lot"], "site": d["site"]}))
+    if kind == "ProductFilled":
+        coi = source.label(str(d["outputs"][0])).get("coi")
+        return _base(event, "TransformationEvent", outputEPCList=[source.epc(o) for o in d["outputs"]],
+                     transformationID=f"{ids.LOT}{coi}:{d['lot']}",
+                     ilmd=ids.namespaced({"batch": d["lot"], "outputs": _outputs(source, d["outputs"])}))
     if kind == "UnitsDerived":
         if stream != d["inputs"][0]:
             return None
-        outputs = [{"epc": source.epc(o), **{k: v for k, v in source.label(o).items()
-                                            if k in LABEL_DATA and v not in (None, {}, [])}}
-                   for o in d["outputs"]]
+        outputs = _outputs(source, d["outputs"])
         ilmd = {"process": d["process"], "batch": d.get("batch"),
                 "consumed": d.get("consumed", True), "outputs": outputs}
         return _base(event, "TransformationEvent", inputEPCList=[source.epc(i) for i in d["inputs"]],

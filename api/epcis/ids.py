@@ -5,6 +5,7 @@ The ledger's own URIs (a private, unregistered URN namespace):
 * ``urn:coi-ledger:unit:UNT-XXXX-XXXX-C``: a unit, by its label id (its EPC when its label
   carries no ``epc`` identifier);
 * ``urn:coi-ledger:coi:COI-XXXX-XXXX-C``: a case (only in exported events about the case);
+* ``urn:coi-ledger:lot:<COI>:<lot number>``: a manufacturing lot (``transformationID``);
 * ``urn:coi-ledger:party:<id>`` and ``urn:coi-ledger:site:<id>``: custody parties (user ids)
   and sites in ``sourceList`` / ``destinationList`` / ``bizLocation``;
   ``urn:coi-ledger:device:<id>`` (loggers) and ``urn:coi-ledger:tracking:<number>``
@@ -33,6 +34,7 @@ UNIT = "urn:coi-ledger:unit:"
 CASE = "urn:coi-ledger:coi:"
 PARTY = "urn:coi-ledger:party:"
 SITE = "urn:coi-ledger:site:"
+LOT = "urn:coi-ledger:lot:"
 DEVICE = "urn:coi-ledger:device:"
 TRACKING = "urn:coi-ledger:tracking:"
 NS = "https://coi-ledger.dev/epcis/"

@@ -56,6 +56,8 @@ def _column(node: Mapping[str, Any]) -> int:
         return 4 if node["kind"] == "allogeneic" else 0
     if node["type"] == "infusion":
         return 4
+    if node["type"] == "lot":
+        return 2
     return 3 if node["kind"] == "final_product_bag" else 1
 
 
@@ -70,6 +72,12 @@ def _box(node: Mapping[str, Any], coi: str, can_audit: bool) -> Box:
         href = f"#ev-{node['event_id']}" if can_audit else None
         return Box(node["id"], 4, ["Infusion", node["label"] or "", date], "infusion", href,
                    f"Infusion of {node['label']} on {date}")
+    if node["type"] == "lot":  # staged manufacturing: kind is the process, label the lot number
+        process = str(node["kind"] or "manufacturing")
+        short = process if len(process) <= 22 else process[:21] + "…"
+        status = str(node["status"]).replace("_", " ")
+        return Box(node["id"], 2, [f"Lot {node['label']}", short, status], "lot", None,
+                   f"Lot {node['label']}, {process}, {status}")
     kind = kind_label(node["kind"])
     css = "container" if node["kind"] in CONTAINERS else "unit"
     return Box(node["id"], _column(node), [kind, node["label"] or "", node["status"]], css,

@@ -72,6 +72,33 @@ class UnitsDerived(EventData):
     consumed: bool = True
 
 
+class ManufacturingStarted(EventData):
+    """A lot opened for the case at a manufacturing site: the inputs are consumed now (within
+    their expiry). Appended on the lot's stream and on every input's stream."""
+
+    lot: Identifier
+    coi: CoiId
+    case: UUID
+    inputs: Annotated[list[UUID], Field(min_length=1, max_length=100)]
+    process: Identifier
+    site: Identifier
+
+
+class ManufacturingStepRecorded(EventData):
+    """A process step of an open lot (activation, transduction, expansion, harvest ...)."""
+
+    lot: Identifier
+    stage: Identifier
+    notes: Text | None = None
+
+
+class ProductFilled(EventData):
+    """Fill/cryopreservation: the outputs are labelled now, derived from the lot (on its stream)."""
+
+    lot: Identifier
+    outputs: Annotated[list[UUID], Field(min_length=1, max_length=100)]
+
+
 class QCResultRecorded(EventData):
     test: Identifier
     result: Literal["pass", "fail"]
@@ -118,6 +145,7 @@ class UnitDisposed(EventData):
 QUALITY_EVENTS: dict[str, type[EventData]] = {
     m.__name__: m
     for m in (TemperatureRecorded, ExcursionDetected, ExcursionAssessed, UnitsDerived,
-              QCResultRecorded, ProductReleased, ProductInfused, UnitQuarantined,
-              UnitReleasedFromQuarantine, UnitDisposed)
+              ManufacturingStarted, ManufacturingStepRecorded, ProductFilled, QCResultRecorded,
+              ProductReleased, ProductInfused, UnitQuarantined, UnitReleasedFromQuarantine,
+              UnitDisposed)
 }

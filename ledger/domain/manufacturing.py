@@ -52,6 +52,23 @@ class DerivedOutput:
     volume_ml: float | None = None
 
 
+def require_inputs(inputs: Sequence[UnitState], *, actor: str, now: datetime) -> None:
+    """Material a manufacturing step may consume at ``now`` (within expiry, held by ``actor``)."""
+    for unit in inputs:
+        require_usable(unit)
+        if unit.quarantined:
+            raise refusal("UNIT_QUARANTINED", f"{unit.label} is quarantined")
+        if unit.expired(now):
+            raise refusal("UNIT_EXPIRED", f"{unit.label} expired at {unit.spec.expiry}")
+        if unit.kind in COLLECTABLE_KINDS and not unit.collected:
+            raise refusal("NOT_COLLECTED", f"{unit.label} holds no collected material")
+        if any(x.decision == "discard" for x in unit.excursions):
+            raise refusal("EXCURSION_REJECTED", f"{unit.label}: an excursion was assessed discard")
+        require_not_packed(unit)
+        require_custodian(unit, actor)
+        require_settled(unit)
+
+
 def decide_derive(case: CaseState, inputs: Sequence[UnitState], outputs: Sequence[DerivedOutput],
                   *, process: str, batch: str | None = None, consumed: bool = True,
                   actor: str, now: datetime) -> list[NewEvent]:
@@ -71,19 +88,7 @@ def decide_derive(case: CaseState, inputs: Sequence[UnitState], outputs: Sequenc
                                f"{strangers[0].label} carries {strangers[0].coi}, not {case.coi}",
                                coi=strangers[0].coi, unit=strangers[0].stream,
                                label=strangers[0].label)
-    for unit in inputs:
-        require_usable(unit)
-        if unit.quarantined:
-            raise refusal("UNIT_QUARANTINED", f"{unit.label} is quarantined")
-        if unit.expired(now):
-            raise refusal("UNIT_EXPIRED", f"{unit.label} expired at {unit.spec.expiry}")
-        if unit.kind in COLLECTABLE_KINDS and not unit.collected:
-            raise refusal("NOT_COLLECTED", f"{unit.label} holds no collected material")
-        if any(x.decision == "discard" for x in unit.excursions):
-            raise refusal("EXCURSION_REJECTED", f"{unit.label}: an excursion was assessed discard")
-        require_not_packed(unit)
-        require_custodian(unit, actor)
-        require_settled(unit)
+    require_inputs(inputs, actor=actor, now=now)
     labels = [validate_unit_label(o.label) for o in outputs]
     out_ids = [o.unit_id for o in outputs]
     in_ids = [u.stream for u in inputs]

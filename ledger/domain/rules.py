@@ -65,6 +65,13 @@ QUALITY = {
     "ALREADY_INFUSED": "the product has already been infused",
 }
 
+MANUFACTURING = {
+    "NOT_A_MANUFACTURING_SITE": "manufacturing is recorded at a registered manufacturing site",
+    "LOT_EXISTS": "a lot with this number was already started for the case",
+    "LOT_NOT_STARTED": "no manufacturing was started for this lot",
+    "LOT_AT_OTHER_SITE": "the lot is manufactured at another site",
+}
+
 CORRECTIONS = {
     "CORRECTION_REASON_REQUIRED": "a correction must give its reason",
     "EVENT_NOT_FOUND": "the stream has no event with that id",
@@ -110,5 +117,6 @@ MALFORMED = {
 }
 
 CODES: dict[str, str] = {
-    **CASES, **UNITS, **CONDITIONS, **QUALITY, **CORRECTIONS, **IDENTITY, **ESIGN, **MALFORMED
+    **CASES, **UNITS, **CONDITIONS, **QUALITY, **MANUFACTURING, **CORRECTIONS, **IDENTITY, **ESIGN,
+    **MALFORMED,
 }

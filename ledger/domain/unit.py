@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from ..streams import lot_stream
 from ..timefmt import parse_utc
 from .base import Envelope, as_uuid, fold, refusal, when
 from .events_unit import CONTAINER_KINDS, UnitSpec
@@ -90,6 +91,7 @@ class UnitState:
     infused: bool = False
     allocated_to: UUID | None = None
     derived_into: tuple[UUID, ...] = ()
+    stages: tuple[str, ...] = ()  # a lot's recorded process steps
 
     @property
     def is_container(self) -> bool:
@@ -154,6 +156,18 @@ def _derived(s: UnitState, d: dict[str, Any], _: Envelope) -> UnitState:
                    derived_into=(*s.derived_into, *outputs))
 
 
+def _started(s: UnitState, d: dict[str, Any], env: Envelope) -> UnitState:
+    """On an input: consumed into the lot. On the lot's own stream: the lot, a unit of kind
+    ``lot`` whose parents are the inputs (so release sees the whole lineage)."""
+    stream = as_uuid(env["stream"])
+    inputs = tuple(UUID(i) for i in d["inputs"])
+    if stream in inputs:
+        return replace(s, consumed=True,
+                       derived_into=(*s.derived_into, lot_stream(d["coi"], d["lot"])))
+    return replace(s, kind="lot", coi=d["coi"], case=UUID(d["case"]), label=d["lot"],
+                   parents=inputs, custodian=env["actor"], location=d["site"])
+
+
 def _dispatched(s: UnitState, d: dict[str, Any], _: Envelope) -> UnitState:
     return replace(s, shipment=Shipment(d["carrier"], d["tracking"], d["from_site"],
                                         d["to_site"]))
@@ -173,6 +187,10 @@ _HANDLERS = {
     "ExcursionDetected": _excursion,
     "ExcursionAssessed": _assessed,
     "UnitsDerived": _derived,
+    "ManufacturingStarted": _started,
+    "ManufacturingStepRecorded": lambda s, d, e: replace(s, stages=(*s.stages, d["stage"])),
+    "ProductFilled": lambda s, d, e: replace(s, consumed=True, derived_into=(
+        *s.derived_into, *(UUID(o) for o in d["outputs"]))),
     "QCResultRecorded": lambda s, d, e: replace(
         s, qc=(*s.qc, QCResult(d["test"], d["result"], when(e)))),
     "ProductReleased": lambda s, d, e: replace(s, released=True),

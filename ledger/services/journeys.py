@@ -31,6 +31,11 @@ DEMO_USERS = {
 }
 
 
+# Process steps of the demo lot, each after the previous one: 9 days from start to fill.
+MANUFACTURING_STAGES = (("activation", timedelta(hours=20)), ("transduction", timedelta(days=1)),
+                        ("expansion", timedelta(days=5)), ("harvest", timedelta(days=2)))
+
+
 @dataclass
 class JourneyResult:
     coi: str
@@ -78,7 +83,8 @@ def run_autologous_journey(
     password: str = DEMO_PASSWORD, readings: int = 60,
 ) -> JourneyResult:
     """Enrol, label, collect, pack, ship with logger readings (one excursion), receive,
-    manufacture (split), QC, assess, release with e-signature, ship back, a refused
+    manufacture in stages (lot started hours after receipt, steps over 9 days, two final
+    product bags labelled at fill), QC, assess, release with e-signature, ship back, a refused
     wrong-patient infusion, then the right one. Simulated times span about three weeks."""
     s, ident = services, services.identity
     now = services.quality.clock()
@@ -96,13 +102,19 @@ def run_autologous_journey(
     _ship(s, time, bag, shipper, ("nurse", HOSPITAL), ("tech", FACTORY), tracking="TRK-OUT-1",
           celsius=lambda i: 9.5 if 20 <= i < 25 else 4.0, minutes=readings)
     tech = ("tech", FACTORY)
-    split = s.quality.derive(time.at(*tech, after=timedelta(days=10)), coi=coi, inputs=[bag],
-                             process="transduction-expansion", batch="LOT-1",
-                             outputs=[{"kind": "final_product_bag", "spec": {
-                                 "min_celsius": -196, "max_celsius": -150, "qc_required": ["sterility"],
-                                 "expiry": _iso(now + timedelta(days=180))}, "product": "CAR-T dose"}
-                                 for _ in range(2)])
-    product, spare = (UUID(o["unit_id"]) for o in split.result.answer["outputs"])
+    started = s.quality.start_manufacturing(time.at(*tech, after=timedelta(hours=4)), coi=coi, lot="LOT-1",
+                                            inputs=[bag], process="transduction-expansion")
+    out.units["lot"] = UUID(started.result.answer["lot_id"])
+    began = time.now
+    for stage, after in MANUFACTURING_STAGES:
+        s.quality.record_step(time.at(*tech, after=after), coi=coi, lot="LOT-1", stage=stage)
+    filled = s.quality.fill(time.at(*tech, after=timedelta(hours=4)), coi=coi, lot="LOT-1",
+                            outputs=[{"kind": "final_product_bag", "spec": {
+                                "min_celsius": -196, "max_celsius": -150, "qc_required": ["sterility"],
+                                "expiry": _iso(now + timedelta(days=180))}, "product": "CAR-T dose"}
+                                for _ in range(2)])
+    product, spare = (UUID(o["unit_id"]) for o in filled.result.answer["outputs"])
+    out.extra.update(lot="LOT-1", manufacturing_days=round((time.now - began) / timedelta(days=1), 1))
     out.units.update(final_product=product, spare_product=spare)
     s.quality.record_qc(time.at(*tech, after=timedelta(days=5)), unit_id=product, test="sterility",
                         result="pass")

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ..domain import conditions, corrections, infusion, manufacturing
+from ..domain import conditions, corrections, infusion, lots, manufacturing
 from ..domain.identifiers import issue_unit_label, patient_pseudonym
 from ..domain.manufacturing import DerivedOutput
 from ..domain.unit import UnitState
-from ..streams import case_stream, unit_stream
+from ..streams import case_stream, lot_stream, unit_stream
 from .cases import site_secret
 from .executor import Context, Executor, Outcome, Reads, SignOff
 
@@ -75,6 +75,47 @@ class QualityService:
                 batch=batch, consumed=consumed, actor=ctx.actor, now=now)
 
         return self.executor.run(ctx, decide, answer=lambda _: {
+            "outputs": [{"unit_id": str(o.unit_id), "label": o.label} for o in made]})
+
+    def start_manufacturing(self, ctx: Context, *, coi: str, lot: str, inputs: Sequence[UUID],
+                            process: str) -> Outcome:
+        """Open ``lot`` for the case at the context's (manufacturing) site, consuming ``inputs``."""
+        now = self.clock()
+        lot_id = lot_stream(coi, lot)
+
+        def decide(reads: Reads):
+            return lots.decide_start(
+                reads.case(case_stream(coi)), reads.unit(lot_id), reads.units(list(inputs)),
+                lot_id=lot_id, lot_number=lot, process=process,
+                site=reads.site(ctx.site) if ctx.site else None, actor=ctx.actor, now=now)
+
+        return self.executor.run(ctx, decide, answer=lambda _: {"lot_id": str(lot_id), "lot": lot})
+
+    def record_step(self, ctx: Context, *, coi: str, lot: str, stage: str,
+                    notes: str | None = None) -> Outcome:
+        now = self.clock()
+        return self.executor.run(ctx, lambda r: lots.decide_step(
+            r.case(case_stream(coi)), r.unit(lot_stream(coi, lot)), lot_number=lot, stage=stage,
+            notes=notes, site=ctx.site, actor=ctx.actor, now=now))
+
+    def fill(self, ctx: Context, *, coi: str, lot: str, outputs: Sequence[Mapping[str, Any]],
+             labels: Sequence[str] | None = None) -> Outcome:
+        """Fill/cryopreserve ``lot`` into ``outputs`` (as for :meth:`derive`), labelled now."""
+        now = self.clock()
+        labels = list(labels) if labels is not None else [issue_unit_label() for _ in outputs]
+        if len(labels) != len(outputs):
+            raise ValueError("one planned label per output")
+        made = [DerivedOutput(unit_id=unit_stream(label), label=label, **spec)
+                for label, spec in zip(labels, outputs, strict=True)]
+
+        def decide(reads: Reads):
+            for output in made:
+                reads.unit(output.unit_id)  # new streams: append at version 0
+            return lots.decide_fill(reads.case(case_stream(coi)), reads.unit(lot_stream(coi, lot)),
+                                    made, lot_number=lot, site=ctx.site, actor=ctx.actor, now=now)
+
+        return self.executor.run(ctx, decide, answer=lambda _: {
+            "lot_id": str(lot_stream(coi, lot)),
             "outputs": [{"unit_id": str(o.unit_id), "label": o.label} for o in made]})
 
     def record_qc(self, ctx: Context, *, unit_id: UUID, test: str, result: str, value: Any = None,

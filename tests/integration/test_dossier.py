@@ -72,8 +72,9 @@ def test_autologous_dossier_is_complete_and_verifies(container, journeys):
     assert roles[0] == "case" and bundle["streams"][0]["stream"] == str(case_stream(auto.coi))
     assert {str(u) for u in auto.units.values()} <= {s["stream"] for s in bundle["streams"]}
     assert roles.count("user") == 2  # qa and clinician signed
+    assert [s["stream"] for s in bundle["streams"] if s["role"] == "lot"] == [str(auto.units["lot"])]
     for s in bundle["streams"]:
-        if s["role"] in ("case", "unit"):
+        if s["role"] in ("case", "unit", "lot"):
             assert [e["envelope"]["seq"] for e in s["events"]] == list(range(1, len(s["events"]) + 1))
         else:
             assert {e["envelope"]["type"] for e in s["events"]} <= {"UserSigningKeyIssued", "UserSigningKeyRevoked"}
