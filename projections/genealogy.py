@@ -75,28 +75,15 @@ class GenealogyProjection(ReadModel):
         conn.execute(sql("UPDATE genealogy_nodes SET flags = :f, status = :s WHERE node_id = :n"),
                      {"f": dumps(sorted(flags)), "s": _status(flags), "n": node_id})
 
-    def _case_status(self, conn: Connection, case_id: str, status: str) -> None:
-        conn.execute(sql("UPDATE genealogy_nodes SET status = :s WHERE node_id = :n"),
-                     {"s": status, "n": case_id})
-
     def on_CaseEnrolled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d = env["data"]
         self._node(conn, position, env, env["stream"], "case", d["coi"], d["kind"], d["coi"],
-                   "active", env["stream"])
+                   "enrolled", env["stream"])
 
     def on_DonorRegistered(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d = env["data"]
         self._node(conn, position, env, env["stream"], "case", d["coi"], "donor", d["coi"],
-                   "active", env["stream"])
-
-    def on_CaseOnHold(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._case_status(conn, env["stream"], "on_hold")
-
-    def on_CaseResumed(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._case_status(conn, env["stream"], "active")
-
-    def on_CaseCancelled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._case_status(conn, env["stream"], "cancelled")
+                   "enrolled", env["stream"])
 
     def on_UnitLabelled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d, unit = env["data"], env["stream"]
@@ -190,6 +177,7 @@ def _graph(conn: Connection, seed: str, params: dict[str, Any]) -> dict[str, Any
             edge["events"].append((position, event_id))
             if position < edge["position"]:
                 edge["position"], edge["at"] = position, at
+    _case_statuses(conn, [n for n in nodes if n["type"] == "case"])
     nodes.sort(key=lambda n: (n["position"], n["id"]))
     out_edges = []
     for edge in sorted(edges.values(), key=lambda e: (e["position"], e["from"], e["to"])):
@@ -199,6 +187,17 @@ def _graph(conn: Connection, seed: str, params: dict[str, Any]) -> dict[str, Any
     for node in nodes:
         node.pop("position")
     return {"nodes": nodes, "edges": out_edges}
+
+
+def _case_statuses(conn: Connection, cases: list[dict[str, Any]]) -> None:
+    """A case node's status is the case status of the ``cases`` read model (one definition)."""
+    if not cases:
+        return
+    marks = ", ".join(f":c{i}" for i in range(len(cases)))
+    found = dict(conn.execute(sql(f"SELECT case_id, status FROM cases WHERE case_id IN ({marks})"),
+                              {f"c{i}": n["id"] for i, n in enumerate(cases)}).all())
+    for node in cases:
+        node["status"] = found.get(node["id"], node["status"])
 
 
 def genealogy_for_coi(conn: Connection, coi: str) -> dict[str, Any] | None:

@@ -10,12 +10,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from ledger.errors import Forbidden, StreamNotFound
 from ledger.streams import case_stream
 from ledger.timefmt import format_utc
+from projections.cases import case_summary
 
 from ..commands import Ident, Name, Secret
 from ..deps import ContainerDep, IdempotencyKey, PrincipalDep, Reader, context_for
 from ..policy import EVENT_ROLES
+from ..responses import CaseSummary
 from ..schemas import PROBLEMS, AppendResponse, append_response
 from ..views import case_view
+from .reads import MinPosition, fresh
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEMS)
 
@@ -49,9 +52,12 @@ def enrol(body: Enrolment, principal: PrincipalDep, container: ContainerDep,
     return append_response(outcome)
 
 
-@router.get("/{coi}", summary="Case summary and status")
-def get_case(coi: str, principal: Reader, container: ContainerDep) -> dict[str, Any]:
+@router.get("/{coi}", summary="Case summary and status", response_model=CaseSummary)
+def get_case(coi: str, principal: Reader, container: ContainerDep, min_position: MinPosition = None) -> dict[str, Any]:
     case = container.services.reads().case(case_stream(coi.upper()))
     if case.version == 0:
         raise StreamNotFound(f"no case {coi}", code="CASE_NOT_FOUND")
-    return case_view(case)
+    fresh(container, min_position)
+    with container.engine.connect() as conn:
+        row = case_summary(conn, case.coi or coi.upper()) or {}
+    return case_view(case, row)
