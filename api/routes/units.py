@@ -16,6 +16,7 @@ from scanners.labels import LabelData, render_label_png, render_label_svg
 from ..commands import Ident, Label, Name, Reading, _spec
 from ..deps import ContainerDep, IdempotencyKey, Principal, PrincipalDep, Reader, context_for
 from ..policy import EVENT_ROLES
+from ..responses import UnitState
 from ..schemas import PROBLEMS, AppendResponse, append_response
 from ..views import unit_view
 
@@ -55,7 +56,7 @@ def _unit(container, unit_id: UUID):
     return unit
 
 
-@router.get("/{unit_id}", summary="Unit state")
+@router.get("/{unit_id}", summary="Unit state", response_model=UnitState)
 def get_unit(unit_id: UUID, principal: Reader, container: ContainerDep) -> dict[str, Any]:
     return unit_view(_unit(container, unit_id))
 
