@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ledger.errors import Forbidden, StreamNotFound
 from ledger.streams import case_stream
@@ -25,14 +25,15 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEMS)
 
 class Enrolment(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["autologous", "allogeneic"]
-    product: Name
-    treating_site: Ident
-    mrn: Secret
-    collection_site: Ident | None = None
-    protocol: Name | None = None
-    site: Ident | None = None
-    occurred_at: AwareDatetime | None = None
+    kind: Literal["autologous", "allogeneic"] = Field(description="autologous or allogeneic")
+    product: Name = Field(description="the therapy's product name")
+    treating_site: Ident = Field(description="the site that treats the patient (a registered site id)")
+    mrn: Secret = Field(description="patient record number: pseudonymised on arrival, never stored")
+    collection_site: Ident | None = Field(None,
+        description="where the material is collected, when not the treating site")
+    protocol: Name | None = Field(None, description="the clinical protocol or study, if any")
+    site: Ident | None = Field(None, description="where the enrolment is recorded (default: treating_site)")
+    occurred_at: AwareDatetime | None = Field(None, description="when it happened (RFC 3339 with zone; default: now)")
 
 
 @router.post("", status_code=201, response_model=AppendResponse,
