@@ -5,6 +5,9 @@ verifiable JSON says: case header (no patient data), genealogy as an indented tr
 unit, a temperature chart per unit with its spec band and excursions shaded, excursions with
 their assessment, the audit trail with every signature's printed name, date/time and meaning and
 corrections marked (old value struck through, new value shown), and the verification result.
+Units are named by their labels, people by their printed names (user id in brackets), a step
+recorded on several streams (packing, a container's moves) is one row, and columns are wide
+enough for an RFC 3339 time or an event type never to be split.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from projections.audit_steps import one_row_per_step, readable
 
 STYLES = getSampleStyleSheet()
 BODY, SMALL = STYLES["BodyText"], STYLES["BodyText"].clone("small", fontSize=7, leading=8.5)
@@ -48,6 +53,24 @@ def signature_text(sig: dict[str, Any] | None) -> str:
     if not sig:
         return ""
     return f"{sig['printed_name']} ({sig['signer']}), {sig['signed_at']}, {sig['meaning']}"
+
+
+class Readable:
+    """Unit ids -> labels and user ids -> "printed name (id)", from the bundle's summary."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.labels = {n["id"]: n["label"] for n in summary["genealogy"]["nodes"]
+                       if n["type"] == "unit" and n.get("label")}
+        self.names: dict[str, str] = summary.get("names") or {}
+
+    def who(self, party: str | None) -> str:
+        if not party:
+            return ""
+        name = self.names.get(party)
+        return f"{name} ({party})" if name else party
+
+    def text(self, value: str | None) -> str:
+        return readable(value, self.labels) or ""
 
 
 def _header(bundle: dict[str, Any]) -> list[Any]:
@@ -84,15 +107,15 @@ def _genealogy(graph: dict[str, Any]) -> list[Any]:
     return out
 
 
-def _custody(unit: dict[str, Any]) -> list[Any]:
+def _custody(unit: dict[str, Any], say: Readable) -> list[Any]:
     custody = unit.get("custody")
     if not custody:
         return []
-    rows = [[i["holder"], i["location"], i["from"], i["to"] or "(current)", i["via_container"] or ""]
+    rows = [[say.who(i["holder"]), i["location"], i["from"], i["to"] or "(current)", say.text(i["via_container"])]
             for i in custody["intervals"]]
-    return [_p(f"Custody: current custodian {custody.get('custodian')}, location {custody.get('location')}"
+    return [_p(f"Custody: current custodian {say.who(custody.get('custodian'))}, location {custody.get('location')}"
                + (f", ended {custody['ended_by']} at {custody['ended_at']}" if custody.get("ended_at") else "")),
-            _table(["Holder", "Location", "From", "To", "Via container"], rows, [40, 40, 50, 50, 70])]
+            _table(["Holder", "Location", "From", "To", "Via container"], rows, [55, 40, 45, 45, 70])]
 
 
 def _seconds(t: str, t0: datetime) -> float:
@@ -160,17 +183,17 @@ def _conditions(unit: dict[str, Any]) -> list[Any]:
             for x in cond.get("excursions") or []]
     if rows:
         out.append(_table(["Excursion start", "End", "Seconds", "°C", "Assessment", "Rationale", "Assessed by, at"],
-                          rows, [38, 38, 16, 22, 20, 80, 50]))
+                          rows, [42, 42, 16, 22, 20, 74, 52]))
     return out
 
 
-def _units(summary: dict[str, Any]) -> list[Any]:
+def _units(summary: dict[str, Any], say: Readable) -> list[Any]:
     out: list[Any] = [Paragraph("Units: custody and conditions", STYLES["Heading2"])]
     for unit in summary["units"]:
         about = unit.get("custody") or unit.get("conditions") or {}
-        out.append(Paragraph(escape(f"{about.get('kind', 'unit')} {about.get('label', '')} ({unit['unit_id']})"),
-                             STYLES["Heading3"]))
-        out += _custody(unit) + _conditions(unit) + [Spacer(1, 3 * mm)]
+        label = about.get("label") or say.text(unit["unit_id"])
+        out.append(Paragraph(escape(f"{about.get('kind', 'unit')} {label}"), STYLES["Heading3"]))
+        out += _custody(unit, say) + _conditions(unit) + [Spacer(1, 3 * mm)]
     return out
 
 
@@ -180,8 +203,11 @@ def _changes(changes: list[dict[str, Any]]) -> str:
                    f" -&gt; <b>{escape(repr(c.get('new')))}</b>" for c in changes)
 
 
-def _what(row: dict[str, Any], fixes: dict[str, dict[str, Any]]) -> Paragraph:
-    text = escape(row.get("what") or row["type"]) + _changes(row.get("changes") or [])
+def _what(row: dict[str, Any], fixes: dict[str, dict[str, Any]], say: Readable) -> Paragraph:
+    what = row.get("what") or row["type"]
+    if row["contents"]:  # the container's row says what moved inside it
+        what += f" (contents: {', '.join(row['contents'])})"
+    text = escape(say.text(what)) + _changes(row.get("changes") or [])
     for fix in (fixes.get(e) for e in row.get("corrected_by") or []):
         if fix is not None:
             text += (f"<br/><b>CORRECTED</b> {escape(fix['recorded_at'])} by {escape(fix['actor'])} "
@@ -189,14 +215,20 @@ def _what(row: dict[str, Any], fixes: dict[str, dict[str, Any]]) -> Paragraph:
     return Paragraph(text, SMALL)
 
 
-def _trail(summary: dict[str, Any]) -> list[Any]:
+def _when(row: dict[str, Any]) -> Paragraph:
+    occurred = row.get("occurred_at")
+    return Paragraph(escape(row["recorded_at"]) + (f"<br/>{escape(occurred)}" if occurred else ""), SMALL)
+
+
+def _trail(summary: dict[str, Any], say: Readable) -> list[Any]:
     fixes = {r["event_id"]: r for r in summary["audit_trail"] if r.get("changes")}
-    rows = [[r["recorded_at"], r.get("occurred_at") or "", f"{r['actor']}" + (f" for {r['on_behalf']}" if
-             r.get("on_behalf") else ""), r["type"], _what(r, fixes), r.get("why") or "",
-             signature_text(r.get("signature"))] for r in summary["audit_trail"]]
+    rows = [[_when(r), say.who(r["actor"]) + (f" for {say.who(r['on_behalf'])}" if r.get("on_behalf") else ""),
+             r["type"], _what(r, fixes, say), r.get("why") or "", signature_text(r.get("signature"))]
+            for r in one_row_per_step(summary["audit_trail"])]
     return [Paragraph("Audit trail (21 CFR 11.10(e); signatures per 11.50)", STYLES["Heading2"]),
-            _table(["Recorded (server)", "Occurred", "Who", "Type", "What (corrections marked)", "Why",
-                    "Signature: printed name, date/time, meaning"], rows, [30, 30, 22, 28, 75, 40, 52])]
+            _p("A step recorded on several streams (packing; a container moved with its contents) is one row."),
+            _table(["Recorded (server), occurred", "Who", "Type", "What (corrections marked)", "Why",
+                    "Signature: printed name, date/time, meaning"], rows, [40, 34, 38, 78, 32, 48])]
 
 
 def _verification(bundle: dict[str, Any], findings: Sequence[Any]) -> list[Any]:
@@ -220,8 +252,9 @@ def render_pdf(bundle: dict[str, Any], findings: Sequence[Any]) -> bytes:
     doc = SimpleDocTemplate(buffer, pagesize=PAGE, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm,
                             bottomMargin=12 * mm, title=f"Dossier {bundle['coi']}", author="COI/COC ledger")
     summary = bundle["summary"]
+    say = Readable(summary)
     story = [*_header(bundle), *_verification(bundle, findings), *_genealogy(summary["genealogy"]),
-             *_units(summary), *_trail(summary)]
+             *_units(summary, say), *_trail(summary, say)]
 
     def footer(canvas, document) -> None:
         canvas.setFont("Helvetica", 7)

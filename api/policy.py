@@ -53,5 +53,12 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+def event_roles_markdown() -> str:
+    """The table of docs/API.md "Who may post which event" (a test keeps the two equal)."""
+    lines = ["| event type | roles that may post it |", "|---|---|"]
+    lines += [f"| `{event}` | {', '.join(roles)} |" for event, roles in EVENT_ROLES.items()]
+    return "\n".join(lines)
+
+
 def allowed(roles: tuple[str, ...] | list[str], permitted: tuple[str, ...]) -> bool:
     return any(role in permitted for role in roles)

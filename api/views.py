@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -28,11 +29,19 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def case_view(case: CaseState) -> dict[str, Any]:
-    """A case without its patient pseudonym: nobody needs it to read a case."""
+def case_view(case: CaseState, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A case without its patient pseudonym: nobody needs it to read a case.
+
+    ``status``, ``milestone`` and ``units`` come from the ``cases`` read model (``row``), the one
+    definition every view shows; until it has the case, the status is ``enrolled`` (or the
+    stream's ``on_hold`` / ``cancelled``)."""
     view = jsonable(case)
     view.pop("patient_ref", None)
     view["case_id"] = view.pop("stream")
+    fallback = "enrolled" if case.status == "active" else case.status
+    view["status"] = row.get("status") or fallback
+    view["milestone"] = row.get("milestone") or "enrolled"
+    view["units"] = row.get("units") or 0
     return view
 
 

@@ -1,10 +1,13 @@
 """The ``cases`` read model: one row per case stream, for ``GET /v1/cases`` and ``/v1/cases/{coi}``.
 
 ``kind`` is ``autologous`` / ``allogeneic`` for patient cases and ``donor`` for allogeneic
-donor cases. ``status`` is ``cancelled``, else ``on_hold``, else the furthest milestone
-reached: ``enrolled`` < ``collected`` < ``in_manufacturing`` < ``released`` < ``allocated`` <
-``infused``. The patient (``patient_ref``) and donor (``donor_ref``) pseudonyms are never
-stored here.
+donor cases. ``status`` is THE case status: every view (REST case summary and list, genealogy
+case nodes, portal, dossier) shows this column. It is ``cancelled``, else ``on_hold``, else
+the furthest milestone reached: ``enrolled`` < ``collected`` < ``in_manufacturing`` <
+``released`` < ``allocated`` < ``infused`` (a donor case reaches ``allocated``/``infused`` when
+one of its doses is allocated to / infused into a patient). ``units`` counts the units labelled
+for the case, and for an allogeneic recipient the donor units allocated to them. The patient
+(``patient_ref``) and donor (``donor_ref``) pseudonyms are never stored here.
 """
 
 from __future__ import annotations
@@ -139,11 +142,17 @@ class CasesProjection(ReadModel):
     def on_ProductAllocated(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         if env["stream"] == env["data"]["patient_case"]:
             self._flags(conn, env["stream"], milestone="allocated")
+            conn.execute(sql("UPDATE cases SET units = units + 1 WHERE case_id = :c"), {"c": env["stream"]})
+        else:  # the dose's own stream: its donor case
+            self._milestone(conn, env, "allocated")
 
     def on_ProductInfused(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         patient = env["data"]["case"]
         self._flags(conn, patient, milestone="infused")
         self._touch(patient, env, position)
+        source = self._case_of(conn, env)
+        if source is not None and source != patient:  # a donor dose: the donor case too
+            self._flags(conn, source, milestone="infused")
 
     def on_EventCorrected(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d = env["data"]

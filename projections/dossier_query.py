@@ -122,8 +122,24 @@ def summary_for(conn: Connection, coi: str, graph: dict[str, Any], parts: list[d
     for node in graph["nodes"]:
         if node["type"] == "case":
             trail.update(_trail(conn, {"coi": node["coi"]}, included))
+    rows = [trail[p] for p in sorted(trail)]
     return {"case": {k: case.get(k) for k in CASE_FIELDS}, "genealogy": graph, "units": units,
-            "audit_trail": [trail[p] for p in sorted(trail)]}
+            "audit_trail": rows, "names": printed_names(conn, rows, units)}
+
+
+def printed_names(conn: Connection, trail: list[dict[str, Any]], units: list[dict[str, Any]]) -> dict[str, str]:
+    """User id -> printed name (from its ``UserCreated``) for every actor and holder named;
+    devices and unknown ids are left out."""
+    parties = {r[k] for r in trail for k in ("actor", "on_behalf") if r.get(k)}
+    parties |= {i["holder"] for u in units for i in (u["custody"] or {}).get("intervals", [])}
+    parties |= {(u["custody"] or {}).get("custodian") for u in units} - {None}
+    names = {}
+    for party in sorted(parties):
+        created = next((r["envelope"]["data"] for r in read_records(conn, str(user_stream(party)))
+                        if r["envelope"]["type"] == "UserCreated"), None)
+        if created and created.get("printed_name"):
+            names[party] = created["printed_name"]
+    return names
 
 
 def _trail(conn: Connection, filters: dict[str, str], included: set[str]) -> dict[int, dict[str, Any]]:

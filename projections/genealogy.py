@@ -11,6 +11,13 @@ event id). Edges (``genealogy_edges``, one row per creating event), all pointing
   ``UnitLabelled.parents``)
 * ``allocated_to``: donor dose -> patient case (``ProductAllocated``, on both streams)
 * ``infused``: unit -> infusion, and ``received``: patient case -> infusion (``ProductInfused``)
+* ``packed_in``: unit -> container (``PackedInto`` and ``UnpackedFrom``: which bag travelled in
+  which shipper); never walked upwards, so a shared shipper does not pull in other cases
+
+A unit node's ``status`` follows its events: the first set of ``disposed``, ``infused``,
+``consumed``, ``quarantined``, ``qc_failed`` (latest result of a test failed), ``in_transit``,
+``packed``, ``delivered``, ``allocated``, ``released``, ``collected``, else ``labelled``. A case
+node's status is the ``cases`` read model's (see ``projections.cases``).
 
 The graph is acyclic, so walking up (ancestors) and down (descendants) from the seeds with a
 recursive CTE terminates; both walks run in one query on SQLite and PostgreSQL.
@@ -25,13 +32,15 @@ from sqlalchemy import Connection
 
 from .common import ReadModel, dumps, loads, sql, when
 
-PRECEDENCE = ("disposed", "infused", "consumed", "quarantined", "allocated", "released",
-              "collected", "filled", "in_process", "started")
+PRECEDENCE = ("disposed", "infused", "consumed", "quarantined", "qc_failed", "in_transit", "packed",
+              "delivered", "allocated", "released", "collected", "filled", "in_process", "started")
 CHUNK = 500
 
 
 def _status(flags: set[str]) -> str:
-    return next((f for f in PRECEDENCE if f in flags), "labelled")
+    """The first of :data:`PRECEDENCE` set (``qc_failed:<test>`` counts as ``qc_failed``)."""
+    kinds = {f.split(":", 1)[0] for f in flags}
+    return next((f for f in PRECEDENCE if f in kinds), "labelled")
 
 
 class GenealogyProjection(ReadModel):
@@ -66,6 +75,10 @@ class GenealogyProjection(ReadModel):
              "at": when(env)})
 
     def _flag(self, conn: Connection, node_id: str, flag: str, on: bool = True) -> None:
+        self._update(conn, node_id, add=(flag,) if on else (), drop=() if on else (flag,))
+
+    def _update(self, conn: Connection, node_id: str, add: tuple[str, ...] = (),
+                drop: tuple[str, ...] = ()) -> None:
         flags = self._flags.get(node_id)
         if flags is None:
             row = conn.execute(sql("SELECT flags FROM genealogy_nodes WHERE node_id = :n"),
@@ -73,33 +86,20 @@ class GenealogyProjection(ReadModel):
             if row is None:
                 return
             flags = set(loads(row[0]))
-        flags = flags | {flag} if on else flags - {flag}
+        flags = (flags - set(drop)) | set(add)
         self._flags[node_id] = flags
         conn.execute(sql("UPDATE genealogy_nodes SET flags = :f, status = :s WHERE node_id = :n"),
                      {"f": dumps(sorted(flags)), "s": _status(flags), "n": node_id})
 
-    def _case_status(self, conn: Connection, case_id: str, status: str) -> None:
-        conn.execute(sql("UPDATE genealogy_nodes SET status = :s WHERE node_id = :n"),
-                     {"s": status, "n": case_id})
-
     def on_CaseEnrolled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d = env["data"]
         self._node(conn, position, env, env["stream"], "case", d["coi"], d["kind"], d["coi"],
-                   "active", env["stream"])
+                   "enrolled", env["stream"])
 
     def on_DonorRegistered(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d = env["data"]
         self._node(conn, position, env, env["stream"], "case", d["coi"], "donor", d["coi"],
-                   "active", env["stream"])
-
-    def on_CaseOnHold(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._case_status(conn, env["stream"], "on_hold")
-
-    def on_CaseResumed(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._case_status(conn, env["stream"], "active")
-
-    def on_CaseCancelled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._case_status(conn, env["stream"], "cancelled")
+                   "enrolled", env["stream"])
 
     def on_UnitLabelled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d, unit = env["data"], env["stream"]
@@ -138,7 +138,32 @@ class GenealogyProjection(ReadModel):
         d = env["data"]
         self._edge(conn, position, env, d["unit"], d["patient_case"], "allocated_to")
         if env["stream"] == d["unit"]:
-            self._flag(conn, d["unit"], "allocated")
+            self._update(conn, d["unit"], add=("allocated",), drop=("delivered",))
+
+    def on_PackedInto(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
+        d = env["data"]
+        if env["stream"] == d["unit"]:  # recorded on both streams: one edge
+            self._edge(conn, position, env, d["unit"], d["container"], "packed_in")
+        self._update(conn, env["stream"], add=("packed",), drop=("delivered",))
+
+    def on_UnpackedFrom(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
+        d = env["data"]
+        if env["stream"] == d["unit"]:
+            self._edge(conn, position, env, d["unit"], d["container"], "packed_in")
+        self._update(conn, env["stream"], drop=("packed", "in_transit"))
+
+    def on_ShipmentDispatched(self, conn: Connection, position: int,
+                              env: Mapping[str, Any]) -> None:
+        self._update(conn, env["stream"], add=("in_transit",), drop=("delivered",))
+
+    def on_ShipmentDelivered(self, conn: Connection, position: int,
+                             env: Mapping[str, Any]) -> None:
+        self._update(conn, env["stream"], add=("delivered",), drop=("in_transit",))
+
+    def on_QCResultRecorded(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
+        d, flag = env["data"], f"qc_failed:{env['data']['test']}"
+        failed = d["result"] != "pass"  # the latest result of each test counts, as at release
+        self._update(conn, env["stream"], add=(flag,) if failed else (), drop=() if failed else (flag,))
 
     def on_ProductInfused(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         d = env["data"]
@@ -153,7 +178,7 @@ class GenealogyProjection(ReadModel):
         self._flag(conn, env["stream"], "collected")
 
     def on_ProductReleased(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._flag(conn, env["stream"], "released")
+        self._update(conn, env["stream"], add=("released",), drop=("delivered",))
 
     def on_UnitQuarantined(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
         self._flag(conn, env["stream"], "quarantined")
@@ -178,7 +203,8 @@ class GenealogyProjection(ReadModel):
 WALK = """
 WITH RECURSIVE
   up(node) AS (SELECT node_id FROM genealogy_nodes WHERE {seed}
-               UNION SELECT e.src FROM genealogy_edges e JOIN up ON e.dst = up.node),
+               UNION SELECT e.src FROM genealogy_edges e JOIN up ON e.dst = up.node
+               WHERE e.relation <> 'packed_in'),
   down(node) AS (SELECT node_id FROM genealogy_nodes WHERE {seed}
                  UNION SELECT e.dst FROM genealogy_edges e JOIN down ON e.src = down.node)
 SELECT node FROM up UNION SELECT node FROM down
@@ -211,6 +237,7 @@ def _graph(conn: Connection, seed: str, params: dict[str, Any]) -> dict[str, Any
             edge["events"].append((position, event_id))
             if position < edge["position"]:
                 edge["position"], edge["at"] = position, at
+    _case_statuses(conn, [n for n in nodes if n["type"] == "case"])
     nodes.sort(key=lambda n: (n["position"], n["id"]))
     out_edges = []
     for edge in sorted(edges.values(), key=lambda e: (e["position"], e["from"], e["to"])):
@@ -220,6 +247,17 @@ def _graph(conn: Connection, seed: str, params: dict[str, Any]) -> dict[str, Any
     for node in nodes:
         node.pop("position")
     return {"nodes": nodes, "edges": out_edges}
+
+
+def _case_statuses(conn: Connection, cases: list[dict[str, Any]]) -> None:
+    """A case node's status is the case status of the ``cases`` read model (one definition)."""
+    if not cases:
+        return
+    marks = ", ".join(f":c{i}" for i in range(len(cases)))
+    found = dict(conn.execute(sql(f"SELECT case_id, status FROM cases WHERE case_id IN ({marks})"),
+                              {f"c{i}": n["id"] for i, n in enumerate(cases)}).all())
+    for node in cases:
+        node["status"] = found.get(node["id"], node["status"])
 
 
 def genealogy_for_coi(conn: Connection, coi: str) -> dict[str, Any] | None:

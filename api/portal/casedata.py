@@ -7,7 +7,6 @@ audit trail's detail is not shown, and :func:`assert_no_pseudonym` guards the fi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from ledger.bootstrap import key_store
 from ledger.timefmt import utc_now
 from projections.audit_query import audit_trail_page
+from projections.audit_steps import one_row_per_step, readable
 from projections.cases import case_summary
 from projections.conditions_query import conditions_for_unit
 from projections.custody import custody_timeline
@@ -32,14 +32,6 @@ CHART_POINTS = 480
 HANDOVER_LIMIT = timedelta(hours=2)
 
 
-UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
-
-
-def readable(text: str | None, labels: Mapping[str, str]) -> str | None:
-    """Unit ids in a sentence replaced by the labels printed on the units."""
-    return UUID.sub(lambda m: labels.get(m.group(0), m.group(0)), text) if text else text
-
-
 class Names:
     """User id -> printed name (devices and unknown ids stay as they are)."""
 
@@ -54,6 +46,13 @@ class Names:
             user = self.reads.user(user_id)
             self.cache[user_id] = user.printed_name if user.version else None
         return self.cache[user_id]
+
+
+def _what(row: Mapping[str, Any], labels: Mapping[str, str]) -> str | None:
+    text = row["what"]
+    if row["contents"]:  # the container's row says what moved inside it
+        text = f"{text} (contents: {', '.join(row['contents'])})"
+    return readable(text, labels)
 
 
 def _custody_rows(timeline: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -90,11 +89,13 @@ def load_case(container: Container, principal: Principal, coi: str) -> dict[str,
                   if audit else None)
     labels = {n["id"]: n["label"] for n in genealogy["nodes"] if n["type"] == "unit" and n["label"]}
     # The trail's ``detail`` (raw event data) is never shown: what/why/changes say it in words.
-    trail = [{**{k: v for k, v in r.items() if k != "detail"}, "what": readable(r["what"], labels)}
-             for r in rows["items"]] if audit else None
+    # A step recorded on several streams (packing, a container's moves) is one row.
+    trail = [{**{k: v for k, v in r.items() if k != "detail"}, "what": _what(r, labels),
+              "mirrors": [{"event_id": m["event_id"], "position": m["position"]} for m in r["mirrors"]]}
+             for r in one_row_per_step(rows["items"])] if audit else None
     for item in review or []:
         item["detail"] = readable(item["detail"], labels)
-    by_event = {r["event_id"]: r for r in trail or []}
+    by_event = {e: r for r in trail or [] for e in [r["event_id"], *(m["event_id"] for m in r["mirrors"])]}
     context = {
         "coi": coi, "case": case, "can_audit": audit, "badge": badge, "units": units,
         "drawing": graph.layout(genealogy, events, coi, audit),

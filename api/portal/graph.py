@@ -1,4 +1,5 @@
-"""Genealogy drawn as columns: collection -> bags -> lots -> final product -> infusion.
+"""Genealogy drawn as columns: collection -> bags -> lots -> final product / samples -> shippers ->
+infusion (a bag points to each shipper it travelled in).
 
 Input: the genealogy read model (``genealogy_for_coi``) and the events of the streams it names
 (to find each manufacturing step's lot). Output: boxes and curves with coordinates, drawn as
@@ -16,8 +17,10 @@ from ledger.records import SealedEvent
 
 from .text import kind_label
 
-COLUMNS = ("Collection", "Bags", "Lots", "Final product", "Infusion")
+COLUMNS = ("Collection", "Bags", "Lots", "Final product", "Samples", "Shippers", "Infusion")
+INFUSION = len(COLUMNS) - 1
 CONTAINERS = {"shipper", "container", "dewar"}
+RELATIONS = {"packed_in": "travelled in"}
 COL_W, BOX_W, BOX_H, ROW_H, TOP, PAD = 240, 184, 70, 90, 44, 12
 
 
@@ -53,11 +56,15 @@ class Drawing:
 
 def _column(node: Mapping[str, Any]) -> int:
     if node["type"] == "case":
-        return 4 if node["kind"] == "allogeneic" else 0
+        return INFUSION if node["kind"] == "allogeneic" else 0
     if node["type"] == "infusion":
-        return 4
+        return INFUSION
     if node["type"] == "lot":
-        return 2
+        return COLUMNS.index("Lots")
+    if node["kind"] in CONTAINERS:
+        return COLUMNS.index("Shippers")
+    if node["kind"] == "sample":
+        return COLUMNS.index("Samples")
     return 3 if node["kind"] == "final_product_bag" else 1
 
 
@@ -70,16 +77,16 @@ def _box(node: Mapping[str, Any], coi: str, can_audit: bool) -> Box:
                    f"{title} {node['coi']}, {node['status']}")
     if node["type"] == "infusion":
         href = f"#ev-{node['event_id']}" if can_audit else None
-        return Box(node["id"], 4, ["Infusion", node["label"] or "", date], "infusion", href,
+        return Box(node["id"], INFUSION, ["Infusion", node["label"] or "", date], "infusion", href,
                    f"Infusion of {node['label']} on {date}")
     if node["type"] == "lot":  # staged manufacturing: kind is the process, label the lot number
         process = str(node["kind"] or "manufacturing")
         short = process if len(process) <= 22 else process[:21] + "…"
         status = str(node["status"]).replace("_", " ")
-        return Box(node["id"], 2, [f"Lot {node['label']}", short, status], "lot", None,
+        return Box(node["id"], COLUMNS.index("Lots"), [f"Lot {node['label']}", short, status], "lot", None,
                    f"Lot {node['label']}, {process}, {status}")
     kind = kind_label(node["kind"])
-    css = "container" if node["kind"] in CONTAINERS else "unit"
+    css = "container" if node["kind"] in CONTAINERS else "sample" if node["kind"] == "sample" else "unit"
     return Box(node["id"], _column(node), [kind, node["label"] or "", node["status"]], css,
                f"#unit-{node['id']}", f"{kind} {node['label']}, {node['status']}")
 
@@ -102,7 +109,7 @@ def layout(graph: Mapping[str, Any], events: Mapping[str, SealedEvent], coi: str
     for edge in graph["edges"]:
         src, dst, relation = edge["from"], edge["to"], edge["relation"]
         if relation == "labelled" and boxes[dst].column != 1:
-            continue  # derived units hang off their lot, not off the case
+            continue  # derived units hang off their lot, shippers off their bags
         if relation == "received":
             continue  # the infusion box names its product; the case is the page itself
         lot = next((events[e] for e in edge["event_ids"] if e in events and events[e].type == "UnitsDerived"),
@@ -119,7 +126,7 @@ def layout(graph: Mapping[str, Any], events: Mapping[str, SealedEvent], coi: str
             continue
         seen.add((src, dst))
         drawing.curves.append(Curve(src, dst, relation))
-        drawing.rows.append({"from": boxes[src].label, "relation": relation.replace("_", " "),
+        drawing.rows.append({"from": boxes[src].label, "relation": RELATIONS.get(relation, relation.replace("_", " ")),
                              "to": boxes[dst].label})
     _place(drawing, list(boxes.values()))
     return drawing

@@ -5,31 +5,35 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ledger.errors import Forbidden, StreamNotFound
 from ledger.streams import case_stream
 from ledger.timefmt import format_utc
+from projections.cases import case_summary
 
 from ..commands import Ident, Name, Secret
 from ..deps import ContainerDep, IdempotencyKey, PrincipalDep, Reader, context_for
 from ..policy import EVENT_ROLES
+from ..responses import CaseSummary
 from ..schemas import PROBLEMS, AppendResponse, append_response
 from ..views import case_view
+from .reads import MinPosition, fresh
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEMS)
 
 
 class Enrolment(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["autologous", "allogeneic"]
-    product: Name
-    treating_site: Ident
-    mrn: Secret
-    collection_site: Ident | None = None
-    protocol: Name | None = None
-    site: Ident | None = None
-    occurred_at: AwareDatetime | None = None
+    kind: Literal["autologous", "allogeneic"] = Field(description="autologous or allogeneic")
+    product: Name = Field(description="the therapy's product name")
+    treating_site: Ident = Field(description="the site that treats the patient (a registered site id)")
+    mrn: Secret = Field(description="patient record number: pseudonymised on arrival, never stored")
+    collection_site: Ident | None = Field(None,
+        description="where the material is collected, when not the treating site")
+    protocol: Name | None = Field(None, description="the clinical protocol or study, if any")
+    site: Ident | None = Field(None, description="where the enrolment is recorded (default: treating_site)")
+    occurred_at: AwareDatetime | None = Field(None, description="when it happened (RFC 3339 with zone; default: now)")
 
 
 @router.post("", status_code=201, response_model=AppendResponse,
@@ -49,9 +53,12 @@ def enrol(body: Enrolment, principal: PrincipalDep, container: ContainerDep,
     return append_response(outcome)
 
 
-@router.get("/{coi}", summary="Case summary and status")
-def get_case(coi: str, principal: Reader, container: ContainerDep) -> dict[str, Any]:
+@router.get("/{coi}", summary="Case summary and status", response_model=CaseSummary)
+def get_case(coi: str, principal: Reader, container: ContainerDep, min_position: MinPosition = None) -> dict[str, Any]:
     case = container.services.reads().case(case_stream(coi.upper()))
     if case.version == 0:
         raise StreamNotFound(f"no case {coi}", code="CASE_NOT_FOUND")
-    return case_view(case)
+    fresh(container, min_position)
+    with container.engine.connect() as conn:
+        row = case_summary(conn, case.coi or coi.upper()) or {}
+    return case_view(case, row)

@@ -40,7 +40,9 @@ def dossier_for(container: Container, coi: str) -> dict[str, Any]:
 
 
 @router.get("/cases/{coi}/dossier", summary="Offline-verifiable dossier of a case (JSON), or its PDF",
-            responses={200: {"content": {"application/json": {}, "application/pdf": {}}}})
+            responses={200: {"content": {"application/json": {"schema": {
+                "type": "object", "description": "the bundle: streams, proofs, checkpoint, keys, summary"}},
+                "application/pdf": {}}}})
 def dossier(coi: str, principal: AuditReader, container: ContainerDep,
             format: Literal["json", "pdf"] = "json") -> Response:  # noqa: A002 - the documented name
     bundle = dossier_for(container, coi.upper())

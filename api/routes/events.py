@@ -64,7 +64,8 @@ def post_event(body: Annotated[EventRequest, Body()], principal: PrincipalDep, c
 
 
 class Batch(BaseModel):
-    events: list[EventRequest] = Field(min_length=1, max_length=500)
+    events: list[EventRequest] = Field(min_length=1, max_length=500,
+        description="the events, appended in this order in one transaction (all or nothing)")
 
 
 class BatchResponse(BaseModel):

@@ -24,6 +24,7 @@ from projections.genealogy import genealogy_for_coi, genealogy_for_unit
 
 from ..container import Container
 from ..deps import AuditReader, ContainerDep, Reader
+from ..responses import AuditPage, CaseList, Conditions, Custody, Genealogy, ReviewException
 from ..schemas import PROBLEMS
 
 router = APIRouter(prefix="/v1", tags=["read models"], responses=PROBLEMS)
@@ -48,7 +49,8 @@ def _found(value: Any, what: str, code: str) -> Any:
     return value
 
 
-@router.get("/cases", summary="List and filter cases (no patient data)")
+@router.get("/cases", summary="List and filter cases (no patient data)",
+            response_model=CaseList)
 def cases(principal: Reader, container: ContainerDep, status: Annotated[str | None, Query(max_length=32)] = None,
           kind: Literal["autologous", "allogeneic", "donor"] | None = None,
           treating_site: Annotated[str | None, Query(max_length=128)] = None,
@@ -60,7 +62,8 @@ def cases(principal: Reader, container: ContainerDep, status: Annotated[str | No
                           cursor=cursor, limit=limit)
 
 
-@router.get("/cases/{coi}/genealogy", summary="Genealogy of a case: nodes and edges, up and down")
+@router.get("/cases/{coi}/genealogy", summary="Genealogy of a case: nodes and edges, up and down",
+            response_model=Genealogy)
 def case_genealogy(coi: str, principal: Reader, container: ContainerDep,
                    min_position: MinPosition = None) -> dict[str, Any]:
     fresh(container, min_position)
@@ -68,7 +71,8 @@ def case_genealogy(coi: str, principal: Reader, container: ContainerDep,
         return _found(genealogy_for_coi(conn, coi.upper()), f"case {coi}", "CASE_NOT_FOUND")
 
 
-@router.get("/units/{unit_id}/genealogy", summary="Genealogy of a unit: ancestors and descendants")
+@router.get("/units/{unit_id}/genealogy", summary="Genealogy of a unit: ancestors and descendants",
+            response_model=Genealogy)
 def unit_genealogy(unit_id: UUID, principal: Reader, container: ContainerDep,
                    min_position: MinPosition = None) -> dict[str, Any]:
     fresh(container, min_position)
@@ -76,7 +80,8 @@ def unit_genealogy(unit_id: UUID, principal: Reader, container: ContainerDep,
         return _found(genealogy_for_unit(conn, str(unit_id)), f"unit {unit_id}", "UNIT_NOT_FOUND")
 
 
-@router.get("/units/{unit_id}/custody", summary="Custody timeline: holders, transfers, shipments, gaps")
+@router.get("/units/{unit_id}/custody", summary="Custody timeline: holders, transfers, shipments, gaps",
+            response_model=Custody)
 def custody(unit_id: UUID, principal: Reader, container: ContainerDep,
             min_position: MinPosition = None) -> dict[str, Any]:
     fresh(container, min_position)
@@ -84,7 +89,8 @@ def custody(unit_id: UUID, principal: Reader, container: ContainerDep,
         return _found(custody_timeline(conn, str(unit_id), now=utc_now()), f"unit {unit_id}", "UNIT_NOT_FOUND")
 
 
-@router.get("/units/{unit_id}/conditions", summary="Temperature summary, excursions and readings")
+@router.get("/units/{unit_id}/conditions", summary="Temperature summary, excursions and readings",
+            response_model=Conditions)
 def conditions(unit_id: UUID, principal: Reader, container: ContainerDep, limit: Limit = 1000,
                cursor: Cursor = None, downsample: bool = False, min_position: MinPosition = None) -> dict[str, Any]:
     fresh(container, min_position)
@@ -99,7 +105,7 @@ def _filters(coi, unit_id, actor, type_, since, until) -> dict[str, Any]:
 
 
 @router.get("/audit-trail", summary="Part 11 audit trail (JSON pages, or CSV with format=csv)",
-            responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
+            response_model=AuditPage, responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
 def audit_trail(
     principal: AuditReader, container: ContainerDep,
     coi: Annotated[str | None, Query(max_length=32)] = None, unit_id: UUID | None = None,
@@ -123,7 +129,8 @@ def audit_trail(
     return page
 
 
-@router.get("/exceptions", summary="Review by exception: what QA must look at before release")
+@router.get("/exceptions", summary="Review by exception: what QA must look at before release",
+            response_model=list[ReviewException])
 def review(principal: AuditReader, container: ContainerDep, coi: Annotated[str | None, Query(max_length=32)] = None,
            status: Literal["open", "resolved", "all"] = "open",
            handover_hours: Annotated[float, Query(gt=0, le=720)] = 2.0,

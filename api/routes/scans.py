@@ -32,18 +32,22 @@ Purpose = Literal["verify", "collection", "pack", "unpack", "handover", "receipt
 
 class Expectation(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit_id: UUID | None = None
-    coi: Name | None = None
+    unit_id: UUID | None = Field(None, description="the unit this step expects (a scan of another unit is a mismatch)")
+    coi: Name | None = Field(None,
+        description="the COI id this step expects (for an allogeneic recipient, the patient's COI or the donor's)")
 
 
 class ScanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     raw: str = Field(min_length=1, max_length=4096, description="exactly what the scanner typed")
-    purpose: Purpose
-    location: Ident | None = None
-    expect: Expectation | None = None
-    site: Ident | None = None
-    occurred_at: AwareDatetime | None = None
+    purpose: Purpose = Field(description=(
+        "the step the scan is for: verify (look up only), collection, pack, unpack, handover, receipt, "
+        "dispatch, delivery, manufacturing, qc, release, storage, infusion, disposal; a mismatch at "
+        "collection, release or infusion is recorded and refused (COI_MISMATCH)"))
+    location: Ident | None = Field(None, description="where the scan happens (site id)")
+    expect: Expectation | None = Field(None, description="what the step expects; omitted: the scan is only looked up")
+    site: Ident | None = Field(None, description="the site recorded with the scan event")
+    occurred_at: AwareDatetime | None = Field(None, description="when it happened (RFC 3339 with zone)")
 
 
 class ScanResponse(BaseModel):

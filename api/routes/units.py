@@ -16,6 +16,7 @@ from scanners.labels import LabelData, render_label_png, render_label_svg
 from ..commands import Ident, Label, Name, Reading, _spec
 from ..deps import ContainerDep, IdempotencyKey, Principal, PrincipalDep, Reader, context_for
 from ..policy import EVENT_ROLES
+from ..responses import UnitState
 from ..schemas import PROBLEMS, AppendResponse, append_response
 from ..views import unit_view
 
@@ -29,9 +30,9 @@ def _may(principal: Principal, event_type: str) -> None:
 
 class Labelling(Label):
     model_config = ConfigDict(extra="forbid")
-    coi: Name
-    site: Ident | None = None
-    occurred_at: AwareDatetime | None = None
+    coi: Name = Field(description="the case's COI id")
+    site: Ident | None = Field(None, description="where it is labelled (site id)")
+    occurred_at: AwareDatetime | None = Field(None, description="when it happened (RFC 3339 with zone; default: now)")
 
 
 @router.post("", status_code=201, response_model=AppendResponse,
@@ -55,18 +56,18 @@ def _unit(container, unit_id: UUID):
     return unit
 
 
-@router.get("/{unit_id}", summary="Unit state")
+@router.get("/{unit_id}", summary="Unit state", response_model=UnitState)
 def get_unit(unit_id: UUID, principal: Reader, container: ContainerDep) -> dict[str, Any]:
     return unit_view(_unit(container, unit_id))
 
 
 class LoggerUpload(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    logger_id: Ident
-    readings: list[Reading] = Field(min_length=1, max_length=20000)
-    site: Ident | None = None
-    occurred_at: AwareDatetime | None = None
-    device_sig: dict[str, str] | None = None
+    logger_id: Ident = Field(description="the data logger's id")
+    readings: list[Reading] = Field(min_length=1, max_length=20000, description="the logger's readings, in time order")
+    site: Ident | None = Field(None, description="where the upload is made (site id)")
+    occurred_at: AwareDatetime | None = Field(None, description="when it happened (RFC 3339 with zone)")
+    device_sig: dict[str, str] | None = Field(None, description="the device's signature, for a signing logger")
 
 
 @router.post("/{unit_id}/temperatures", status_code=201, response_model=AppendResponse,

@@ -32,7 +32,7 @@ def test_autologous_journey(journey, runner, engine) -> None:
 
         graph = genealogy_for_coi(conn, a["coi"])
         kinds = {n["id"]: (n["type"], n["kind"], n["status"]) for n in graph["nodes"]}
-        assert kinds[case] == ("case", "autologous", "active")
+        assert kinds[case] == ("case", "autologous", "infused")  # the case status of every view
         assert kinds[bag] == ("unit", "apheresis_bag", "consumed")
         assert kinds[final] == ("unit", "final_product_bag", "infused")
         assert kinds[spare][2] == "labelled"

@@ -1,0 +1,191 @@
+"""Response models of the read routes, so ``/openapi.json`` types every answer.
+
+The models name every field the read models return today; ``extra="allow"`` keeps a field a
+read model adds later in the answer (documented here when it is added).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+CASE_STATUS = ("the case status, one definition for every view: enrolled, collected, in_manufacturing, "
+               "released, allocated, infused (furthest milestone reached), or on_hold / cancelled")
+
+
+class CaseSummary(Open):
+    """``GET /v1/cases/{coi}``: the case as its stream says, with the read model's status."""
+
+    case_id: str
+    coi: str | None = None
+    version: int = Field(description="events in the case stream (for If-Match style checks)")
+    role: str | None = Field(None, description="patient or donor")
+    kind: str | None = Field(None, description="autologous or allogeneic")
+    product: str | None = None
+    site: str | None = Field(None, description="treating site (collection site for a donor case)")
+    status: str = Field(description=CASE_STATUS)
+    milestone: str = Field(description="furthest milestone reached, whatever the hold/cancel state")
+    units: int = Field(description="units labelled for the case; for an allogeneic recipient, units allocated")
+    hold_reason: str | None = None
+    allocated_units: list[str] = Field(default_factory=list, description="donor units allocated to this patient")
+    refusals: int = Field(0, description="refused COI-critical attempts recorded on the case")
+
+
+class CaseRow(Open):
+    case_id: str
+    coi: str
+    kind: str = Field(description="autologous, allogeneic or donor")
+    product: str | None = None
+    treating_site: str | None = None
+    collection_site: str | None = None
+    protocol: str | None = None
+    status: str = Field(description=CASE_STATUS)
+    milestone: str
+    hold_reason: str | None = None
+    enrolled_at: str | None = None
+    event_id: str | None = Field(None, description="the enrolment event")
+    units: int = Field(description="units labelled for the case; for an allogeneic recipient, units allocated")
+    last_event_at: str | None = None
+    last_position: int | None = None
+
+
+class CaseList(Open):
+    items: list[CaseRow]
+    next_cursor: str | None = Field(None, description="pass as cursor= for the next page; null on the last")
+
+
+class GenealogyNode(Open):
+    id: str
+    type: str = Field(description="case, unit or infusion")
+    coi: str | None = None
+    kind: str | None = Field(None, description="case: autologous/allogeneic/donor; unit: apheresis_bag, sample, ...")
+    label: str | None = None
+    status: str | None = Field(None, description="case nodes: the case status; unit nodes: the unit's state "
+                                                 "(labelled, collected, released, allocated, packed, in_transit, "
+                                                 "delivered, qc_failed, quarantined, consumed, infused, disposed)")
+    case_id: str | None = None
+    created_at: str | None = None
+    event_id: str | None = None
+
+
+class GenealogyEdge(Open):
+    from_: str = Field(alias="from")
+    to: str
+    relation: str = Field(description="labelled, derived, allocated_to, packed_in, infused, received")
+    at: str | None = None
+    event_ids: list[str] = Field(default_factory=list)
+
+
+class Genealogy(Open):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    nodes: list[GenealogyNode]
+    edges: list[GenealogyEdge]
+
+
+class UnitState(Open):
+    """``GET /v1/units/{unit_id}``: the unit as its stream says."""
+
+    unit_id: str
+    version: int
+    kind: str | None = None
+    coi: str | None = None
+    case: str | None = None
+    label: str | None = None
+    identifiers: dict[str, str] = Field(default_factory=dict)
+    parents: list[str] = Field(default_factory=list)
+    spec: dict[str, Any] | None = None
+    custodian: str | None = None
+    location: str | None = None
+    pending: dict[str, Any] | None = Field(None, description="a handover offered and not yet acknowledged")
+    container: str | None = Field(None, description="the container it is packed in")
+    contents: list[str] = Field(default_factory=list, description="units packed in it (a container)")
+    collected: bool = False
+    shipment: dict[str, Any] | None = None
+    excursions: list[dict[str, Any]] = Field(default_factory=list)
+    qc: list[dict[str, Any]] = Field(default_factory=list)
+    released: bool = False
+    quarantined: bool = False
+    disposed: bool = False
+    consumed: bool = False
+    infused: bool = False
+    allocated_to: str | None = None
+    derived_into: list[str] = Field(default_factory=list)
+
+
+class Custody(Open):
+    unit_id: str
+    coi: str | None = None
+    label: str | None = None
+    kind: str | None = None
+    custodian: str | None = None
+    location: str | None = None
+    container: str | None = None
+    ended_at: str | None = None
+    ended_by: str | None = None
+    intervals: list[dict[str, Any]] = Field(description="holder, location, from, to, via_container, event ids")
+    transfers: list[dict[str, Any]] = Field(default_factory=list)
+    shipments: list[dict[str, Any]] = Field(default_factory=list)
+    pending_transfer: dict[str, Any] | None = None
+    gaps: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Conditions(Open):
+    unit_id: str
+    coi: str | None = None
+    label: str | None = None
+    kind: str | None = None
+    spec: dict[str, Any] | None = None
+    summary: dict[str, Any] | None = None
+    excursions: list[dict[str, Any]] = Field(default_factory=list)
+    readings: list[dict[str, Any]] = Field(default_factory=list, description="{t, celsius, source, logger}")
+    next_cursor: str | None = None
+    downsampled: bool = False
+
+
+class AuditRow(Open):
+    position: int
+    event_id: str
+    stream: str
+    seq: int
+    type: str
+    recorded_at: str
+    occurred_at: str | None = None
+    actor: str
+    on_behalf: str | None = None
+    site: str | None = None
+    coi: str | None = None
+    unit_id: str | None = None
+    what: str | None = None
+    why: str | None = None
+    changes: list[dict[str, Any]] | None = None
+    corrected_event_id: str | None = None
+    corrected_by: list[str] = Field(default_factory=list)
+    signature: dict[str, Any] | None = Field(None, description="signer, printed_name, meaning, signed_at, key_id")
+    detail: dict[str, Any] | None = None
+
+
+class AuditPage(Open):
+    items: list[AuditRow]
+    next_cursor: str | None = None
+
+
+class ReviewException(Open):
+    exception_id: str
+    kind: str
+    status: str = Field(description="open or resolved")
+    coi: str | None = None
+    unit_id: str | None = None
+    subject: str | None = None
+    opened_at: str | None = None
+    event_ids: list[str] = Field(default_factory=list)
+    detail: str | None = None
+    resolved_at: str | None = None
+    resolved_event_id: str | None = None
+    duration_s: float | None = None
+    age_s: float | None = None
