@@ -160,20 +160,20 @@ LotNumber = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-
 
 
 class StartManufacturing(Data):
-    lot: LotNumber
+    lot: LotNumber = Field(description="the manufacturing lot (batch) number, unique within the case")
     inputs: list[UUID] = Field(min_length=1, max_length=100, description=(
         "the units consumed (apheresis bags ...): each must be within its expiry now"))
-    process: Name
+    process: Name = Field(description="the manufacturing process, e.g. transduction-expansion")
 
 
 class ManufacturingStep(Data):
-    lot: LotNumber
+    lot: LotNumber = Field(description="the lot, opened by ManufacturingStarted")
     stage: Name = Field(description="the process step, e.g. activation, transduction, expansion, harvest")
-    notes: Reason | None = None
+    notes: Reason | None = Field(None, description="free-text notes on the step (no patient data)")
 
 
 class Fill(Data):
-    lot: LotNumber
+    lot: LotNumber = Field(description="the lot, opened by ManufacturingStarted")
     outputs: list[Output] = Field(min_length=1, max_length=100, description=(
         "the final product units, labelled now with the lot as their parent"))
 

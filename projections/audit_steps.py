@@ -3,7 +3,8 @@
 Some steps write the same event on several streams, so that each unit's own history is
 complete: packing and unpacking (``PackedInto`` / ``UnpackedFrom`` on the unit's and the
 container's stream) and everything done to a container with contents (handover, receipt,
-dispatch, delivery: once on the container, once per content with ``via_container``). The audit
+dispatch, delivery: once on the container, once per content with ``via_container``) and a step
+whose data names every stream it touches (``ManufacturingStarted`` on the lot and each input). The audit
 trail read model keeps one row per event (Part 11: every record); the portal and the dossier
 PDF show such a group once, on the first row, with the others listed as its ``mirrors``.
 """
@@ -32,6 +33,8 @@ def _mirror_of(row: Mapping[str, Any], primary: Mapping[str, Any]) -> bool:
     if _step_key(row) != _step_key(primary) or row["stream"] == primary["stream"]:
         return False
     data, first = row.get("detail") or {}, primary.get("detail") or {}
+    if data == first:
+        return True
     if row["type"] in PAIRED:
         return (data.get("unit"), data.get("container")) == (first.get("unit"), first.get("container"))
     return data.get("via_container") == primary["stream"] and not first.get("via_container")
@@ -53,6 +56,6 @@ def one_row_per_step(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             open_steps.append(item)
             continue
         primary["mirrors"].append(dict(row))
-        if row["type"] not in PAIRED:
+        if (row.get("detail") or {}).get("via_container"):
             primary["contents"].append(row["stream"])
     return out
