@@ -122,6 +122,17 @@ def _seconds(t: str, t0: datetime) -> float:
     return (datetime.fromisoformat(t) - t0).total_seconds() / 3600
 
 
+def spec_text(spec: dict[str, Any]) -> str:
+    """The temperature range as printed: "green: spec 2..8 °C", ">= 2", "<= 8", or "no spec"."""
+    low, high = spec.get("min_celsius"), spec.get("max_celsius")
+    if low is None and high is None:
+        return "no spec"
+    text = (f"{low:g}..{high:g}" if low is not None and high is not None
+            else f">= {low:g}" if high is None else f"<= {high:g}")
+    inherited = " (inherited from contents)" if spec.get("source") == "contents" else ""
+    return f"green: spec {text} °C{inherited}"
+
+
 def chart(conditions: dict[str, Any], width: float = 250 * mm, height: float = 60 * mm) -> Drawing | None:
     """Readings over time (hours), the spec band shaded green, excursions shaded red."""
     readings = conditions.get("readings") or []
@@ -161,8 +172,8 @@ def chart(conditions: dict[str, Any], width: float = 250 * mm, height: float = 6
         drawing.add(Rect(px(max(start, 0)), plot.y, max(px(end) - px(max(start, 0)), 1), plot.height,
                          fillColor=colors.HexColor("#f8d7da"), strokeColor=None))
     drawing.add(plot)
-    drawing.add(String(plot.x, height - 5 * mm, f"°C over hours from {readings[0]['t']}; green: spec "
-                       f"{lo_spec}..{hi_spec} °C; red: excursions", fontSize=7))
+    drawing.add(String(plot.x, height - 5 * mm, f"°C over hours from {readings[0]['t']}; "
+                       f"{spec_text(spec)}; red: excursions", fontSize=7))
     return drawing
 
 

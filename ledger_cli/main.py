@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import admin, checkpoints, export, projections, scan, service, verify
+from . import admin, checkpoints, export, projections, scan, scan_steps, service, verify
 
 app = typer.Typer(
     name="ledger",
@@ -21,7 +21,7 @@ app.command("verify")(verify.verify)
 app.command("export")(export.export)
 app.command("serve")(service.serve)
 app.command("demo")(service.demo)
-app.command("scan")(scan.scan)
+app.command("scan", epilog=scan_steps.purposes_epilog())(scan.scan)
 app.add_typer(service.users_app, name="users")
 app.add_typer(service.tokens_app, name="tokens")
 

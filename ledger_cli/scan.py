@@ -5,8 +5,10 @@ Offline it keeps working: a scan the server cannot take (no connection, timeout,
 appended to a local JSON-lines queue (fsync'd) and sent later, in order, with its own
 ``Idempotency-Key`` and its original ``occurred_at``, so a resend never records a scan twice.
 Queue line: ``{"key": "<uuid4>", "body": {<the POST /v1/scans body>}, "first_attempt": "<RFC 3339 Z>"}``.
-Exit codes: 0 every scan sent; 2 usage; 3 scans remain queued; 4 scans remain queued because the
-server refused the credentials (401: nothing was recorded, so they are kept, not dropped).
+Exit codes: 0 every scan sent and MATCH; 2 usage; 3 scans remain queued; 4 scans remain queued because
+the server refused the credentials (401: nothing was recorded, so they are kept, not dropped); 5 a scan
+was not MATCH or an ``--accept`` was refused (5 wins over 3 and 4). ``--accept`` (purpose receipt)
+acknowledges the handover after each MATCH (``scan_steps``), so the courier then holds the unit.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from .scan_steps import acknowledgement
+
 # Keep equal to api.routes.scans.Purpose (tests/e2e/test_cli_scan.py checks): the CLI stays light.
 PURPOSES = ("verify", "collection", "pack", "unpack", "handover", "receipt", "dispatch", "delivery",
             "manufacturing", "qc", "release", "storage", "infusion", "disposal")
@@ -36,7 +40,7 @@ Purpose = enum.Enum("Purpose", {p: p for p in PURPOSES}, type=str)  # type: igno
 TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 VERDICTS = {"match": ("MATCH", "bold green"), "mismatch": ("MISMATCH", "bold red"), "expired": ("EXPIRED", "yellow"),
             "wrong_step": ("WRONG STEP", "yellow"), "unknown": ("UNKNOWN", "yellow")}
-EXIT_OK, EXIT_USAGE, EXIT_QUEUED, EXIT_AUTH = 0, 2, 3, 4
+EXIT_OK, EXIT_USAGE, EXIT_QUEUED, EXIT_AUTH, EXIT_NOT_MATCHED = 0, 2, 3, 4, 5
 _LINE_END = re.compile(rb"[\r\n]")
 
 
@@ -187,12 +191,15 @@ class Server:
 
     def post(self, entry: Entry) -> httpx.Response:
         """The final answer (201 or a 4xx refusal); raises Unavailable or AuthRefused."""
+        return self.call("POST", "/v1/scans", json=entry.body, key=entry.key)
+
+    def call(self, method: str, path: str, *, json: Any = None, key: str | None = None) -> httpx.Response:
         for attempt in (1, 2):
             if self.token is None:
                 self.token = self._sign_in()
-            headers = {"Authorization": f"Bearer {self.token}", "Idempotency-Key": entry.key}
+            headers = {"Authorization": f"Bearer {self.token}"} | ({"Idempotency-Key": key} if key else {})
             try:
-                reply = self.http.post("/v1/scans", json=entry.body, headers=headers)
+                reply = self.http.request(method, path, json=json, headers=headers)
             except httpx.TransportError as exc:
                 raise Unavailable(f"{type(exc).__name__}: {exc}") from None
             if reply.status_code == 401 and self.user and attempt == 1:
@@ -200,7 +207,8 @@ class Server:
                 continue
             if reply.status_code == 401:
                 raise AuthRefused("{}: {}".format(*problem(reply)))
-            if reply.status_code in TRANSIENT or not (reply.status_code == 201 or 400 <= reply.status_code < 500):
+            if reply.status_code in TRANSIENT or not (reply.status_code in (200, 201)
+                                                      or 400 <= reply.status_code < 500):
                 raise Unavailable(f"server answered {reply.status_code}")
             return reply
         raise AssertionError("unreachable")  # pragma: no cover
@@ -212,7 +220,9 @@ class Courier:
     queue: Queue
     out: Console
     err: Console
+    accept: bool = False
     sent: int = 0
+    not_matched: int = 0
     why: str = ""
     auth_error: str | None = None
 
@@ -251,15 +261,42 @@ class Courier:
     def report(self, entry: Entry, reply: httpx.Response, note: str) -> None:
         if reply.status_code != 201:
             code, detail = problem(reply)
+            self.not_matched += 1
             self.say("MISMATCH" if code == "COI_MISMATCH" else "REFUSED", "bold red", f"{code}: {detail}{note}")
             return
         data = reply.json()
         verdict = str(data.get("verdict"))
         word, style = VERDICTS.get(verdict, (verdict.upper(), "yellow"))
-        label = next((i["value"] for i in data.get("identifiers", []) if i.get("kind") == "unit_label"),
-                     data.get("unit_id") or visible(entry.body["raw"]))
         reason = f"  {data['reason']}" if data.get("reason") else ""
+        if not data.get("unit_id"):  # only what was read: the raw scan, no expected COI beside it
+            self.not_matched += 1
+            self.say(word, style, f"{visible(entry.body['raw'])}{reason}{note}")
+            return
+        label = next((i["value"] for i in data.get("identifiers", []) if i.get("kind") == "unit_label"),
+                     data["unit_id"])
         self.say(word, style, f"{label}  {data.get('coi') or '-'}{reason}{note}")
+        if verdict != "match":
+            self.not_matched += 1
+        elif self.accept:
+            self.take(entry, data["unit_id"], label)
+
+    def take(self, entry: Entry, unit_id: str, label: str) -> None:
+        """Acknowledge the handover of what was scanned (its container's, if packed)."""
+        try:
+            unit = self.server.call("GET", f"/v1/units/{unit_id}")
+            if unit.status_code != 200:
+                raise RuntimeError("{}: {}".format(*problem(unit)))
+            body = acknowledgement(unit.json(), occurred_at=entry.body["occurred_at"],
+                                   location=entry.body.get("location"), site=entry.body.get("site"))
+            reply = self.server.call("POST", "/v1/events", json=body, key=f"{entry.key}-accept")
+            if reply.status_code != 201:
+                raise RuntimeError("{}: {}".format(*problem(reply)))
+        except (Unavailable, AuthRefused, RuntimeError) as exc:
+            self.not_matched += 1
+            self.say("REFUSED", "bold red", f"{label} not accepted: {exc}")
+            return
+        held = "" if body["unit_id"] == unit_id else f" in its container {unit.json().get('container')}"
+        self.say("ACCEPTED", "bold green", f"{label}{held}: you hold it now")
 
     def scan(self, raw: str, template: dict[str, Any]) -> None:
         """Flush what waits first (order), then post; queue the scan if the server does not take it."""
@@ -277,7 +314,7 @@ def scan(
     token: Annotated[str | None, typer.Option(envvar="LEDGER_TOKEN", help="Bearer token (device or user).")] = None,
     user: Annotated[str | None, typer.Option(help="Sign in as this user instead of --token.")] = None,
     password: Annotated[str | None, typer.Option(envvar="LEDGER_PASSWORD", help="Password for --user.")] = None,
-    purpose: Annotated[Purpose, typer.Option(help="Why the unit is scanned.")] = Purpose.verify,  # type: ignore[attr-defined]
+    purpose: Annotated[Purpose, typer.Option(help="The step the scan is for (see Purposes below).")] = Purpose.verify,  # type: ignore[attr-defined]
     location: Annotated[str | None, typer.Option(help="Where the scan happens.")] = None,
     site: Annotated[str | None, typer.Option(help="Site acted at (default: your first site).")] = None,
     expect_coi: Annotated[str | None, typer.Option(help="COI every scanned unit must carry.")] = None,
@@ -286,6 +323,9 @@ def scan(
         "var/scan-queue.jsonl"),
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the server.")] = 5.0,
     flush: Annotated[bool, typer.Option("--flush", help="Only send the queued scans, read no stdin.")] = False,
+    accept: Annotated[bool, typer.Option("--accept", help=(
+        "With --purpose receipt: after each MATCH, acknowledge the handover (take custody of the unit, "
+        "or of the container it is packed in, with its contents)."))] = False,
 ) -> None:
     """Courier mode: post one scan per stdin line, print a verdict each; queue scans while offline."""
     out, err = Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
@@ -298,6 +338,9 @@ def scan(
             raise typer.Exit(EXIT_USAGE)
     elif not token:
         err.print("[red]give --token (or LEDGER_TOKEN) or --user and --password[/red]")
+        raise typer.Exit(EXIT_USAGE)
+    if accept and purpose.value != "receipt":
+        err.print("[red]--accept takes custody after a MATCH on receipt: use it with --purpose receipt[/red]")
         raise typer.Exit(EXIT_USAGE)
     if expect_unit is not None:
         try:
@@ -318,7 +361,7 @@ def scan(
     template |= {k: v for k, v in (("location", location), ("site", site)) if v}
     if expect_coi or expect_unit:
         template["expect"] = {k: v for k, v in (("coi", expect_coi), ("unit_id", expect_unit)) if v}
-    courier = Courier(Server(server, token, user, password, timeout), store, out, err)
+    courier = Courier(Server(server, token, user, password, timeout), store, out, err, accept=accept)
     try:
         if not flush:
             if sys.stdin.isatty():
@@ -334,5 +377,8 @@ def scan(
     remaining = len(store.load())
     err.print(f"sent {courier.sent}; {remaining} queued in {queue}"
               + (f" ({courier.auth_error or courier.why})" if remaining else ""))
+    if courier.not_matched:
+        err.print(f"{courier.not_matched} scan(s) not MATCH or not accepted")
+        raise typer.Exit(EXIT_NOT_MATCHED)
     if remaining:
         raise typer.Exit(EXIT_AUTH if courier.auth_error else EXIT_QUEUED)

@@ -160,7 +160,7 @@ def conditions_for_unit(conn: Connection, unit_id: str, *, limit: int = 1000,
                         cursor: str | None = None, downsample: bool = False) -> dict[str, Any] | None:
     """The unit's chain of condition, or None for an unknown unit::
 
-        {unit_id, coi, label, kind, spec: {min_celsius, max_celsius},
+        {unit_id, coi, label, kind, spec: {min_celsius, max_celsius, source},
          summary: {count, min_celsius, max_celsius, first, last,
                    sources: [{source, logger, via_container, count, min_celsius, max_celsius,
                               first, last}]},
@@ -182,7 +182,7 @@ def conditions_for_unit(conn: Connection, unit_id: str, *, limit: int = 1000,
     if not found:
         return None
     out = found[0]
-    out["spec"] = {"min_celsius": out.pop("min_celsius"), "max_celsius": out.pop("max_celsius")}
+    out["spec"] = _spec(conn, unit_id, out.pop("min_celsius"), out.pop("max_celsius"))
     segments = _segments(conn, unit_id)
     out["summary"] = _summary(conn, segments)
     out["excursions"] = excursions_of(conn, unit_id)
@@ -207,6 +207,19 @@ def conditions_for_unit(conn: Connection, unit_id: str, *, limit: int = 1000,
     out["next_cursor"] = f"t{points[-1][0]}" if more and points else None
     out["downsampled"] = downsample
     return out
+
+
+def _spec(conn: Connection, unit_id: str, low: float | None, high: float | None) -> dict[str, Any]:
+    """The unit's own range (``source`` "own"); a container without one inherits the narrowest
+    range of the units it has carried (``source`` "contents"); ``source`` None: no range."""
+    if low is not None or high is not None:
+        return {"min_celsius": low, "max_celsius": high, "source": "own"}
+    carried = conn.execute(sql(
+        "SELECT MAX(u.min_celsius), MIN(u.max_celsius) FROM condition_packing p "
+        "JOIN condition_units u ON u.unit_id = p.unit_id WHERE p.container_id = :c"), {"c": unit_id}).one()
+    if carried[0] is None and carried[1] is None:
+        return {"min_celsius": None, "max_celsius": None, "source": None}
+    return {"min_celsius": carried[0], "max_celsius": carried[1], "source": "contents"}
 
 
 def _after(cursor: str | None) -> int:

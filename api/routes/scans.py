@@ -55,7 +55,7 @@ class ScanResponse(BaseModel):
     identifiers: list[dict[str, Any]]
     errors: list[dict[str, str]]
     unit_id: str | None
-    coi: str | None
+    coi: str | None = Field(description="the COI of the unit scanned or read from the scan; never the expected one")
     verdict: str
     reason: str | None
     event: Receipt
@@ -100,7 +100,7 @@ def scan(body: ScanRequest, principal: Scanner, container: ContainerDep,
         identifiers=[{"kind": i.kind, "value": i.value} for i in result.identifiers],
         errors=[{"code": e.code, "message": e.message} for e in result.errors],
         unit_id=str(unit_id) if unit_id and unit and unit.version else None,
-        coi=unit.coi if unit and unit.version else expected_coi,
+        coi=unit.coi if unit and unit.version else parsed.get("coi"),  # only what was read
         verdict=recorded["verdict"], reason=recorded.get("reason"),
         event=Receipt(**receipt.to_json()),
     )

@@ -70,10 +70,57 @@ class LoggerUpload(BaseModel):
     device_sig: dict[str, str] | None = Field(None, description="the device's signature, for a signing logger")
 
 
-@router.post("/{unit_id}/temperatures", status_code=201, response_model=AppendResponse,
+class AppliedLimits(BaseModel):
+    min_celsius: float | None
+    max_celsius: float | None
+    source: Literal["own", "container", "contents"] = Field(description=(
+        "own: the unit's spec; container: a unit without a range is kept to the container's "
+        "(its own, else the narrowest of the other units inside); contents: a container without "
+        "a range inherits the narrowest range of what it carried, checked on the units inside"))
+
+
+class NotApplied(BaseModel):
+    before_packing: int = Field(description="readings taken before the unit was packed in the container")
+    after_unpacking: int = Field(description="readings taken after the unit was unpacked")
+
+
+class UnitApplied(BaseModel):
+    unit_id: str
+    label: str | None
+    via_container: str | None = Field(description="the logged container, for a unit packed in it; null for itself")
+    packed_at: str | None
+    unpacked_at: str | None
+    readings_applied: int = Field(description="readings that apply to this unit (taken while it was inside)")
+    not_applied: NotApplied
+    limits: AppliedLimits | None = Field(description="the range checked; null: no range, nothing checked")
+    readings_checked: int
+    excursions_detected: int = Field(description="excursions found in these readings")
+    excursions_opened: int = Field(description="of which new (ExcursionDetected appended; the rest were known)")
+
+
+class UploadReport(BaseModel):
+    logger: str
+    readings: int = Field(description="readings recorded on the logged unit")
+    first: str
+    last: str
+    excursions_detected: int
+    excursions_opened: int
+    units: list[UnitApplied] = Field(description="the logged unit first, then one entry per packing interval "
+                                                 "of a unit in it that did not end before the first reading")
+
+
+class UploadResponse(AppendResponse):
+    """The write receipt and what the upload did."""
+
+    answer: UploadReport  # type: ignore[assignment]
+
+
+@router.post("/{unit_id}/temperatures", status_code=201, response_model=UploadResponse,
              summary="Logger upload: thousands of readings in one request; excursions are detected")
 def upload_temperatures(unit_id: UUID, body: LoggerUpload, principal: PrincipalDep, container: ContainerDep,
-                        idempotency_key: IdempotencyKey = None) -> AppendResponse:
+                        idempotency_key: IdempotencyKey = None) -> UploadResponse:
+    """Readings of a container apply to a unit packed in it only while it was inside: the answer
+    counts, per unit, the readings applied and those not applied (before packing, after unpacking)."""
     _may(principal, "TemperatureRecorded")
     ctx = context_for(principal, site=body.site, occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
                       idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"),
@@ -82,7 +129,7 @@ def upload_temperatures(unit_id: UUID, body: LoggerUpload, principal: PrincipalD
     outcome = container.services.quality.record_temperatures(ctx, unit_id=unit_id, logger=body.logger_id,
                                                              readings=readings)
     container.metrics.events_appended.inc(len(outcome.result.receipts))
-    return append_response(outcome)
+    return UploadResponse.model_validate(append_response(outcome).model_dump())
 
 
 MEDIA = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}

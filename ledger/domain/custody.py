@@ -15,6 +15,7 @@ from typing import Any
 
 from ..datatypes import EventData
 from .base import NewEvent, new_event, refusal, require_aware, require_reason
+from .conditions import is_empty, limits_of, narrowest
 from .events_unit import (
     CustodyAcknowledged,
     CustodyDeclined,
@@ -94,9 +95,15 @@ def decide_decline(unit: UnitState, reason: str, *, contents: Sequence[UnitState
                           to_party=actor, reason=reason)
 
 
-def decide_pack(unit: UnitState, container: UnitState, *, actor: str,
-                now: datetime) -> list[NewEvent]:
-    """Pack ``unit`` into ``container`` (``PackedInto`` on both streams)."""
+def decide_pack(unit: UnitState, container: UnitState, *, contents: Sequence[UnitState] = (),
+                actor: str, now: datetime) -> list[NewEvent]:
+    """Pack ``unit`` into ``container`` (``PackedInto`` on both streams).
+
+    What a container carries must be kept to a temperature range: the unit's own or, if it has
+    none, the container's (its own, else inherited from ``contents``, the units already inside:
+    the narrowest of their ranges). Packing is refused when there is none, or when the ranges of
+    what would travel together have nothing in common.
+    """
     require_aware(now)
     require_usable(unit)
     require_usable(container)
@@ -109,6 +116,16 @@ def decide_pack(unit: UnitState, container: UnitState, *, actor: str,
     for thing in (unit, container):
         require_custodian(thing, actor)
         require_settled(thing)
+    require_contents(container, contents)
+    together = [limits_of(container), *(limits_of(u) for u in contents)]
+    if limits_of(unit) is None and narrowest(together) is None:
+        raise refusal("NO_TEMPERATURE_SPEC",
+                      f"neither {unit.label} nor {container.label} (or what it carries) has a "
+                      "temperature range: label one of them with spec.min_celsius/max_celsius")
+    if is_empty(narrowest([limits_of(unit), *together])):
+        raise refusal("SPEC_CONFLICT",
+                      f"the temperature range of {unit.label} has nothing in common with that of "
+                      f"{container.label} and what it carries")
     return [new_event(s.stream, PackedInto, unit=unit.stream,  # type: ignore[arg-type]
                       container=container.stream) for s in (unit, container)]
 

@@ -34,6 +34,9 @@ UNITS = {
     "NOT_A_CONTAINER": "units are packed only into shippers or containers",
     "CONTAINER_IN_CONTAINER": "containers are not nested",
     "ALREADY_PACKED": "the unit is already packed in a container",
+    "NO_TEMPERATURE_SPEC": "what a container carries must be kept to a temperature range: "
+                           "the unit's own, else the container's (its own or its contents')",
+    "SPEC_CONFLICT": "the temperature ranges of what would travel together have nothing in common",
     "NOT_IN_CONTAINER": "the unit is not packed in that container",
     "CONTAINER_NOT_EMPTY": "unpack the container first",
     "IN_TRANSIT": "the unit or container is in transit: deliver it first",

@@ -37,15 +37,19 @@ class QualityService:
 
     def record_temperatures(self, ctx: Context, *, unit_id: UUID, logger: str,
                             readings: Sequence[Mapping[str, Any]]) -> Outcome:
+        """The answer reports what the upload did (``conditions.record_temperatures``): readings
+        recorded, applied and not applied per unit, excursions detected and opened."""
         now = self.clock()
+        report: dict[str, Any] = {}
 
         def decide(reads: Reads):
             unit = reads.unit(unit_id)
             contents = reads.units(list(dict.fromkeys(s.other for s in unit.stays)))
-            return conditions.decide_record_temperatures(unit, logger=logger, readings=readings,
-                                                         contents=contents, actor=ctx.actor, now=now)
+            events, report["last"] = conditions.record_temperatures(
+                unit, logger=logger, readings=readings, contents=contents, actor=ctx.actor, now=now)
+            return events
 
-        return self.executor.run(ctx, decide)
+        return self.executor.run(ctx, decide, answer=lambda _: report["last"])
 
     def assess_excursion(self, ctx: Context, *, unit_id: UUID, excursion_id: UUID, decision: str,
                          rationale: str, signoff: SignOff | None) -> Outcome:

@@ -136,8 +136,13 @@ class UnitService:
 
     def pack(self, ctx: Context, *, unit_id: UUID, container_id: UUID) -> Outcome:
         now = self.clock()
-        return self.executor.run(ctx, lambda r: custody.decide_pack(
-            r.unit(unit_id), r.unit(container_id), actor=ctx.actor, now=now))
+
+        def decide(reads: Reads):
+            container = reads.unit(container_id)
+            return custody.decide_pack(reads.unit(unit_id), container, contents=self._contents(reads, container),
+                                       actor=ctx.actor, now=now)
+
+        return self.executor.run(ctx, decide)
 
     def unpack(self, ctx: Context, *, unit_id: UUID, container_id: UUID) -> Outcome:
         now = self.clock()

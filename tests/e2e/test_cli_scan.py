@@ -20,6 +20,7 @@ import pytest
 from api.routes.scans import Purpose
 from ledger.services.journeys import DEMO_PASSWORD
 from ledger_cli.scan import PURPOSES
+from ledger_cli.scan_steps import PURPOSE_HELP
 from scanners.own import ldg1_payload
 
 CLI = [sys.executable, "-m", "ledger_cli.main"]
@@ -149,7 +150,7 @@ def test_one_verdict_per_line_plain_when_piped(up, env, units, tmp_path):
     shipper_scan, bag_scan = units["shipper"][0][1], units["apheresis_bag"][0][1]
     stdin = f"{shipper_scan}\r\n\n   \nnot a label\n{bag_scan}\r{GS1_WITH_GS}"  # CRLF, CR, LF, no final newline
     result = run_scan(up, env, tmp_path, "--purpose", "verify", stdin=stdin)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 5, result.stderr  # two scans were refused
     out = result.stdout.decode()
     assert words(result) == ["MATCH", "REFUSED", "MATCH", "REFUSED"], out
     assert "REFUSED    UNKNOWN_IDENTIFIER: scan not recognised" in out
@@ -180,7 +181,7 @@ def test_verdicts_are_coloured_on_a_terminal(up, env, units, tmp_path):
             shown += chunk
     finally:
         os.close(master)
-    assert proc.returncode == 0
+    assert proc.returncode == 5  # "not a label" was refused
     assert b"\x1b[1;32mMATCH" in shown and b"\x1b[1;31mREFUSED" in shown, shown
 
 
@@ -188,11 +189,11 @@ def test_mismatches_wrong_steps_and_unknown_units(up, env, units, cois, tmp_path
     unit_id, payload = units["shipper"][0]
     donor = cois["donor"]
     wrong_patient = run_scan(up, env, tmp_path, "--purpose", "infusion", "--expect-coi", donor, stdin=payload + "\n")
-    assert words(wrong_patient) == ["MISMATCH"] and wrong_patient.returncode == 0, wrong_patient.stdout
+    assert words(wrong_patient) == ["MISMATCH"] and wrong_patient.returncode == 5, wrong_patient.stdout
     assert f"COI_MISMATCH: {payload.split('=')[1].split('|')[0]} carries" in wrong_patient.stdout.decode()
     checks = run_scan(up, env, tmp_path, "--purpose", "receipt", "--expect-coi", cois["autologous"],
                       "--location", "courier-hub-1", stdin=f"{payload}\n{GS1_WITH_GS}\n")
-    assert words(checks) == ["WRONG STEP", "UNKNOWN"], checks.stdout
+    assert words(checks) == ["WRONG STEP", "UNKNOWN"] and checks.returncode == 5, checks.stdout
     assert "no handover awaits receipt" in checks.stdout.decode()
     other = run_scan(up, env, tmp_path, "--purpose", "verify", "--expect-coi", donor, stdin=payload + "\n")
     assert words(other) == ["MISMATCH"], other.stdout
@@ -284,3 +285,69 @@ def test_a_later_line_sends_the_queue_first_and_a_cut_short_line_is_skipped(serv
             proc.wait(5)
         if server.proc is None:
             server.start()
+
+
+def test_garbage_is_unknown_with_only_what_was_read(up, env, cois, tmp_path):
+    coi = cois["autologous"]
+    result = run_scan(up, env, tmp_path, "--purpose", "receipt", "--expect-coi", coi, stdin="hello world\n")
+    assert words(result) == ["UNKNOWN"] and result.returncode == 5, result.stdout
+    line = result.stdout.decode().splitlines()[0]
+    assert "hello world" in line and coi not in line, line  # the expected COI is not what was read
+
+
+def test_every_purpose_is_explained_in_the_help():
+    assert set(PURPOSE_HELP) == set(PURPOSES)
+    shown = subprocess.run([*CLI, "scan", "--help"], capture_output=True, text=True, timeout=60,
+                           env=os.environ | {"COLUMNS": "100"})
+    assert shown.returncode == 0
+    lines = shown.stdout.splitlines()
+    for purpose, text in PURPOSE_HELP.items():
+        assert any(purpose in line and text in line for line in lines), (purpose, shown.stdout)
+    assert "5  a scan was not MATCH" in shown.stdout
+
+
+def _pickup(server, coi: str) -> tuple[str, str, str]:
+    """The nurse labels a bag and a shipper, packs the bag and offers the shipper to the courier."""
+    nurse = {"Authorization": f"Bearer {server.token('nurse')}"}
+
+    def label(kind: str, spec: dict | None = None) -> dict:
+        reply = httpx.post(f"{server.url}/v1/units", headers=nurse,
+                           json={"coi": coi, "kind": kind} | ({"spec": spec} if spec else {}))
+        assert reply.status_code == 201, reply.text
+        return reply.json()["answer"]
+
+    bag, shipper = label("cryobag", {"min_celsius": -196, "max_celsius": -150}), label("shipper")
+    for body in ({"type": "PackedInto", "unit_id": bag["unit_id"], "data": {"container_id": shipper["unit_id"]}},
+                 {"type": "CustodyTransferred", "unit_id": shipper["unit_id"],
+                  "data": {"to_party": "courier", "location": "hospital-1"}}):
+        reply = httpx.post(f"{server.url}/v1/events", headers=nurse, json=body)
+        assert reply.status_code == 201, reply.text
+    return bag["label"], bag["unit_id"], shipper["unit_id"]
+
+
+def test_a_courier_picks_up_correct_labels_and_then_holds_them(up, env, cois, tmp_path):
+    coi = cois["autologous"]
+    bag_label, bag, shipper = _pickup(up, coi)
+    # the README's pickup: the courier scans the bag's label in the shipper offered to them
+    readme = run_scan(up, env, tmp_path, "--purpose", "receipt", "--accept", "--location", "hospital-1",
+                      "--expect-coi", coi, stdin=bag_label + "\n")
+    assert readme.returncode == 0, (readme.stdout, readme.stderr)
+    assert words(readme) == ["MATCH", "ACCEPTED"], readme.stdout
+    mark = httpx.post(f"{up.url}/v1/scans", headers={"Authorization": f"Bearer {up.token('courier')}"},
+                      json={"raw": bag_label, "purpose": "verify"}).json()["event"]["position"]
+    auditor = {"Authorization": f"Bearer {up.token('auditor')}"}
+    for unit in (shipper, bag):
+        custody = httpx.get(f"{up.url}/v1/units/{unit}/custody", params={"min_position": mark}, headers=auditor)
+        assert custody.status_code == 200 and custody.json()["custodian"] == "courier", custody.text
+    # taken: scanning for receipt again is the wrong step, and the exit code says so
+    again = run_scan(up, env, tmp_path, "--purpose", "receipt", "--accept", stdin=bag_label + "\n")
+    assert words(again) == ["WRONG STEP"] and again.returncode == 5, again.stdout
+    assert run_scan(up, env, tmp_path, "--purpose", "verify", "--accept", stdin="").returncode == 2
+
+
+def test_a_handover_scan_at_pickup_is_the_wrong_step(up, env, cois, tmp_path):
+    """Why the README's pickup uses receipt: handover is the sender's scan, before offering."""
+    coi = cois["autologous"]
+    bag_label, _, _ = _pickup(up, coi)
+    sender_step = run_scan(up, env, tmp_path, "--purpose", "handover", "--expect-coi", coi, stdin=bag_label + "\n")
+    assert words(sender_step) == ["WRONG STEP"] and sender_step.returncode == 5, sender_step.stdout

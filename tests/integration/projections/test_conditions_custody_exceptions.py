@@ -59,7 +59,10 @@ def test_readings_inherited_only_while_packed(journey, runner, engine) -> None:
     (excursion,) = got["excursions"]
     assert excursion["status"] == "unassessed" and excursion["source"] == str(shipper)
     assert excursion["ongoing"] is True  # the run lasts to the end of what it could see
-    assert shipper_view["summary"]["count"] == 13 and shipper_view["excursions"] == []
+    assert shipper_view["summary"]["count"] == 13
+    # no range of its own: the shipper shows the bag's; the excursion is the bag's, not opened twice
+    assert shipper_view["spec"] == {"min_celsius": 2, "max_celsius": 8, "source": "contents"}
+    assert shipper_view["excursions"] == []
     assert untouched["summary"]["count"] == 0 and untouched["readings"] == []
 
     with engine.connect() as conn:  # pages of 4 walk every reading once

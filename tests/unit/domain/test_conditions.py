@@ -11,6 +11,7 @@ from ledger.domain.conditions import (
     decide_assess_excursion,
     decide_record_temperatures,
     detect_excursions,
+    record_temperatures,
 )
 from ledger.domain.custody import decide_pack, decide_unpack
 from ledger.domain.events_quality import MAX_READINGS
@@ -158,3 +159,32 @@ def test_assessment_rules(staffed: Ledger) -> None:
     assert event["esign"]["meaning"] == "assessed"
     assert led.unit(bag).excursions[0].decision == "use"
     assert code(x.id) == "ALREADY_ASSESSED"
+
+
+def test_the_upload_reports_what_applied_to_whom(cold) -> None:
+    """Readings before packing are counted as not applied, never dropped silently; a unit without
+    a range of its own is checked against the container's."""
+    led, bag, shipper = cold
+    case = led.unit(bag).case
+    bare = led.label(case, "sample", actor="nurse")
+    before = led.now
+    led.tick(minutes=5)
+    led.run(decide_pack, led.unit(bag), led.unit(shipper), actor="nurse")
+    led.run(decide_pack, led.unit(bare), led.unit(shipper), contents=[led.unit(bag)], actor="nurse")
+    led.tick(minutes=20)
+    # 9.6 °C before packing (not applied), then 9.6 °C while packed
+    temps = [9.6, 9.6, 5, 5] + [5] * 6 + [9.6, 9.6, 5]
+    events, report = record_temperatures(
+        led.unit(shipper), logger="LOG-1", readings=[{"t": t, "celsius": c} for t, c in series(temps, before)],
+        contents=[led.unit(bag), led.unit(bare)], actor="courier", now=led.now)
+    assert (report["readings"], report["excursions_detected"], report["excursions_opened"]) == (13, 2, 2)
+    logged, in_bag, in_bare = report["units"]
+    assert (logged["unit_id"], logged["readings_applied"], logged["limits"]["source"]) == (str(shipper), 13, "contents")
+    assert logged["readings_checked"] == 0  # checked on the units inside
+    for entry in (in_bag, in_bare):
+        assert (entry["readings_applied"], entry["not_applied"]) == (8, {"before_packing": 5, "after_unpacking": 0})
+        assert entry["excursions_opened"] == 1
+    assert in_bag["limits"] == {"min_celsius": 2, "max_celsius": 8, "source": "own"}
+    assert in_bare["limits"] == {"min_celsius": 2, "max_celsius": 8, "source": "container"}
+    assert sorted(str(e.stream) for e in events if e.type == "ExcursionDetected") == sorted(
+        str(u) for u in (bag, bare))

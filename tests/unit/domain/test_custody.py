@@ -27,7 +27,7 @@ def refused(led: Ledger, decide, *args, **kwargs) -> str:
 @pytest.fixture
 def kit(ledger: Ledger):
     case = ledger.enrol()
-    bag = ledger.label(case, "apheresis_bag", actor="nurse")
+    bag = ledger.label(case, "apheresis_bag", spec={"min_celsius": 2, "max_celsius": 8}, actor="nurse")
     shipper = ledger.label(case, "shipper", actor="nurse")
     return ledger, bag, shipper
 
@@ -77,6 +77,25 @@ def test_packing_rules(kit) -> None:
     led.run(decide_unpack, u(bag), u(shipper), actor="kim")
     assert u(shipper).contents == () and u(bag).container is None
     assert [s.until is not None for s in u(shipper).stays] == [True]
+
+
+def test_packing_needs_a_temperature_range(kit) -> None:
+    """What a shipper carries is kept to a range: the unit's, else the shipper's (own or inherited)."""
+    led, bag, shipper = kit
+    u = led.unit
+    case = u(bag).case
+    bare = led.label(case, "cryobag", actor="nurse")
+    frozen = led.label(case, "cryobag", spec={"min_celsius": -196, "max_celsius": -150}, actor="nurse")
+    assert refused(led, decide_pack, u(bare), u(shipper), actor="nurse") == "NO_TEMPERATURE_SPEC"
+    led.run(decide_pack, u(bag), u(shipper), contents=[], actor="nurse")
+    assert refused(led, decide_pack, u(frozen), u(shipper), contents=[u(bag)],
+                   actor="nurse") == "SPEC_CONFLICT"
+    led.run(decide_pack, u(bare), u(shipper), contents=[u(bag)], actor="nurse")  # kept to the bag's 2..8
+    cold_box = led.label(case, "container", spec={"max_celsius": -150}, actor="nurse")
+    warm = led.label(case, "sample", spec={"min_celsius": 2}, actor="nurse")
+    assert refused(led, decide_pack, u(warm),
+                   u(cold_box), actor="nurse") == "SPEC_CONFLICT"
+    led.run(decide_pack, u(frozen), u(cold_box), actor="nurse")
 
 
 def test_container_moves_carry_their_contents(kit) -> None:
