@@ -93,7 +93,7 @@ def scan_verdict(unit: UnitState, purpose: str, *, now: datetime,
     if expected_case is not None and not belongs_to(unit, expected_case):
         return "mismatch", f"{unit.label} does not belong to case {expected_case.coi}"
     if unit.expired(now):
-        return "expired", f"{unit.label} expired at {unit.spec.expiry}"
+        return "expired", f"{unit.label} expired at {unit.expiry_text}"
     problem = _wrong_step(unit, purpose)
     if problem:
         return "wrong_step", problem

@@ -25,7 +25,7 @@ from ..domain.unit import UnitState, fold_unit
 from ..domain.users import UserState, fold_user
 from ..errors import RuleViolation, StreamConflict
 from ..streams import device_stream, site_stream, user_stream
-from ..timefmt import format_utc
+from ..timefmt import format_utc, parse_utc
 
 MAX_DECISION_RETRIES = 8
 # Per request (thread/context), so concurrent requests never share a batch.
@@ -53,6 +53,11 @@ class Context:
     device_sig: Mapping[str, Any] | None = None
     occurred_at: str | None = None
     claim: Claim | None = None
+
+    def event_time(self, clock: Callable[[], datetime]) -> datetime:
+        """When the event happened: ``occurred_at`` when given (a backfilled post, a courier's
+        offline queue), else the server clock. Product rules (expiry) are judged at this time."""
+        return parse_utc(self.occurred_at) if self.occurred_at else clock()
 
 
 @dataclass

@@ -75,7 +75,7 @@ class UnitService:
     ) -> Outcome:
         """Record a scan and its verdict; a mismatch at a COI-critical step is recorded, then
         refused with COI_MISMATCH (the scan and the refusal are both in the trail)."""
-        now = self.clock()
+        now = ctx.event_time(self.clock)
 
         def decide(reads: Reads):
             unit = reads.unit(unit_id) if unit_id is not None else None

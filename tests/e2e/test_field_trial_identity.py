@@ -68,3 +68,51 @@ def test_every_identifier_kind_accepted_renders_and_scans_back(client, login):
         scan = client.post("/v1/scans", headers=nurse, json={"raw": raw, "purpose": "verify"})
         assert scan.status_code == 201, (raw, scan.text)
         assert scan.json()["unit_id"] == unit_id, raw
+
+
+# Defect 2: expiry is judged at the event's occurred_at, and times in messages are RFC 3339.
+
+def _iso(moment) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_backfilled_derive_and_scan_dated_before_expiry_are_judged_at_their_time(client, login):
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    nurse, tech = login("nurse"), login("tech")
+    coi = _enrol(client, nurse, "MRN-EXP-1")
+    expiry = now - timedelta(hours=1)  # the server clock is past it; the events below are not
+    bag = client.post("/v1/units", headers=nurse, json={
+        "coi": coi, "kind": "apheresis_bag", "occurred_at": _iso(now - timedelta(days=3)),
+        "spec": {"expiry": _iso(expiry)}}).json()
+    bag_id = bag["answer"]["unit_id"]
+
+    def event(headers, type_, data, at, **target):
+        return client.post("/v1/events", headers=headers, json={
+            "type": type_, "data": data, "occurred_at": _iso(at), **target})
+
+    steps = [(nurse, "MaterialCollected", {"wristband": "MRN-EXP-1", "material": "leukapheresis",
+                                           "collection_site": "hospital-1"}),
+             (nurse, "CustodyTransferred", {"to_party": "tech"}), (tech, "CustodyAcknowledged", {})]
+    for number, (headers, type_, data) in enumerate(steps):
+        response = event(headers, type_, data, now - timedelta(days=3, hours=-number), unit_id=bag_id)
+        assert response.status_code == 201, response.text
+    assert client.app.state.container.wait_for(bag["position"], timeout=5)
+
+    raw = bag["answer"]["label"]
+    late = client.post("/v1/scans", headers=tech, json={"raw": raw, "purpose": "manufacturing"})
+    assert late.json()["verdict"] == "expired"
+    assert f"expired at {expiry.strftime('%Y-%m-%dT%H:%M:%S')}" in late.json()["reason"]
+    assert late.json()["reason"].endswith("Z")
+    backfilled = client.post("/v1/scans", headers=tech, json={
+        "raw": raw, "purpose": "manufacturing", "occurred_at": _iso(now - timedelta(days=2))})
+    assert backfilled.status_code == 201 and backfilled.json()["verdict"] == "match", backfilled.text
+
+    outputs = [{"kind": "final_product_bag", "spec": {"expiry": _iso(now + timedelta(days=30))}}]
+    data = {"inputs": [bag_id], "outputs": outputs, "process": "expansion"}
+    refused = event(tech, "UnitsDerived", data, now - timedelta(minutes=30), coi=coi)
+    assert refused.status_code == 409 and refused.json()["code"] == "UNIT_EXPIRED"
+    assert f"expired at {expiry.strftime('%Y-%m-%dT%H:%M:%S')}" in refused.json()["detail"]
+    derived = event(tech, "UnitsDerived", data, now - timedelta(days=2), coi=coi)
+    assert derived.status_code == 201, derived.text
