@@ -86,8 +86,10 @@ class UnitService:
             )
             verdict = events[0].data["verdict"]
             if verdict == "mismatch" and purpose in COI_CRITICAL_PURPOSES:
+                # One attempt, one refusal: on the case the step was for (the unit's if none).
+                at = case.stream if case is not None and case.version else (unit.case if unit else None)
                 refused = recorded_refusal(
-                    [s for s in (unit.case if unit else None, case.stream if case else None) if s],
+                    [at] if at else [],
                     "COI_MISMATCH", f"scan:{purpose}", events[0].data.get("reason") or "wrong unit",
                     coi=unit.coi if unit else None, unit=unit.stream if unit else None,
                     label=unit.label if unit else None,

@@ -116,3 +116,80 @@ def test_a_backfilled_derive_and_scan_dated_before_expiry_are_judged_at_their_ti
     assert f"expired at {expiry.strftime('%Y-%m-%dT%H:%M:%S')}" in refused.json()["detail"]
     derived = event(tech, "UnitsDerived", data, now - timedelta(days=2), coi=coi)
     assert derived.status_code == 201, derived.text
+
+
+
+# Defect 3: the allogeneic bedside check understands allocation.
+
+def _allogeneic(client):
+    """A donor and two released doses, each allocated to its own patient: [(unit, label)], [patient COI]."""
+    from uuid import UUID
+
+    from ledger.services.executor import Context
+    from ledger.services.journeys import DEMO_PASSWORD
+
+    s = client.app.state.container.services
+    nurse, tech = Context(actor="nurse", site="hospital-1"), Context(actor="tech", site="factory-1")
+    donor = s.cases.register_donor(nurse, product="allo", collection_site="hospital-1",
+                                   donor_id="DONOR-9").result.answer["coi"]
+    bag = UUID(s.units.label(nurse, coi=donor, kind="apheresis_bag").result.answer["unit_id"])
+    s.units.collect(nurse, unit_id=bag, wristband_mrn="DONOR-9", material="leukapheresis",
+                    collection_site="hospital-1")
+    s.units.handover(nurse, unit_id=bag, to_party="tech")
+    s.units.acknowledge(tech, unit_id=bag)
+    outputs = [{"kind": "final_product_bag", "spec": {"qc_required": ["sterility"]}}] * 2
+    made = s.quality.derive(tech, coi=donor, inputs=[bag], outputs=outputs, process="expansion")
+    doses, patients = [], []
+    for index, dose in enumerate(made.result.answer["outputs"]):
+        unit = UUID(dose["unit_id"])
+        s.quality.record_qc(tech, unit_id=unit, test="sterility", result="pass")
+        s.quality.release(Context(actor="qa", site="factory-1"), unit_id=unit, notes="ok",
+                          signoff=s.identity.signoff(user_id="qa", password=DEMO_PASSWORD, meaning="released"))
+        patient = s.cases.enrol(nurse, kind="allogeneic", product="allo", treating_site="hospital-1",
+                                mrn=f"MRN-ALLO-{index}").result.answer["coi"]
+        allocated = s.cases.allocate(tech, patient_coi=patient, donor_coi=donor, unit_id=unit)
+        doses.append((unit, dose["label"], donor))
+        patients.append(patient)
+    assert client.app.state.container.wait_for(allocated.result.receipts[-1].position, timeout=5)
+    return doses, patients
+
+
+def test_a_dose_allocated_to_the_patient_matches_their_coi_at_the_bedside(client, login):
+    from ledger.services.executor import Context
+    from ledger.streams import case_stream
+    from scanners.own import ldg1_payload
+
+    doses, patients = _allogeneic(client)
+    (unit, label, donor), patient, other = doses[0], patients[0], patients[1]
+    clinician, ledger = login("clinician"), client.app.state.container.ledger
+    for purpose in ("infusion", "verify"):
+        for expect in ({"coi": patient}, {"coi": patient, "unit_id": str(unit)}, {"unit_id": str(unit)}):
+            ok = client.post("/v1/scans", headers=clinician, json={
+                "raw": ldg1_payload(label, donor), "purpose": purpose, "expect": expect})
+            assert ok.status_code == 201, (purpose, expect, ok.text)
+            assert ok.json()["verdict"] == "match", (purpose, expect, ok.json())
+
+    def refusals() -> int:
+        return sum(e.type == "OperationRefused" for c in (donor, patient, other)
+                   for e in ledger.read_stream(case_stream(c)))
+
+    before = refusals()
+    wrong = client.post("/v1/scans", headers=clinician, json={
+        "raw": ldg1_payload(label, donor), "purpose": "infusion", "expect": {"coi": other}})
+    assert wrong.status_code == 409 and wrong.json()["code"] == "COI_MISMATCH", wrong.text
+    assert refusals() == before + 1  # one attempt, one recorded refusal
+    scans = [e.envelope["data"]["verdict"] for e in ledger.read_stream(unit) if e.type == "UnitScanned"]
+    assert scans[-1] == "mismatch"
+
+    s = client.app.state.container.services
+    s.units.handover(Context(actor="tech"), unit_id=unit, to_party="clinician")
+    s.units.acknowledge(Context(actor="clinician"), unit_id=unit)
+    infuse = {"type": "ProductInfused", "unit_id": str(unit), "esign": {
+        "user_id": "clinician", "password": "demo-password-123", "meaning": "administered"}}
+    wrong_patient = client.post("/v1/events", headers=clinician, json={
+        **infuse, "data": {"coi": other, "wristband": "MRN-ALLO-1", "bag_coi": donor}})
+    assert wrong_patient.status_code == 409 and wrong_patient.json()["code"] == "COI_MISMATCH"
+    assert refusals() == before + 2
+    infused = client.post("/v1/events", headers=clinician, json={
+        **infuse, "data": {"coi": patient, "wristband": "MRN-ALLO-0", "bag_coi": donor}})
+    assert infused.status_code == 201, infused.text
