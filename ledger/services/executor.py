@@ -26,6 +26,7 @@ from ..domain.users import UserState, fold_user
 from ..errors import RuleViolation, StreamConflict
 from ..streams import device_stream, site_stream, user_stream
 from ..timefmt import format_utc, parse_utc
+from .sites import named_sites, require_known_sites
 
 MAX_DECISION_RETRIES = 8
 # Per request (thread/context), so concurrent requests never share a batch.
@@ -174,11 +175,13 @@ class Executor:
             reads = Reads(self.ledger, trust_issued=attempt == 0)
             decided: list[tuple[Step, list[NewEvent], dict[str, Any]]] = []
             for step in steps:
+                require_known_sites(reads, [step.ctx.site])
                 try:
                     events = step.decide(reads)
                 except RecordedRefusal as refusal:
                     self._record_refusal(step.ctx, refusal)
                     raise
+                require_known_sites(reads, named_sites(events))
                 reads.extend(events, actor=step.ctx.actor, now=self.clock())
                 decided.append((step, events, step.answer(events) if step.answer else {}))
             drafts = [d for step, events, _ in decided

@@ -27,7 +27,7 @@ DEMO_USERS = {
     "qa": ("Dr. Quentin Assurance", ["qa"], [FACTORY]),
     "clinician": ("Dr. Clara Clinician", ["clinician"], [HOSPITAL]),
     "auditor": ("Aud Itor", ["auditor"], []),
-    "integrator": ("MES Integration", ["integrator"], [FACTORY]),
+    "integrator": ("MES Integration", ["integrator"], [FACTORY, HOSPITAL]),
 }
 
 

@@ -193,3 +193,76 @@ def test_a_dose_allocated_to_the_patient_matches_their_coi_at_the_bedside(client
     infused = client.post("/v1/events", headers=clinician, json={
         **infuse, "data": {"coi": patient, "wristband": "MRN-ALLO-0", "bag_coi": donor}})
     assert infused.status_code == 201, infused.text
+
+
+# Defect 13: one enrolment rule on both routes, recorded at the treating site; sites are master data.
+
+def _enrolment(treating_site: str, mrn: str) -> dict:
+    return {"kind": "autologous", "product": "CAR-T", "treating_site": treating_site, "mrn": mrn}
+
+
+def _enrol_both_ways(client, headers, treating_site: str, mrn: str):
+    return (client.post("/v1/cases", headers=headers, json=_enrolment(treating_site, mrn)),
+            client.post("/v1/events", headers=headers, json={
+                "type": "CaseEnrolled", "data": _enrolment(treating_site, mrn + "-E")}))
+
+
+def test_both_enrolment_routes_apply_one_rule_and_record_the_treating_site(client, login):
+    from ledger.services.executor import Context
+    from ledger.streams import case_stream
+
+    ledger = client.app.state.container.ledger
+    for response in _enrol_both_ways(client, login("integrator"), "hospital-1", "MRN-S-1"):
+        assert response.status_code == 201, response.text
+        enrolled = ledger.read_stream(case_stream(response.json()["answer"]["coi"]))[0]
+        assert enrolled.envelope["site"] == "hospital-1"  # the treating site, not the integrator's first
+    client.app.state.container.services.identity.create_user(
+        Context(actor="system"), user_id="mes-plant", printed_name="MES at the plant", roles=["integrator"],
+        sites=["factory-1"], password="demo-password-123")
+    for response in _enrol_both_ways(client, login("mes-plant"), "hospital-1", "MRN-S-2"):
+        assert response.status_code == 403 and response.json()["code"] == "SITE_FORBIDDEN", response.text
+    mismatch = client.post("/v1/cases", headers=login("integrator"),
+                           json={**_enrolment("hospital-1", "MRN-S-3"), "site": "factory-1"})
+    assert mismatch.status_code == 422 and mismatch.json()["code"] == "SITE_MISMATCH"
+
+
+def test_an_unknown_site_is_refused_in_every_write_that_names_one(client, login):
+    from ledger.services.executor import Context
+
+    client.app.state.container.services.identity.create_user(
+        Context(actor="system"), user_id="ops", printed_name="Ops (all sites)", roles=["operator"],
+        password="demo-password-123")
+    ops, nurse, admin = login("ops"), login("nurse"), login("admin")
+
+    def refused(response) -> None:
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "UNKNOWN_SITE" and "hospital-9" in response.json()["detail"]
+
+    for response in _enrol_both_ways(client, ops, "hospital-9", "MRN-U-1"):
+        refused(response)
+    refused(client.post("/v1/cases", headers=ops, json={**_enrolment("hospital-1", "MRN-U-2"),
+                                                        "collection_site": "hospital-9"}))
+    refused(client.post("/v1/units", headers=ops, json={"coi": _enrol(client, nurse, "MRN-U-0"),
+                                                        "kind": "sample", "site": "hospital-9"}))
+    coi = _enrol(client, nurse, "MRN-U-3")
+    bag = client.post("/v1/units", headers=nurse, json={"coi": coi, "kind": "apheresis_bag"}).json()
+    unit_id, label = bag["answer"]["unit_id"], bag["answer"]["label"]
+    refused(client.post("/v1/events", headers=nurse, json={"type": "MaterialCollected", "unit_id": unit_id, "data": {
+        "wristband": "MRN-U-3", "material": "leukapheresis", "collection_site": "hospital-9"}}))
+    refused(client.post("/v1/events", headers=nurse, json={"type": "CustodyTransferred", "unit_id": unit_id,
+                                                           "data": {"to_party": "courier", "location": "hospital-9"}}))
+    refused(client.post("/v1/events", headers=nurse, json={"type": "ShipmentDispatched", "unit_id": unit_id, "data": {
+        "carrier": "X", "tracking": "T9", "from_site": "hospital-1", "to_site": "hospital-9"}}))
+    refused(client.post("/v1/scans", headers=nurse, json={"raw": label, "purpose": "verify",
+                                                          "location": "hospital-9"}))
+    refused(client.post("/v1/users", headers=admin, json={"user_id": "n9", "printed_name": "N", "roles": ["operator"],
+                                                          "sites": ["hospital-9"], "password": "a long password 9"}))
+
+    # Registered by an administrator, the site is known everywhere.
+    assert client.post("/v1/sites", headers=admin, json={"site_id": "hospital-9", "name": "Ninth Hospital",
+                                                         "kind": "hospital"}).status_code == 201
+    for response in _enrol_both_ways(client, ops, "hospital-9", "MRN-U-1"):
+        assert response.status_code == 201, response.text
+    scan = client.post("/v1/scans", headers=nurse, json={"raw": label, "purpose": "verify", "location": "hospital-9"})
+    assert scan.status_code == 201, scan.text
