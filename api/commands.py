@@ -15,6 +15,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
+from ledger.errors import InvalidEvent
 from ledger.services import Outcome, Services, SignOff
 from ledger.services.executor import Context
 
@@ -227,10 +228,23 @@ class Command:
     data: type[Data]
     handle: Handler
     meaning: str | None = None  # the Part 11 meaning this step requires
+    site_field: str | None = None  # the data field naming where the event happens (its site)
+
+    def site(self, data: Any, given: str | None) -> str | None:
+        """The event's site: ``site_field``'s value when the command has one (a ``site`` given
+        must agree), else the request's ``site``. Both enrolment routes decide it here."""
+        where = getattr(data, self.site_field) if self.site_field else None
+        if where is None:
+            return given
+        if given is not None and given != where:
+            raise InvalidEvent(f"a {self.type} is recorded at its {self.site_field} {where!r}, not {given!r}",
+                               code="SITE_MISMATCH")
+        return where
 
 
 COMMANDS: dict[str, Command] = {c.type: c for c in [
-    Command("CaseEnrolled", "none", Enrol, lambda s, c, t, d, _: s.cases.enrol(c, **d.model_dump())),
+    Command("CaseEnrolled", "none", Enrol, lambda s, c, t, d, _: s.cases.enrol(c, **d.model_dump()),
+            site_field="treating_site"),
     Command("DonorRegistered", "none", Donor, lambda s, c, t, d, _: s.cases.register_donor(c, **d.model_dump())),
     Command("CaseOnHold", "coi", WithReason, lambda s, c, t, d, _: s.cases.hold(c, t, d.reason)),
     Command("CaseResumed", "coi", WithReason, lambda s, c, t, d, _: s.cases.resume(c, t, d.reason)),

@@ -12,7 +12,7 @@ from ledger.streams import case_stream
 from ledger.timefmt import format_utc
 from projections.cases import case_summary
 
-from ..commands import Ident, Name, Secret
+from ..commands import COMMANDS, Ident, Name, Secret
 from ..deps import ContainerDep, IdempotencyKey, PrincipalDep, Reader, context_for
 from ..policy import EVENT_ROLES
 from ..responses import CaseSummary
@@ -43,7 +43,7 @@ def enrol(body: Enrolment, principal: PrincipalDep, container: ContainerDep,
     if not principal.may(EVENT_ROLES["CaseEnrolled"]):
         raise Forbidden(f"role(s) {', '.join(principal.roles)} may not enrol patients")
     dumped = body.model_dump(mode="json")
-    ctx = context_for(principal, site=body.site or body.treating_site,
+    ctx = context_for(principal, site=COMMANDS["CaseEnrolled"].site(body, body.site),
                       occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
                       idempotency_key=idempotency_key, request_body=dumped, route="/v1/cases")
     outcome = container.services.cases.enrol(

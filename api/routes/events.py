@@ -38,7 +38,8 @@ def run_command(container: Container, principal: Principal, body: Any, key: str 
     if not principal.may(EVENT_ROLES[body.type]):
         raise Forbidden(f"role(s) {', '.join(principal.roles)} may not record {body.type}")
     ctx = context_for(
-        principal, site=body.site, occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
+        principal, site=command.site(body.data, body.site),
+        occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
         idempotency_key=key, request_body=_without_secrets(body), route=route, on_behalf=body.on_behalf,
         device_sig=body.device_sig.model_dump() if body.device_sig else None,
     )

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from ledger.errors import Forbidden, StreamNotFound
+from ledger.errors import Forbidden, InvalidEvent, StreamNotFound
 from ledger.timefmt import format_utc
 from scanners.label_pdf import render_label_sheet_pdf
 from scanners.labels import LabelData, render_label_png, render_label_svg
@@ -140,10 +140,15 @@ MEDIA = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 def get_label(unit_id: UUID, fmt: Literal["png", "svg", "pdf"], principal: Reader, container: ContainerDep) -> Response:
     unit = _unit(container, unit_id)
     identifiers = dict(unit.identifiers)
-    label = LabelData(
-        unit_label_id=unit.label or "", coi_id=unit.coi or "", unit_kind=unit.kind or "unit",
-        expiry=unit.spec.expiry, isbt_din=identifiers.get("din"), gs1_element_string=identifiers.get("gs1"),
-    )
+    try:
+        label = LabelData(
+            unit_label_id=unit.label or "", coi_id=unit.coi or "", unit_kind=unit.kind or "unit",
+            expiry=unit.spec.expiry, isbt_din=identifiers.get("din") or identifiers.get("isbt_din"),
+            gs1_element_string=identifiers.get("gs1"),
+        )
+    except ValueError as exc:  # recorded before identifiers were checked at labelling: correct them
+        raise InvalidEvent(f"the label cannot be printed: {exc}; correct the unit's identifiers",
+                           code="INVALID_IDENTIFIER") from None
     body = {"png": lambda: render_label_png(label), "svg": lambda: render_label_svg(label),
             "pdf": lambda: render_label_sheet_pdf([label])}[fmt]()
     return Response(body, media_type=MEDIA[fmt],

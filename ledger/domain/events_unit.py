@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from ..datatypes import Celsius, Decimal2, EventData, Identifier, Text, UtcTime
 from .events_case import CoiId, LabelId, Reason
+from .identifiers import validate_label_identifiers
 
 UnitKind = Literal[
     "apheresis_bag", "sample", "cryobag", "final_product_bag", "shipper", "container"
@@ -24,7 +25,10 @@ RELEASABLE_KINDS = frozenset({"final_product_bag", "cryobag"})
 
 IdKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 Identifiers = Annotated[dict[IdKey, Identifier], Field(max_length=16)]
-"""Other identifiers on the label, e.g. ``{"isbt_din": ..., "gs1": ..., "epc": ...}``."""
+"""Identifiers by kind, e.g. what a scan decoded."""
+LabelIdentifiers = Annotated[Identifiers, AfterValidator(validate_label_identifiers)]
+"""Other identifiers on the label, e.g. ``{"din": ..., "gs1": ..., "epc": ...}``: each is
+checked and normalised so that it prints on the label and a scan of it finds the unit."""
 
 ScanPurpose = Literal[
     "verify", "collection", "pack", "unpack", "handover", "receipt", "dispatch", "delivery",
@@ -55,7 +59,7 @@ class UnitLabelled(EventData):
     case: UUID
     label: LabelId
     custodian: Identifier
-    identifiers: Identifiers = {}
+    identifiers: LabelIdentifiers = {}
     parents: Annotated[list[UUID], Field(max_length=100)] = []
     spec: UnitSpec = UnitSpec()
     product: Text | None = None

@@ -101,3 +101,100 @@ def _as_value_error(validator: Any) -> Any:
 
 coi_field = _as_value_error(validate_coi)
 label_field = _as_value_error(validate_unit_label)
+
+
+# Other identifiers a label may carry, checked so that each one accepted can be printed on
+# the label and resolved by a scan of its barcode (stored in the form the scanner yields).
+_DIN = re.compile(r"=?([A-NP-Z1-9][A-NP-Z0-9]{2}[0-9]{2}[0-9]{8})([0-9A-Z*]|[0-9A-HJ-NPR-Y]{2})?")
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[\x21-\x7e]+")
+_EPC_ID = re.compile(r"urn:epc:id:([a-z0-9]+):([A-Za-z0-9.%_*!'()+,;=-]+)")
+_EPC_FIELDS = {"sgtin": 3, "sscc": 2, "sgln": 3, "grai": 3, "giai": 2, "gsrn": 2, "gsrnp": 2, "gdti": 3, "gid": 3}
+_HRI = re.compile(r"(\((\d{2,4})\)([\x21-\x27\x2a-\x7e]+))")
+_GS1_KEYS = {"gtin": (8, 12, 13, 14), "sscc": (18,), "gln": (13,)}
+LABEL_IDENTIFIER_KINDS = ("din", "isbt_din", "gtin", "sscc", "gln", "epc", "gs1", "source_coi")
+MAX_GS1_TEXT = 120
+_MOD37_2 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
+
+
+def validate_label_identifiers(identifiers: Any) -> dict[str, str]:
+    """The label's other identifiers, normalised, or ``InvalidEvent(code="INVALID_IDENTIFIER")``.
+
+    ``din``/``isbt_din``: the 13-character ISBT 128 DIN (``=`` data identifier, keyboard check
+    character or flag characters are checked and dropped); ``gtin`` (as GTIN-14), ``sscc``,
+    ``gln``: digits with a valid GS1 check digit; ``epc``: a URI (an ``urn:epc:id:`` one well
+    formed); ``gs1``: a GS1 element string in ``(AI)value`` form; ``source_coi``: a COI id.
+    """
+    out: dict[str, str] = {}
+    for kind, value in dict(identifiers or {}).items():
+        if kind not in LABEL_IDENTIFIER_KINDS:
+            raise InvalidEvent(f"identifier kind {kind!r} is not one a label can carry "
+                               f"({', '.join(LABEL_IDENTIFIER_KINDS)})", code="INVALID_IDENTIFIER")
+        if not isinstance(value, str) or not value.strip() or len(value) > 128:
+            raise InvalidEvent(f"identifiers.{kind} must be a non-empty text", code="INVALID_IDENTIFIER")
+        out[kind] = _LABEL_CHECKS[kind](value.strip())
+    return out
+
+
+def _bad(kind: str, value: str, why: str) -> InvalidEvent:
+    return InvalidEvent(f"identifiers.{kind} {value!r}: {why}", code="INVALID_IDENTIFIER")
+
+
+def _din(value: str, kind: str = "din") -> str:
+    match = _DIN.fullmatch(value.upper())
+    if match is None:
+        raise _bad(kind, value, "not an ISBT 128 DIN (13 characters: facility, year, sequence)")
+    din, tail = match.groups()
+    if tail and len(tail) == 1 and mod_37_2.calc_check_digit(din) != tail:
+        raise _bad(kind, value, f"wrong check character (expected {mod_37_2.calc_check_digit(din)})")
+    if tail and len(tail) == 2 and not value.startswith("="):
+        raise _bad(kind, value, "flag characters belong to the =DIN data structure")
+    if tail and len(tail) == 2 and tail.isdigit() and 60 <= int(tail) <= 96 and (
+            int(tail) - 60 != _MOD37_2.index(mod_37_2.calc_check_digit(din))):
+        raise _bad(kind, value, "type 3 check flags do not match")
+    return din
+
+
+def _gs1_key(kind: str, value: str) -> str:
+    digits = value.removeprefix({"gtin": "(01)", "sscc": "(00)", "gln": "(414)"}[kind])
+    if not digits.isascii() or not digits.isdigit() or len(digits) not in _GS1_KEYS[kind]:
+        raise _bad(kind, value, f"not a {kind.upper()} ({' or '.join(map(str, _GS1_KEYS[kind]))} digits)")
+    if not _gs1_check_ok(digits):
+        raise _bad(kind, value, "wrong GS1 check digit")
+    return digits.zfill(14) if kind == "gtin" else digits
+
+
+def _gs1_check_ok(digits: str) -> bool:
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(reversed(digits)))
+    return total % 10 == 0
+
+
+def _epc(value: str) -> str:
+    if _URI.fullmatch(value) is None:
+        raise _bad("epc", value, "not a URI")
+    if value.lower().startswith("urn:epc:id:"):
+        match = _EPC_ID.fullmatch(value)
+        if match is None or len(match[2].split(".")) != _EPC_FIELDS.get(match[1], len(match[2].split("."))) \
+                or "" in match[2].split("."):
+            raise _bad("epc", value, "not an EPC pure identity URI (urn:epc:id:<scheme>:<fields>)")
+    return value
+
+
+def _gs1(value: str) -> str:
+    if len(value) > MAX_GS1_TEXT or "".join(m[0] for m in _HRI.findall(value)) != value:
+        raise _bad("gs1", value, f"not a GS1 element string in (AI)value form, at most {MAX_GS1_TEXT} characters")
+    for _, ai, data in _HRI.findall(value):
+        if ai in ("01", "00"):
+            _gs1_key("gtin" if ai == "01" else "sscc", data)
+    return value
+
+
+def _source_coi(value: str) -> str:
+    try:
+        return validate_coi(value)
+    except InvalidEvent:
+        raise _bad("source_coi", value, "not a COI id") from None
+
+
+_LABEL_CHECKS = {"din": _din, "isbt_din": lambda v: _din(v, "isbt_din"),
+                 "gtin": lambda v: _gs1_key("gtin", v), "sscc": lambda v: _gs1_key("sscc", v),
+                 "gln": lambda v: _gs1_key("gln", v), "epc": _epc, "gs1": _gs1, "source_coi": _source_coi}

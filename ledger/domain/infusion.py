@@ -54,7 +54,7 @@ def decide_infuse(case: CaseState, unit: UnitState, *, wristband_patient_ref: st
     if not unit.released:
         raise refusal("INFUSION_BEFORE_RELEASE", f"{unit.label} has not been released by QA")
     if unit.expired(now):
-        raise refusal("UNIT_EXPIRED", f"{unit.label} expired at {unit.spec.expiry}")
+        raise refusal("UNIT_EXPIRED", f"{unit.label} expired at {unit.expiry_text}")
     require_not_packed(unit)
     require_settled(unit)
     require_esign("ProductInfused", esign, signer, actor=actor)

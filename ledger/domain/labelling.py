@@ -83,25 +83,37 @@ def scan_verdict(unit: UnitState, purpose: str, *, now: datetime,
                  expected_unit: UUID | None = None) -> tuple[str, str | None]:
     """``(verdict, reason)`` of scanning ``unit`` for ``purpose``.
 
-    ``mismatch`` beats ``expired`` beats ``wrong_step``. A unit matches an expected case
-    when it carries the case's COI or is allocated to it (allogeneic doses).
+    ``mismatch`` beats ``expired`` beats ``wrong_step``. A unit matches an expected case (or
+    the expected COI of a known case) when it carries the case's COI or, for an allogeneic
+    patient, is a donor dose allocated to them.
     """
     if expected_unit is not None and unit.stream != expected_unit:
         return "mismatch", f"{unit.label} is not the unit expected"
-    if expected_coi is not None and unit.coi != validate_coi(expected_coi):
-        return "mismatch", f"{unit.label} carries {unit.coi}, not {expected_coi}"
+    if expected_coi is not None:
+        coi = validate_coi(expected_coi)
+        if expected_case is not None and expected_case.coi == coi:
+            if not belongs_to(unit, expected_case):
+                return "mismatch", (f"{unit.label} ({unit.coi}) is not allocated to {coi}"
+                                    if _allogeneic_patient(expected_case)
+                                    else f"{unit.label} carries {unit.coi}, not {coi}")
+        elif unit.coi != coi:
+            return "mismatch", f"{unit.label} carries {unit.coi}, not {coi}"
     if expected_case is not None and not belongs_to(unit, expected_case):
         return "mismatch", f"{unit.label} does not belong to case {expected_case.coi}"
     if unit.expired(now):
-        return "expired", f"{unit.label} expired at {unit.spec.expiry}"
+        return "expired", f"{unit.label} expired at {unit.expiry_text}"
     problem = _wrong_step(unit, purpose)
     if problem:
         return "wrong_step", problem
     return "match", None
 
 
+def _allogeneic_patient(case: CaseState) -> bool:
+    return case.role == "patient" and case.kind == "allogeneic"
+
+
 def belongs_to(unit: UnitState, case: CaseState) -> bool:
-    if case.role == "patient" and case.kind == "allogeneic":
+    if _allogeneic_patient(case):
         return unit.stream in case.allocated_units and unit.allocated_to == case.stream
     return unit.coi == case.coi
 

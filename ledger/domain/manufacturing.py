@@ -59,7 +59,7 @@ def require_inputs(inputs: Sequence[UnitState], *, actor: str, now: datetime) ->
         if unit.quarantined:
             raise refusal("UNIT_QUARANTINED", f"{unit.label} is quarantined")
         if unit.expired(now):
-            raise refusal("UNIT_EXPIRED", f"{unit.label} expired at {unit.spec.expiry}")
+            raise refusal("UNIT_EXPIRED", f"{unit.label} expired at {unit.expiry_text}")
         if unit.kind in COLLECTABLE_KINDS and not unit.collected:
             raise refusal("NOT_COLLECTED", f"{unit.label} holds no collected material")
         if any(x.decision == "discard" for x in unit.excursions):
@@ -157,7 +157,7 @@ def decide_release(unit: UnitState, *, case: CaseState, ancestors: Iterable[Unit
     if unit.quarantined:
         raise refusal("UNIT_QUARANTINED", f"{unit.label} is quarantined")
     if unit.expired(now):
-        raise refusal("UNIT_EXPIRED", f"{unit.label} expired at {unit.spec.expiry}")
+        raise refusal("UNIT_EXPIRED", f"{unit.label} expired at {unit.expiry_text}")
     family = lineage(unit, ancestors)
     excursions = [(u, x) for u in family for x in u.excursions]
     for u, x in excursions:

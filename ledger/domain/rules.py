@@ -116,6 +116,8 @@ ESIGN = {
 MALFORMED = {
     "INVALID_COI": "not a valid COI id (COI-XXXX-XXXX-C, ISO 7064 mod 37-2 check)",
     "INVALID_LABEL": "not a valid unit label id (UNT-XXXX-XXXX-C)",
+    "INVALID_IDENTIFIER": "a label identifier that could not be printed or scanned back (DIN, GTIN, SSCC, GLN, "
+                          "EPC, GS1 element string): wrong form or check character, or a kind labels do not carry",
     "INVALID_DATA": "the event data does not match its schema",
 }
 

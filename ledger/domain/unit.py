@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from ..streams import lot_stream
-from ..timefmt import parse_utc
+from ..timefmt import format_utc, parse_utc
 from .base import Envelope, as_uuid, fold, refusal, when
 from .events_unit import CONTAINER_KINDS, UnitSpec
 
@@ -98,7 +98,12 @@ class UnitState:
         return self.kind in CONTAINER_KINDS
 
     def expired(self, now: datetime) -> bool:
+        """Past its expiry at ``now``: the event's time (``occurred_at``), not the server's."""
         return self.spec.expiry is not None and self.spec.expiry <= now
+
+    @property
+    def expiry_text(self) -> str:
+        return format_utc(self.spec.expiry) if self.spec.expiry is not None else "-"
 
     def excursion(self, excursion_id: UUID) -> Excursion | None:
         return next((x for x in self.excursions if x.id == excursion_id), None)

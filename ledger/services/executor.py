@@ -25,7 +25,8 @@ from ..domain.unit import UnitState, fold_unit
 from ..domain.users import UserState, fold_user
 from ..errors import RuleViolation, StreamConflict
 from ..streams import device_stream, site_stream, user_stream
-from ..timefmt import format_utc
+from ..timefmt import format_utc, parse_utc
+from .sites import named_sites, require_known_sites
 
 MAX_DECISION_RETRIES = 8
 # Per request (thread/context), so concurrent requests never share a batch.
@@ -53,6 +54,11 @@ class Context:
     device_sig: Mapping[str, Any] | None = None
     occurred_at: str | None = None
     claim: Claim | None = None
+
+    def event_time(self, clock: Callable[[], datetime]) -> datetime:
+        """When the event happened: ``occurred_at`` when given (a backfilled post, a courier's
+        offline queue), else the server clock. Product rules (expiry) are judged at this time."""
+        return parse_utc(self.occurred_at) if self.occurred_at else clock()
 
 
 @dataclass
@@ -169,11 +175,13 @@ class Executor:
             reads = Reads(self.ledger, trust_issued=attempt == 0)
             decided: list[tuple[Step, list[NewEvent], dict[str, Any]]] = []
             for step in steps:
+                require_known_sites(reads, [step.ctx.site])
                 try:
                     events = step.decide(reads)
                 except RecordedRefusal as refusal:
                     self._record_refusal(step.ctx, refusal)
                     raise
+                require_known_sites(reads, named_sites(events))
                 reads.extend(events, actor=step.ctx.actor, now=self.clock())
                 decided.append((step, events, step.answer(events) if step.answer else {}))
             drafts = [d for step, events, _ in decided

@@ -27,7 +27,7 @@ DEMO_USERS = {
     "qa": ("Dr. Quentin Assurance", ["qa"], [FACTORY]),
     "clinician": ("Dr. Clara Clinician", ["clinician"], [HOSPITAL]),
     "auditor": ("Aud Itor", ["auditor"], []),
-    "integrator": ("MES Integration", ["integrator"], [FACTORY]),
+    "integrator": ("MES Integration", ["integrator"], [FACTORY, HOSPITAL]),
 }
 
 
@@ -92,7 +92,8 @@ def run_autologous_journey(
     coi = s.cases.enrol(time.at("nurse", HOSPITAL), kind="autologous", product="CAR-T (example)",
                         treating_site=HOSPITAL, mrn=mrn, collection_site=HOSPITAL).result.answer["coi"]
     out = JourneyResult(coi)
-    fresh = {"min_celsius": 2, "max_celsius": 8, "expiry": _iso(now + timedelta(days=3))}
+    # fresh apheresis material keeps 72 h from collection (3 h after labelling, below)
+    fresh = {"min_celsius": 2, "max_celsius": 8, "expiry": _iso(time.now + timedelta(hours=75))}
     bag = _unit(s.units.label(time.at("nurse", HOSPITAL), coi=coi, kind="apheresis_bag", spec=fresh,
                               volume_ml=250))
     shipper = _unit(s.units.label(time.at("nurse", HOSPITAL), coi=coi, kind="shipper"))

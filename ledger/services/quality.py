@@ -64,7 +64,7 @@ class QualityService:
                labels: Sequence[str] | None = None) -> Outcome:
         """Manufacturing: ``outputs`` are {kind, spec?, identifiers?, product?, volume_ml?};
         each gets a new label (issued here unless ``labels`` were planned) and unit id."""
-        now = self.clock()
+        now = ctx.event_time(self.clock)
         labels = list(labels) if labels is not None else [issue_unit_label() for _ in outputs]
         if len(labels) != len(outputs):
             raise ValueError("one planned label per output")
@@ -84,7 +84,7 @@ class QualityService:
     def start_manufacturing(self, ctx: Context, *, coi: str, lot: str, inputs: Sequence[UUID],
                             process: str) -> Outcome:
         """Open ``lot`` for the case at the context's (manufacturing) site, consuming ``inputs``."""
-        now = self.clock()
+        now = ctx.event_time(self.clock)
         lot_id = lot_stream(coi, lot)
 
         def decide(reads: Reads):
@@ -131,7 +131,7 @@ class QualityService:
             sample=r.unit(sample_id) if sample_id else None, actor=ctx.actor, now=now))
 
     def release(self, ctx: Context, *, unit_id: UUID, notes: str | None, signoff: SignOff | None) -> Outcome:
-        now = self.clock()
+        now = ctx.event_time(self.clock)
 
         def decide(reads: Reads):
             unit = reads.unit(unit_id)
@@ -146,7 +146,7 @@ class QualityService:
     def infuse(self, ctx: Context, *, unit_id: UUID, coi: str, wristband_mrn: str, bag_coi: str,
                signoff: SignOff | None, infused_at: datetime | None = None) -> Outcome:
         """Bedside verification: the wristband's pseudonym and the bag's COI must match the case."""
-        now = self.clock()
+        now = infused_at or ctx.event_time(self.clock)
 
         def decide(reads: Reads):
             case = reads.case(case_stream(coi))

@@ -75,7 +75,7 @@ class UnitService:
     ) -> Outcome:
         """Record a scan and its verdict; a mismatch at a COI-critical step is recorded, then
         refused with COI_MISMATCH (the scan and the refusal are both in the trail)."""
-        now = self.clock()
+        now = ctx.event_time(self.clock)
 
         def decide(reads: Reads):
             unit = reads.unit(unit_id) if unit_id is not None else None
@@ -86,8 +86,10 @@ class UnitService:
             )
             verdict = events[0].data["verdict"]
             if verdict == "mismatch" and purpose in COI_CRITICAL_PURPOSES:
+                # One attempt, one refusal: on the case the step was for (the unit's if none).
+                at = case.stream if case is not None and case.version else (unit.case if unit else None)
                 refused = recorded_refusal(
-                    [s for s in (unit.case if unit else None, case.stream if case else None) if s],
+                    [at] if at else [],
                     "COI_MISMATCH", f"scan:{purpose}", events[0].data.get("reason") or "wrong unit",
                     coi=unit.coi if unit else None, unit=unit.stream if unit else None,
                     label=unit.label if unit else None,

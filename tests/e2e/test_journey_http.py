@@ -107,8 +107,8 @@ def test_the_demo_journey_and_its_refusals_over_http(api, client, login):
     api.event("qa", "UnitDisposed", {"reason": "failed QC"}, unit_id=spare)
     api.event("tech", "CustodyTransferred", {"to_party": "courier"}, unit_id=spare, expect=409, code="UNIT_DISPOSED")
 
-    old = api.event("nurse", "UnitLabelled", {"kind": "final_product_bag", "spec": {
-        "expiry": iso(datetime.now(UTC) - timedelta(days=1))}}, coi=coi)["answer"]["unit_id"]
+    old = api.event("nurse", "UnitLabelled", {"kind": "final_product_bag", "spec": {  # expired when released
+        "expiry": iso(api.clock - timedelta(days=1))}}, coi=coi)["answer"]["unit_id"]
     api.event("qa", "ProductReleased", {}, unit_id=old, sign="released", expect=409, code="UNIT_EXPIRED")
 
     case = client.get(f"/v1/cases/{coi}", headers=login("auditor")).json()

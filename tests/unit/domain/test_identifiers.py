@@ -14,6 +14,7 @@ from ledger.domain.identifiers import (
     issue_unit_label,
     patient_pseudonym,
     validate_coi,
+    validate_label_identifiers,
     validate_unit_label,
 )
 from ledger.errors import InvalidEvent
@@ -87,3 +88,54 @@ def test_patient_pseudonym_is_keyed_and_stable() -> None:
     with pytest.raises(InvalidEvent):
         patient_pseudonym(secret, "   ")
     assert not is_pseudonym("MRN-1") and not is_pseudonym(ref.upper())
+
+
+# Label identifiers: each one accepted must print on the label and scan back to the value stored.
+@pytest.mark.parametrize(("kind", "given", "stored", "scanned"), [
+    ("din", "=W123426654321", "W123426654321", "=W123426654321"),
+    ("din", "w123426654321", "W123426654321", "W123426654321"),
+    ("isbt_din", "A999917123456", "A999917123456", "=A99991712345600"),
+    ("din", "=W1234266543210R", "W123426654321", "=W123426654321"),
+    ("gtin", "9506000134352", "09506000134352", "09506000134352"),
+    ("gtin", "(01)09506000134352", "09506000134352", "(01)09506000134352"),
+    ("sscc", "106141411234567897", "106141411234567897", "(00)106141411234567897"),
+    ("gln", "0614141000005", "0614141000005", "(414)0614141000005"),
+    ("epc", "urn:epc:id:sgtin:0614141.812345.6789", "urn:epc:id:sgtin:0614141.812345.6789",
+     "urn:epc:id:sgtin:0614141.812345.6789"),
+])
+def test_an_accepted_label_identifier_prints_and_scans_back(kind, given, stored, scanned) -> None:
+    from scanners.labels import LabelData, render_label_png
+    from scanners.parse import parse_scan
+
+    assert validate_label_identifiers({kind: given}) == {kind: stored}
+    if kind in ("din", "isbt_din"):
+        render_label_png(LabelData(unit_label_id=issue_unit_label(random.Random(2)),
+                                   coi_id=issue_coi(random.Random(3)), unit_kind="cryobag", isbt_din=stored))
+    values = {i.value for i in parse_scan(scanned).identifiers}
+    assert stored in values
+
+
+@pytest.mark.parametrize(("kind", "bad"), [
+    ("din", "=W12342665432"),          # 12 characters
+    ("din", "W123426654321X"),         # wrong keyboard check character
+    ("din", "W1234266543210R"),        # flags without the = data identifier
+    ("din", "O123426654321"),          # O is not a facility character
+    ("gtin", "9506000134353"),         # wrong check digit
+    ("gtin", "ABC"),
+    ("sscc", "106141411234567898"),
+    ("epc", "not a uri"),
+    ("epc", "urn:epc:id:sgtin:0614 141"),
+    ("gs1", "01 09506000134352"),
+    ("gs1", "(01)09506000134353(21)1"),
+    ("label", "UNT-ABCD-2345-K"),      # the ledger's own label is the unit's label field
+    ("mes_ref", "batch 7"),            # a kind no label prints and no scan finds
+])
+def test_a_label_identifier_no_later_step_could_use_is_refused(kind: str, bad: str) -> None:
+    with pytest.raises(InvalidEvent) as err:
+        validate_label_identifiers({kind: bad})
+    assert err.value.code == "INVALID_IDENTIFIER"
+
+
+def test_a_gs1_element_string_is_kept_as_printed() -> None:
+    hri = "(01)09506000134352(17)270101(21)SN42"
+    assert validate_label_identifiers({"gs1": hri}) == {"gs1": hri}

@@ -1,0 +1,34 @@
+"""Sites are master data: every write that names a site names a registered one.
+
+A site is named as where the event happens (the request's ``site``) and in event data: the
+treating, collection, origin and destination sites, the location of a handover, receipt or
+scan, and a user's sites. Checked by the executor for every write path (REST, EPCIS, CLI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..domain.base import NewEvent
+from ..errors import InvalidEvent
+
+SITE_FIELDS = ("treating_site", "collection_site", "from_site", "to_site", "location")
+SITE_LISTS = ("sites",)
+
+
+def named_sites(events: Iterable[NewEvent]) -> set[str]:
+    named: set[str] = set()
+    for event in events:
+        data: dict[str, Any] = event.data
+        named.update(v for f in SITE_FIELDS if isinstance(v := data.get(f), str))
+        named.update(v for f in SITE_LISTS for v in (data.get(f) or []) if isinstance(v, str))
+    return named
+
+
+def require_known_sites(reads: Any, sites: Iterable[str | None]) -> None:
+    """Refuse (422 ``UNKNOWN_SITE``) unless every site is registered (``reads.site``)."""
+    unknown = sorted({s for s in sites if s and reads.site(s).site_id is None})
+    if unknown:
+        raise InvalidEvent(f"unknown site(s) {', '.join(map(repr, unknown))}: sites are master data, "
+                           "an administrator registers them first (POST /v1/sites)", code="UNKNOWN_SITE")
