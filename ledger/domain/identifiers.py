@@ -111,7 +111,8 @@ _EPC_ID = re.compile(r"urn:epc:id:([a-z0-9]+):([A-Za-z0-9.%_*!'()+,;=-]+)")
 _EPC_FIELDS = {"sgtin": 3, "sscc": 2, "sgln": 3, "grai": 3, "giai": 2, "gsrn": 2, "gsrnp": 2, "gdti": 3, "gid": 3}
 _HRI = re.compile(r"(\((\d{2,4})\)([\x21-\x27\x2a-\x7e]+))")
 _GS1_KEYS = {"gtin": (8, 12, 13, 14), "sscc": (18,), "gln": (13,)}
-LABEL_IDENTIFIER_KINDS = ("din", "isbt_din", "gtin", "sscc", "gln", "epc", "gs1", "source_coi")
+_LOT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,127}")
+LABEL_IDENTIFIER_KINDS = ("din", "isbt_din", "gtin", "sscc", "gln", "epc", "gs1", "source_coi", "lot")
 MAX_GS1_TEXT = 120
 _MOD37_2 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
 
@@ -122,7 +123,8 @@ def validate_label_identifiers(identifiers: Any) -> dict[str, str]:
     ``din``/``isbt_din``: the 13-character ISBT 128 DIN (``=`` data identifier, keyboard check
     character or flag characters are checked and dropped); ``gtin`` (as GTIN-14), ``sscc``,
     ``gln``: digits with a valid GS1 check digit; ``epc``: a URI (an ``urn:epc:id:`` one well
-    formed); ``gs1``: a GS1 element string in ``(AI)value`` form; ``source_coi``: a COI id.
+    formed); ``gs1``: a GS1 element string in ``(AI)value`` form; ``source_coi``: a COI id;
+    ``lot``: the manufacturing lot the unit was filled from (printed, not a scan key).
     """
     out: dict[str, str] = {}
     for kind, value in dict(identifiers or {}).items():
@@ -188,6 +190,12 @@ def _gs1(value: str) -> str:
     return value
 
 
+def _lot(value: str) -> str:
+    if _LOT.fullmatch(value) is None:
+        raise _bad("lot", value, "not a lot number (letters, digits and ._:/+-, at most 128)")
+    return value
+
+
 def _source_coi(value: str) -> str:
     try:
         return validate_coi(value)
@@ -197,4 +205,5 @@ def _source_coi(value: str) -> str:
 
 _LABEL_CHECKS = {"din": _din, "isbt_din": lambda v: _din(v, "isbt_din"),
                  "gtin": lambda v: _gs1_key("gtin", v), "sscc": lambda v: _gs1_key("sscc", v),
-                 "gln": lambda v: _gs1_key("gln", v), "epc": _epc, "gs1": _gs1, "source_coi": _source_coi}
+                 "gln": lambda v: _gs1_key("gln", v), "epc": _epc, "gs1": _gs1, "source_coi": _source_coi,
+                 "lot": _lot}
