@@ -42,7 +42,7 @@ def test_default_schema_is_package_data(monkeypatch):
     monkeypatch.delenv(validation.SCHEMA_ENV, raising=False)
     packaged = resources.files("api.epcis") / "schema" / "EPCIS-JSON-Schema.json"
     assert packaged.is_file()
-    assert validation.DEFAULT_SCHEMA == Path(str(packaged))
+    assert Path(str(packaged)) == validation.DEFAULT_SCHEMA
     assert validation.DEFAULT_SCHEMA.is_relative_to(Path(validation.__file__).resolve().parent)
     validator = validation.schema_validator()
     assert validator.schema["$id"].endswith("/EPCIS-JSON-Schema.json")
