@@ -19,8 +19,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     LEDGER_ENV=production \
     LEDGER_KEYS_DIR=/var/lib/ledger/keys \
-    LEDGER_ALEMBIC_DIR=/app/alembic \
-    LEDGER_EPCIS_SCHEMA=/etc/ledger/EPCIS-JSON-Schema.json
+    LEDGER_ALEMBIC_DIR=/app/alembic
 RUN groupadd --system --gid 10001 ledger \
     && useradd --system --uid 10001 --gid ledger --home-dir /var/lib/ledger --create-home ledger
 COPY --from=build /opt/venv /opt/venv
@@ -31,8 +30,8 @@ USER ledger
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status == 200 else 1)"
-# EPCIS capture validates against GS1's EPCIS 2.0 JSON schema: mount it at LEDGER_EPCIS_SCHEMA
-# (docker-compose.yml does); without it capture answers 503 EPCIS_SCHEMA_UNAVAILABLE.
+# GS1's EPCIS 2.0 JSON schema and the portal's templates are package data of `api`: the
+# `pip install .` above puts them in /opt/venv, so nothing needs to be mounted.
 # Migrations first (idempotent), then the service. Keys must exist: mount them, or run
 # `ledger init` once against the same volume (keys are never created outside dev mode).
 CMD ["sh", "-c", "ledger db upgrade && exec ledger serve --host 0.0.0.0 --port 8000 --workers ${LEDGER_WORKERS:-2}"]

@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: install run test lint bench clean
 
@@ -13,11 +15,12 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## run: install, create the SQLite ledger and dev keys, load the demo journey, serve on :8000
+## run: install, create the SQLite ledger and dev keys, load the demo journey, serve on $(HOST):$(PORT)
+##      (another port: make run PORT=8080)
 run: install
 	$(BIN)/ledger init
 	$(BIN)/ledger demo --if-empty
-	$(BIN)/ledger serve
+	$(BIN)/ledger serve --host $(HOST) --port $(PORT)
 
 ## test: install and run the whole suite (SQLite and PostgreSQL)
 test: install

@@ -1,6 +1,6 @@
 """The fixed event envelope, its canonical bytes and its chain hash.
 
-Contract (DESIGN.md, "Event envelope"; relied on by independent verifiers):
+Contract (docs/DESIGN.md, "The event envelope"; relied on by independent verifiers):
 
 * An envelope is a JSON object with exactly the fields in ``ENVELOPE_FIELDS``.
 * ``canonical(obj)`` is RFC 8785 (JCS) canonical JSON, UTF-8.

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     password_days: int | None = None  # password expiry (None: never)
     run_projections: bool = True  # follow the log in the service process
     insecure_fast_hashing: bool = False  # cheap Argon2 for test suites; refused in production
-    # Global log (DESIGN.md "Global log and checkpoints"): the checkpoint origin line, which is
+    # Global log (docs/DESIGN.md "The global log and checkpoints"): the checkpoint origin line, which is
     # also the signed-note key name, so no whitespace and no '+'.
     log_origin: str = Field("coi-ledger.example/log", pattern=r"^[^\s+]+$", max_length=200)
     checkpoint_every_events: int = Field(1000, gt=0)  # sign at least every N new leaves ...

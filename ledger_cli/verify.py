@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.bootstrap import key_store
@@ -20,7 +21,8 @@ from ledger.witness import WitnessError, parse_witness
 
 from .admin import settings
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # progress and errors that stop the run (exit 2)
+out = Console(soft_wrap=True, highlight=False)  # the report: findings, notes and the verdict, together
 
 
 def verify(
@@ -93,16 +95,16 @@ def verify(
     for finding in findings:
         typer.echo(_line(finding))
     for note in log.notes:
-        console.print(f"note: {note}")
+        out.print(f"note: {note}", markup=False)
     summary = (
         f"{report.events} events in {report.streams} streams; Merkle tree of {log.events} leaves, "
         f"{log.checkpoints} checkpoints" + (f", {log.witnessed} witnessed" if against else "")
         + (" (fast: seals and signatures not checked)" if fast else "")
     )
     if not findings:
-        console.print(f"[green]intact[/green]: {summary}")
+        out.print(f"[green]intact[/green]: {summary}")
         return
-    console.print(f"[red]NOT intact[/red]: {len(findings)} findings; {summary}")
+    out.print(f"[red]NOT intact[/red]: {len(findings)} findings; {summary}")
     raise typer.Exit(1)
 
 
@@ -127,10 +129,10 @@ def verify_dossier_file(path: Path, keys: Path | None) -> None:
     for finding in findings:
         typer.echo(_line(finding))
     if findings:
-        console.print(f"[red]NOT intact[/red]: {len(findings)} findings in dossier {path}")
+        out.print(f"[red]NOT intact[/red]: {len(findings)} findings in dossier {escape(str(path))}")
         raise typer.Exit(1)
     events = sum(len(s["events"]) for s in bundle["streams"])
     cp = bundle["checkpoint"]
-    console.print(f"[green]intact[/green]: case {bundle['coi']}, {events} events in {len(bundle['streams'])} "
+    out.print(f"[green]intact[/green]: case {bundle['coi']}, {events} events in {len(bundle['streams'])} "
                   f"streams, checkpoint {cp['origin']} size {cp['tree_size']} root {cp['root']}, sealing keys "
                   + ", ".join(k["key_id"] for k in bundle["keys"]) + ("" if keys else " (not checked against --keys)"))

@@ -1,6 +1,6 @@
 """The ``merkle`` follower: an RFC 9162 Merkle tree over the global log, and its proofs.
 
-Contract (DESIGN.md "Global log and checkpoints"; hashing only through :mod:`ledger.merkle`):
+Contract (docs/DESIGN.md "The global log and checkpoints"; hashing only through :mod:`ledger.merkle`):
 
 * Leaf ``i`` is the ``i``-th event of the global log in commit order (leaf indexes 0, 1, 2 ...;
   gaps in positions are skipped). Its *entry* is the 32 raw bytes of the event's hex ``hash``, so

@@ -12,6 +12,7 @@ operator's published key ring (``GET /v1/ledger/keys``); the dossier's keys must
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import copy
@@ -373,24 +374,29 @@ def verify(bundle, trusted: list | None = None) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    args, trusted = list(argv), None
+    parser = argparse.ArgumentParser(
+        prog="verify_dossier.py",
+        description="Verify a COI ledger dossier offline (standard library and cryptography only).",
+        epilog="Exit 0: intact. Exit 1: findings, one line each. Exit 2: a file cannot be read.")
+    parser.add_argument("dossier", help="the dossier (JSON), from `ledger export` or GET /v1/cases/{coi}/dossier")
+    parser.add_argument("--keys", metavar="KEYRING.json",
+                        help="the operator's published key ring (GET /v1/ledger/keys); the dossier's keys must match")
+    args = parser.parse_args(argv)
+    trusted = None
     try:
-        if "--keys" in args:
-            at = args.index("--keys")
-            with open(args[at + 1], encoding="utf-8") as f:
+        if args.keys is not None:
+            with open(args.keys, encoding="utf-8") as f:
                 trusted = json.load(f)["keys"]
-            del args[at:at + 2]
-        (path,) = args
-        with open(path, encoding="utf-8") as f:
+        with open(args.dossier, encoding="utf-8") as f:
             bundle = json.load(f)
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-        print(f"usage: verify_dossier.py DOSSIER.json [--keys KEYRING.json]: {exc}", file=sys.stderr)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"verify_dossier.py: cannot read the dossier or key ring: {exc}", file=sys.stderr)
         return 2
     findings = verify(bundle, trusted)
     for line in findings:
         print(line)
     if findings:
-        print(f"NOT intact: {len(findings)} findings", file=sys.stderr)
+        print(f"NOT intact: {len(findings)} findings")
         return 1
     events = sum(len(p["events"]) for p in bundle["streams"])
     cp = bundle["checkpoint"]

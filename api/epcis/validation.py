@@ -36,8 +36,8 @@ MAX_DEPTH = 64
 MAX_EVENTS = 1000
 MAX_FAULTS = 50
 SCHEMA_ENV = "LEDGER_EPCIS_SCHEMA"
-DEFAULT_SCHEMA = (Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "epcis2"
-                  / "schema" / "EPCIS-JSON-Schema.json")
+# GS1's schema ships as package data (see schema/SOURCE.md); LEDGER_EPCIS_SCHEMA may override it.
+DEFAULT_SCHEMA = Path(__file__).resolve().parent / "schema" / "EPCIS-JSON-Schema.json"
 
 
 class EpcisInvalid(InvalidEvent):

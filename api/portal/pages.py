@@ -23,6 +23,7 @@ Text = Annotated[str, Form(max_length=200)]
 
 
 @router.get("")
+@router.get("/")  # typed by hand often; answered here rather than by an unmatched slash redirect
 def home() -> RedirectResponse:
     return RedirectResponse("/portal/cases", status_code=303)
 

@@ -1,6 +1,6 @@
 """Building blocks shared by every aggregate: new events, refusals, folding envelopes.
 
-A stored event is the envelope dict fixed by DESIGN.md (``stream``, ``seq``, ``type``,
+A stored event is the envelope dict fixed by docs/DESIGN.md (``stream``, ``seq``, ``type``,
 ``data``, ``recorded_at``, ``occurred_at``, ``actor`` ...). Decisions never see the hash
 chain: they read states folded from envelopes and return :class:`NewEvent` values that the
 application service wraps into envelopes and appends atomically.

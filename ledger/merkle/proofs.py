@@ -7,7 +7,7 @@ structure as transparency-dev/merkle ``proof/verify.go``. Every failure raises :
 Proof elements and roots are raw 32-byte SHA-256 hashes (see :mod:`ledger.merkle.hashing`),
 ordered from the leaf level upwards exactly as RFC 9162 ``PATH`` / ``PROOF`` produce them.
 
-Edge cases (all fixed by the vectors in ``shared/testdata/rfc9162``):
+Edge cases (all fixed by the vectors in ``tests/vectors/rfc9162``):
 
 * inclusion requires ``0 <= index < size``; so nothing is provably included in the empty tree;
 * consistency requires ``size1 <= size2``; ``size1 == size2`` needs an empty proof and equal roots

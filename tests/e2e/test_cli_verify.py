@@ -41,14 +41,17 @@ def test_init_then_verify_finds_tampering_and_exits_non_zero(database, tmp_path)
 
     intact = run(["verify"], env)
     assert intact.returncode == 0, intact.stdout + intact.stderr
-    assert "intact" in intact.stderr and "3 events" in intact.stderr
+    assert intact.stdout.splitlines()[-1].startswith("intact: 3 events") and "intact" not in intact.stderr
 
     tamper.delete_event(database, stream, 2)
     broken = run(["verify", "--workers", "2"], env)
     assert broken.returncode == 1
-    lines = broken.stdout.strip().splitlines()
+    *lines, verdict = broken.stdout.strip().splitlines()  # findings (and notes), then the verdict, on stdout
+    lines = [line for line in lines if not line.startswith("note: ")]
     assert lines and all(str(stream) in line for line in lines)
     assert any("seq 3" in line and "gap in stream" in line for line in lines)
+    assert verdict.startswith(f"NOT intact: {len(lines)} findings")
+    assert "intact" not in broken.stderr
 
 
 def test_verify_refuses_to_run_without_keys(database, tmp_path):

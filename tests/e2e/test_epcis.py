@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from ledger.services.journeys import DEMO_PASSWORD
 
-TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "epcis2"
+TESTDATA = Path(__file__).resolve().parents[1] / "vectors" / "epcis2"
 EXPECTED = {"valid": 37, "single-events": 5, "invalid": 9, "invalid-semantic": 6, "disputed": 1}
 
 

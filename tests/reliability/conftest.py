@@ -1,4 +1,4 @@
-"""Reliability drills R1-R8 (see /work/shared/BENCHMARKS.md), marked ``reliability``.
+"""Reliability drills R1-R8 (targets and drills: docs/RELIABILITY.md), marked ``reliability``.
 
 Quick forms by default (part of ``make test`` and CI); ``LEDGER_DRILLS=full`` runs the full forms.
 R2 restarts the shared PostgreSQL server: only when ``LEDGER_DRILLS`` includes ``pg-restart`` or

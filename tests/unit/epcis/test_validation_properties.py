@@ -17,7 +17,7 @@ from api.epcis import ids
 from api.epcis.validation import check, parse
 from ledger.errors import LedgerError
 
-TESTDATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "testdata" / "epcis2"
+TESTDATA = Path(__file__).resolve().parents[2] / "vectors" / "epcis2"
 VALID = sorted((TESTDATA / "valid").glob("*.json"))
 
 keys = st.one_of(st.sampled_from(["type", "eventTime", "epcList", "bizStep", "disposition", "ilmd",

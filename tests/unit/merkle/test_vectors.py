@@ -1,4 +1,4 @@
-"""Every RFC 9162 vector in ../shared/testdata/rfc9162 (transparency-dev/merkle testdata)."""
+"""Every RFC 9162 vector in tests/vectors/rfc9162 (transparency-dev/merkle testdata, see its SOURCE.md)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import pytest
 
 from ledger.merkle import ProofError, verify_consistency, verify_inclusion
 
-# /work/main/tests/unit/merkle/test_vectors.py -> parents[3] is the project root.
-TESTDATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "testdata"
-RFC9162 = TESTDATA / "rfc9162"
+RFC9162 = Path(__file__).resolve().parents[2] / "vectors" / "rfc9162"
 
 
 def _cases(kind: str) -> list:
@@ -37,7 +35,7 @@ def test_vector_folder_is_present_and_complete() -> None:
     inclusion = list((RFC9162 / "inclusion").rglob("*.json"))
     consistency = list((RFC9162 / "consistency").rglob("*.json"))
     assert inclusion and consistency
-    assert len(inclusion) + len(consistency) >= 196  # count given in testdata/README.md
+    assert len(inclusion) + len(consistency) >= 196  # count given in tests/vectors/rfc9162/SOURCE.md
 
 
 @pytest.mark.parametrize("path", _cases("inclusion"))
