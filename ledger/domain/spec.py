@@ -1,0 +1,71 @@
+"""One description per event type: everything the rest of the house derives from it.
+
+An :class:`EventSpec` is declared next to its data model (``ledger/domain/events_*.py``) and
+says, once, what other layers used to keep in tables of their own keyed by the type's name:
+who may record it, the Part 11 meaning a signature on it must carry, the sites it acts on,
+how it reads in the audit trail, and how it maps to GS1 EPCIS 2.0 (or that it is not
+exported). The catalogue (``ledger.domain.catalogue``) collects every spec; policy, audit
+text, EPCIS export and the API's documentation are built from it, and a test fails when a
+spec is incomplete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Generic, Literal, TypeVar
+
+from ..datatypes import EventData
+
+D = TypeVar("D", bound=EventData)
+
+Meaning = Literal["authored", "reviewed", "approved", "released", "received", "administered", "assessed"]
+MEANINGS: tuple[str, ...] = Meaning.__args__  # type: ignore[attr-defined]
+
+EpcisShape = Literal["commissioning", "aggregation", "custody", "shipment", "sensor", "transformation",
+                     "lot_start", "lot_fill", "observe"]
+
+
+@dataclass(frozen=True)
+class Epcis:
+    """How an event maps to EPCIS 2.0: the shape of event the exporter builds, and its CBV
+    business step, disposition and action where the shape takes them."""
+
+    shape: EpcisShape
+    biz_step: str | None = None
+    disposition: str | None = None
+    action: Literal["ADD", "OBSERVE", "DELETE"] | None = None
+
+
+class NotExported:
+    """Explicitly not part of an EPCIS export (identity, security and key events), with why."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"NotExported({self.why!r})"
+
+
+def _no_sites(data: EventData) -> Iterable[str]:
+    return ()
+
+
+@dataclass(frozen=True)
+class EventSpec(Generic[D]):
+    """Everything about one event type; its name is its data model's class name."""
+
+    data: type[D]
+    roles: tuple[str, ...]
+    """Roles that may record it through the API; ``()`` means only the ledger itself records it."""
+    describe: Callable[[D], str]
+    """The audit trail's "what": one line a person can read."""
+    epcis: Epcis | NotExported
+    meaning: Meaning | None = None
+    """The Part 11 meaning a signature on it must carry, if it needs one."""
+    sites: Callable[[D], Iterable[str]] = field(default=_no_sites)
+    """The site ids its data names (each must be registered master data)."""
+
+    @property
+    def type(self) -> str:
+        return self.data.__name__
