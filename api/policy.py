@@ -6,43 +6,15 @@ everything and writes nothing; a device writes only what a device observes.
 
 from __future__ import annotations
 
-ROLES = ("admin", "courier", "operator", "qa", "clinician", "auditor", "integrator", "device")
+from ledger.domain.catalogue import SPECS
+from ledger.domain.events_registry import ROLES
+from ledger.domain.events_unit import FIELD
 
-FIELD = ("courier", "operator", "clinician", "integrator", "device")
-READERS = ("admin", "courier", "operator", "qa", "clinician", "auditor", "integrator")
+READERS = tuple(r for r in ROLES if r != "device")
 
-# Writes, by event type (POST /v1/events and the dedicated routes that append them).
-EVENT_ROLES: dict[str, tuple[str, ...]] = {
-    "CaseEnrolled": ("operator", "clinician", "integrator"),
-    "DonorRegistered": ("operator", "integrator"),
-    "CaseOnHold": ("qa", "clinician", "operator"),
-    "CaseResumed": ("qa", "clinician", "operator"),
-    "CaseCancelled": ("qa", "clinician"),
-    "ProductAllocated": ("operator", "qa", "integrator"),
-    "UnitLabelled": ("operator", "integrator"),
-    "MaterialCollected": ("operator", "clinician"),
-    "UnitScanned": FIELD + ("qa",),
-    "CustodyTransferred": FIELD,
-    "CustodyAcknowledged": FIELD,
-    "CustodyDeclined": FIELD,
-    "PackedInto": FIELD,
-    "UnpackedFrom": FIELD,
-    "ShipmentDispatched": ("courier", "operator", "integrator", "device"),
-    "ShipmentDelivered": ("courier", "operator", "integrator", "device"),
-    "TemperatureRecorded": ("courier", "operator", "integrator", "device"),
-    "ExcursionAssessed": ("qa",),
-    "UnitsDerived": ("operator", "integrator"),
-    "ManufacturingStarted": ("operator", "integrator"),
-    "ManufacturingStepRecorded": ("operator", "integrator"),
-    "ProductFilled": ("operator", "integrator"),
-    "QCResultRecorded": ("operator", "qa", "integrator"),
-    "ProductReleased": ("qa",),
-    "ProductInfused": ("clinician",),
-    "UnitQuarantined": ("qa", "operator"),
-    "UnitReleasedFromQuarantine": ("qa",),
-    "UnitDisposed": ("qa", "operator"),
-    "EventCorrected": ("qa", "operator", "clinician", "courier", "integrator"),
-}
+# Writes, by event type (POST /v1/events and the dedicated routes that append them): each
+# event type's EventSpec.roles, for the types the API records.
+EVENT_ROLES: dict[str, tuple[str, ...]] = {t: s.roles for t, s in SPECS.items() if s.roles}
 
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     "read": READERS,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator
 
 from .datatypes import EventData, Identifier, Text
+from .domain.spec import EventSpec, NotExported
 
 
 def _raw_ed25519_public_key(value: str) -> str:
@@ -62,9 +63,15 @@ class UserSigningKeyRevoked(EventData):
     reason: Text
 
 
-KEY_EVENTS = {
-    "DeviceKeyRegistered": DeviceKeyRegistered,
-    "DeviceKeyRevoked": DeviceKeyRevoked,
-    "UserSigningKeyIssued": UserSigningKeyIssued,
-    "UserSigningKeyRevoked": UserSigningKeyRevoked,
+KEY_EVENTS: dict[str, type[EventData]] = {
+    m.__name__: m for m in (DeviceKeyRegistered, DeviceKeyRevoked, UserSigningKeyIssued, UserSigningKeyRevoked)
 }
+
+KEYS = NotExported("key lifecycle records: for verifiers, not supply-chain visibility")
+
+KEY_SPECS: tuple[EventSpec[Any], ...] = (
+    EventSpec(DeviceKeyRegistered, (), lambda d: f"key {d.key_id} registered for device {d.device}", KEYS),
+    EventSpec(DeviceKeyRevoked, (), lambda d: f"key {d.key_id} of device {d.device} revoked", KEYS),
+    EventSpec(UserSigningKeyIssued, (), lambda d: f"signing key {d.key_id} issued to {d.user}", KEYS),
+    EventSpec(UserSigningKeyRevoked, (), lambda d: f"signing key {d.key_id} of {d.user} revoked", KEYS),
+)

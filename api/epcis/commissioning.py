@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ledger.domain.events_quality import UnitsDerived
+from ledger.domain.events_unit import UnitLabelled
 from ledger.domain.identifiers import issue_unit_label, validate_coi
 from ledger.errors import InvalidEvent
 from ledger.services import Services
@@ -60,8 +62,8 @@ def commission(state: PlanState, s: Services, event: Mapping[str, Any], epc: str
         state.skip(f"{epc}: commissioning of an unknown EPC without ledger label data "
                    "(ilmd coi:kind, coi:coi)")
         return
-    if not state.may("UnitLabelled"):
-        state.skip(f"{epc}: the principal's role may not record UnitLabelled")
+    if not state.may(UnitLabelled.__name__):
+        state.skip(f"{epc}: the principal's role may not record {UnitLabelled.__name__}")
         return
     coi = _case(state, data.get("coi"))
     if coi is None:
@@ -92,8 +94,8 @@ def transform(state: PlanState, s: Services, event: Mapping[str, Any]) -> None:
         state.skip("; ".join(map(str, missing)) or
                    "a transformation the ledger tracks needs input and output EPCs")
         return
-    if not state.may("UnitsDerived"):
-        state.skip("the principal's role may not record UnitsDerived")
+    if not state.may(UnitsDerived.__name__):
+        state.skip(f"the principal's role may not record {UnitsDerived.__name__}")
         return
     already = [e for e in outputs if isinstance(state.unit(e), Known)]
     if already:

@@ -14,13 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
+from ledger.domain.events_case import EventCorrected
+from ledger.domain.events_unit import CustodyAcknowledged, CustodyTransferred, ShipmentDelivered, UnitScanned
 from ledger.services import Services
 
 from . import ids
 from .planner import PlanState
 
-NOTE_FIELDS = {"CustodyTransferred": "condition", "CustodyAcknowledged": "condition",
-               "ShipmentDelivered": "condition", "UnitScanned": "reason"}
+NOTE_FIELDS = {m.__name__: f for m, f in ((CustodyTransferred, "condition"), (CustodyAcknowledged, "condition"),
+                                           (ShipmentDelivered, "condition"), (UnitScanned, "reason"))}
 
 
 def declare_error(state: PlanState, s: Services, event: Mapping[str, Any]) -> None:
@@ -30,11 +32,11 @@ def declare_error(state: PlanState, s: Services, event: Mapping[str, Any]) -> No
     if not earlier:
         state.skip(f"errorDeclaration for {declared[:200]}: no ledger events were mapped from it")
         return
-    if any(row["ledger_type"] == "EventCorrected" for row in earlier):
+    if any(row["ledger_type"] == EventCorrected.__name__ for row in earlier):
         state.skip(f"errorDeclaration for {declared[:200]}: already applied by an earlier capture")
         return
-    if not state.may("EventCorrected"):
-        state.skip("the principal's role may not record EventCorrected")
+    if not state.may(EventCorrected.__name__):
+        state.skip(f"the principal's role may not record {EventCorrected.__name__}")
         return
     reason = declaration.get("reason") if isinstance(declaration.get("reason"), str) else None
     corrective = [c for c in declaration.get("correctiveEventIDs") or [] if isinstance(c, str)]

@@ -7,6 +7,10 @@ custody step leaves on each unit inside it (``via_container``), the unit side of
 the labels of a derivation's outputs are implied by the container event, the
 AggregationEvent and the TransformationEvent, so they are not repeated.
 
+Each event type's ``EventSpec.epcis`` names the shape built here (a function per shape) with
+its CBV business step, disposition and action; ``NotExported`` types (identity, access and key
+records) give nothing.
+
 | ledger | EPCIS |
 |---|---|
 | UnitLabelled | ObjectEvent ADD ``commissioning``, label data in ``ilmd`` (``coi:``) |
@@ -18,26 +22,29 @@ AggregationEvent and the TransformationEvent, so they are not repeated.
 | ManufacturingStarted | TransformationEvent with the inputs, ``transformationID`` = the lot |
 | ProductFilled | TransformationEvent with the outputs (label data in ``ilmd``), same ``transformationID`` |
 | ManufacturingStepRecorded | ObjectEvent OBSERVE naming the case, ``coi:data`` (lot, stage) |
-| anything else | ObjectEvent OBSERVE naming the unit (or the case), ``coi:ledgerType`` |
+| any other exported type | ObjectEvent OBSERVE naming the unit (or the case), ``coi:ledgerType`` |
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
 from ledger.application import Ledger
+from ledger.domain.catalogue import SPECS
+from ledger.domain.events_quality import ProductFilled, UnitsDerived
+from ledger.domain.events_unit import UnitLabelled
+from ledger.domain.spec import Epcis, EpcisShape
 from ledger.records import SealedEvent
 from projections.common import scrub
 
 from . import ids
 
-STEPS = {"MaterialCollected": ("collecting", None), "UnitScanned": ("inspecting", None),
-         "QCResultRecorded": ("inspecting", None), "ProductReleased": ("inspecting", "conformant"),
-         "ExcursionDetected": ("inspecting", "non_conformant"), "ProductInfused": ("dispensing", None),
-         "UnitQuarantined": ("holding", "non_conformant"), "UnitDisposed": ("destroying", "destroyed")}
 LABEL_DATA = ("kind", "coi", "label", "identifiers", "spec", "product", "volume_ml")
+
+
+_DERIVING = (UnitsDerived.__name__, ProductFilled.__name__)
 
 
 class Source:
@@ -59,7 +66,7 @@ class Source:
     def label(self, unit: str) -> dict[str, Any]:
         events = self.stream(unit)
         first = events[0].envelope if events else {}
-        return dict(first.get("data") or {}) if first.get("type") == "UnitLabelled" else {}
+        return dict(first.get("data") or {}) if first.get("type") == UnitLabelled.__name__ else {}
 
     def epc(self, unit: str | None) -> str:
         data = self.label(str(unit)) if unit else {}
@@ -75,7 +82,7 @@ class Source:
     def derived(self, unit: str, parents: list[str]) -> bool:
         """Was ``unit`` labelled by a derivation (its TransformationEvent carries the label)?"""
         return bool(parents) and any(
-            e.envelope["type"] in ("UnitsDerived", "ProductFilled") and unit in e.envelope["data"]["outputs"]
+            e.envelope["type"] in _DERIVING and unit in e.envelope["data"]["outputs"]
             for e in self.stream(parents[0]))
 
 
@@ -106,78 +113,117 @@ def _outputs(source: Source, units: list[str]) -> list[dict[str, Any]]:
                                      if k in LABEL_DATA and v not in (None, {}, [])}} for o in units]
 
 
+Shape = Callable[[Source, SealedEvent, Epcis], dict[str, Any] | None]
+
+
 def to_epcis(source: Source, event: SealedEvent) -> dict[str, Any] | None:
-    """One ledger event as an EPCIS event, or None when another event already says it."""
+    """One ledger event as an EPCIS event (built by its spec's EPCIS shape), or None when
+    another event already says it or its type is not exported."""
     env = event.envelope
-    d: Mapping[str, Any] = env.get("data") or {}
-    kind, stream = env["type"], env["stream"]
-    if d.get("via_container"):
+    spec = SPECS.get(env["type"])
+    how = spec.epcis if spec is not None else OTHER
+    if not isinstance(how, Epcis) or (env.get("data") or {}).get("via_container"):
         return None
-    epc = [source.epc(stream)]
-    if kind == "UnitLabelled":
-        if source.derived(stream, list(d.get("parents") or [])):
-            return None
-        data = {k: d[k] for k in LABEL_DATA if d.get(k) not in (None, {}, [])}
-        data["parents"] = [source.epc(p) for p in d.get("parents") or []]
-        return _base(event, "ObjectEvent", action="ADD", epcList=epc, bizStep="commissioning",
-                     disposition="active", ilmd=ids.namespaced(data))
-    if kind in ("PackedInto", "UnpackedFrom"):
-        if stream != d["container"]:
-            return None
-        add = kind == "PackedInto"
-        return _base(event, "AggregationEvent", action="ADD" if add else "DELETE",
-                     parentID=source.epc(d["container"]), childEPCs=[source.epc(d["unit"])],
-                     bizStep="packing" if add else "unpacking")
-    if kind in ("CustodyTransferred", "CustodyAcknowledged"):
-        out = _base(event, "ObjectEvent", action="OBSERVE", epcList=epc,
-                    bizStep="shipping" if kind == "CustodyTransferred" else "receiving",
-                    sourceList=_parties("sourceList", possessing_party=d["from_party"]),
-                    destinationList=_parties("destinationList", possessing_party=d["to_party"],
-                                             location=d.get("location")))
-        if d.get("condition"):
-            out[f"{ids.PREFIX}:condition"] = d["condition"]
-        return out
-    if kind in ("ShipmentDispatched", "ShipmentDelivered"):
-        out = _base(event, "ObjectEvent", action="OBSERVE", epcList=epc,
-                    bizStep="departing" if kind == "ShipmentDispatched" else "arriving",
-                    bizTransactionList=[{"type": "bol", "bizTransaction": ids.as_uri(
-                        d["tracking"], ids.TRACKING)}],
-                    sourceList=_parties("sourceList", location=d.get("from_site")),
-                    destinationList=_parties("destinationList", possessing_party=d["carrier"]
-                                             if kind == "ShipmentDispatched" else None,
-                                             location=d.get("to_site")))
-        if d.get("condition"):
-            out[f"{ids.PREFIX}:condition"] = d["condition"]
-        return out
-    if kind == "TemperatureRecorded":
-        device = ids.as_uri(d["logger"], ids.DEVICE)
-        return _base(event, "ObjectEvent", action="OBSERVE", epcList=epc, bizStep="sensor_reporting",
-                     sensorElementList=[{"sensorMetadata": {"deviceID": device}, "sensorReport": [
-                         {"type": "Temperature", "time": r["t"], "value": r["celsius"], "uom": "CEL"}
-                         for r in d["readings"]]}])
-    if kind == "ManufacturingStarted":
-        if stream in d["inputs"]:
-            return None  # the lot's copy says it
-        return _base(event, "TransformationEvent", inputEPCList=[source.epc(i) for i in d["inputs"]],
-                     transformationID=f"{ids.LOT}{d['coi']}:{d['lot']}",
-                     ilmd=ids.namespaced({"process": d["process"], "batch": d["lot"], "site": d["site"]}))
-    if kind == "ProductFilled":
-        coi = source.label(str(d["outputs"][0])).get("coi")
-        return _base(event, "TransformationEvent", outputEPCList=[source.epc(o) for o in d["outputs"]],
-                     transformationID=f"{ids.LOT}{coi}:{d['lot']}",
-                     ilmd=ids.namespaced({"batch": d["lot"], "outputs": _outputs(source, d["outputs"])}))
-    if kind == "UnitsDerived":
-        if stream != d["inputs"][0]:
-            return None
-        outputs = _outputs(source, d["outputs"])
-        ilmd = {"process": d["process"], "batch": d.get("batch"),
-                "consumed": d.get("consumed", True), "outputs": outputs}
-        return _base(event, "TransformationEvent", inputEPCList=[source.epc(i) for i in d["inputs"]],
-                     outputEPCList=[o["epc"] for o in outputs],
-                     ilmd=ids.namespaced({k: v for k, v in ilmd.items() if v is not None}))
-    step, disposition = STEPS.get(kind, (None, None))
-    out = _base(event, "ObjectEvent", action="OBSERVE",
-                epcList=epc if source.label(stream) else [source.case_uri(stream)])
-    out.update({k: v for k, v in (("bizStep", step), ("disposition", disposition)) if v})
+    return SHAPES[how.shape](source, event, how)
+
+
+def _commissioning(source: Source, event: SealedEvent, how: Epcis) -> dict[str, Any] | None:
+    d, stream = event.envelope["data"], event.envelope["stream"]
+    if source.derived(stream, list(d.get("parents") or [])):
+        return None
+    data = {k: d[k] for k in LABEL_DATA if d.get(k) not in (None, {}, [])}
+    data["parents"] = [source.epc(p) for p in d.get("parents") or []]
+    return _base(event, "ObjectEvent", action=how.action, epcList=[source.epc(stream)], bizStep=how.biz_step,
+                 disposition=how.disposition, ilmd=ids.namespaced(data))
+
+
+def _aggregation(source: Source, event: SealedEvent, how: Epcis) -> dict[str, Any] | None:
+    d, stream = event.envelope["data"], event.envelope["stream"]
+    if stream != d["container"]:
+        return None
+    return _base(event, "AggregationEvent", action=how.action, parentID=source.epc(d["container"]),
+                 childEPCs=[source.epc(d["unit"])], bizStep=how.biz_step)
+
+
+def _custody(source: Source, event: SealedEvent, how: Epcis) -> dict[str, Any]:
+    d = event.envelope["data"]
+    out = _base(event, "ObjectEvent", action=how.action, epcList=[source.epc(event.envelope["stream"])],
+                bizStep=how.biz_step, sourceList=_parties("sourceList", possessing_party=d["from_party"]),
+                destinationList=_parties("destinationList", possessing_party=d["to_party"],
+                                         location=d.get("location")))
+    return _condition(out, d)
+
+
+def _shipment(source: Source, event: SealedEvent, how: Epcis) -> dict[str, Any]:
+    d = event.envelope["data"]
+    departing = how.biz_step == "departing"  # the carrier takes possession
+    out = _base(event, "ObjectEvent", action=how.action, epcList=[source.epc(event.envelope["stream"])],
+                bizStep=how.biz_step,
+                bizTransactionList=[{"type": "bol", "bizTransaction": ids.as_uri(d["tracking"], ids.TRACKING)}],
+                sourceList=_parties("sourceList", location=d.get("from_site")),
+                destinationList=_parties("destinationList", possessing_party=d["carrier"] if departing else None,
+                                         location=d.get("to_site")))
+    return _condition(out, d)
+
+
+def _condition(out: dict[str, Any], d: Mapping[str, Any]) -> dict[str, Any]:
+    if d.get("condition"):
+        out[f"{ids.PREFIX}:condition"] = d["condition"]
+    return out
+
+
+def _sensor(source: Source, event: SealedEvent, how: Epcis) -> dict[str, Any]:
+    d = event.envelope["data"]
+    device = ids.as_uri(d["logger"], ids.DEVICE)
+    return _base(event, "ObjectEvent", action=how.action, epcList=[source.epc(event.envelope["stream"])],
+                 bizStep=how.biz_step, sensorElementList=[{"sensorMetadata": {"deviceID": device}, "sensorReport": [
+                     {"type": "Temperature", "time": r["t"], "value": r["celsius"], "uom": "CEL"}
+                     for r in d["readings"]]}])
+
+
+def _lot_start(source: Source, event: SealedEvent, how: Epcis) -> dict[str, Any] | None:
+    d = event.envelope["data"]
+    if event.envelope["stream"] in d["inputs"]:
+        return None  # the lot's copy says it
+    return _base(event, "TransformationEvent", inputEPCList=[source.epc(i) for i in d["inputs"]],
+                 transformationID=f"{ids.LOT}{d['coi']}:{d['lot']}",
+                 ilmd=ids.namespaced({"process": d["process"], "batch": d["lot"], "site": d["site"]}))
+
+
+def _lot_fill(source: Source, event: SealedEvent, how: Epcis) -> dict[str, Any]:
+    d = event.envelope["data"]
+    coi = source.label(str(d["outputs"][0])).get("coi")
+    return _base(event, "TransformationEvent", outputEPCList=[source.epc(o) for o in d["outputs"]],
+                 transformationID=f"{ids.LOT}{coi}:{d['lot']}",
+                 ilmd=ids.namespaced({"batch": d["lot"], "outputs": _outputs(source, d["outputs"])}))
+
+
+def _transformation(source: Source, event: SealedEvent, how: Epcis) -> dict[str, Any] | None:
+    d = event.envelope["data"]
+    if event.envelope["stream"] != d["inputs"][0]:
+        return None
+    outputs = _outputs(source, d["outputs"])
+    ilmd = {"process": d["process"], "batch": d.get("batch"), "consumed": d.get("consumed", True),
+            "outputs": outputs}
+    return _base(event, "TransformationEvent", inputEPCList=[source.epc(i) for i in d["inputs"]],
+                 outputEPCList=[o["epc"] for o in outputs],
+                 ilmd=ids.namespaced({k: v for k, v in ilmd.items() if v is not None}))
+
+
+def _observe(source: Source, event: SealedEvent, how: Epcis) -> dict[str, Any]:
+    d, stream = event.envelope.get("data") or {}, event.envelope["stream"]
+    out = _base(event, "ObjectEvent", action=how.action or "OBSERVE",
+                epcList=[source.epc(stream)] if source.label(stream) else [source.case_uri(stream)])
+    out.update({k: v for k, v in (("bizStep", how.biz_step), ("disposition", how.disposition)) if v})
     out[f"{ids.PREFIX}:data"] = ids.namespaced(scrub(dict(d)))
     return out
+
+
+OTHER = Epcis("observe", action="OBSERVE")
+"""A type this code does not know (a newer ledger's): an OBSERVE carrying its data."""
+
+SHAPES: dict[EpcisShape, Shape] = {
+    "commissioning": _commissioning, "aggregation": _aggregation, "custody": _custody, "shipment": _shipment,
+    "sensor": _sensor, "transformation": _transformation, "lot_start": _lot_start, "lot_fill": _lot_fill,
+    "observe": _observe,
+}

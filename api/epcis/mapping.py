@@ -24,6 +24,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ledger.domain.catalogue import SPECS
+from ledger.domain.events_quality import TemperatureRecorded
+from ledger.domain.events_unit import PackedInto, UnitScanned, UnpackedFrom
+from ledger.domain.spec import Epcis
 from ledger.services import Services
 
 from . import ids, sensors
@@ -31,11 +35,13 @@ from .commissioning import commission, transform
 from .corrections import declare_error
 from .planner import Known, PlanState, biz_step, disposition, parties, place, tracking
 
-CUSTODY_STEPS = {"shipping": "CustodyTransferred", "receiving": "CustodyAcknowledged",
-                 "departing": "ShipmentDispatched", "arriving": "ShipmentDelivered"}
-REPLAYABLE = frozenset({"UnitLabelled", "PackedInto", "UnpackedFrom", "CustodyTransferred",
-                        "CustodyAcknowledged", "ShipmentDispatched", "ShipmentDelivered",
-                        "TemperatureRecorded", "UnitsDerived"})
+_EXPORTED = {t: s.epcis for t, s in SPECS.items() if isinstance(s.epcis, Epcis)}
+CUSTODY_STEPS = {how.biz_step: t for t, how in _EXPORTED.items() if how.shape in ("custody", "shipment")}
+"""The ledger type a custody or shipping business step records (from the specs' EPCIS mapping)."""
+REPLAYABLE = frozenset(t for t, how in _EXPORTED.items() if how.shape in (
+    "commissioning", "aggregation", "custody", "shipment", "sensor", "transformation"))
+"""Ledger types whose export this module replays (a lot's start and fill, and the OBSERVE
+records of people's decisions, are not)."""
 
 
 def plan_event(state: PlanState, s: Services, event: Mapping[str, Any]) -> None:
@@ -97,8 +103,8 @@ def _object(state: PlanState, s: Services, event: Mapping[str, Any]) -> None:
 
 
 def _scan(state: PlanState, s: Services, event: Mapping[str, Any], epc: str, unit: Known) -> None:
-    if not state.may("UnitScanned"):
-        state.skip(f"{epc}: the principal's role may not record UnitScanned")
+    if not state.may(UnitScanned.__name__):
+        state.skip(f"{epc}: the principal's role may not record {UnitScanned.__name__}")
         return
     parsed = {"epc": epc} if len(epc) <= 128 else {}
     state.run("scan", unit, epc, lambda: s.units.scan(
@@ -160,13 +166,13 @@ def _aggregation(state: PlanState, s: Services, event: Mapping[str, Any]) -> Non
         state.skip(str(parent))
         return
     children = event.get("childEPCs") or []
-    if action == "ADD" and state.may("PackedInto"):
+    if action == "ADD" and state.may(PackedInto.__name__):
         for epc, child in _units(state, children):
             state.contents_of(parent.unit_id).add(child.unit_id)
             state.run("pack", child, epc, lambda c=child: s.units.pack(
                 state.ctx(event), unit_id=c.unit_id, container_id=parent.unit_id),
                 container=parent_epc)
-    elif action == "DELETE" and state.may("UnpackedFrom"):
+    elif action == "DELETE" and state.may(UnpackedFrom.__name__):
         inside = state.contents_of(parent.unit_id)
         chosen = _units(state, children) if children else [
             (None, Known(u, None, None)) for u in sorted(inside, key=str)]
@@ -190,8 +196,8 @@ def _temperatures(state: PlanState, s: Services, event: Mapping[str, Any], subje
         state.skip(problem)
     if not series:
         return
-    if not state.may("TemperatureRecorded"):
-        state.skip("the principal's role may not record TemperatureRecorded")
+    if not state.may(TemperatureRecorded.__name__):
+        state.skip(f"the principal's role may not record {TemperatureRecorded.__name__}")
         return
     known = _units(state, [e for e in subject or [] if isinstance(e, str)])
     for epc, unit in known:

@@ -1,4 +1,5 @@
-"""Every domain event type, by name, and the catalogue built from them."""
+"""Every domain event type, by name, its :class:`~.spec.EventSpec`, and the catalogue built
+from them."""
 
 from __future__ import annotations
 
@@ -7,19 +8,31 @@ from typing import Any
 
 from ..catalogue import EventCatalogue
 from ..datatypes import EventData
-from ..keyevents import KEY_EVENTS
-from .events_case import CASE_EVENTS
-from .events_quality import QUALITY_EVENTS
-from .events_registry import REGISTRY_EVENTS
-from .events_unit import UNIT_EVENTS
+from ..keyevents import KEY_EVENTS, KEY_SPECS
+from .events_case import CASE_EVENTS, CASE_SPECS
+from .events_quality import QUALITY_EVENTS, QUALITY_SPECS
+from .events_registry import REGISTRY_EVENTS, REGISTRY_SPECS
+from .events_unit import UNIT_EVENTS, UNIT_SPECS
+from .spec import EventSpec
 
 DOMAIN_EVENTS: dict[str, type[EventData]] = {
-    **KEY_EVENTS,  # type: ignore[dict-item]
+    **KEY_EVENTS,
     **CASE_EVENTS,
     **UNIT_EVENTS,
     **QUALITY_EVENTS,
     **REGISTRY_EVENTS,
 }
+
+
+SPECS: dict[str, EventSpec[Any]] = {
+    spec.type: spec for spec in (*KEY_SPECS, *CASE_SPECS, *UNIT_SPECS, *QUALITY_SPECS, *REGISTRY_SPECS)
+}
+"""Every event type's spec, by type name (a test keeps it equal to ``DOMAIN_EVENTS``)."""
+
+
+def spec_of(type_name: str) -> EventSpec[Any]:
+    """The spec of a known event type (``KeyError`` for an unknown one)."""
+    return SPECS[type_name]
 
 
 def build_catalogue() -> EventCatalogue:

@@ -23,17 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from ..errors import InvalidEvent
 from ..timefmt import format_utc, parse_utc
 from .base import refusal
+from .catalogue import SPECS
+from .spec import MEANINGS
 from .users import UserState
 
-MEANINGS = ("authored", "reviewed", "approved", "released", "received", "administered",
-            "assessed")
-REQUIRED_MEANING = {
-    "ProductReleased": "released",
-    "ExcursionAssessed": "assessed",
-    "ProductInfused": "administered",
-}
-"""Event types that need an e-signature, and its meaning. Each is emitted on one stream only."""
-REQUIRED_ROLE = {"ProductReleased": "qa", "ExcursionAssessed": "qa", "ProductInfused": "clinician"}
+REQUIRED_MEANING: dict[str, str] = {t: s.meaning for t, s in SPECS.items() if s.meaning}
+"""Event types that need an e-signature, and its meaning (``EventSpec.meaning``). Each is
+emitted on one stream only."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +126,6 @@ def require_esign(event_type: str, manifestation: Manifestation | None,
     key = signer.key(manifestation.key_id)
     if key is None or not key.active:
         raise unauthorised(f"key {manifestation.key_id} is not an active key of the signer")
-    role = REQUIRED_ROLE.get(event_type)
-    if role is not None and role not in signer.roles:
-        raise unauthorised(f"the role {role!r} is required")
+    roles = SPECS[event_type].roles if required is not None else ()
+    if roles and not set(roles) & set(signer.roles):
+        raise unauthorised(f"the role {' or '.join(map(repr, roles))} is required")

@@ -6,13 +6,14 @@ No field may carry a patient's name, birth date or MRN: patients and donors appe
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, Field, JsonValue
 
 from ..datatypes import EventData, Identifier, Text
 from .identifiers import coi_field, label_field
+from .spec import OBSERVE, EventSpec, given
 
 CoiId = Annotated[str, AfterValidator(coi_field)]
 LabelId = Annotated[str, AfterValidator(label_field)]
@@ -102,3 +103,21 @@ CASE_EVENTS: dict[str, type[EventData]] = {
     for m in (CaseEnrolled, DonorRegistered, CaseOnHold, CaseResumed, CaseCancelled,
               ProductAllocated, OperationRefused, EventCorrected)
 }
+
+CASE_SPECS: tuple[EventSpec[Any], ...] = (
+    EventSpec(CaseEnrolled, ("operator", "clinician", "integrator"),
+              lambda d: f"case {d.coi} enrolled ({d.kind}, {d.product}, treating site {d.treating_site})",
+              OBSERVE, sites=lambda d: given(d.treating_site, d.collection_site)),
+    EventSpec(DonorRegistered, ("operator", "integrator"),
+              lambda d: f"donor case {d.coi} registered ({d.product})", OBSERVE,
+              sites=lambda d: given(d.collection_site)),
+    EventSpec(CaseOnHold, ("qa", "clinician", "operator"), lambda d: "case put on hold", OBSERVE),
+    EventSpec(CaseResumed, ("qa", "clinician", "operator"), lambda d: "case resumed", OBSERVE),
+    EventSpec(CaseCancelled, ("qa", "clinician"), lambda d: "case cancelled", OBSERVE),
+    EventSpec(ProductAllocated, ("operator", "qa", "integrator"),
+              lambda d: f"unit {d.label} of donor {d.donor_coi} allocated to {d.patient_coi}", OBSERVE),
+    EventSpec(OperationRefused, (), lambda d: f"{d.step} refused: {d.code}", OBSERVE),
+    EventSpec(EventCorrected, ("qa", "operator", "clinician", "courier", "integrator"),
+              lambda d: f"{d.corrected_type} {d.corrected_event_id} corrected: "
+                        + "; ".join(f"{c.field}: {c.old!r} -> {c.new!r}" for c in d.changes), OBSERVE),
+)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import Field, field_validator
 
 from ..datatypes import Celsius, Decimal2, EventData, Identifier, Text, UtcTime
 from .events_case import CoiId, LabelId, PatientRef, Reason
+from .events_unit import SHIPPING
+from .spec import OBSERVE, Epcis, EventSpec, num
 
 MAX_READINGS = 20_000
 
@@ -149,3 +151,50 @@ QUALITY_EVENTS: dict[str, type[EventData]] = {
               ProductReleased, ProductInfused, UnitQuarantined, UnitReleasedFromQuarantine,
               UnitDisposed)
 }
+
+
+def _excursion(d: ExcursionDetected) -> str:
+    low, high = ("-" if v is None else num(v) for v in (d.limit_min, d.limit_max))
+    return (f"excursion {num(d.min_celsius)}..{num(d.max_celsius)} °C for {d.duration_s} s "
+            f"(limits {low}..{high})")
+
+
+def _qc(d: QCResultRecorded) -> str:
+    shown = f" ({num(d.value)} {d.uom or ''})".rstrip() if d.value is not None else ""
+    return f"QC {d.test}: {d.result}{shown}"
+
+
+def _inspecting(disposition: str | None = None) -> Epcis:
+    return Epcis("observe", "inspecting", disposition, "OBSERVE")
+
+
+MAKERS = ("operator", "integrator")
+
+QUALITY_SPECS: tuple[EventSpec[Any], ...] = (
+    EventSpec(TemperatureRecorded, SHIPPING,
+              lambda d: f"{len(d.readings)} readings from logger {d.logger}",
+              Epcis("sensor", "sensor_reporting", action="OBSERVE")),
+    EventSpec(ExcursionDetected, (), _excursion, _inspecting("non_conformant")),
+    EventSpec(ExcursionAssessed, ("qa",), lambda d: f"excursion {d.excursion_id} assessed: {d.decision}",
+              OBSERVE, meaning="assessed"),
+    EventSpec(UnitsDerived, MAKERS,
+              lambda d: f"{d.process}: {len(d.inputs)} input(s) -> {len(d.outputs)} output(s)",
+              Epcis("transformation")),
+    EventSpec(ManufacturingStarted, MAKERS,
+              lambda d: f"lot {d.lot} started at {d.site} ({d.process}): {len(d.inputs)} input(s) consumed",
+              Epcis("lot_start")),
+    EventSpec(ManufacturingStepRecorded, MAKERS, lambda d: f"lot {d.lot}: {d.stage}", OBSERVE),
+    EventSpec(ProductFilled, MAKERS, lambda d: f"lot {d.lot} filled into {len(d.outputs)} unit(s)",
+              Epcis("lot_fill")),
+    EventSpec(QCResultRecorded, ("operator", "qa", "integrator"), _qc, _inspecting()),
+    EventSpec(ProductReleased, ("qa",), lambda d: f"{d.label} released", _inspecting("conformant"),
+              meaning="released"),
+    EventSpec(ProductInfused, ("clinician",), lambda d: f"{d.label} infused into {d.coi}",
+              Epcis("observe", "dispensing", action="OBSERVE"), meaning="administered"),
+    EventSpec(UnitQuarantined, ("qa", "operator"), lambda d: "unit quarantined",
+              Epcis("observe", "holding", "non_conformant", "OBSERVE")),
+    EventSpec(UnitReleasedFromQuarantine, ("qa",), lambda d: "unit released from quarantine", OBSERVE),
+    EventSpec(UnitDisposed, ("qa", "operator"),
+              lambda d: "unit disposed of" + (f" ({d.method})" if d.method else ""),
+              Epcis("observe", "destroying", "destroyed", "OBSERVE")),
+)

@@ -6,13 +6,14 @@ mutable credentials table. Events record only that a password was set and when i
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 from stdnum import ean
 
 from ..datatypes import EventData, Identifier, UtcTime
 from .events_case import Name, Reason
+from .spec import EventSpec, NotExported
 
 Role = Literal["admin", "courier", "operator", "qa", "clinician", "auditor", "integrator", "device"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
@@ -110,3 +111,25 @@ REGISTRY_EVENTS: dict[str, type[EventData]] = {
               UserAuthenticated, UserLocked, UserUnlocked, SiteRegistered, DeviceRegistered,
               DeviceDeactivated)
 }
+
+IDENTITY = NotExported("identity and access records: master data, not supply-chain visibility")
+"""Registry events are recorded by the administrator's routes (or the ledger at sign-in), not
+posted as events: their ``roles`` are ``()``."""
+
+REGISTRY_SPECS: tuple[EventSpec[Any], ...] = (
+    EventSpec(UserCreated, (), lambda d: f"user {d.user} ({d.printed_name}) created with roles "
+                                         f"{', '.join(d.roles)}", IDENTITY, sites=lambda d: d.sites),
+    EventSpec(UserRolesChanged, (), lambda d: f"user {d.user} roles {', '.join(d.previous_roles)} -> "
+                                              f"{', '.join(d.roles)}", IDENTITY, sites=lambda d: d.sites),
+    EventSpec(UserDeactivated, (), lambda d: f"user {d.user} deactivated", IDENTITY),
+    EventSpec(PasswordSet, (), lambda d: f"password set for {d.user}", IDENTITY),
+    EventSpec(AccessDenied, (), lambda d: f"access denied to {d.user} ({d.reason}, attempt {d.attempt})",
+              IDENTITY),
+    EventSpec(UserAuthenticated, (), lambda d: f"{d.user} signed in after {d.after_failures} failure(s)",
+              IDENTITY),
+    EventSpec(UserLocked, (), lambda d: f"user {d.user} locked after {d.attempts} attempts", IDENTITY),
+    EventSpec(UserUnlocked, (), lambda d: f"user {d.user} unlocked", IDENTITY),
+    EventSpec(SiteRegistered, (), lambda d: f"site {d.site} ({d.name}) registered", IDENTITY),
+    EventSpec(DeviceRegistered, (), lambda d: f"{d.kind} device {d.device} registered at {d.site}", IDENTITY),
+    EventSpec(DeviceDeactivated, (), lambda d: f"device {d.device} deactivated", IDENTITY),
+)

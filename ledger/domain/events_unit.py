@@ -7,7 +7,7 @@ its whole custody and shipping history.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, Field, model_validator
@@ -15,6 +15,7 @@ from pydantic import AfterValidator, Field, model_validator
 from ..datatypes import Celsius, Decimal2, EventData, Identifier, Text, UtcTime
 from .events_case import CoiId, LabelId, Reason
 from .identifiers import validate_label_identifiers
+from .spec import OBSERVE, Epcis, EventSpec, given, num
 
 UnitKind = Literal[
     "apheresis_bag", "sample", "cryobag", "final_product_bag", "shipper", "container"
@@ -34,6 +35,7 @@ ScanPurpose = Literal[
     "verify", "collection", "pack", "unpack", "handover", "receipt", "dispatch", "delivery",
     "manufacturing", "qc", "release", "storage", "infusion", "disposal",
 ]
+SCAN_PURPOSES: tuple[str, ...] = ScanPurpose.__args__  # type: ignore[attr-defined]
 Verdict = Literal["match", "mismatch", "unknown", "expired", "wrong_step"]
 
 
@@ -156,3 +158,38 @@ UNIT_EVENTS: dict[str, type[EventData]] = {
               CustodyAcknowledged, CustodyDeclined, PackedInto, UnpackedFrom,
               ShipmentDispatched, ShipmentDelivered)
 }
+
+FIELD = ("courier", "operator", "clinician", "integrator", "device")
+"""The roles that handle units in the field."""
+SHIPPING = ("courier", "operator", "integrator", "device")
+
+UNIT_SPECS: tuple[EventSpec[Any], ...] = (
+    EventSpec(UnitLabelled, ("operator", "integrator"),
+              lambda d: f"{d.kind} {d.label} labelled for {d.coi}"
+                        + (f" from {len(d.parents)} parent(s)" if d.parents else ""),
+              Epcis("commissioning", "commissioning", "active", "ADD")),
+    EventSpec(MaterialCollected, ("operator", "clinician"),
+              lambda d: f"{d.material} collected at {d.collection_site}"
+                        + (f", {num(d.volume_ml)} mL" if d.volume_ml else ""),
+              Epcis("observe", "collecting", action="OBSERVE"),
+              sites=lambda d: given(d.collection_site)),
+    EventSpec(UnitScanned, (*FIELD, "qa"), lambda d: f"scan for {d.purpose}: {d.verdict}",
+              Epcis("observe", "inspecting", action="OBSERVE"), sites=lambda d: given(d.location)),
+    EventSpec(CustodyTransferred, FIELD, lambda d: f"handover offered {d.from_party} -> {d.to_party}",
+              Epcis("custody", "shipping", action="OBSERVE"), sites=lambda d: given(d.location)),
+    EventSpec(CustodyAcknowledged, FIELD,
+              lambda d: f"custody taken by {d.to_party} from {d.from_party}",
+              Epcis("custody", "receiving", action="OBSERVE"), sites=lambda d: given(d.location)),
+    EventSpec(CustodyDeclined, FIELD, lambda d: f"handover declined by {d.to_party}", OBSERVE),
+    EventSpec(PackedInto, FIELD, lambda d: f"unit {d.unit} packed into {d.container}",
+              Epcis("aggregation", "packing", action="ADD")),
+    EventSpec(UnpackedFrom, FIELD, lambda d: f"unit {d.unit} unpacked from {d.container}",
+              Epcis("aggregation", "unpacking", action="DELETE")),
+    EventSpec(ShipmentDispatched, SHIPPING,
+              lambda d: f"dispatched {d.from_site} -> {d.to_site} with {d.carrier} ({d.tracking})",
+              Epcis("shipment", "departing", action="OBSERVE"),
+              sites=lambda d: given(d.from_site, d.to_site)),
+    EventSpec(ShipmentDelivered, SHIPPING,
+              lambda d: f"delivered to {d.to_site} by {d.carrier} ({d.tracking})",
+              Epcis("shipment", "arriving", action="OBSERVE"), sites=lambda d: given(d.to_site)),
+)

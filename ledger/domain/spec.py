@@ -37,6 +37,10 @@ class Epcis:
     action: Literal["ADD", "OBSERVE", "DELETE"] | None = None
 
 
+OBSERVE = Epcis("observe", action="OBSERVE")
+"""An ObjectEvent OBSERVE naming the unit (or the case), the event's data in ``coi:data``."""
+
+
 class NotExported:
     """Explicitly not part of an EPCIS export (identity, security and key events), with why."""
 
@@ -47,8 +51,21 @@ class NotExported:
         return f"NotExported({self.why!r})"
 
 
-def _no_sites(data: EventData) -> Iterable[str]:
+def no_sites(data: EventData) -> Iterable[str]:
     return ()
+
+
+def num(value: object) -> object:
+    """A number as its stored JSON reads back (``4`` not ``4.0``), for describe texts that must
+    read the same from the typed model as from the stored data."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def given(*values: str | None) -> tuple[str, ...]:
+    """The values that are set, e.g. ``sites=lambda d: given(d.from_site, d.location)``."""
+    return tuple(v for v in values if v)
 
 
 @dataclass(frozen=True)
@@ -57,13 +74,15 @@ class EventSpec(Generic[D]):
 
     data: type[D]
     roles: tuple[str, ...]
-    """Roles that may record it through the API; ``()`` means only the ledger itself records it."""
+    """Roles that may record it through the event API (``POST /v1/events``, the case and unit
+    routes, EPCIS capture); ``()``: only the ledger itself, or an administrator's route,
+    records it."""
     describe: Callable[[D], str]
     """The audit trail's "what": one line a person can read."""
     epcis: Epcis | NotExported
     meaning: Meaning | None = None
     """The Part 11 meaning a signature on it must carry, if it needs one."""
-    sites: Callable[[D], Iterable[str]] = field(default=_no_sites)
+    sites: Callable[[D], Iterable[str]] = field(default=no_sites)
     """The site ids its data names (each must be registered master data)."""
 
     @property

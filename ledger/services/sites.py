@@ -1,8 +1,9 @@
 """Sites are master data: every write that names a site names a registered one.
 
-A site is named as where the event happens (the request's ``site``) and in event data: the
-treating, collection, origin and destination sites, the location of a handover, receipt or
-scan, and a user's sites. Checked by the executor for every write path (REST, EPCIS, CLI).
+A site is named as where the event happens (the request's ``site``) and in event data: each
+event type's ``EventSpec.sites`` says which (the treating, collection, origin and destination
+sites, the location of a handover, receipt or scan, a user's sites). Checked by the executor
+for every write path (REST, EPCIS, CLI).
 """
 
 from __future__ import annotations
@@ -10,19 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..datatypes import EventData
 from ..domain.base import NewEvent
+from ..domain.catalogue import SPECS, typed
+from ..domain.spec import no_sites
 from ..errors import InvalidEvent
-
-SITE_FIELDS = ("treating_site", "collection_site", "from_site", "to_site", "location")
-SITE_LISTS = ("sites",)
 
 
 def named_sites(events: Iterable[NewEvent]) -> set[str]:
     named: set[str] = set()
     for event in events:
-        data: dict[str, Any] = event.data
-        named.update(v for f in SITE_FIELDS if isinstance(v := data.get(f), str))
-        named.update(v for f in SITE_LISTS for v in (data.get(f) or []) if isinstance(v, str))
+        spec = SPECS.get(event.type)
+        if spec is None or spec.sites is no_sites:  # names no site: no need to convert
+            continue
+        data = event.data if isinstance(event.data, EventData) else typed(event.type, event.data)
+        named.update(spec.sites(data))
     return named
 
 

@@ -64,8 +64,9 @@ def test_what_and_why() -> None:
     assert why("OperationRefused", {"code": "COI_MISMATCH", "detail": "d"}) == "COI_MISMATCH: d"
     assert what("SomethingNew", {}) == "SomethingNew"
     assert what("PackedInto", {}) == "PackedInto"  # missing fields: the type still says what
-    moved = what("CustodyTransferred", {"from_party": "a", "to_party": "b", "via_container": "c"})
-    assert moved.endswith("(moved with container c)")
+    container = "0b0d7d3e-6a8c-4c2e-9d53-1f0c8c0b7a11"
+    moved = what("CustodyTransferred", {"from_party": "a", "to_party": "b", "via_container": container})
+    assert moved == f"handover offered a -> b (moved with container {container})"
 
 
 def test_readings_summarised_in_the_trail() -> None:

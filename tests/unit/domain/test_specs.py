@@ -1,0 +1,174 @@
+"""Every event type has a complete EventSpec; the tables of roles, audit text and EPCIS export
+are built from them, so a missing or incomplete spec fails here, not in production."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from api.commands import COMMANDS
+from api.epcis.export import SHAPES
+from api.policy import EVENT_ROLES
+from ledger.datatypes import EventData
+from ledger.domain.catalogue import DOMAIN_EVENTS, SPECS, spec_of, typed
+from ledger.domain.esign import REQUIRED_MEANING
+from ledger.domain.events_registry import ROLES
+from ledger.domain.spec import MEANINGS, Epcis, EventSpec, NotExported
+
+COI, OTHER_COI, LABEL = "COI-ZSKP-JBH7-H", "COI-1FQS-GYLR-J", "UNT-838C-9DM7-9"
+REF = "ab" * 32
+U1, U2 = "0b0d7d3e-6a8c-4c2e-9d53-1f0c8c0b7a11", "5f3c9e2a-1b7d-4e8f-a0c6-2d9b8e7f6a51"
+T1, T2 = "2026-03-02T08:00:00Z", "2026-03-02T08:10:00Z"
+KEY = {"key_id": "00112233aabbccdd", "public_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}
+
+# A valid stored ``data`` of every type, and the audit trail's text for it.
+EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
+    "DeviceKeyRegistered": ({"device": "scanner-1", **KEY}, "key 00112233aabbccdd registered for device scanner-1"),
+    "DeviceKeyRevoked": ({"device": "scanner-1", "key_id": KEY["key_id"], "reason": "lost"},
+                         "key 00112233aabbccdd of device scanner-1 revoked"),
+    "UserSigningKeyIssued": ({"user": "qa", **KEY}, "signing key 00112233aabbccdd issued to qa"),
+    "UserSigningKeyRevoked": ({"user": "qa", "key_id": KEY["key_id"], "reason": "left"},
+                              "signing key 00112233aabbccdd of qa revoked"),
+    "CaseEnrolled": ({"coi": COI, "kind": "autologous", "product": "CAR-T", "treating_site": "H1",
+                      "patient_ref": REF}, f"case {COI} enrolled (autologous, CAR-T, treating site H1)"),
+    "DonorRegistered": ({"coi": COI, "donor_ref": REF, "product": "CAR-T", "collection_site": "H1"},
+                        f"donor case {COI} registered (CAR-T)"),
+    "CaseOnHold": ({"reason": "slot"}, "case put on hold"),
+    "CaseResumed": ({"reason": "slot"}, "case resumed"),
+    "CaseCancelled": ({"reason": "withdrawn"}, "case cancelled"),
+    "ProductAllocated": ({"unit": U1, "label": LABEL, "donor_coi": COI, "patient_case": U2,
+                          "patient_coi": OTHER_COI}, f"unit {LABEL} of donor {COI} allocated to {OTHER_COI}"),
+    "OperationRefused": ({"code": "COI_MISMATCH", "step": "infusion", "detail": "d", "attempted": {"coi": COI}},
+                         "infusion refused: COI_MISMATCH"),
+    "EventCorrected": ({"corrected_event_id": U1, "corrected_type": "UnitScanned", "reason": "typo",
+                        "changes": [{"field": "reason", "old": None, "new": "x"},
+                                    {"field": "n", "old": 4, "new": 4.5}]},
+                       f"UnitScanned {U1} corrected: reason: None -> 'x'; n: 4 -> 4.5"),
+    "UnitLabelled": ({"kind": "cryobag", "coi": COI, "case": U1, "label": LABEL, "custodian": "op",
+                      "parents": [U2]}, f"cryobag {LABEL} labelled for {COI} from 1 parent(s)"),
+    "MaterialCollected": ({"material": "apheresis", "collection_site": "H1", "patient_ref": REF, "volume_ml": 200},
+                          "apheresis collected at H1, 200 mL"),
+    "UnitScanned": ({"raw": LABEL, "purpose": "receipt", "verdict": "match"}, "scan for receipt: match"),
+    "CustodyTransferred": ({"from_party": "a", "to_party": "b", "via_container": U2},
+                           f"handover offered a -> b (moved with container {U2})"),
+    "CustodyAcknowledged": ({"from_party": "a", "to_party": "b"}, "custody taken by b from a"),
+    "CustodyDeclined": ({"from_party": "a", "to_party": "b", "reason": "warm"}, "handover declined by b"),
+    "PackedInto": ({"unit": U1, "container": U2}, f"unit {U1} packed into {U2}"),
+    "UnpackedFrom": ({"unit": U1, "container": U2}, f"unit {U1} unpacked from {U2}"),
+    "ShipmentDispatched": ({"carrier": "c", "tracking": "T1", "from_site": "H1", "to_site": "M1"},
+                           "dispatched H1 -> M1 with c (T1)"),
+    "ShipmentDelivered": ({"carrier": "c", "tracking": "T1", "to_site": "M1"}, "delivered to M1 by c (T1)"),
+    "TemperatureRecorded": ({"logger": "L1", "readings": [{"t": T1, "celsius": 4}, {"t": T2, "celsius": 4.5}]},
+                            "2 readings from logger L1"),
+    "ExcursionDetected": ({"excursion_id": U1, "source": U2, "logger": "L1", "start": T1, "end": T2,
+                           "duration_s": 600, "min_celsius": 8, "max_celsius": 9.6, "limit_max": 8,
+                           "readings": 2}, "excursion 8..9.6 °C for 600 s (limits -..8)"),
+    "ExcursionAssessed": ({"excursion_id": U1, "decision": "use", "rationale": "short"},
+                          f"excursion {U1} assessed: use"),
+    "UnitsDerived": ({"inputs": [U1], "outputs": [U1, U2], "process": "split"}, "split: 1 input(s) -> 2 output(s)"),
+    "ManufacturingStarted": ({"lot": "L-1", "coi": COI, "case": U1, "inputs": [U2], "process": "cart",
+                              "site": "M1"}, "lot L-1 started at M1 (cart): 1 input(s) consumed"),
+    "ManufacturingStepRecorded": ({"lot": "L-1", "stage": "harvest"}, "lot L-1: harvest"),
+    "ProductFilled": ({"lot": "L-1", "outputs": [U1, U2]}, "lot L-1 filled into 2 unit(s)"),
+    "QCResultRecorded": ({"test": "sterility", "result": "pass", "value": 12}, "QC sterility: pass (12 )"),
+    "ProductReleased": ({"coi": COI, "label": LABEL}, f"{LABEL} released"),
+    "ProductInfused": ({"case": U1, "coi": COI, "patient_ref": REF, "label": LABEL, "bag_coi": COI},
+                       f"{LABEL} infused into {COI}"),
+    "UnitQuarantined": ({"reason": "excursion"}, "unit quarantined"),
+    "UnitReleasedFromQuarantine": ({"reason": "assessed"}, "unit released from quarantine"),
+    "UnitDisposed": ({"reason": "expired", "method": "incineration"}, "unit disposed of (incineration)"),
+    "UserCreated": ({"user": "qa", "printed_name": "Q A", "roles": ["qa"], "sites": ["M1"]},
+                    "user qa (Q A) created with roles qa"),
+    "UserRolesChanged": ({"user": "qa", "roles": ["qa", "auditor"], "previous_roles": ["qa"]},
+                         "user qa roles qa -> qa, auditor"),
+    "UserDeactivated": ({"user": "qa", "reason": "left"}, "user qa deactivated"),
+    "PasswordSet": ({"user": "qa", "expires_at": T1}, "password set for qa"),
+    "AccessDenied": ({"user": "qa", "reason": "bad_password", "attempt": 2},
+                     "access denied to qa (bad_password, attempt 2)"),
+    "UserAuthenticated": ({"user": "qa", "after_failures": 2}, "qa signed in after 2 failure(s)"),
+    "UserLocked": ({"user": "qa", "attempts": 5, "reason": "too many"}, "user qa locked after 5 attempts"),
+    "UserUnlocked": ({"user": "qa", "reason": "verified"}, "user qa unlocked"),
+    "SiteRegistered": ({"site": "M1", "name": "Plant", "kind": "manufacturing", "gln": "4001234567891"},
+                       "site M1 (Plant) registered"),
+    "DeviceRegistered": ({"device": "scanner-1", "kind": "scanner", "site": "H1"},
+                         "scanner device scanner-1 registered at H1"),
+    "DeviceDeactivated": ({"device": "scanner-1", "reason": "broken"}, "device scanner-1 deactivated"),
+}
+
+
+def spec_problems(spec: EventSpec[Any], example: EventData) -> list[str]:
+    """What is missing or wrong in ``spec``, tried on a valid ``example`` of its data."""
+    problems = []
+    if not (isinstance(spec.data, type) and issubclass(spec.data, EventData)):
+        problems.append("data is not an EventData model")
+    if not isinstance(spec.roles, tuple) or not set(spec.roles) <= set(ROLES):
+        problems.append(f"roles {spec.roles!r} are not a tuple of {ROLES}")
+    if spec.meaning is not None and spec.meaning not in MEANINGS:
+        problems.append(f"meaning {spec.meaning!r} is not one of {MEANINGS}")
+    if isinstance(spec.epcis, Epcis):
+        if spec.epcis.shape not in SHAPES:
+            problems.append(f"EPCIS shape {spec.epcis.shape!r} has no exporter")
+    elif not isinstance(spec.epcis, NotExported) or not spec.epcis.why:
+        problems.append("epcis is neither Epcis(...) nor NotExported(why)")
+    try:
+        text = spec.describe(example)
+        if not isinstance(text, str) or not text:
+            problems.append("describe gives no text")
+        if not all(isinstance(site, str) and site for site in spec.sites(example)):
+            problems.append("sites gives something that is not a site id")
+    except Exception as exc:  # noqa: BLE001 - any failure is the spec's problem
+        problems.append(f"describe or sites fails on a valid example: {exc!r}")
+    return problems
+
+
+def test_every_event_type_has_a_spec_and_an_example() -> None:
+    assert set(SPECS) == set(DOMAIN_EVENTS), "a type without a spec, or a spec of no registered type"
+    assert all(SPECS[name].data is model for name, model in DOMAIN_EVENTS.items())
+    assert set(EXAMPLES) == set(DOMAIN_EVENTS), "add a valid example of the new type to EXAMPLES"
+
+
+@pytest.mark.parametrize("type_name", sorted(DOMAIN_EVENTS))
+def test_every_spec_is_complete(type_name: str) -> None:
+    data, _ = EXAMPLES[type_name]
+    example = typed(type_name, data)
+    assert example is not None
+    assert spec_problems(spec_of(type_name), example) == []
+
+
+@pytest.mark.parametrize("type_name", sorted(DOMAIN_EVENTS))
+def test_audit_text_is_the_spec_describe(type_name: str) -> None:
+    from projections.audit_text import what
+
+    data, text = EXAMPLES[type_name]
+    assert what(type_name, data) == text
+    assert what(type_name, typed(type_name, data)) == text  # typed data reads the same
+
+
+def test_incomplete_specs_are_caught() -> None:
+    model = DOMAIN_EVENTS["CaseOnHold"]
+    example = typed("CaseOnHold", EXAMPLES["CaseOnHold"][0])
+    assert example is not None
+    bad = [
+        EventSpec(model, ("nurse",), lambda d: "x", NotExported("no")),
+        EventSpec(model, ("qa",), lambda d: d.no_such_field, NotExported("no")),
+        EventSpec(model, ("qa",), lambda d: "", NotExported("no")),
+        EventSpec(model, ("qa",), lambda d: "x", None),  # type: ignore[arg-type]
+        EventSpec(model, ("qa",), lambda d: "x", Epcis("teleport")),  # type: ignore[arg-type]
+        EventSpec(model, ("qa",), lambda d: "x", NotExported("no"), meaning="signed"),  # type: ignore[arg-type]
+        EventSpec(model, ("qa",), lambda d: "x", NotExported("no"), sites=lambda d: [None]),
+    ]
+    for spec in bad:
+        assert spec_problems(spec, example), spec
+    assert spec_problems(spec_of("CaseOnHold"), example) == []
+
+
+def test_every_command_type_has_roles() -> None:
+    for type_name in COMMANDS:
+        assert spec_of(type_name).roles, type_name
+        assert EVENT_ROLES[type_name] == spec_of(type_name).roles
+
+
+def test_signed_types_need_their_meaning_from_the_spec() -> None:
+    assert REQUIRED_MEANING == {"ProductReleased": "released", "ExcursionAssessed": "assessed",
+                                "ProductInfused": "administered"}
