@@ -19,7 +19,8 @@ from ledger.domain.users import fold_user
 from projections.cases import list_cases
 from projections.common import rows, sql
 
-from .service import _container, users_app
+from .common import open_container
+from .service import users_app
 
 cases_app = typer.Typer(help="Patient and donor cases (no patient data).", no_args_is_help=True)
 sites_app = typer.Typer(help="Sites known to the ledger (hospitals, plants, courier hubs).", no_args_is_help=True)
@@ -56,7 +57,7 @@ def _cell(value: Any) -> str:
 
 
 def _registry(stream_type: str, fold: Any) -> list[Any]:
-    container = _container()
+    container = open_container()
     try:
         container.catch_up()
         with container.engine.connect() as conn:
@@ -78,7 +79,7 @@ def cases_list(
     = CaseFormat.table,
 ) -> None:
     """List cases in enrolment order."""
-    container = _container()
+    container = open_container()
     try:
         container.catch_up()
         with container.engine.connect() as conn:
