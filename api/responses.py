@@ -238,3 +238,53 @@ class UploadResponse(AppendResponse):
     """The write receipt and what the upload did."""
 
     answer: UploadReport  # type: ignore[assignment]
+
+
+# The ledger's public keys, checkpoints and proofs (GET /v1/ledger/*), and health.
+
+class PublishedKey(BaseModel):
+    key_id: str
+    algorithm: str = Field(description="Ed25519")
+    public_key: str = Field(description="raw public key, standard base64")
+    valid_from: str
+    valid_until: str | None = Field(description="null: the current sealing key")
+
+
+class KeyRingAnswer(BaseModel):
+    keys: list[PublishedKey] = Field(description="every sealing key, oldest first")
+
+
+class CheckpointAnswer(BaseModel):
+    origin: str = Field(description="the log's origin line (C2SP tlog-checkpoint)")
+    tree_size: int
+    root: str = Field(description="the Merkle tree root, base64")
+    issued_at: str
+    key_id: str
+    signature: str = Field(description="base64(4-byte note key hash || Ed25519 signature)")
+    note: str = Field(description="the signed note, verbatim")
+
+
+class InclusionProof(BaseModel):
+    event_id: str
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str = Field(description="base64")
+    proof: list[str] = Field(description="the audit path, base64 hashes")
+    root: str = Field(description="the root of the tree of tree_size, base64")
+
+
+class ConsistencyProof(BaseModel):
+    first: int
+    second: int
+    proof: list[str] = Field(description="RFC 9162 PROOF(first, D[0:second]), base64 hashes")
+    first_root: str
+    second_root: str
+
+
+class Alive(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    log_position: int = Field(description="the newest position of the global log")
