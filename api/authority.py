@@ -50,7 +50,7 @@ def authorise(principal: Principal, action: str | None, site: str | None = None)
     """``principal`` if it may do ``action`` (``None``: no role needed) at ``site`` (``None``: no
     site named); else ``Forbidden`` (403)."""
     if action is not None and not permits(principal, action):
-        verb = f"record {action}" if action in EVENT_ROLES and action not in ACTIONS else action.replace("_", " ")
+        verb = action.replace("_", " ") if action in ACTIONS else f"record {action}"
         raise Forbidden(f"role(s) {', '.join(principal.roles)} may not {verb}")
     if site is not None and principal.sites and site not in principal.sites:
         raise Forbidden(f"{principal.id} may not act at site {site!r}", code="SITE_FORBIDDEN")

@@ -192,7 +192,7 @@ def correct(s: Services, ctx: Context, stream: UUID, data: rq.Correct, signoff: 
                              changes=data.changes)
 
 
-Handler = Callable[[Services, Context, Any, Any, "SignOff | None"], Outcome]
+Handler = Callable[[Services, Context, Any, Any, SignOff | None], Outcome]
 
 
 @dataclass(frozen=True)
