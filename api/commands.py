@@ -1,9 +1,9 @@
 """Every domain event a client may submit, as a typed command (``POST /v1/events``).
 
-Each command names its target (``coi``, ``unit_id`` or ``stream``) and its ``data``; the
-request models form a discriminated union on ``type``, so ``/openapi.json`` documents every
-event's fields. Patient identifiers (``mrn``, ``wristband``) are accepted only where a
-pseudonym must be computed, and are never stored.
+Each command names its event (the domain's data model), its target (``coi``, ``unit_id`` or
+``stream``), its request data (``api.requests``) and a named handler that calls the service.
+The request models form a discriminated union on ``type``, so ``/openapi.json`` documents
+every event's fields. The Part 11 meaning a command requires comes from its event's spec.
 """
 
 from __future__ import annotations
@@ -15,207 +15,181 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
+from ledger.datatypes import EventData
+from ledger.domain.events_case import (
+    CaseCancelled,
+    CaseEnrolled,
+    CaseOnHold,
+    CaseResumed,
+    DonorRegistered,
+    EventCorrected,
+    ProductAllocated,
+)
+from ledger.domain.events_quality import (
+    ExcursionAssessed,
+    ManufacturingStarted,
+    ManufacturingStepRecorded,
+    ProductFilled,
+    ProductInfused,
+    ProductReleased,
+    QCResultRecorded,
+    TemperatureRecorded,
+    UnitDisposed,
+    UnitQuarantined,
+    UnitReleasedFromQuarantine,
+    UnitsDerived,
+)
+from ledger.domain.events_unit import (
+    CustodyAcknowledged,
+    CustodyDeclined,
+    CustodyTransferred,
+    MaterialCollected,
+    PackedInto,
+    ShipmentDelivered,
+    ShipmentDispatched,
+    UnitLabelled,
+    UnpackedFrom,
+)
+from ledger.domain.spec import Meaning
 from ledger.errors import InvalidEvent
 from ledger.services import Outcome, Services, SignOff
 from ledger.services.executor import Context
 
+from . import requests as rq
 from .policy import EVENT_ROLES
-
-Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
-Ident = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]*$",
-                             description="an identifier: user, device, site, party, GLN ...")]
-Reason = Annotated[str, Field(min_length=1, max_length=2000)]
-Secret = Annotated[str, Field(min_length=1, max_length=256)]
+from .requests import DeviceSig, EsignInput, Ident, Name
 
 
-class Data(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def required_meaning(event: type[EventData]) -> Meaning | None:
+    """The Part 11 meaning a signature on ``event`` must carry, from its spec."""
+    try:
+        from ledger.domain.catalogue import spec_of  # type: ignore[attr-defined]
+    except ImportError:  # until the specs are filled: the domain's e-sign table
+        from ledger.domain.esign import REQUIRED_MEANING
+        return REQUIRED_MEANING.get(event.__name__)  # type: ignore[return-value]
+    return spec_of(event.__name__).meaning
 
 
-class Enrol(Data):
-    kind: Literal["autologous", "allogeneic"] = Field(
-        description="autologous (the patient's own cells) or allogeneic (a donor's)")
-    product: Name = Field(description="the therapy's product name")
-    treating_site: Ident = Field(description="the site that treats the patient (a registered site id)")
-    mrn: Secret = Field(description="patient record number: pseudonymised on arrival, never stored")
-    collection_site: Ident | None = Field(None,
-        description="where the material is collected, when not the treating site")
-    protocol: Name | None = Field(None, description="the clinical protocol or study, if any")
+# Handlers, by service: (services, ctx, target, data, signoff) -> Outcome.
+
+def enrol(s: Services, ctx: Context, _: None, data: rq.Enrol, signoff: SignOff | None) -> Outcome:
+    return s.cases.enrol(ctx, **data.model_dump())
 
 
-class Donor(Data):
-    product: Name = Field(description="the allogeneic product made from this donor's material")
-    collection_site: Ident = Field(description="where the donor's material is collected (a registered site id)")
-    donor_id: Secret = Field(description="donor identifier: pseudonymised on arrival, never stored")
-    din: Name | None = Field(None,
-        description="the ISBT 128 donation identification number (13 characters), if the donation has one")
+def register_donor(s: Services, ctx: Context, _: None, data: rq.Donor, signoff: SignOff | None) -> Outcome:
+    return s.cases.register_donor(ctx, **data.model_dump())
 
 
-class WithReason(Data):
-    reason: Reason = Field(description="why (shown in the audit trail)")
+def hold(s: Services, ctx: Context, coi: str, data: rq.WithReason, signoff: SignOff | None) -> Outcome:
+    return s.cases.hold(ctx, coi, data.reason)
 
 
-class Allocate(Data):
-    donor_coi: Name = Field(description="the donor case's COI id that the unit comes from")
-    unit_id: UUID = Field(
-        description="the donor-derived dose (a released unit of the donor case) given to this patient")
+def resume(s: Services, ctx: Context, coi: str, data: rq.WithReason, signoff: SignOff | None) -> Outcome:
+    return s.cases.resume(ctx, coi, data.reason)
 
 
-class Spec(Data):
-    min_celsius: float | None = Field(None,
-        description="lowest allowed temperature (°C); readings below it are an excursion")
-    max_celsius: float | None = Field(None,
-        description="highest allowed temperature (°C); readings above it are an excursion")
-    expiry: AwareDatetime | None = Field(None,
-        description="when the unit expires (RFC 3339 with zone); steps dated after it are refused")
-    qc_required: list[Name] = Field(default_factory=list, max_length=50,
-        description="QC tests that must pass before release")
+def cancel(s: Services, ctx: Context, coi: str, data: rq.WithReason, signoff: SignOff | None) -> Outcome:
+    return s.cases.cancel(ctx, coi, data.reason)
 
 
-class Label(Data):
-    kind: Literal["apheresis_bag", "sample", "cryobag", "final_product_bag", "shipper", "container"] = Field(
-        description="what the label goes on: a bag, a sample or a container (shipper)")
-    spec: Spec | None = Field(None, description="storage limits, expiry and required QC of the unit")
-    identifiers: dict[Name, Name] = Field(default_factory=dict, max_length=20,
-        description="other identifiers printed on it, by kind (din: ISBT 128 DIN, gs1: GS1 element string ...)")
-    parents: list[UUID] = Field(default_factory=list, max_length=100, description="units it is made from (unit ids)")
-    custodian: Name | None = Field(None, description="who holds it first (default: the caller)")
-    product: Name | None = Field(None, description="product name, if it is a product")
-    volume_ml: float | None = Field(default=None, ge=0, description="volume in millilitres")
+def allocate(s: Services, ctx: Context, coi: str, data: rq.Allocate, signoff: SignOff | None) -> Outcome:
+    return s.cases.allocate(ctx, patient_coi=coi, donor_coi=data.donor_coi, unit_id=data.unit_id)
 
 
-class Collect(Data):
-    wristband: Secret = Field(description="the wristband's record number: compared as a pseudonym, never stored")
-    material: Name = Field(description="what was collected, e.g. leukapheresis")
-    collection_site: Ident = Field(description="where (a registered site id)")
-    volume_ml: float | None = Field(default=None, ge=0, description="volume collected in millilitres")
-    started_at: AwareDatetime | None = Field(None, description="when the collection started (RFC 3339)")
-    ended_at: AwareDatetime | None = Field(None, description="when the collection ended (RFC 3339)")
+def label(s: Services, ctx: Context, coi: str, data: rq.Label, signoff: SignOff | None) -> Outcome:
+    return s.units.label(ctx, coi=coi, **data.model_dump(exclude={"spec"}), spec=rq.spec_json(data.spec))
 
 
-class Handover(Data):
-    to_party: Ident = Field(description="the user (or party) offered custody; custody moves when they acknowledge")
-    location: Ident | None = Field(None, description="where the handover happens (site id)")
-    condition: Reason | None = Field(None, description="the condition seen at handover")
+def collect(s: Services, ctx: Context, unit_id: UUID, data: rq.Collect, signoff: SignOff | None) -> Outcome:
+    return s.units.collect(ctx, unit_id=unit_id, wristband_mrn=data.wristband,
+                           **data.model_dump(exclude={"wristband"}))
 
 
-class Acknowledge(Data):
-    location: Ident | None = Field(None, description="where custody is taken (site id)")
-    condition: Reason | None = Field(None, description="the condition seen on receipt")
+def handover(s: Services, ctx: Context, unit_id: UUID, data: rq.Handover, signoff: SignOff | None) -> Outcome:
+    return s.units.handover(ctx, unit_id=unit_id, **data.model_dump())
 
 
-class Pack(Data):
-    container_id: UUID = Field(description="the container (shipper) unit id")
+def acknowledge(s: Services, ctx: Context, unit_id: UUID, data: rq.Acknowledge, signoff: SignOff | None) -> Outcome:
+    return s.units.acknowledge(ctx, unit_id=unit_id, **data.model_dump())
 
 
-class Dispatch(Data):
-    carrier: Name = Field(description="the carrier's name")
-    tracking: Name = Field(description="the carrier's tracking number")
-    from_site: Ident = Field(description="site shipped from")
-    to_site: Ident = Field(description="site shipped to")
+def decline(s: Services, ctx: Context, unit_id: UUID, data: rq.WithReason, signoff: SignOff | None) -> Outcome:
+    return s.units.decline(ctx, unit_id=unit_id, reason=data.reason)
 
 
-class Deliver(Data):
-    tracking: Name | None = Field(None, description="the tracking number (must match the dispatch's, if given)")
-    to_site: Ident | None = Field(None, description="site delivered to (must match the dispatch's, if given)")
-    condition: Reason | None = Field(None, description="the condition seen on delivery")
+def pack(s: Services, ctx: Context, unit_id: UUID, data: rq.Pack, signoff: SignOff | None) -> Outcome:
+    return s.units.pack(ctx, unit_id=unit_id, container_id=data.container_id)
 
 
-class Reading(Data):
-    t: AwareDatetime = Field(description="when the reading was taken (RFC 3339 with zone)")
-    celsius: float = Field(description="the temperature in °C")
+def unpack(s: Services, ctx: Context, unit_id: UUID, data: rq.Pack, signoff: SignOff | None) -> Outcome:
+    return s.units.unpack(ctx, unit_id=unit_id, container_id=data.container_id)
 
 
-class Temperatures(Data):
-    logger: Ident = Field(description="the data logger's id")
-    readings: list[Reading] = Field(min_length=1, max_length=20000, description="the logger's readings, in time order")
+def dispatch(s: Services, ctx: Context, unit_id: UUID, data: rq.Dispatch, signoff: SignOff | None) -> Outcome:
+    return s.units.dispatch(ctx, unit_id=unit_id, **data.model_dump())
 
 
-class Assess(Data):
-    excursion_id: UUID = Field(description="the excursion (from the unit's state or conditions)")
-    decision: Literal["use", "discard"] = Field(description="use the unit despite the excursion, or discard it")
-    rationale: Reason = Field(description="why (Part 11: shown with the signature)")
+def deliver(s: Services, ctx: Context, unit_id: UUID, data: rq.Deliver, signoff: SignOff | None) -> Outcome:
+    return s.units.deliver(ctx, unit_id=unit_id, **data.model_dump())
 
 
-class Output(Data):
-    kind: Literal["cryobag", "final_product_bag", "sample"] = Field(
-        description="what is made: cryobag, final_product_bag or sample (a QC sample)")
-    spec: Spec | None = Field(None, description="storage limits, expiry and required QC of the output")
-    identifiers: dict[Name, Name] = Field(default_factory=dict, max_length=20,
-        description="other identifiers printed on it, by kind")
-    product: Name | None = Field(None, description="product name")
-    volume_ml: float | None = Field(default=None, ge=0, description="volume in millilitres")
+def record_temperatures(s: Services, ctx: Context, unit_id: UUID, data: rq.Temperatures,
+                        signoff: SignOff | None) -> Outcome:
+    return s.quality.record_temperatures(ctx, unit_id=unit_id, logger=data.logger,
+                                         readings=data.model_dump(mode="json")["readings"])
 
 
-class Derive(Data):
-    inputs: list[UUID] = Field(min_length=1, max_length=100, description="the units processed (unit ids)")
-    outputs: list[Output] = Field(min_length=1, max_length=100, description="the units made: each gets a new label")
-    process: Name = Field(description="the manufacturing process")
-    batch: Name | None = Field(None, description="the lot or batch number")
-    consumed: bool = Field(True,
-        description="whether the inputs are used up (false: a sample is taken and the input goes on)")
+def assess_excursion(s: Services, ctx: Context, unit_id: UUID, data: rq.Assess, signoff: SignOff | None) -> Outcome:
+    return s.quality.assess_excursion(ctx, unit_id=unit_id, signoff=signoff, **data.model_dump())
 
 
-LotNumber = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/+-]*$",
-                                 description="the manufacturer's lot (batch) number, unique within the case")]
+def derive(s: Services, ctx: Context, coi: str, data: rq.Derive, signoff: SignOff | None) -> Outcome:
+    return s.quality.derive(ctx, coi=coi, inputs=data.inputs, process=data.process, batch=data.batch,
+                            consumed=data.consumed, outputs=rq.outputs_json(data.outputs))
 
 
-class StartManufacturing(Data):
-    lot: LotNumber = Field(description="the manufacturing lot (batch) number, unique within the case")
-    inputs: list[UUID] = Field(min_length=1, max_length=100, description=(
-        "the units consumed (apheresis bags ...): each must be within its expiry now"))
-    process: Name = Field(description="the manufacturing process, e.g. transduction-expansion")
+def start_manufacturing(s: Services, ctx: Context, coi: str, data: rq.StartManufacturing,
+                        signoff: SignOff | None) -> Outcome:
+    return s.quality.start_manufacturing(ctx, coi=coi, **data.model_dump())
 
 
-class ManufacturingStep(Data):
-    lot: LotNumber = Field(description="the lot, opened by ManufacturingStarted")
-    stage: Name = Field(description="the process step, e.g. activation, transduction, expansion, harvest")
-    notes: Reason | None = Field(None, description="free-text notes on the step (no patient data)")
+def record_step(s: Services, ctx: Context, coi: str, data: rq.ManufacturingStep, signoff: SignOff | None) -> Outcome:
+    return s.quality.record_step(ctx, coi=coi, **data.model_dump())
 
 
-class Fill(Data):
-    lot: LotNumber = Field(description="the lot, opened by ManufacturingStarted")
-    outputs: list[Output] = Field(min_length=1, max_length=100, description=(
-        "the final product units, labelled now with the lot as their parent"))
+def fill(s: Services, ctx: Context, coi: str, data: rq.Fill, signoff: SignOff | None) -> Outcome:
+    return s.quality.fill(ctx, coi=coi, lot=data.lot, outputs=rq.outputs_json(data.outputs))
 
 
-class QC(Data):
-    test: Name = Field(description="the QC test's name (e.g. sterility)")
-    result: Literal["pass", "fail"] = Field(description="pass or fail")
-    value: float | str | None = Field(None, description="the measured value, if any")
-    uom: Name | None = Field(None, description="unit of measure of value")
-    method: Name | None = Field(None, description="the test method")
-    sample_id: UUID | None = Field(None, description="the sample unit tested, if any")
+def record_qc(s: Services, ctx: Context, unit_id: UUID, data: rq.QC, signoff: SignOff | None) -> Outcome:
+    return s.quality.record_qc(ctx, unit_id=unit_id, **data.model_dump())
 
 
-class Release(Data):
-    notes: Reason | None = Field(None, description="release notes (shown with the QA signature)")
+def release(s: Services, ctx: Context, unit_id: UUID, data: rq.Release, signoff: SignOff | None) -> Outcome:
+    return s.quality.release(ctx, unit_id=unit_id, notes=data.notes, signoff=signoff)
 
 
-class Infuse(Data):
-    coi: Name = Field(description="the patient case's COI id (the patient being infused)")
-    wristband: Secret = Field(description="the wristband's record number: compared as a pseudonym, never stored")
-    bag_coi: Name = Field(
-        description=("the COI id printed on the bag: the patient's own for autologous, the donor case's for an "
-                     "allocated allogeneic dose"))
-    infused_at: AwareDatetime | None = Field(None,
-        description="when the infusion started (RFC 3339); default: occurred_at")
+def infuse(s: Services, ctx: Context, unit_id: UUID, data: rq.Infuse, signoff: SignOff | None) -> Outcome:
+    return s.quality.infuse(ctx, unit_id=unit_id, coi=data.coi, wristband_mrn=data.wristband, bag_coi=data.bag_coi,
+                            infused_at=data.infused_at, signoff=signoff)
 
 
-class Dispose(Data):
-    reason: Reason = Field(description="why it is disposed of")
-    method: Name | None = Field(None, description="how, e.g. incineration")
+def quarantine(s: Services, ctx: Context, unit_id: UUID, data: rq.WithReason, signoff: SignOff | None) -> Outcome:
+    return s.quality.quarantine(ctx, unit_id=unit_id, reason=data.reason)
 
 
-class Correct(Data):
-    event_id: UUID = Field(description="the event being corrected (it stays; the correction is a new event)")
-    reason: str = Field(max_length=2000, description="why the correction is made")
-    changes: dict[str, Any] = Field(min_length=1, max_length=50,
-        description="field -> new value, for the corrected event's data")
+def lift_quarantine(s: Services, ctx: Context, unit_id: UUID, data: rq.WithReason,
+                    signoff: SignOff | None) -> Outcome:
+    return s.quality.lift_quarantine(ctx, unit_id=unit_id, reason=data.reason)
 
 
-def _spec(spec: Spec | None) -> dict[str, Any] | None:
-    return spec.model_dump(mode="json", exclude_none=True) if spec else None
+def dispose(s: Services, ctx: Context, unit_id: UUID, data: rq.Dispose, signoff: SignOff | None) -> Outcome:
+    return s.quality.dispose(ctx, unit_id=unit_id, reason=data.reason, method=data.method)
+
+
+def correct(s: Services, ctx: Context, stream: UUID, data: rq.Correct, signoff: SignOff | None) -> Outcome:
+    return s.quality.correct(ctx, stream=stream, event_id=str(data.event_id), reason=data.reason,
+                             changes=data.changes)
 
 
 Handler = Callable[[Services, Context, Any, Any, SignOff | None], Outcome]
@@ -223,12 +197,20 @@ Handler = Callable[[Services, Context, Any, Any, SignOff | None], Outcome]
 
 @dataclass(frozen=True)
 class Command:
-    type: str
+    event: type[EventData]
     target: Literal["none", "coi", "unit_id", "stream"]
-    data: type[Data]
+    data: type[rq.Data]
     handle: Handler
-    meaning: str | None = None  # the Part 11 meaning this step requires
     site_field: str | None = None  # the data field naming where the event happens (its site)
+
+    @property
+    def type(self) -> str:
+        return self.event.__name__
+
+    @property
+    def meaning(self) -> Meaning | None:
+        """The Part 11 meaning this step requires (from the event's spec)."""
+        return required_meaning(self.event)
 
     def site(self, data: Any, given: str | None) -> str | None:
         """The event's site: ``site_field``'s value when the command has one (a ``site`` given
@@ -243,76 +225,35 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {c.type: c for c in [
-    Command("CaseEnrolled", "none", Enrol, lambda s, c, t, d, _: s.cases.enrol(c, **d.model_dump()),
-            site_field="treating_site"),
-    Command("DonorRegistered", "none", Donor, lambda s, c, t, d, _: s.cases.register_donor(c, **d.model_dump())),
-    Command("CaseOnHold", "coi", WithReason, lambda s, c, t, d, _: s.cases.hold(c, t, d.reason)),
-    Command("CaseResumed", "coi", WithReason, lambda s, c, t, d, _: s.cases.resume(c, t, d.reason)),
-    Command("CaseCancelled", "coi", WithReason, lambda s, c, t, d, _: s.cases.cancel(c, t, d.reason)),
-    Command("ProductAllocated", "coi", Allocate, lambda s, c, t, d, _: s.cases.allocate(
-        c, patient_coi=t, donor_coi=d.donor_coi, unit_id=d.unit_id)),
-    Command("UnitLabelled", "coi", Label, lambda s, c, t, d, _: s.units.label(
-        c, coi=t, **{**d.model_dump(exclude={"spec"}), "spec": _spec(d.spec)})),
-    Command("MaterialCollected", "unit_id", Collect, lambda s, c, t, d, _: s.units.collect(
-        c, unit_id=t, wristband_mrn=d.wristband, **d.model_dump(exclude={"wristband"}))),
-    Command("CustodyTransferred", "unit_id", Handover, lambda s, c, t, d, _: s.units.handover(
-        c, unit_id=t, **d.model_dump())),
-    Command("CustodyAcknowledged", "unit_id", Acknowledge, lambda s, c, t, d, _: s.units.acknowledge(
-        c, unit_id=t, **d.model_dump())),
-    Command("CustodyDeclined", "unit_id", WithReason, lambda s, c, t, d, _: s.units.decline(
-        c, unit_id=t, reason=d.reason)),
-    Command("PackedInto", "unit_id", Pack, lambda s, c, t, d, _: s.units.pack(c, unit_id=t, **d.model_dump())),
-    Command("UnpackedFrom", "unit_id", Pack, lambda s, c, t, d, _: s.units.unpack(c, unit_id=t, **d.model_dump())),
-    Command("ShipmentDispatched", "unit_id", Dispatch, lambda s, c, t, d, _: s.units.dispatch(
-        c, unit_id=t, **d.model_dump())),
-    Command("ShipmentDelivered", "unit_id", Deliver, lambda s, c, t, d, _: s.units.deliver(
-        c, unit_id=t, **d.model_dump())),
-    Command("TemperatureRecorded", "unit_id", Temperatures, lambda s, c, t, d, _: s.quality.record_temperatures(
-        c, unit_id=t, logger=d.logger, readings=d.model_dump(mode="json")["readings"])),
-    Command("ExcursionAssessed", "unit_id", Assess, lambda s, c, t, d, sig: s.quality.assess_excursion(
-        c, unit_id=t, signoff=sig, **d.model_dump()), meaning="assessed"),
-    Command("UnitsDerived", "coi", Derive, lambda s, c, t, d, _: s.quality.derive(
-        c, coi=t, inputs=d.inputs, process=d.process, batch=d.batch, consumed=d.consumed,
-        outputs=[{**o.model_dump(exclude={"spec"}), "spec": _spec(o.spec)} for o in d.outputs])),
-    Command("ManufacturingStarted", "coi", StartManufacturing, lambda s, c, t, d, _: s.quality.start_manufacturing(
-        c, coi=t, **d.model_dump())),
-    Command("ManufacturingStepRecorded", "coi", ManufacturingStep, lambda s, c, t, d, _: s.quality.record_step(
-        c, coi=t, **d.model_dump())),
-    Command("ProductFilled", "coi", Fill, lambda s, c, t, d, _: s.quality.fill(
-        c, coi=t, lot=d.lot, outputs=[{**o.model_dump(exclude={"spec"}), "spec": _spec(o.spec)} for o in d.outputs])),
-    Command("QCResultRecorded", "unit_id", QC, lambda s, c, t, d, _: s.quality.record_qc(
-        c, unit_id=t, **d.model_dump())),
-    Command("ProductReleased", "unit_id", Release, lambda s, c, t, d, sig: s.quality.release(
-        c, unit_id=t, notes=d.notes, signoff=sig), meaning="released"),
-    Command("ProductInfused", "unit_id", Infuse, lambda s, c, t, d, sig: s.quality.infuse(
-        c, unit_id=t, coi=d.coi, wristband_mrn=d.wristband, bag_coi=d.bag_coi, infused_at=d.infused_at,
-        signoff=sig), meaning="administered"),
-    Command("UnitQuarantined", "unit_id", WithReason, lambda s, c, t, d, _: s.quality.quarantine(
-        c, unit_id=t, reason=d.reason)),
-    Command("UnitReleasedFromQuarantine", "unit_id", WithReason, lambda s, c, t, d, _: s.quality.lift_quarantine(
-        c, unit_id=t, reason=d.reason)),
-    Command("UnitDisposed", "unit_id", Dispose, lambda s, c, t, d, _: s.quality.dispose(
-        c, unit_id=t, reason=d.reason, method=d.method)),
-    Command("EventCorrected", "stream", Correct, lambda s, c, t, d, _: s.quality.correct(
-        c, stream=t, event_id=str(d.event_id), reason=d.reason, changes=d.changes)),
+    Command(CaseEnrolled, "none", rq.Enrol, enrol, site_field="treating_site"),
+    Command(DonorRegistered, "none", rq.Donor, register_donor),
+    Command(CaseOnHold, "coi", rq.WithReason, hold),
+    Command(CaseResumed, "coi", rq.WithReason, resume),
+    Command(CaseCancelled, "coi", rq.WithReason, cancel),
+    Command(ProductAllocated, "coi", rq.Allocate, allocate),
+    Command(UnitLabelled, "coi", rq.Label, label),
+    Command(MaterialCollected, "unit_id", rq.Collect, collect),
+    Command(CustodyTransferred, "unit_id", rq.Handover, handover),
+    Command(CustodyAcknowledged, "unit_id", rq.Acknowledge, acknowledge),
+    Command(CustodyDeclined, "unit_id", rq.WithReason, decline),
+    Command(PackedInto, "unit_id", rq.Pack, pack),
+    Command(UnpackedFrom, "unit_id", rq.Pack, unpack),
+    Command(ShipmentDispatched, "unit_id", rq.Dispatch, dispatch),
+    Command(ShipmentDelivered, "unit_id", rq.Deliver, deliver),
+    Command(TemperatureRecorded, "unit_id", rq.Temperatures, record_temperatures),
+    Command(ExcursionAssessed, "unit_id", rq.Assess, assess_excursion),
+    Command(UnitsDerived, "coi", rq.Derive, derive),
+    Command(ManufacturingStarted, "coi", rq.StartManufacturing, start_manufacturing),
+    Command(ManufacturingStepRecorded, "coi", rq.ManufacturingStep, record_step),
+    Command(ProductFilled, "coi", rq.Fill, fill),
+    Command(QCResultRecorded, "unit_id", rq.QC, record_qc),
+    Command(ProductReleased, "unit_id", rq.Release, release),
+    Command(ProductInfused, "unit_id", rq.Infuse, infuse),
+    Command(UnitQuarantined, "unit_id", rq.WithReason, quarantine),
+    Command(UnitReleasedFromQuarantine, "unit_id", rq.WithReason, lift_quarantine),
+    Command(UnitDisposed, "unit_id", rq.Dispose, dispose),
+    Command(EventCorrected, "stream", rq.Correct, correct),
 ]}
-
-
-class EsignInput(BaseModel):
-    """Part 11 signature: both components (user id and password) on every signing."""
-
-    model_config = ConfigDict(extra="forbid")
-    user_id: Ident = Field(description="the signer: must be the signed-in user")
-    password: Secret = Field(description="the signer's password (re-authentication, 11.200)")
-    meaning: Literal["authored", "reviewed", "approved", "released", "received", "administered", "assessed"] = Field(
-        description="what the signature means; a signed step requires its own meaning")
-
-
-class DeviceSig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    device: Ident = Field(description="the device id")
-    key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")] = Field(description="the device key's id (16 hex digits)")
-    sig: Annotated[str, Field(max_length=200)] = Field(description="the device's signature over the event (base64)")
 
 
 _TARGET_TYPES: dict[str, Any] = {"coi": Name, "unit_id": UUID, "stream": UUID}
@@ -321,6 +262,7 @@ _TARGETS = {"coi": "the case's COI id", "unit_id": "the unit (or container) the 
 
 
 def _request_model(command: Command) -> type[BaseModel]:
+    meaning = command.meaning
     fields: dict[str, Any] = {
         "type": (Literal[command.type], ...),  # type: ignore[valid-type]
         "occurred_at": (AwareDatetime | None, Field(default=None, description="when it happened (RFC 3339, zone)")),
@@ -328,7 +270,7 @@ def _request_model(command: Command) -> type[BaseModel]:
         "on_behalf": (Ident | None, Field(default=None, description="the user a device or integrator acts for")),
         "data": (command.data, Field(description=f"the {command.type} event's fields")),
         "esign": (EsignInput | None, Field(default=None, description=(
-            f"Part 11 e-signature, required with meaning {command.meaning!r}" if command.meaning
+            f"Part 11 e-signature, required with meaning {meaning!r}" if meaning
             else "Part 11 e-signature (not required for this event)"))),
         "device_sig": (DeviceSig | None, Field(default=None, description="a signing device's signature")),
     }

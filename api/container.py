@@ -16,7 +16,7 @@ from ledger.settings import Settings
 from projections.checkpoints import CheckpointPublisher
 from projections.db import make_engine
 from projections.merkle_log import MerkleLog
-from projections.registry import all_projections
+from projections.read_models import all_projections
 from projections.runner import ProjectionRunner
 
 from .auth.tokens import TokenStore

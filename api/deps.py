@@ -1,22 +1,24 @@
-"""FastAPI dependencies (``Annotated``): the container, the authenticated principal, role checks."""
+"""FastAPI dependencies (``Annotated``): the container, the authenticated principal, its authority
+(``api.authority.authorise``) and the ledger context of a write."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from ledger.application import Claim
 from ledger.envelope import canonical
-from ledger.errors import Forbidden, Unauthorised
+from ledger.errors import InvalidEvent, StorageUnavailable, StreamNotFound, Unauthorised
 from ledger.services.executor import Context
 from ledger.timefmt import utc_now
 
+from .authority import Principal, authorise
 from .container import Container
-from .policy import PERMISSIONS, allowed
+
+__all__ = ["Principal", "authorise"]
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
@@ -26,22 +28,6 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
-
-
-@dataclass(frozen=True)
-class Principal:
-    id: str
-    kind: str  # user | device
-    roles: tuple[str, ...]
-    sites: tuple[str, ...]
-    printed_name: str | None = None
-
-    def may(self, permitted: tuple[str, ...]) -> bool:
-        return allowed(self.roles, permitted)
-
-    def check_site(self, site: str | None) -> None:
-        if site is not None and self.sites and site not in self.sites:
-            raise Forbidden(f"{self.id} may not act at site {site!r}", code="SITE_FORBIDDEN")
 
 
 def get_principal(request: Request, container: ContainerDep,
@@ -72,22 +58,20 @@ def get_principal(request: Request, container: ContainerDep,
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(permission: str):
-    """A dependency that lets through only the roles ``PERMISSIONS[permission]`` names."""
-    permitted = PERMISSIONS[permission]
+def authorised(action: str):
+    """A dependency: the signed-in principal, authorised for ``action`` (``authorise``)."""
 
     def check(principal: PrincipalDep) -> Principal:
-        if not principal.may(permitted):
-            raise Forbidden(f"role(s) {', '.join(principal.roles)} may not {permission.replace('_', ' ')}")
-        return principal
+        return authorise(principal, action)
 
     return check
 
 
-Reader = Annotated[Principal, Depends(require("read"))]
-AuditReader = Annotated[Principal, Depends(require("read_audit"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
-Scanner = Annotated[Principal, Depends(require("scan"))]
+Reader = Annotated[Principal, Depends(authorised("read"))]
+AuditReader = Annotated[Principal, Depends(authorised("read_audit"))]
+Admin = Annotated[Principal, Depends(authorised("admin"))]
+Scanner = Annotated[Principal, Depends(authorised("scan"))]
+EpcisReader = Annotated[Principal, Depends(authorised("query_epcis"))]
 
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[!-~]([ -~]*[!-~])?$",
@@ -98,9 +82,9 @@ IdempotencyKey = Annotated[str | None, Header(
 def context_for(principal: Principal, *, site: str | None, occurred_at: str | None = None,
                 idempotency_key: str | None = None, request_body: object = None, route: str = "",
                 on_behalf: str | None = None, device_sig: dict | None = None) -> Context:
-    """The ledger context of one request: actor, site (checked), idempotency claim."""
+    """The ledger context of one request: actor, site (authorised), idempotency claim."""
     site = site or (principal.sites[0] if principal.sites else None)
-    principal.check_site(site)
+    authorise(principal, None, site)
     claim = None
     if idempotency_key is not None:
         body = canonical({"route": route, "body": request_body})  # a 422 for what JSON cannot carry
@@ -108,3 +92,25 @@ def context_for(principal: Principal, *, site: str | None, occurred_at: str | No
     return Context(actor=principal.id, on_behalf=on_behalf, site=site, occurred_at=occurred_at,
                    device=principal.id if principal.kind == "device" else None, device_sig=device_sig,
                    claim=claim)
+
+
+MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="wait until this write is visible")]
+Cursor = Annotated[str | None, Query(max_length=200)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def fresh(container: Container, min_position: int | None) -> None:
+    """Read-your-writes: wait (a few seconds at most) until the read models have applied the
+    write at ``min_position``; 503 if they lag behind."""
+    if not min_position:
+        return
+    if min_position > container.ledger.last_position():
+        raise InvalidEvent(f"no write has reached position {min_position} yet", code="UNKNOWN_POSITION")
+    if not container.runner.wait_for(min_position, timeout=5.0):
+        raise StorageUnavailable("the read models have not caught up yet; retry shortly", code="NOT_YET_VISIBLE")
+
+
+def found(value: Any, what: str, code: str) -> Any:
+    if value is None:
+        raise StreamNotFound(f"no {what}", code=code)
+    return value

@@ -6,9 +6,11 @@ read model adds later in the answer (documented here when it is added).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .schemas import AppendResponse
 
 
 class Open(BaseModel):
@@ -189,3 +191,100 @@ class ReviewException(Open):
     resolved_event_id: str | None = None
     duration_s: float | None = None
     age_s: float | None = None
+
+
+# POST /v1/units/{unit_id}/temperatures: what a logger upload did.
+
+class AppliedLimits(BaseModel):
+    min_celsius: float | None
+    max_celsius: float | None
+    source: Literal["own", "container", "contents"] = Field(description=(
+        "own: the unit's spec; container: a unit without a range is kept to the container's "
+        "(its own, else the narrowest of the other units inside); contents: a container without "
+        "a range inherits the narrowest range of what it carried, checked on the units inside"))
+
+
+class NotApplied(BaseModel):
+    before_packing: int = Field(description="readings taken before the unit was packed in the container")
+    after_unpacking: int = Field(description="readings taken after the unit was unpacked")
+
+
+class UnitApplied(BaseModel):
+    unit_id: str
+    label: str | None
+    via_container: str | None = Field(description="the logged container, for a unit packed in it; null for itself")
+    packed_at: str | None
+    unpacked_at: str | None
+    readings_applied: int = Field(description="readings that apply to this unit (taken while it was inside)")
+    not_applied: NotApplied
+    limits: AppliedLimits | None = Field(description="the range checked; null: no range, nothing checked")
+    readings_checked: int
+    excursions_detected: int = Field(description="excursions found in these readings")
+    excursions_opened: int = Field(description="of which new (ExcursionDetected appended; the rest were known)")
+
+
+class UploadReport(BaseModel):
+    logger: str
+    readings: int = Field(description="readings recorded on the logged unit")
+    first: str
+    last: str
+    excursions_detected: int
+    excursions_opened: int
+    units: list[UnitApplied] = Field(description="the logged unit first, then one entry per packing interval "
+                                                 "of a unit in it that did not end before the first reading")
+
+
+class UploadResponse(AppendResponse):
+    """The write receipt and what the upload did."""
+
+    answer: UploadReport  # type: ignore[assignment]
+
+
+# The ledger's public keys, checkpoints and proofs (GET /v1/ledger/*), and health.
+
+class PublishedKey(BaseModel):
+    key_id: str
+    algorithm: str = Field(description="Ed25519")
+    public_key: str = Field(description="raw public key, standard base64")
+    valid_from: str
+    valid_until: str | None = Field(description="null: the current sealing key")
+
+
+class KeyRingAnswer(BaseModel):
+    keys: list[PublishedKey] = Field(description="every sealing key, oldest first")
+
+
+class CheckpointAnswer(BaseModel):
+    origin: str = Field(description="the log's origin line (C2SP tlog-checkpoint)")
+    tree_size: int
+    root: str = Field(description="the Merkle tree root, base64")
+    issued_at: str
+    key_id: str
+    signature: str = Field(description="base64(4-byte note key hash || Ed25519 signature)")
+    note: str = Field(description="the signed note, verbatim")
+
+
+class InclusionProof(BaseModel):
+    event_id: str
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str = Field(description="base64")
+    proof: list[str] = Field(description="the audit path, base64 hashes")
+    root: str = Field(description="the root of the tree of tree_size, base64")
+
+
+class ConsistencyProof(BaseModel):
+    first: int
+    second: int
+    proof: list[str] = Field(description="RFC 9162 PROOF(first, D[0:second]), base64 hashes")
+    first_root: str
+    second_root: str
+
+
+class Alive(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    log_position: int = Field(description="the newest position of the global log")

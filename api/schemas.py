@@ -6,16 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ledger.records import Receipt
 from ledger.services import Outcome
 
-
-class Receipt(BaseModel):
-    event_id: str
-    stream: str
-    seq: int
-    hash: str
-    position: int
-    recorded_at: str
+__all__ = ["PROBLEMS", "AppendResponse", "Problem", "Receipt", "append_response"]
 
 
 class AppendResponse(Receipt):
@@ -28,7 +22,7 @@ class AppendResponse(Receipt):
 
 
 def append_response(outcome: Outcome) -> AppendResponse:
-    receipts = [Receipt(**r.to_json()) for r in outcome.result.receipts]
+    receipts = list(outcome.result.receipts)
     if not receipts:
         raise ValueError("a step that appended nothing has no receipt")
     return AppendResponse(**receipts[0].model_dump(), events=receipts, answer=outcome.result.answer,

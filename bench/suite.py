@@ -15,7 +15,7 @@ from ledger.services.journeys import DEMO_PASSWORD
 from projections.checkpoints import CheckpointPublisher
 from projections.db import make_engine
 from projections.merkle_log import MerkleLog
-from projections.registry import all_projections
+from projections.read_models import all_projections
 from projections.runner import ProjectionRunner
 
 from . import baselines

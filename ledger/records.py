@@ -10,12 +10,12 @@ without reading every row.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Transcoder
 from eventsourcing.utils import get_topic
+from pydantic import BaseModel, ConfigDict
 
 from .envelope import canonical
 from .keyevents import KEY_EVENTS
@@ -74,9 +74,11 @@ class CanonicalTranscoder(Transcoder):
         return json.loads(data)
 
 
-@dataclass(frozen=True)
-class Receipt:
-    """What the writer of an event gets back; ``position`` is its place in the global log."""
+class Receipt(BaseModel):
+    """What the writer of an event gets back; ``position`` is its place in the global log.
+    The API answers it as it is (``api.schemas.AppendResponse``)."""
+
+    model_config = ConfigDict(frozen=True)
 
     event_id: str
     stream: str
@@ -86,11 +88,4 @@ class Receipt:
     recorded_at: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "stream": self.stream,
-            "seq": self.seq,
-            "hash": self.hash,
-            "position": self.position,
-            "recorded_at": self.recorded_at,
-        }
+        return self.model_dump()

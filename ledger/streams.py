@@ -1,9 +1,9 @@
-"""Stream identifiers.
+"""Stream identifiers: every stream id is derived (UUID v5) from a name, never drawn at random.
 
-Cases and units get random UUIDs when they are created. Registry streams (users, devices,
-sites) have names chosen by people, so their stream id is derived from the name: the same
-name always lands in the same stream, and a name can never be given a second stream
-(user ids are never reused, 21 CFR 11.100).
+A case's stream follows from its COI id, a unit's from its label id, a lot's from its case's
+COI and lot number, and a registry stream (user, device, site) from the id people chose. The
+same name always lands in the same stream, so a COI, a label or a lot cannot be recorded
+twice, and an id can never be given a second stream (user ids are never reused, 21 CFR 11.100).
 """
 
 from __future__ import annotations

@@ -9,19 +9,12 @@ import typer
 from rich.console import Console
 
 from ledger.keystore import KeyStoreError
-from ledger.settings import Settings
+
+from .common import settings
 
 console = Console(stderr=True)
 db_app = typer.Typer(help="Database schema (alembic migrations).", no_args_is_help=True)
 keys_app = typer.Typer(help="The ledger's sealing keys.", no_args_is_help=True)
-
-
-def settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as exc:
-        console.print(f"[red]configuration refused:[/red] {exc}")
-        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")
@@ -61,12 +54,12 @@ def _first_admin(user_id: str, password: str | None) -> None:
     from ledger.errors import LedgerError
     from ledger.services.executor import Context
 
-    from .service import _container
+    from .common import open_container
 
     if not password:
         console.print("[red]--admin-password is required with --admin-user[/red]")
         raise typer.Exit(2)
-    container = _container()
+    container = open_container()
     try:
         if container.services.identity.user(user_id).version:
             console.print(f"user {user_id} exists already")

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
-from .admin import settings
+from .common import settings
 
 console = Console(stderr=True)
 checkpoints_app = typer.Typer(help="Signed checkpoints of the global log.", no_args_is_help=True)

@@ -41,9 +41,9 @@ def export(
     from api.routes.dossier import dossier_for
     from ledger.dossier import verify_dossier
 
-    from .service import _container
+    from .common import open_container
 
-    container = _container()
+    container = open_container()
     try:
         bundle = dossier_for(container, coi.upper())
     except LedgerError as exc:

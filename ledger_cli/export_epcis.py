@@ -31,7 +31,7 @@ def _export(coi: str, output: str | Path | None) -> None:
     from api.container import build_container
     from api.epcis.query import case_document
 
-    from .admin import settings
+    from .common import settings
 
     case = validate_coi(coi)
     container = build_container(settings().model_copy(update={"run_projections": False}))

@@ -14,12 +14,14 @@ from uuid import UUID
 
 import typer
 
+from ledger.domain.events_registry import SiteRegistered, UserCreated
 from ledger.domain.registry import fold_site
 from ledger.domain.users import fold_user
 from projections.cases import list_cases
 from projections.common import rows, sql
 
-from .service import _container, users_app
+from .common import open_container
+from .service import users_app
 
 cases_app = typer.Typer(help="Patient and donor cases (no patient data).", no_args_is_help=True)
 sites_app = typer.Typer(help="Sites known to the ledger (hospitals, plants, courier hubs).", no_args_is_help=True)
@@ -56,7 +58,7 @@ def _cell(value: Any) -> str:
 
 
 def _registry(stream_type: str, fold: Any) -> list[Any]:
-    container = _container()
+    container = open_container()
     try:
         container.catch_up()
         with container.engine.connect() as conn:
@@ -78,7 +80,7 @@ def cases_list(
     = CaseFormat.table,
 ) -> None:
     """List cases in enrolment order."""
-    container = _container()
+    container = open_container()
     try:
         container.catch_up()
         with container.engine.connect() as conn:
@@ -95,7 +97,7 @@ def cases_list(
 @users_app.command("list")
 def users_list(fmt: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table) -> None:
     """List users: roles, sites and whether they may sign in (no password data)."""
-    users = _registry("UserCreated", fold_user)
+    users = _registry(UserCreated.__name__, fold_user)
     items = [{"user": u.user_id, "printed_name": u.printed_name, "roles": list(u.roles), "sites": list(u.sites),
               "state": "deactivated" if u.deactivated else "locked" if u.locked else "active"} for u in users]
     _emit(items, ("user", "printed_name", "roles", "sites", "state"), fmt.value)
@@ -104,6 +106,6 @@ def users_list(fmt: Annotated[Format, typer.Option("--format", help="table or js
 @sites_app.command("list")
 def sites_list(fmt: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table) -> None:
     """List registered sites (registered with `POST /v1/sites`)."""
-    sites = _registry("SiteRegistered", fold_site)
+    sites = _registry(SiteRegistered.__name__, fold_site)
     items = [{"site": s.site_id, "name": s.name, "kind": s.kind, "gln": s.gln} for s in sites]
     _emit(items, ("site", "name", "kind", "gln"), fmt.value)

@@ -27,10 +27,10 @@ from ledger.keystore import KeyStoreError
 from ledger.rawstore import StoreUnreadable
 from ledger.verify import total_events
 from projections.db import make_engine
-from projections.registry import all_projections
+from projections.read_models import all_projections
 from projections.runner import ProjectionRunner, tracked_position
 
-from .admin import settings
+from .common import settings
 
 console = Console(stderr=True)
 projections_app = typer.Typer(help="Read models built from the event log.", no_args_is_help=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.domain.events_unit import CustodyAcknowledged
+
 # One line each; keep in step with ledger.domain.labelling._wrong_step (tests check the keys).
 PURPOSE_HELP = {
     "verify": "any time: only the expected COI/unit and expiry",
@@ -40,7 +42,7 @@ def acknowledgement(unit: dict[str, Any], *, occurred_at: str, location: str | N
                     site: str | None) -> dict[str, Any]:
     """The ``POST /v1/events`` body taking custody of what was scanned (``GET /v1/units/{id}``):
     the unit itself or, if it is packed, its container (whose handover carries the contents)."""
-    body: dict[str, Any] = {"type": "CustodyAcknowledged", "unit_id": unit.get("container") or unit["unit_id"],
+    body: dict[str, Any] = {"type": CustodyAcknowledged.__name__, "unit_id": unit.get("container") or unit["unit_id"],
                             "occurred_at": occurred_at, "data": {"location": location} if location else {}}
     if site:
         body["site"] = site

@@ -11,18 +11,11 @@ from rich.console import Console
 
 from ledger.errors import LedgerError
 
-from .admin import settings
+from .common import open_container, settings
 
 console = Console(stderr=True)
 users_app = typer.Typer(help="People who use the ledger.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Long-lived tokens for devices and integrators.", no_args_is_help=True)
-
-
-def _container():
-    from api.container import build_container
-
-    current = settings()
-    return build_container(current.model_copy(update={"run_projections": False}))
 
 
 def serve(
@@ -51,7 +44,7 @@ def demo(
         seed_identities,
     )
 
-    container = _container()
+    container = open_container()
     if if_empty and container.ledger.last_position():
         console.print("the ledger has events already: no demo journey added (run `ledger demo` for another)")
         container.close()
@@ -86,7 +79,7 @@ def users_create(
     """Create a user (the action is recorded as an event by `system`)."""
     from ledger.services.executor import Context
 
-    container = _container()
+    container = open_container()
     try:
         container.services.identity.create_user(
             Context(actor="system"), user_id=name, printed_name=printed_name or name, roles=role,
@@ -113,7 +106,7 @@ def tokens_create(
     if (device is None) == (user is None):
         console.print("[red]name exactly one of --device or --user[/red]")
         raise typer.Exit(2)
-    container = _container()
+    container = open_container()
     try:
         reads = container.services.reads()
         if device is not None and reads.device(device).version == 0:

@@ -19,7 +19,7 @@ from ledger.verify import Finding, Report, total_events, verify_database
 from ledger.verify_log import verify_log
 from ledger.witness import WitnessError, parse_witness
 
-from .admin import settings
+from .common import settings
 
 console = Console(stderr=True)  # progress and errors that stop the run (exit 2)
 out = Console(soft_wrap=True, highlight=False)  # the report: findings, notes and the verdict, together

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, text
 
@@ -33,9 +33,6 @@ from ledger.merkle import (
 from ledger.merkle import consistency_proof as _consistency_proof
 from ledger.merkle import inclusion_proof as _inclusion_proof
 from ledger.records import SealedEvent
-
-if TYPE_CHECKING:
-    from .checkpoints import CheckpointPublisher
 
 T = TypeVar("T")
 GetNode = Callable[[int, int], bytes]
@@ -52,6 +49,17 @@ class ProofUnavailable(LedgerError):
 class InvalidProofRequest(LedgerError):
     code = "INVALID_PROOF_REQUEST"
     status = 400
+
+
+class CheckpointPublisher(Protocol):
+    """Signs checkpoints inside the follower's batches (``projections.checkpoints``, which
+    builds on this module: this one never imports it)."""
+
+    def begin_batch(self, conn: Connection, tree: CompactRange) -> None: ...
+
+    def after_append(self, conn: Connection, tree: CompactRange) -> dict[str, Any] | None: ...
+
+    def publish_due(self, conn: Connection, tree: CompactRange | None = None) -> dict[str, Any] | None: ...
 
 
 def b64(raw: bytes) -> str:
@@ -221,16 +229,14 @@ def inclusion_proof(conn: Connection, event_id: str, tree_size: int | None = Non
     ``tree_size`` defaults to the newest checkpoint's. Hashes are base64; verify with
     ``ledger.merkle.verify_inclusion(leaf_hash, leaf_index, tree_size, proof, root)``.
     """
-    from .checkpoints import latest_checkpoint
-
     leaf = leaf_for_event(conn, event_id)
     if leaf is None:
         raise ProofUnavailable(f"event {event_id} is not in the Merkle tree (yet)")
     if tree_size is None:
-        latest = latest_checkpoint(conn)
-        if latest is None:
+        signed = conn.execute(text("SELECT MAX(tree_size) FROM checkpoints")).scalar()
+        if signed is None:
             raise ProofUnavailable("no checkpoint has been signed yet")
-        tree_size = latest["tree_size"]
+        tree_size = int(signed)
     _check_size(conn, "tree_size", tree_size)
     index = leaf["leaf_index"]
     if index >= tree_size:

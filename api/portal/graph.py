@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger.domain.events_quality import UnitsDerived
 from ledger.records import SealedEvent
 
 from .text import kind_label
@@ -112,7 +113,7 @@ def layout(graph: Mapping[str, Any], events: Mapping[str, SealedEvent], coi: str
             continue  # derived units hang off their lot, shippers off their bags
         if relation == "received":
             continue  # the infusion box names its product; the case is the page itself
-        lot = next((events[e] for e in edge["event_ids"] if e in events and events[e].type == "UnitsDerived"),
+        lot = next((events[e] for e in edge["event_ids"] if e in events and events[e].type == UnitsDerived.__name__),
                    None)
         if relation == "derived" and lot is not None:
             box = _lot(lot, can_audit)

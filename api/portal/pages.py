@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from ledger.errors import LedgerError
 from projections.cases import STATUSES
 
+from ..policy import PERMISSIONS, allowed
 from . import search, session
 from .casedata import load_case
 from .downloads import available
@@ -60,7 +61,7 @@ def login(request: Request, username: Text, password: Text, csrf_token: Text,
         message = ("Wrong user id or password." if exc.code in GENERIC_FAILURE
                    else f"Sign-in refused: {exc.detail}")
         return _login_page(request, next, error=message, user_id=username, status=401)
-    if "device" in user.roles or not any(r in user.roles for r in session.PERMISSIONS["read"]):
+    if "device" in user.roles or not allowed(user.roles, PERMISSIONS["read"]):
         return _login_page(request, next, error="This account cannot use the portal.", status=403)
     response = RedirectResponse(session.safe_next(next), status_code=303)
     session.start_session(response, request, username)

@@ -24,9 +24,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from ledger.errors import LedgerError
 
+from ..authority import permits
 from ..container import Container
 from ..deps import Principal, get_principal
-from ..policy import PERMISSIONS
 
 COOKIE = "ledger_portal"
 LOGIN_CSRF_COOKIE = "ledger_portal_login"
@@ -60,11 +60,11 @@ def current_principal(request: Request) -> Principal:
 
 
 def may_use_portal(principal: Principal) -> bool:
-    return principal.kind == "user" and principal.may(PERMISSIONS["read"])
+    return principal.kind == "user" and permits(principal, "read")
 
 
 def may_audit(principal: Principal) -> bool:
-    return principal.may(PERMISSIONS["read_audit"])
+    return permits(principal, "read_audit")
 
 
 def _secure(request: Request) -> bool:

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger.errors import InvalidEvent, StreamNotFound
 from ledger.sealing import key_id_of, unb64
 
-from ..commands import Ident, Name, Reason, Secret
 from ..deps import Admin, ContainerDep, IdempotencyKey, context_for
+from ..requests import Ident, Name, Reason, Secret
 from ..schemas import PROBLEMS, AppendResponse, append_response
 
 router = APIRouter(prefix="/v1", tags=["admin"], responses=PROBLEMS)

@@ -1,37 +1,47 @@
-"""Cases: enrolment and the case summary."""
+"""Cases: enrolment, the list of cases, a case's summary and its genealogy.
+
+Every read accepts ``min_position`` (a write's ``position``): the answer waits, a few seconds
+at most, until the read models have applied it (read-your-writes); 503 if they lag behind.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, ConfigDict, Field
 
-from ledger.errors import Forbidden, StreamNotFound
+from ledger.domain.events_case import CaseEnrolled
+from ledger.errors import StreamNotFound
 from ledger.streams import case_stream
 from ledger.timefmt import format_utc
-from projections.cases import case_summary
+from projections.cases import case_summary, list_cases
+from projections.genealogy import genealogy_for_coi
 
-from ..commands import COMMANDS, Ident, Name, Secret
-from ..deps import ContainerDep, IdempotencyKey, PrincipalDep, Reader, context_for
-from ..policy import EVENT_ROLES
-from ..responses import CaseSummary
+from ..commands import COMMANDS
+from ..deps import (
+    ContainerDep,
+    Cursor,
+    IdempotencyKey,
+    Limit,
+    MinPosition,
+    PrincipalDep,
+    Reader,
+    authorise,
+    context_for,
+    found,
+    fresh,
+)
+from ..requests import Enrol, Ident
+from ..responses import CaseList, CaseSummary, Genealogy
 from ..schemas import PROBLEMS, AppendResponse, append_response
 from ..views import case_view
-from .reads import MinPosition, fresh
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=PROBLEMS)
 
 
-class Enrolment(BaseModel):
+class Enrolment(Enrol):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["autologous", "allogeneic"] = Field(description="autologous or allogeneic")
-    product: Name = Field(description="the therapy's product name")
-    treating_site: Ident = Field(description="the site that treats the patient (a registered site id)")
-    mrn: Secret = Field(description="patient record number: pseudonymised on arrival, never stored")
-    collection_site: Ident | None = Field(None,
-        description="where the material is collected, when not the treating site")
-    protocol: Name | None = Field(None, description="the clinical protocol or study, if any")
     site: Ident | None = Field(None, description="where the enrolment is recorded (default: treating_site)")
     occurred_at: AwareDatetime | None = Field(None, description="when it happened (RFC 3339 with zone; default: now)")
 
@@ -40,17 +50,27 @@ class Enrolment(BaseModel):
              summary="Enrol a patient: returns the COI id (answer.coi); the MRN is only kept as a pseudonym")
 def enrol(body: Enrolment, principal: PrincipalDep, container: ContainerDep,
           idempotency_key: IdempotencyKey = None) -> AppendResponse:
-    if not principal.may(EVENT_ROLES["CaseEnrolled"]):
-        raise Forbidden(f"role(s) {', '.join(principal.roles)} may not enrol patients")
-    dumped = body.model_dump(mode="json")
-    ctx = context_for(principal, site=COMMANDS["CaseEnrolled"].site(body, body.site),
+    authorise(principal, CaseEnrolled.__name__)
+    ctx = context_for(principal, site=COMMANDS[CaseEnrolled.__name__].site(body, body.site),
                       occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
-                      idempotency_key=idempotency_key, request_body=dumped, route="/v1/cases")
+                      idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"), route="/v1/cases")
     outcome = container.services.cases.enrol(
         ctx, kind=body.kind, product=body.product, treating_site=body.treating_site, mrn=body.mrn,
         collection_site=body.collection_site, protocol=body.protocol)
     container.metrics.events_appended.inc(len(outcome.result.receipts))
     return append_response(outcome)
+
+
+@router.get("", summary="List and filter cases (no patient data)", response_model=CaseList)
+def cases(principal: Reader, container: ContainerDep, status: Annotated[str | None, Query(max_length=32)] = None,
+          kind: Literal["autologous", "allogeneic", "donor"] | None = None,
+          treating_site: Annotated[str | None, Query(max_length=128)] = None,
+          product: Annotated[str | None, Query(max_length=128)] = None,
+          cursor: Cursor = None, limit: Limit = 50, min_position: MinPosition = None) -> dict[str, Any]:
+    fresh(container, min_position)
+    with container.engine.connect() as conn:
+        return list_cases(conn, status=status, kind=kind, treating_site=treating_site, product=product,
+                          cursor=cursor, limit=limit)
 
 
 @router.get("/{coi}", summary="Case summary and status", response_model=CaseSummary)
@@ -62,3 +82,12 @@ def get_case(coi: str, principal: Reader, container: ContainerDep, min_position:
     with container.engine.connect() as conn:
         row = case_summary(conn, case.coi or coi.upper()) or {}
     return case_view(case, row)
+
+
+@router.get("/{coi}/genealogy", summary="Genealogy of a case: nodes and edges, up and down",
+            response_model=Genealogy)
+def case_genealogy(coi: str, principal: Reader, container: ContainerDep,
+                   min_position: MinPosition = None) -> dict[str, Any]:
+    fresh(container, min_position)
+    with container.engine.connect() as conn:
+        return found(genealogy_for_coi(conn, coi.upper()), f"case {coi}", "CASE_NOT_FOUND")

@@ -10,17 +10,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from ledger.errors import Forbidden, InvalidEvent, PayloadTooLarge, StreamNotFound
+from ledger.errors import InvalidEvent, PayloadTooLarge, StreamNotFound
 
-from ..deps import ContainerDep, PrincipalDep
+from ..deps import ContainerDep, EpcisReader, PrincipalDep, fresh
 from ..epcis import cbv
-from ..epcis.access import QUERY_ROLES
 from ..epcis.capture import capture
 from ..epcis.query import Filters, query, query_document
 from ..epcis.sensors import utc
 from ..epcis.validation import MAX_BYTES
 from ..schemas import PROBLEMS
-from .reads import fresh
 
 router = APIRouter(prefix="/v1/epcis", tags=["epcis"], responses=PROBLEMS)
 LD_JSON = "application/ld+json"
@@ -63,7 +61,7 @@ def _time(value: str | None, name: str) -> datetime | None:
             "EPCISQueryDocument", response_class=JSONResponse,
             responses={200: {"content": {LD_JSON: {"schema": {"type": "object"}}}}})
 def get_events(
-    request: Request, principal: PrincipalDep, container: ContainerDep,
+    request: Request, principal: EpcisReader, container: ContainerDep,
     coi: Annotated[str | None, Query(max_length=32)] = None, unit_id: UUID | None = None,
     epc: Text = None, eventType: Text = None, GE_eventTime: Text = None,  # noqa: N803 - EPCIS names
     LT_eventTime: Text = None, MATCH_epc: Text = None, EQ_bizStep: Text = None,  # noqa: N803
@@ -71,8 +69,6 @@ def get_events(
     nextPageToken: Annotated[str | None, Query(max_length=200)] = None,  # noqa: N803
     min_position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> JSONResponse:
-    if not principal.may(QUERY_ROLES):
-        raise Forbidden(f"role(s) {', '.join(principal.roles)} may not query EPCIS events")
     if sum(x is not None for x in (coi, unit_id, epc)) != 1:
         raise InvalidEvent("name exactly one of coi, unit_id or epc", code="INVALID_QUERY")
     fresh(container, min_position)

@@ -13,8 +13,7 @@ from ledger.timefmt import format_utc
 
 from ..commands import COMMANDS, EventRequest
 from ..container import Container
-from ..deps import ContainerDep, IdempotencyKey, Principal, PrincipalDep, context_for
-from ..policy import EVENT_ROLES
+from ..deps import ContainerDep, IdempotencyKey, Principal, PrincipalDep, authorise, context_for
 from ..schemas import PROBLEMS, AppendResponse, append_response
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=PROBLEMS)
@@ -35,8 +34,7 @@ def signoff_for(container: Container, principal: Principal, esign: Any, meaning:
 
 def run_command(container: Container, principal: Principal, body: Any, key: str | None, route: str):
     command = COMMANDS[body.type]
-    if not principal.may(EVENT_ROLES[body.type]):
-        raise Forbidden(f"role(s) {', '.join(principal.roles)} may not record {body.type}")
+    authorise(principal, body.type)
     ctx = context_for(
         principal, site=command.site(body.data, body.site),
         occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,

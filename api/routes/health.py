@@ -9,17 +9,19 @@ from ledger import migrations
 
 from ..deps import ContainerDep
 from ..errors import problem
+from ..responses import Alive, Ready
 from ..schemas import PROBLEMS
 
 router = APIRouter(tags=["health"], responses=PROBLEMS)
 
 
-@router.get("/healthz", summary="The process is alive")
+@router.get("/healthz", summary="The process is alive", response_model=Alive)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database is reachable and its schema current")
+@router.get("/readyz", summary="The database is reachable and its schema current", response_model=Ready,
+            responses={503: PROBLEMS[503]})
 def readyz(container: ContainerDep):
     try:
         position = container.ledger.last_position()

@@ -15,6 +15,7 @@ from projections.checkpoints import export_checkpoints, latest_checkpoint
 from projections.merkle_log import consistency_proof, inclusion_proof
 
 from ..deps import ContainerDep
+from ..responses import CheckpointAnswer, ConsistencyProof, InclusionProof, KeyRingAnswer
 from ..schemas import PROBLEMS
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"], responses=PROBLEMS)
@@ -22,12 +23,13 @@ router = APIRouter(prefix="/v1/ledger", tags=["ledger"], responses=PROBLEMS)
 Size = Annotated[int, Query(ge=0, le=2**62)]
 
 
-@router.get("/keys", summary="Sealing public keys with their validity periods")
+@router.get("/keys", summary="Sealing public keys with their validity periods", response_model=KeyRingAnswer)
 def keys(container: ContainerDep) -> dict[str, Any]:
     return key_store(container.settings).key_ring().to_json()
 
 
-@router.get("/checkpoint", summary="The latest signed checkpoint (C2SP tlog-checkpoint note included)")
+@router.get("/checkpoint", summary="The latest signed checkpoint (C2SP tlog-checkpoint note included)",
+            response_model=CheckpointAnswer)
 def checkpoint(container: ContainerDep) -> dict[str, Any]:
     with container.engine.connect() as conn:
         found = latest_checkpoint(conn)
@@ -43,13 +45,15 @@ def witness(container: ContainerDep) -> PlainTextResponse:
         return PlainTextResponse(export_checkpoints(conn))
 
 
-@router.get("/proofs/inclusion", summary="Inclusion proof of an event in the tree of a checkpoint")
+@router.get("/proofs/inclusion", summary="Inclusion proof of an event in the tree of a checkpoint",
+            response_model=InclusionProof)
 def inclusion(event_id: UUID, container: ContainerDep, tree_size: Size | None = None) -> dict[str, Any]:
     with container.engine.connect() as conn:
         return inclusion_proof(conn, str(event_id), tree_size)
 
 
-@router.get("/proofs/consistency", summary="Consistency proof between two tree sizes")
+@router.get("/proofs/consistency", summary="Consistency proof between two tree sizes",
+            response_model=ConsistencyProof)
 def consistency(first: Size, second: Size, container: ContainerDep) -> dict[str, Any]:
     with container.engine.connect() as conn:
         return consistency_proof(conn, first, second)

@@ -7,27 +7,27 @@ at a COI-critical step (collection, release, infusion) is recorded and refused (
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from ledger.domain.events_unit import ScanPurpose
 from ledger.errors import InvalidEvent
 from ledger.streams import unit_stream
 from ledger.timefmt import format_utc
 from projections.identifiers import lookup_identifier
 from scanners.parse import parse_scan
 
-from ..commands import Ident, Name
 from ..container import Container
 from ..deps import ContainerDep, IdempotencyKey, Scanner, context_for
+from ..requests import Ident, Name
 from ..schemas import PROBLEMS, Receipt
 
 router = APIRouter(prefix="/v1", tags=["scans"], responses=PROBLEMS)
 
-Purpose = Literal["verify", "collection", "pack", "unpack", "handover", "receipt", "dispatch", "delivery",
-                  "manufacturing", "qc", "release", "storage", "infusion", "disposal"]
+Purpose = ScanPurpose
 
 
 class Expectation(BaseModel):
@@ -102,5 +102,5 @@ def scan(body: ScanRequest, principal: Scanner, container: ContainerDep,
         unit_id=str(unit_id) if unit_id and unit and unit.version else None,
         coi=unit.coi if unit and unit.version else parsed.get("coi"),  # only what was read
         verdict=recorded["verdict"], reason=recorded.get("reason"),
-        event=Receipt(**receipt.to_json()),
+        event=receipt,
     )

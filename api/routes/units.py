@@ -1,4 +1,7 @@
-"""Units: labelling, state, logger uploads and printable labels."""
+"""Units: labelling, state, logger uploads, printable labels, genealogy, custody and conditions.
+
+Every read model answer accepts ``min_position`` (a write's ``position``): see ``deps.fresh``.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +11,35 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from ledger.errors import Forbidden, InvalidEvent, StreamNotFound
-from ledger.timefmt import format_utc
+from ledger.domain.events_quality import TemperatureRecorded
+from ledger.domain.events_unit import UnitLabelled
+from ledger.errors import InvalidEvent, StreamNotFound
+from ledger.timefmt import format_utc, utc_now
+from projections.conditions_query import conditions_for_unit
+from projections.custody import custody_timeline
+from projections.genealogy import genealogy_for_unit
 from scanners.label_pdf import render_label_sheet_pdf
 from scanners.labels import LabelData, render_label_png, render_label_svg
 
-from ..commands import Ident, Label, Name, Reading, _spec
-from ..deps import ContainerDep, IdempotencyKey, Principal, PrincipalDep, Reader, context_for
-from ..policy import EVENT_ROLES
-from ..responses import UnitState
+from ..deps import (
+    ContainerDep,
+    Cursor,
+    IdempotencyKey,
+    Limit,
+    MinPosition,
+    PrincipalDep,
+    Reader,
+    authorise,
+    context_for,
+    found,
+    fresh,
+)
+from ..requests import Ident, Label, Name, Readings, spec_json
+from ..responses import Conditions, Custody, Genealogy, UnitState, UploadResponse
 from ..schemas import PROBLEMS, AppendResponse, append_response
 from ..views import unit_view
 
 router = APIRouter(prefix="/v1/units", tags=["units"], responses=PROBLEMS)
-
-
-def _may(principal: Principal, event_type: str) -> None:
-    if not principal.may(EVENT_ROLES[event_type]):
-        raise Forbidden(f"role(s) {', '.join(principal.roles)} may not record {event_type}")
 
 
 class Labelling(Label):
@@ -39,11 +53,11 @@ class Labelling(Label):
              summary="Label a unit: returns answer.unit_id and answer.label")
 def label_unit(body: Labelling, principal: PrincipalDep, container: ContainerDep,
                idempotency_key: IdempotencyKey = None) -> AppendResponse:
-    _may(principal, "UnitLabelled")
+    authorise(principal, UnitLabelled.__name__)
     ctx = context_for(principal, site=body.site, occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
                       idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"), route="/v1/units")
     outcome = container.services.units.label(
-        ctx, coi=body.coi, kind=body.kind, spec=_spec(body.spec), identifiers=body.identifiers,
+        ctx, coi=body.coi, kind=body.kind, spec=spec_json(body.spec), identifiers=body.identifiers,
         parents=body.parents, custodian=body.custodian, product=body.product, volume_ml=body.volume_ml)
     container.metrics.events_appended.inc(len(outcome.result.receipts))
     return append_response(outcome)
@@ -64,55 +78,10 @@ def get_unit(unit_id: UUID, principal: Reader, container: ContainerDep) -> dict[
 class LoggerUpload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     logger_id: Ident = Field(description="the data logger's id")
-    readings: list[Reading] = Field(min_length=1, max_length=20000, description="the logger's readings, in time order")
+    readings: Readings = Field(description="the logger's readings, in time order")
     site: Ident | None = Field(None, description="where the upload is made (site id)")
     occurred_at: AwareDatetime | None = Field(None, description="when it happened (RFC 3339 with zone)")
     device_sig: dict[str, str] | None = Field(None, description="the device's signature, for a signing logger")
-
-
-class AppliedLimits(BaseModel):
-    min_celsius: float | None
-    max_celsius: float | None
-    source: Literal["own", "container", "contents"] = Field(description=(
-        "own: the unit's spec; container: a unit without a range is kept to the container's "
-        "(its own, else the narrowest of the other units inside); contents: a container without "
-        "a range inherits the narrowest range of what it carried, checked on the units inside"))
-
-
-class NotApplied(BaseModel):
-    before_packing: int = Field(description="readings taken before the unit was packed in the container")
-    after_unpacking: int = Field(description="readings taken after the unit was unpacked")
-
-
-class UnitApplied(BaseModel):
-    unit_id: str
-    label: str | None
-    via_container: str | None = Field(description="the logged container, for a unit packed in it; null for itself")
-    packed_at: str | None
-    unpacked_at: str | None
-    readings_applied: int = Field(description="readings that apply to this unit (taken while it was inside)")
-    not_applied: NotApplied
-    limits: AppliedLimits | None = Field(description="the range checked; null: no range, nothing checked")
-    readings_checked: int
-    excursions_detected: int = Field(description="excursions found in these readings")
-    excursions_opened: int = Field(description="of which new (ExcursionDetected appended; the rest were known)")
-
-
-class UploadReport(BaseModel):
-    logger: str
-    readings: int = Field(description="readings recorded on the logged unit")
-    first: str
-    last: str
-    excursions_detected: int
-    excursions_opened: int
-    units: list[UnitApplied] = Field(description="the logged unit first, then one entry per packing interval "
-                                                 "of a unit in it that did not end before the first reading")
-
-
-class UploadResponse(AppendResponse):
-    """The write receipt and what the upload did."""
-
-    answer: UploadReport  # type: ignore[assignment]
 
 
 @router.post("/{unit_id}/temperatures", status_code=201, response_model=UploadResponse,
@@ -121,7 +90,7 @@ def upload_temperatures(unit_id: UUID, body: LoggerUpload, principal: PrincipalD
                         idempotency_key: IdempotencyKey = None) -> UploadResponse:
     """Readings of a container apply to a unit packed in it only while it was inside: the answer
     counts, per unit, the readings applied and those not applied (before packing, after unpacking)."""
-    _may(principal, "TemperatureRecorded")
+    authorise(principal, TemperatureRecorded.__name__)
     ctx = context_for(principal, site=body.site, occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
                       idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"),
                       route=f"/v1/units/{unit_id}/temperatures", device_sig=body.device_sig)
@@ -153,3 +122,31 @@ def get_label(unit_id: UUID, fmt: Literal["png", "svg", "pdf"], principal: Reade
             "pdf": lambda: render_label_sheet_pdf([label])}[fmt]()
     return Response(body, media_type=MEDIA[fmt],
                     headers={"Content-Disposition": f'inline; filename="{unit.label}.{fmt}"'})
+
+
+@router.get("/{unit_id}/genealogy", summary="Genealogy of a unit: ancestors and descendants",
+            response_model=Genealogy)
+def unit_genealogy(unit_id: UUID, principal: Reader, container: ContainerDep,
+                   min_position: MinPosition = None) -> dict[str, Any]:
+    fresh(container, min_position)
+    with container.engine.connect() as conn:
+        return found(genealogy_for_unit(conn, str(unit_id)), f"unit {unit_id}", "UNIT_NOT_FOUND")
+
+
+@router.get("/{unit_id}/custody", summary="Custody timeline: holders, transfers, shipments, gaps",
+            response_model=Custody)
+def custody(unit_id: UUID, principal: Reader, container: ContainerDep,
+            min_position: MinPosition = None) -> dict[str, Any]:
+    fresh(container, min_position)
+    with container.engine.connect() as conn:
+        return found(custody_timeline(conn, str(unit_id), now=utc_now()), f"unit {unit_id}", "UNIT_NOT_FOUND")
+
+
+@router.get("/{unit_id}/conditions", summary="Temperature summary, excursions and readings",
+            response_model=Conditions)
+def conditions(unit_id: UUID, principal: Reader, container: ContainerDep, limit: Limit = 1000,
+               cursor: Cursor = None, downsample: bool = False, min_position: MinPosition = None) -> dict[str, Any]:
+    fresh(container, min_position)
+    with container.engine.connect() as conn:
+        return found(conditions_for_unit(conn, str(unit_id), limit=limit, cursor=cursor, downsample=downsample),
+                     f"unit {unit_id}", "UNIT_NOT_FOUND")

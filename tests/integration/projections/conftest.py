@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from ledger.application import Ledger
 from ledger.domain.catalogue import build_catalogue
 from projections.db import make_engine
-from projections.registry import all_projections, read_models
+from projections.read_models import all_projections, read_models
 from projections.runner import ProjectionRunner
 
 from .journeys import Clock, Journey

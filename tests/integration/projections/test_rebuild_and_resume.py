@@ -17,7 +17,7 @@ from projections.custody import custody_timeline
 from projections.db import make_engine
 from projections.exceptions import exceptions
 from projections.genealogy import genealogy_for_coi, genealogy_for_unit
-from projections.registry import ProjectionGroup, all_projections, read_models
+from projections.read_models import ProjectionGroup, all_projections, read_models
 from projections.runner import ProjectionRunner
 
 from .conftest import dump_tables

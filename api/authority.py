@@ -1,0 +1,57 @@
+"""Who may do what, where: the one check every route makes (21 CFR 11.10(d), (g)).
+
+``authorise(principal, action, site)`` lets a principal do ``action`` (a permission of
+``api.policy.PERMISSIONS``, ``query_epcis``, or an event type to record) at ``site``: its roles
+must name the action, and a principal bound to sites may act only at those. Routes reach it
+through ``api.deps.authorised`` (a FastAPI dependency), through ``api.deps.context_for`` (the
+site of a write), or, when the action is known only from the body, by calling it directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ledger.errors import Forbidden
+
+from .epcis.access import QUERY_ROLES
+from .policy import EVENT_ROLES, PERMISSIONS, allowed
+
+ACTIONS: dict[str, tuple[str, ...]] = {**PERMISSIONS, "query_epcis": QUERY_ROLES}
+"""Actions other than recording an event (those are ``EVENT_ROLES``, by type)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    kind: str  # user | device
+    roles: tuple[str, ...]
+    sites: tuple[str, ...]
+    printed_name: str | None = None
+
+    def may(self, permitted: tuple[str, ...]) -> bool:
+        return allowed(self.roles, permitted)
+
+
+def _roles_for(action: str) -> tuple[str, ...]:
+    roles = ACTIONS.get(action)
+    if roles is None:
+        roles = EVENT_ROLES.get(action)
+    if roles is None:
+        raise KeyError(f"no such action: {action}")
+    return roles
+
+
+def permits(principal: Principal, action: str) -> bool:
+    """Whether ``principal``'s roles may do ``action`` (anywhere)."""
+    return principal.may(_roles_for(action))
+
+
+def authorise(principal: Principal, action: str | None, site: str | None = None) -> Principal:
+    """``principal`` if it may do ``action`` (``None``: no role needed) at ``site`` (``None``: no
+    site named); else ``Forbidden`` (403)."""
+    if action is not None and not permits(principal, action):
+        verb = action.replace("_", " ") if action in ACTIONS else f"record {action}"
+        raise Forbidden(f"role(s) {', '.join(principal.roles)} may not {verb}")
+    if site is not None and principal.sites and site not in principal.sites:
+        raise Forbidden(f"{principal.id} may not act at site {site!r}", code="SITE_FORBIDDEN")
+    return principal
