@@ -50,6 +50,7 @@ from ledger.domain.events_unit import (
     UnitLabelled,
     UnpackedFrom,
 )
+from ledger.domain.catalogue import spec_of
 from ledger.domain.spec import Meaning
 from ledger.errors import InvalidEvent
 from ledger.services import Outcome, Services, SignOff
@@ -62,11 +63,6 @@ from .requests import DeviceSig, EsignInput, Ident, Name
 
 def required_meaning(event: type[EventData]) -> Meaning | None:
     """The Part 11 meaning a signature on ``event`` must carry, from its spec."""
-    try:
-        from ledger.domain.catalogue import spec_of  # type: ignore[attr-defined]
-    except ImportError:  # until the specs are filled: the domain's e-sign table
-        from ledger.domain.esign import REQUIRED_MEANING
-        return REQUIRED_MEANING.get(event.__name__)  # type: ignore[return-value]
     return spec_of(event.__name__).meaning
 
 
