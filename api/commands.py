@@ -16,6 +16,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
 from ledger.datatypes import EventData
+from ledger.domain.catalogue import spec_of
 from ledger.domain.events_case import (
     CaseCancelled,
     CaseEnrolled,
@@ -50,7 +51,6 @@ from ledger.domain.events_unit import (
     UnitLabelled,
     UnpackedFrom,
 )
-from ledger.domain.catalogue import spec_of
 from ledger.domain.spec import Meaning
 from ledger.errors import InvalidEvent
 from ledger.services import Outcome, Services, SignOff
