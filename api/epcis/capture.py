@@ -58,9 +58,9 @@ def _guarded(step: Step, plan: EventPlan, base: str, first: bool, plans: list[Ev
     event types appended (and, on the first step, the plan) with the idempotency claim."""
     decide = step.decide
 
-    def guarded(reads):
+    def guarded(reads, now, actor):
         try:
-            return decide(reads)
+            return decide(reads, now, actor)
         except LedgerError as exc:
             exc.detail = f"EPCIS event {plan.index} ({plan.event_id}): {exc.detail}"
             exc.extra.setdefault("errors", [{"code": exc.code, "pointer": base,
@@ -92,27 +92,25 @@ def capture(container: Container, principal: Principal, body: bytes, *,
     if container.settings.run_projections:
         container.wait_for(container.ledger.last_position(), timeout=5.0)
     services = container.services
-    executor = services.units.executor
     plans: list[EventPlan] = []
 
     def history(event_id: str) -> list[dict[str, Any]]:
         with container.engine.connect() as conn:
             return store.history(conn, event_id)
 
-    with executor.batch() as steps:
-        state = PlanState(Reads(container.ledger), principal, resolver(container), steps, coi,
-                          history)
-        for index, event in enumerate(checked.events):
-            state.current = EventPlan(index, ids.event_id(event), str(event.get("type"))[:128],
-                                      biz_step(event))
-            plan_event(state, services, event)
-            plans.append(state.current)
+    steps: list[Step] = []
+    state = PlanState(Reads(container.ledger), principal, resolver(container), steps, coi, history)
+    for index, event in enumerate(checked.events):
+        state.current = EventPlan(index, ids.event_id(event), str(event.get("type"))[:128],
+                                  biz_step(event))
+        plan_event(state, services.plan, event)
+        plans.append(state.current)
     summary = {"document_hash": digest, "captured_by": principal.id,
                "captured_at": format_utc(utc_now()), "single_event": checked.single}
     owner = {i: p for p in plans for i in p.steps}
     guarded = [_guarded(step, owner[i], checked.base(owner[i].index), i == 0, plans, summary)
                for i, step in enumerate(steps)]
-    outcomes = executor.run_steps(guarded, claim) if guarded else []
+    outcomes = services.executor.run_steps(guarded, claim) if guarded else []
     result, mapped = _result(outcomes, summary, plans)
     container.metrics.events_appended.inc(sum(len(o.result.receipts) for o in outcomes
                                               if not o.result.replayed))

@@ -97,11 +97,10 @@ class PlanState:
 
     def run(self, what: str, unit: Known | None, epc: str | None, call: Callable[[], Any],
             **detail: Any) -> None:
-        """Run one service command (collected into the batch) and note it as applied."""
+        """Add one service command's step to the batch and note it as applied."""
         assert self.current is not None
-        before = len(self.steps)
-        call()
-        self.current.steps += list(range(before, len(self.steps)))
+        self.current.steps.append(len(self.steps))
+        self.steps.append(call())
         self.current.applied.append({"action": what, "epc": epc,
                                      "unit_id": str(unit.unit_id) if unit else None, **detail})
 

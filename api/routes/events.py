@@ -32,7 +32,10 @@ def signoff_for(container: Container, principal: Principal, esign: Any, meaning:
                                                 meaning=esign.meaning)
 
 
-def run_command(container: Container, principal: Principal, body: Any, key: str | None, route: str):
+def run_command(container: Container, principal: Principal, body: Any, key: str | None, route: str,
+                services: Any = None):
+    """Run the command (``services``: ``container.services``), or return its step when given
+    ``container.services.plan``."""
     command = COMMANDS[body.type]
     authorise(principal, body.type)
     ctx = context_for(
@@ -43,7 +46,7 @@ def run_command(container: Container, principal: Principal, body: Any, key: str 
     )
     signoff = signoff_for(container, principal, body.esign, command.meaning)
     target = getattr(body, command.target) if command.target != "none" else None
-    return command.handle(container.services, ctx, target, body.data, signoff)
+    return command.handle(services or container.services, ctx, target, body.data, signoff)
 
 
 def _without_secrets(body: Any) -> dict[str, Any]:
@@ -75,13 +78,12 @@ class BatchResponse(BaseModel):
              summary="Append many events in one transaction: all or nothing")
 def post_batch(body: Batch, principal: PrincipalDep, container: ContainerDep,
                idempotency_key: IdempotencyKey = None) -> BatchResponse:
-    executor = container.services.units.executor
+    services = container.services
     claim_ctx = context_for(principal, site=None, idempotency_key=idempotency_key,
                             request_body=[_without_secrets(e) for e in body.events], route="/v1/events/batch")
-    with executor.batch() as steps:
-        for event in body.events:
-            run_command(container, principal, event, None, "/v1/events/batch")
-    outcomes = executor.run_steps(steps, claim_ctx.claim)
+    steps = [run_command(container, principal, event, None, "/v1/events/batch", services.plan)
+             for event in body.events]
+    outcomes = services.executor.run_steps(steps, claim_ctx.claim)
     container.metrics.events_appended.inc(sum(len(o.result.receipts) for o in outcomes))
     return BatchResponse(results=[append_response(o) for o in outcomes])
 

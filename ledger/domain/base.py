@@ -1,21 +1,21 @@
-"""Building blocks shared by every aggregate: new events, refusals, folding envelopes.
+"""Building blocks shared by every aggregate: new events, refusals, envelope times.
 
 A stored event is the envelope dict fixed by docs/DESIGN.md (``stream``, ``seq``, ``type``,
 ``data``, ``recorded_at``, ``occurred_at``, ``actor`` ...). Decisions never see the hash
-chain: they read states folded from envelopes and return :class:`NewEvent` values that the
-application service wraps into envelopes and appends atomically.
+chain: they read states folded from envelopes (``folding``) and return :class:`NewEvent`
+values that the application service wraps into envelopes and appends atomically.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from ..datatypes import EventData, validated
-from ..errors import LedgerError, RuleViolation
+from ..errors import RuleViolation
 from ..timefmt import format_utc, parse_utc
 from .rules import CODES
 
@@ -75,58 +75,6 @@ def require_aware(now: datetime) -> datetime:
 def when(envelope: Envelope) -> datetime:
     """When the event happened: the device's ``occurred_at`` if given, else ``recorded_at``."""
     return parse_utc(envelope.get("occurred_at") or envelope["recorded_at"])
-
-
-class Folded(Protocol):
-    stream: UUID | None
-    version: int
-
-
-S = TypeVar("S", bound=Folded)
-Handler = Callable[[Any, dict[str, Any], Envelope], Any]
-
-
-def fold(initial: S, handlers: Mapping[str, Handler], envelopes: Iterable[Envelope]) -> S:
-    """Fold one stream's envelopes (in ``seq`` order) into a state.
-
-    Event types without a handler leave the state as it is (only ``version`` moves).
-    ``EventCorrected`` events patch the data of the event they name before it is applied,
-    so states reflect corrected values while the stored record keeps both.
-    """
-    envs = list(envelopes)
-    patches = _corrections(envs)
-    state = initial
-    for env in envs:
-        seq = env["seq"]
-        if seq != state.version + 1:
-            raise LedgerError(
-                f"stream {env.get('stream')}: seq {seq} follows {state.version}",
-                code="STREAM_OUT_OF_ORDER",
-            )
-        stream = env["stream"] if isinstance(env["stream"], UUID) else UUID(str(env["stream"]))
-        if state.stream is not None and stream != state.stream:
-            raise LedgerError(f"event of stream {stream} folded into {state.stream}",
-                              code="STREAM_MIXED")
-        handler = handlers.get(env["type"])
-        if handler is not None:
-            data = env["data"]
-            patch = patches.get(str(env.get("event_id")))
-            if patch:
-                data = {**data, **patch}
-            state = handler(state, data, env)
-        state = replace(state, stream=stream, version=seq)  # type: ignore[type-var]
-    return state
-
-
-def _corrections(envs: list[Envelope]) -> dict[str, dict[str, Any]]:
-    patches: dict[str, dict[str, Any]] = {}
-    for env in envs:
-        if env["type"] == "EventCorrected":
-            data = env["data"]
-            patch = patches.setdefault(str(data["corrected_event_id"]), {})
-            for change in data["changes"]:
-                patch[change["field"]] = change["new"]
-    return patches
 
 
 def as_uuid(value: Any) -> UUID:

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from ..datatypes import EventData
 from .base import (
     Envelope,
     NewEvent,
     RecordedRefusal,
-    fold,
     new_event,
     refusal,
     require_aware,
@@ -33,6 +33,7 @@ from .events_case import (
     OperationRefused,
     ProductAllocated,
 )
+from .folding import fold
 from .identifiers import RandomSource, issue_coi, patient_pseudonym, validate_coi
 from .unit import UnitState, require_unit
 
@@ -55,36 +56,31 @@ class CaseState:
     refusals: int = 0
 
 
-def _enrolled(s: CaseState, d: dict[str, Any], _: Envelope) -> CaseState:
-    return replace(s, role="patient", coi=d["coi"], kind=d["kind"], product=d["product"],
-                   site=d["treating_site"], patient_ref=d["patient_ref"], status="active")
-
-
-def _donor(s: CaseState, d: dict[str, Any], _: Envelope) -> CaseState:
-    return replace(s, role="donor", coi=d["coi"], kind="allogeneic", product=d["product"],
-                   site=d["collection_site"], patient_ref=d["donor_ref"], status="active")
-
-
-def _allocated(s: CaseState, d: dict[str, Any], _: Envelope) -> CaseState:
-    unit = UUID(d["unit"])
-    if s.role != "patient" or unit in s.allocated_units:
-        return s
-    return replace(s, allocated_units=(*s.allocated_units, unit))
-
-
-_HANDLERS = {
-    "CaseEnrolled": _enrolled,
-    "DonorRegistered": _donor,
-    "CaseOnHold": lambda s, d, e: replace(s, status="on_hold", hold_reason=d["reason"]),
-    "CaseResumed": lambda s, d, e: replace(s, status="active", hold_reason=None),
-    "CaseCancelled": lambda s, d, e: replace(s, status="cancelled"),
-    "ProductAllocated": _allocated,
-    "OperationRefused": lambda s, d, e: replace(s, refusals=s.refusals + 1),
-}
+def _evolve(s: CaseState, event: EventData, _: Envelope) -> CaseState:
+    match event:
+        case CaseEnrolled():
+            return replace(s, role="patient", coi=event.coi, kind=event.kind, product=event.product,
+                           site=event.treating_site, patient_ref=event.patient_ref, status="active")
+        case DonorRegistered():
+            return replace(s, role="donor", coi=event.coi, kind="allogeneic", product=event.product,
+                           site=event.collection_site, patient_ref=event.donor_ref, status="active")
+        case CaseOnHold(reason=reason):
+            return replace(s, status="on_hold", hold_reason=reason)
+        case CaseResumed():
+            return replace(s, status="active", hold_reason=None)
+        case CaseCancelled():
+            return replace(s, status="cancelled")
+        case ProductAllocated(unit=unit):
+            if s.role != "patient" or unit in s.allocated_units:
+                return s
+            return replace(s, allocated_units=(*s.allocated_units, unit))
+        case OperationRefused():
+            return replace(s, refusals=s.refusals + 1)
+    return s
 
 
 def fold_case(envelopes: Iterable[Envelope]) -> CaseState:
-    return fold(CaseState(), _HANDLERS, envelopes)
+    return fold(CaseState(), _evolve, envelopes)
 
 
 def require_case(case: CaseState, *, active: bool = True) -> None:
@@ -181,7 +177,7 @@ def decide_allocate(patient: CaseState, donor: CaseState, unit: UnitState, *, ac
     if unit.kind != "final_product_bag":
         raise refusal("NOT_ALLOCATABLE", f"a {unit.kind} cannot be allocated to a patient")
     if unit.coi != donor.coi:
-        raise recorded_refusal(patient, "COI_MISMATCH", "ProductAllocated",
+        raise recorded_refusal(patient, "COI_MISMATCH", ProductAllocated.__name__,
                                f"unit {unit.label} carries {unit.coi}, not donor {donor.coi}",
                                coi=unit.coi, unit=unit.stream, label=unit.label)
     if unit.allocated_to is not None:

@@ -256,6 +256,6 @@ def decide_assess_excursion(unit: UnitState, excursion: UUID, decision: str, rat
     if found.decision is not None:
         raise refusal("ALREADY_ASSESSED", f"excursion {excursion} was assessed {found.decision}")
     require_reason(rationale, "an assessment")
-    require_esign("ExcursionAssessed", esign, signer, actor=actor)
+    require_esign(ExcursionAssessed.__name__, esign, signer, actor=actor)
     return [new_event(unit.stream, ExcursionAssessed,  # type: ignore[arg-type]
                       excursion_id=excursion, decision=decision, rationale=rationale)]

@@ -13,11 +13,14 @@ from uuid import UUID
 from ..keyevents import KEY_EVENTS
 from .base import Envelope, NewEvent, as_uuid, new_event, refusal, require_aware, validate
 from .catalogue import DOMAIN_EVENTS
-from .events_case import EventCorrected
+from .events_case import EventCorrected, OperationRefused
+from .events_quality import ExcursionDetected
+from .events_registry import AccessDenied, UserAuthenticated, UserLocked
+from .folding import corrections_of
 
 NOT_CORRECTABLE = frozenset({
-    *KEY_EVENTS, "EventCorrected", "OperationRefused", "AccessDenied", "UserLocked",
-    "UserAuthenticated", "ExcursionDetected",
+    *KEY_EVENTS, *(m.__name__ for m in (EventCorrected, OperationRefused, AccessDenied, UserLocked,
+                                        UserAuthenticated, ExcursionDetected)),
 })
 """Records the system itself made, and key history: correcting them would hide evidence."""
 
@@ -46,10 +49,7 @@ def decide_correct(stream: Sequence[Envelope], event_id: UUID | str, reason: str
     model = DOMAIN_EVENTS.get(kind)
     if kind in NOT_CORRECTABLE or model is None:
         raise refusal("CORRECTION_NOT_ALLOWED", f"{kind} events cannot be corrected")
-    current = dict(target["data"])
-    for env in stream:
-        if env["type"] == "EventCorrected" and str(env["data"]["corrected_event_id"]) == target_id:
-            current.update({c["field"]: c["new"] for c in env["data"]["changes"]})
+    current = {**target["data"], **corrections_of(stream).get(target_id, {})}
     for name in changes:
         if name not in model.model_fields:
             raise refusal("CORRECTION_FIELD_UNKNOWN", f"{kind} has no field {name!r}")

@@ -37,7 +37,7 @@ def decide_infuse(case: CaseState, unit: UnitState, *, wristband_patient_ref: st
     scanned_ref = wristband_patient_ref if is_pseudonym(wristband_patient_ref) else None
 
     def mismatch(detail: str) -> Exception:
-        return recorded_refusal(case, "COI_MISMATCH", "ProductInfused", detail, coi=bag,
+        return recorded_refusal(case, "COI_MISMATCH", ProductInfused.__name__, detail, coi=bag,
                                 unit=unit.stream, label=unit.label, patient_ref=scanned_ref)
 
     if case.role != "patient":
@@ -57,7 +57,7 @@ def decide_infuse(case: CaseState, unit: UnitState, *, wristband_patient_ref: st
         raise refusal("UNIT_EXPIRED", f"{unit.label} expired at {unit.expiry_text}")
     require_not_packed(unit)
     require_settled(unit)
-    require_esign("ProductInfused", esign, signer, actor=actor)
+    require_esign(ProductInfused.__name__, esign, signer, actor=actor)
     return [new_event(unit.stream, ProductInfused, case=case.stream,  # type: ignore[arg-type]
                       coi=case.coi, patient_ref=case.patient_ref, label=unit.label,
                       bag_coi=bag, infused_at=infused_at)]

@@ -40,7 +40,7 @@ def decide_label_unit(case: CaseState, *, unit_id: UUID, kind: str, label: str,
     for parent in parents:
         require_usable(parent)
         if parent.coi != case.coi:
-            raise recorded_refusal(case, "COI_MISMATCH", "UnitLabelled",
+            raise recorded_refusal(case, "COI_MISMATCH", UnitLabelled.__name__,
                                    f"parent {parent.label} carries {parent.coi}, not {case.coi}",
                                    coi=parent.coi, unit=parent.stream, label=parent.label)
     return [new_event(unit_id, UnitLabelled, kind=kind, coi=case.coi, case=case.stream,
@@ -60,11 +60,11 @@ def decide_collect(case: CaseState, unit: UnitState, *, patient_ref: str, materi
     require_case(case)
     require_usable(unit)
     if unit.coi != case.coi:
-        raise recorded_refusal(case, "COI_MISMATCH", "MaterialCollected",
+        raise recorded_refusal(case, "COI_MISMATCH", MaterialCollected.__name__,
                                f"unit {unit.label} carries {unit.coi}, not {case.coi}",
                                coi=unit.coi, unit=unit.stream, label=unit.label)
     if patient_ref != case.patient_ref:
-        raise recorded_refusal(case, "COI_MISMATCH", "MaterialCollected",
+        raise recorded_refusal(case, "COI_MISMATCH", MaterialCollected.__name__,
                                "the wristband scanned is not this case's patient",
                                patient_ref=patient_ref if is_pseudonym(patient_ref) else None,
                                unit=unit.stream)

@@ -41,7 +41,7 @@ def decide_start(case: CaseState, lot: UnitState, inputs: Sequence[UnitState], *
     strangers = [u for u in inputs if u.coi != case.coi]
     if strangers:
         cases = [case.stream, *(u.case for u in strangers)]
-        raise recorded_refusal(cases, "COI_MISMATCH", "ManufacturingStarted",  # type: ignore[arg-type]
+        raise recorded_refusal(cases, "COI_MISMATCH", ManufacturingStarted.__name__,  # type: ignore[arg-type]
                                f"{strangers[0].label} carries {strangers[0].coi}, not {case.coi}",
                                coi=strangers[0].coi, unit=strangers[0].stream,
                                label=strangers[0].label)

@@ -84,7 +84,7 @@ def decide_derive(case: CaseState, inputs: Sequence[UnitState], outputs: Sequenc
     strangers = [u for u in inputs if u.coi != case.coi]
     if strangers:
         cases = [case.stream, *(u.case for u in strangers)]
-        raise recorded_refusal(cases, "COI_MISMATCH", "UnitsDerived",  # type: ignore[arg-type]
+        raise recorded_refusal(cases, "COI_MISMATCH", UnitsDerived.__name__,  # type: ignore[arg-type]
                                f"{strangers[0].label} carries {strangers[0].coi}, not {case.coi}",
                                coi=strangers[0].coi, unit=strangers[0].stream,
                                label=strangers[0].label)
@@ -117,7 +117,7 @@ def decide_record_qc(unit: UnitState, *, test: str, result: str, value: Any = No
         raise refusal("UNIT_DISPOSED", f"{unit.label} has been disposed of")
     if sample is not None and sample.coi != unit.coi:
         raise recorded_refusal([unit.case, sample.case], "COI_MISMATCH",  # type: ignore[list-item]
-                               "QCResultRecorded",
+                               QCResultRecorded.__name__,
                                f"sample {sample.label} carries {sample.coi}, not {unit.coi}",
                                coi=sample.coi, unit=sample.stream, label=sample.label)
     return [new_event(unit.stream, QCResultRecorded, test=test, result=result,  # type: ignore[arg-type]
@@ -175,7 +175,7 @@ def decide_release(unit: UnitState, *, case: CaseState, ancestors: Iterable[Unit
     missing = sorted(set(unit.spec.qc_required) - set(latest))
     if missing or not latest:
         raise refusal("QC_MISSING", f"{unit.label}: QC missing: {', '.join(missing) or 'any'}")
-    require_esign("ProductReleased", esign, signer, actor=actor)
+    require_esign(ProductReleased.__name__, esign, signer, actor=actor)
     return [new_event(unit.stream, ProductReleased, coi=unit.coi,  # type: ignore[arg-type]
                       label=unit.label, qc_tests=sorted(latest),
                       excursions=[x.id for _, x in excursions], notes=notes)]

@@ -12,12 +12,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
+from ..datatypes import EventData
 from ..keyevents import DeviceKeyRegistered, DeviceKeyRevoked
 from ..streams import device_stream, site_stream
-from .base import Envelope, NewEvent, fold, new_event, refusal, require_aware, require_reason
+from .base import Envelope, NewEvent, new_event, refusal, require_aware, require_reason
 from .credentials import key_id_of
 from .events_registry import DeviceDeactivated, DeviceRegistered, SiteRegistered
-from .users import SigningKey
+from .folding import fold
+from .users import SigningKey, revoke_key
 
 
 @dataclass(frozen=True)
@@ -44,27 +46,32 @@ class DeviceState:
         return next((k for k in self.keys if k.key_id == key_id), None)
 
 
-_SITE = {
-    "SiteRegistered": lambda s, d, e: replace(s, site_id=d["site"], name=d["name"],
-                                              kind=d["kind"], gln=d.get("gln")),
-}
-_DEVICE = {
-    "DeviceRegistered": lambda s, d, e: replace(s, device_id=d["device"], kind=d["kind"],
-                                                site=d["site"]),
-    "DeviceDeactivated": lambda s, d, e: replace(s, deactivated=True),
-    "DeviceKeyRegistered": lambda s, d, e: replace(
-        s, keys=(*s.keys, SigningKey(d["key_id"], d["public_key"]))),
-    "DeviceKeyRevoked": lambda s, d, e: replace(s, keys=tuple(
-        replace(k, active=False) if k.key_id == d["key_id"] else k for k in s.keys)),
-}
+def _evolve_site(s: SiteState, event: EventData, _: Envelope) -> SiteState:
+    match event:
+        case SiteRegistered(site=site, name=name, kind=kind, gln=gln):
+            return replace(s, site_id=site, name=name, kind=kind, gln=gln)
+    return s
+
+
+def _evolve_device(s: DeviceState, event: EventData, _: Envelope) -> DeviceState:
+    match event:
+        case DeviceRegistered(device=device, kind=kind, site=site):
+            return replace(s, device_id=device, kind=kind, site=site)
+        case DeviceDeactivated():
+            return replace(s, deactivated=True)
+        case DeviceKeyRegistered(key_id=key_id, public_key=public_key):
+            return replace(s, keys=(*s.keys, SigningKey(key_id, public_key)))
+        case DeviceKeyRevoked(key_id=key_id):
+            return replace(s, keys=revoke_key(s.keys, key_id))
+    return s
 
 
 def fold_site(envelopes: Iterable[Envelope]) -> SiteState:
-    return fold(SiteState(), _SITE, envelopes)
+    return fold(SiteState(), _evolve_site, envelopes)
 
 
 def fold_device(envelopes: Iterable[Envelope]) -> DeviceState:
-    return fold(DeviceState(), _DEVICE, envelopes)
+    return fold(DeviceState(), _evolve_device, envelopes)
 
 
 def decide_register_site(site: SiteState, *, site_id: str, name: str, kind: str,

@@ -10,13 +10,41 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
+from ..datatypes import EventData
 from ..streams import lot_stream
-from ..timefmt import format_utc, parse_utc
-from .base import Envelope, as_uuid, fold, refusal, when
-from .events_unit import CONTAINER_KINDS, UnitSpec
+from ..timefmt import format_utc
+from .base import Envelope, as_uuid, refusal, when
+from .events_case import ProductAllocated
+from .events_quality import (
+    ExcursionAssessed,
+    ExcursionDetected,
+    ManufacturingStarted,
+    ManufacturingStepRecorded,
+    ProductFilled,
+    ProductInfused,
+    ProductReleased,
+    QCResultRecorded,
+    UnitDisposed,
+    UnitQuarantined,
+    UnitReleasedFromQuarantine,
+    UnitsDerived,
+)
+from .events_unit import (
+    CONTAINER_KINDS,
+    CustodyAcknowledged,
+    CustodyDeclined,
+    CustodyTransferred,
+    MaterialCollected,
+    PackedInto,
+    ShipmentDelivered,
+    ShipmentDispatched,
+    UnitLabelled,
+    UnitSpec,
+    UnpackedFrom,
+)
+from .folding import fold
 
 
 @dataclass(frozen=True)
@@ -109,29 +137,66 @@ class UnitState:
         return next((x for x in self.excursions if x.id == excursion_id), None)
 
 
-def _labelled(s: UnitState, d: dict[str, Any], _: Envelope) -> UnitState:
-    return replace(
-        s, kind=d["kind"], coi=d["coi"], case=UUID(d["case"]), label=d["label"],
-        identifiers=tuple(sorted(d.get("identifiers", {}).items())),
-        parents=tuple(UUID(p) for p in d.get("parents", [])),
-        spec=UnitSpec.model_validate(d.get("spec") or {}), custodian=d["custodian"],
-    )
+def _evolve(s: UnitState, event: EventData, env: Envelope) -> UnitState:
+    match event:
+        case UnitLabelled():
+            return replace(
+                s, kind=event.kind, coi=event.coi, case=event.case, label=event.label,
+                identifiers=tuple(sorted(event.identifiers.items())), parents=tuple(event.parents),
+                spec=event.spec, custodian=event.custodian)
+        case MaterialCollected():
+            return replace(s, collected=True)
+        case CustodyTransferred(from_party=sender, to_party=receiver, via_container=via):
+            return replace(s, pending=Pending(sender, receiver, via))
+        case CustodyAcknowledged(to_party=receiver, location=location):
+            return replace(s, custodian=receiver, pending=None, location=location or s.location)
+        case CustodyDeclined():
+            return replace(s, pending=None)
+        case PackedInto(unit=unit, container=container):
+            if container == as_uuid(env["stream"]):
+                return replace(s, contents=(*s.contents, unit), stays=(*s.stays, Stay(unit, when(env))))
+            return replace(s, container=container, stays=(*s.stays, Stay(container, when(env))))
+        case UnpackedFrom(unit=unit, container=container):
+            return _unpacked(s, unit, container, env)
+        case ShipmentDispatched(carrier=carrier, tracking=tracking, from_site=origin, to_site=to):
+            return replace(s, shipment=Shipment(carrier, tracking, origin, to))
+        case ShipmentDelivered(to_site=to):
+            return replace(s, shipment=None, location=to)
+        case ExcursionDetected():
+            if s.excursion(event.excursion_id) is not None:
+                return s
+            return replace(s, excursions=(*s.excursions, Excursion(
+                event.excursion_id, event.source, event.logger, event.start, event.end,
+                event.min_celsius, event.max_celsius, event.ongoing)))
+        case ExcursionAssessed(excursion_id=target, decision=decision):
+            return replace(s, excursions=tuple(
+                replace(x, decision=decision) if x.id == target else x for x in s.excursions))
+        case UnitsDerived(outputs=outputs, consumed=consumed):
+            return replace(s, consumed=s.consumed or consumed, derived_into=(*s.derived_into, *outputs))
+        case ManufacturingStarted():
+            return _started(s, event, env)
+        case ManufacturingStepRecorded(stage=stage):
+            return replace(s, stages=(*s.stages, stage))
+        case ProductFilled(outputs=outputs):
+            return replace(s, consumed=True, derived_into=(*s.derived_into, *outputs))
+        case QCResultRecorded(test=test, result=result):
+            return replace(s, qc=(*s.qc, QCResult(test, result, when(env))))
+        case ProductReleased():
+            return replace(s, released=True)
+        case ProductInfused():
+            return replace(s, infused=True)
+        case ProductAllocated(patient_case=patient_case):
+            return replace(s, allocated_to=patient_case)
+        case UnitQuarantined():
+            return replace(s, quarantined=True)
+        case UnitReleasedFromQuarantine():
+            return replace(s, quarantined=False)
+        case UnitDisposed():
+            return replace(s, disposed=True)
+    return s
 
 
-def _acknowledged(s: UnitState, d: dict[str, Any], _: Envelope) -> UnitState:
-    return replace(s, custodian=d["to_party"], pending=None,
-                   location=d.get("location") or s.location)
-
-
-def _packed(s: UnitState, d: dict[str, Any], env: Envelope) -> UnitState:
-    unit, container = UUID(d["unit"]), UUID(d["container"])
-    if container == as_uuid(env["stream"]):
-        return replace(s, contents=(*s.contents, unit), stays=(*s.stays, Stay(unit, when(env))))
-    return replace(s, container=container, stays=(*s.stays, Stay(container, when(env))))
-
-
-def _unpacked(s: UnitState, d: dict[str, Any], env: Envelope) -> UnitState:
-    unit, container = UUID(d["unit"]), UUID(d["container"])
+def _unpacked(s: UnitState, unit: UUID, container: UUID, env: Envelope) -> UnitState:
     other = unit if container == as_uuid(env["stream"]) else container
     stays = tuple(replace(x, until=when(env)) if x.other == other and x.until is None else x
                   for x in s.stays)
@@ -140,75 +205,18 @@ def _unpacked(s: UnitState, d: dict[str, Any], env: Envelope) -> UnitState:
     return replace(s, container=None, stays=stays)
 
 
-def _excursion(s: UnitState, d: dict[str, Any], _: Envelope) -> UnitState:
-    found = Excursion(UUID(d["excursion_id"]), UUID(d["source"]), d["logger"],
-                      parse_utc(d["start"]), parse_utc(d["end"]), d["min_celsius"],
-                      d["max_celsius"], d.get("ongoing", False))
-    if s.excursion(found.id) is not None:
-        return s
-    return replace(s, excursions=(*s.excursions, found))
-
-
-def _assessed(s: UnitState, d: dict[str, Any], _: Envelope) -> UnitState:
-    target = UUID(d["excursion_id"])
-    return replace(s, excursions=tuple(
-        replace(x, decision=d["decision"]) if x.id == target else x for x in s.excursions))
-
-
-def _derived(s: UnitState, d: dict[str, Any], _: Envelope) -> UnitState:
-    outputs = tuple(UUID(o) for o in d["outputs"])
-    return replace(s, consumed=s.consumed or d.get("consumed", True),
-                   derived_into=(*s.derived_into, *outputs))
-
-
-def _started(s: UnitState, d: dict[str, Any], env: Envelope) -> UnitState:
+def _started(s: UnitState, event: ManufacturingStarted, env: Envelope) -> UnitState:
     """On an input: consumed into the lot. On the lot's own stream: the lot, a unit of kind
     ``lot`` whose parents are the inputs (so release sees the whole lineage)."""
-    stream = as_uuid(env["stream"])
-    inputs = tuple(UUID(i) for i in d["inputs"])
-    if stream in inputs:
+    if as_uuid(env["stream"]) in event.inputs:
         return replace(s, consumed=True,
-                       derived_into=(*s.derived_into, lot_stream(d["coi"], d["lot"])))
-    return replace(s, kind="lot", coi=d["coi"], case=UUID(d["case"]), label=d["lot"],
-                   parents=inputs, custodian=env["actor"], location=d["site"])
-
-
-def _dispatched(s: UnitState, d: dict[str, Any], _: Envelope) -> UnitState:
-    return replace(s, shipment=Shipment(d["carrier"], d["tracking"], d["from_site"],
-                                        d["to_site"]))
-
-
-_HANDLERS = {
-    "UnitLabelled": _labelled,
-    "MaterialCollected": lambda s, d, e: replace(s, collected=True),
-    "CustodyTransferred": lambda s, d, e: replace(s, pending=Pending(
-        d["from_party"], d["to_party"], d.get("via_container") and UUID(d["via_container"]))),
-    "CustodyAcknowledged": _acknowledged,
-    "CustodyDeclined": lambda s, d, e: replace(s, pending=None),
-    "PackedInto": _packed,
-    "UnpackedFrom": _unpacked,
-    "ShipmentDispatched": _dispatched,
-    "ShipmentDelivered": lambda s, d, e: replace(s, shipment=None, location=d["to_site"]),
-    "ExcursionDetected": _excursion,
-    "ExcursionAssessed": _assessed,
-    "UnitsDerived": _derived,
-    "ManufacturingStarted": _started,
-    "ManufacturingStepRecorded": lambda s, d, e: replace(s, stages=(*s.stages, d["stage"])),
-    "ProductFilled": lambda s, d, e: replace(s, consumed=True, derived_into=(
-        *s.derived_into, *(UUID(o) for o in d["outputs"]))),
-    "QCResultRecorded": lambda s, d, e: replace(
-        s, qc=(*s.qc, QCResult(d["test"], d["result"], when(e)))),
-    "ProductReleased": lambda s, d, e: replace(s, released=True),
-    "ProductInfused": lambda s, d, e: replace(s, infused=True),
-    "ProductAllocated": lambda s, d, e: replace(s, allocated_to=UUID(d["patient_case"])),
-    "UnitQuarantined": lambda s, d, e: replace(s, quarantined=True),
-    "UnitReleasedFromQuarantine": lambda s, d, e: replace(s, quarantined=False),
-    "UnitDisposed": lambda s, d, e: replace(s, disposed=True),
-}
+                       derived_into=(*s.derived_into, lot_stream(event.coi, event.lot)))
+    return replace(s, kind="lot", coi=event.coi, case=event.case, label=event.lot,
+                   parents=tuple(event.inputs), custodian=env["actor"], location=event.site)
 
 
 def fold_unit(envelopes: Iterable[Envelope]) -> UnitState:
-    return fold(UnitState(), _HANDLERS, envelopes)
+    return fold(UnitState(), _evolve, envelopes)
 
 
 # Guards shared by the unit commands -------------------------------------------------------

@@ -11,17 +11,15 @@ import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
+from ..datatypes import EventData
 from ..keyevents import UserSigningKeyIssued, UserSigningKeyRevoked
 from ..streams import user_stream
-from ..timefmt import parse_utc
 from .base import (
     Envelope,
     NewEvent,
     RecordedRefusal,
-    fold,
     new_event,
     refusal,
     require_aware,
@@ -38,6 +36,7 @@ from .events_registry import (
     UserRolesChanged,
     UserUnlocked,
 )
+from .folding import fold
 
 MAX_FAILURES = 5
 
@@ -72,31 +71,38 @@ class UserState:
         return next((k for k in self.keys if k.key_id == key_id), None)
 
 
-def _password(s: UserState, d: dict[str, Any], _: Envelope) -> UserState:
-    expires = d.get("expires_at")
-    return replace(s, password_set=True, password_expires_at=expires and parse_utc(expires))
+def _evolve(s: UserState, event: EventData, _: Envelope) -> UserState:
+    match event:
+        case UserCreated(user=user, printed_name=printed_name, roles=roles, sites=sites):
+            return replace(s, user_id=user, printed_name=printed_name, roles=tuple(roles),
+                           sites=tuple(sites))
+        case UserRolesChanged(roles=roles, sites=sites):
+            return replace(s, roles=tuple(roles), sites=tuple(sites))
+        case UserDeactivated():
+            return replace(s, deactivated=True)
+        case PasswordSet(expires_at=expires_at):
+            return replace(s, password_set=True, password_expires_at=expires_at)
+        case AccessDenied(attempt=attempt):
+            return replace(s, failed_attempts=attempt)
+        case UserAuthenticated():
+            return replace(s, failed_attempts=0)
+        case UserLocked():
+            return replace(s, locked=True)
+        case UserUnlocked():
+            return replace(s, locked=False, failed_attempts=0)
+        case UserSigningKeyIssued(key_id=key_id, public_key=public_key):
+            return replace(s, keys=(*s.keys, SigningKey(key_id, public_key)))
+        case UserSigningKeyRevoked(key_id=key_id):
+            return replace(s, keys=revoke_key(s.keys, key_id))
+    return s
 
 
-_HANDLERS = {
-    "UserCreated": lambda s, d, e: replace(s, user_id=d["user"], printed_name=d["printed_name"],
-                                           roles=tuple(d["roles"]), sites=tuple(d["sites"])),
-    "UserRolesChanged": lambda s, d, e: replace(s, roles=tuple(d["roles"]),
-                                                sites=tuple(d["sites"])),
-    "UserDeactivated": lambda s, d, e: replace(s, deactivated=True),
-    "PasswordSet": _password,
-    "AccessDenied": lambda s, d, e: replace(s, failed_attempts=d["attempt"]),
-    "UserAuthenticated": lambda s, d, e: replace(s, failed_attempts=0),
-    "UserLocked": lambda s, d, e: replace(s, locked=True),
-    "UserUnlocked": lambda s, d, e: replace(s, locked=False, failed_attempts=0),
-    "UserSigningKeyIssued": lambda s, d, e: replace(
-        s, keys=(*s.keys, SigningKey(d["key_id"], d["public_key"]))),
-    "UserSigningKeyRevoked": lambda s, d, e: replace(s, keys=tuple(
-        replace(k, active=False) if k.key_id == d["key_id"] else k for k in s.keys)),
-}
+def revoke_key(keys: tuple[SigningKey, ...], key_id: str) -> tuple[SigningKey, ...]:
+    return tuple(replace(k, active=False) if k.key_id == key_id else k for k in keys)
 
 
 def fold_user(envelopes: Iterable[Envelope]) -> UserState:
-    return fold(UserState(), _HANDLERS, envelopes)
+    return fold(UserState(), _evolve, envelopes)
 
 
 def _require_user(user: UserState) -> None:

@@ -17,19 +17,32 @@ from ..domain.credentials import DEFAULT_PARAMS, Argon2Params
 from ..timefmt import utc_now
 from .cases import CaseService
 from .credential_store import CredentialStore
-from .executor import Context, Executor, Outcome, Reads, SignOff
+from .executor import Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .quality import QualityService
+from .steps import as_step
 from .units import UnitService
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The same commands, each returning its :class:`Step` instead of running it: a batch is
+    the list of steps, run all or nothing by ``executor.run_steps(steps, claim)``."""
+
+    cases: CaseService[Step]
+    units: UnitService[Step]
+    quality: QualityService[Step]
 
 
 @dataclass(frozen=True)
 class Services:
     ledger: Ledger
-    cases: CaseService
-    units: UnitService
-    quality: QualityService
+    executor: Executor
+    cases: CaseService[Outcome]
+    units: UnitService[Outcome]
+    quality: QualityService[Outcome]
     identity: IdentityService
+    plan: Planned
 
     def reads(self) -> Reads:
         return Reads(self.ledger)
@@ -47,12 +60,16 @@ def build_services(
     executor = Executor(ledger, clock)
     return Services(
         ledger=ledger,
-        cases=CaseService(executor, clock, master_secret),
-        units=UnitService(executor, clock, master_secret),
-        quality=QualityService(executor, clock, master_secret),
-        identity=IdentityService(executor, CredentialStore(engine), clock, params=argon2,
+        executor=executor,
+        cases=CaseService(executor, master_secret),
+        units=UnitService(executor, master_secret),
+        quality=QualityService(executor, master_secret),
+        identity=IdentityService(executor, CredentialStore(engine), params=argon2,
                                  password_days=password_days),
+        plan=Planned(CaseService(executor, master_secret, as_step),
+                     UnitService(executor, master_secret, as_step),
+                     QualityService(executor, master_secret, as_step)),
     )
 
 
-__all__ = ["Context", "Outcome", "Services", "SignOff", "build_services"]
+__all__ = ["Context", "Outcome", "Planned", "Services", "SignOff", "Step", "build_services"]

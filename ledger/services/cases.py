@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 from ..domain import case as cases
 from ..domain.identifiers import issue_coi
 from ..streams import case_stream
-from .executor import Context, Executor, Outcome
+from .executor import Context, Executor, Step
+from .steps import Commands
+
+R = TypeVar("R")
 
 
 def site_secret(master: bytes, site: str) -> bytes:
@@ -22,10 +25,10 @@ def site_secret(master: bytes, site: str) -> bytes:
     return hmac.new(master, f"site:{site}".encode(), hashlib.sha256).digest()
 
 
-class CaseService:
-    def __init__(self, executor: Executor, clock: Callable[[], datetime], master_secret: bytes) -> None:
-        self.executor = executor
-        self.clock = clock
+class CaseService(Commands[R]):
+    def __init__(self, executor: Executor, master_secret: bytes,
+                 run: Callable[[Step], R] | None = None) -> None:
+        super().__init__(executor, run or executor.run)  # type: ignore[arg-type]
         self.master_secret = master_secret
 
     def pseudonym_key(self, site: str) -> bytes:
@@ -34,54 +37,48 @@ class CaseService:
     def enrol(
         self, ctx: Context, *, kind: str, product: str, treating_site: str, mrn: str,
         collection_site: str | None = None, protocol: str | None = None,
-    ) -> Outcome:
+    ) -> R:
         """Enrol a patient; the MRN becomes a keyed pseudonym here and is then forgotten."""
-        now = self.clock()
         coi = issue_coi()
 
-        def decide(reads):
+        def decide(reads, now, actor):
             stream = case_stream(coi)
             return cases.decide_enrol(
                 reads.issued_case(stream), case_id=stream, kind=kind, product=product,
                 treating_site=treating_site, site_secret=self.pseudonym_key(treating_site), mrn=mrn,
-                collection_site=collection_site, protocol=protocol, coi=coi, actor=ctx.actor, now=now,
+                collection_site=collection_site, protocol=protocol, coi=coi, actor=actor, now=now,
             )
 
-        return self.executor.run(ctx, decide, answer=lambda events: {"coi": events[0].data["coi"]})
+        return self.command(ctx, decide, answer=lambda events: {"coi": events[0].data["coi"]})
 
     def register_donor(
         self, ctx: Context, *, product: str, collection_site: str, donor_id: str, din: str | None = None
-    ) -> Outcome:
-        now = self.clock()
+    ) -> R:
         coi = issue_coi()
 
-        def decide(reads):
+        def decide(reads, now, actor):
             stream = case_stream(coi)
             return cases.decide_register_donor(
                 reads.issued_case(stream), case_id=stream, product=product, collection_site=collection_site,
                 site_secret=self.pseudonym_key(collection_site), donor_id=donor_id, din=din, coi=coi,
-                actor=ctx.actor, now=now,
+                actor=actor, now=now,
             )
 
-        return self.executor.run(ctx, decide, answer=lambda events: {"coi": events[0].data["coi"]})
+        return self.command(ctx, decide, answer=lambda events: {"coi": events[0].data["coi"]})
 
-    def hold(self, ctx: Context, coi: str, reason: str) -> Outcome:
-        now = self.clock()
-        return self.executor.run(
-            ctx, lambda r: cases.decide_hold(r.case(case_stream(coi)), reason, actor=ctx.actor, now=now))
+    def hold(self, ctx: Context, coi: str, reason: str) -> R:
+        return self.command(ctx, lambda r, now, actor: cases.decide_hold(
+            r.case(case_stream(coi)), reason, actor=actor, now=now))
 
-    def resume(self, ctx: Context, coi: str, reason: str) -> Outcome:
-        now = self.clock()
-        return self.executor.run(
-            ctx, lambda r: cases.decide_resume(r.case(case_stream(coi)), reason, actor=ctx.actor, now=now))
+    def resume(self, ctx: Context, coi: str, reason: str) -> R:
+        return self.command(ctx, lambda r, now, actor: cases.decide_resume(
+            r.case(case_stream(coi)), reason, actor=actor, now=now))
 
-    def cancel(self, ctx: Context, coi: str, reason: str) -> Outcome:
-        now = self.clock()
-        return self.executor.run(
-            ctx, lambda r: cases.decide_cancel(r.case(case_stream(coi)), reason, actor=ctx.actor, now=now))
+    def cancel(self, ctx: Context, coi: str, reason: str) -> R:
+        return self.command(ctx, lambda r, now, actor: cases.decide_cancel(
+            r.case(case_stream(coi)), reason, actor=actor, now=now))
 
-    def allocate(self, ctx: Context, *, patient_coi: str, donor_coi: str, unit_id: UUID) -> Outcome:
-        now = self.clock()
-        return self.executor.run(ctx, lambda r: cases.decide_allocate(
+    def allocate(self, ctx: Context, *, patient_coi: str, donor_coi: str, unit_id: UUID) -> R:
+        return self.command(ctx, lambda r, now, actor: cases.decide_allocate(
             r.case(case_stream(patient_coi)), r.case(case_stream(donor_coi)), r.unit(unit_id),
-            actor=ctx.actor, now=now))
+            actor=actor, now=now))

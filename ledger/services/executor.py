@@ -8,9 +8,7 @@ patient, wrong bag) is appended first and then raised, so the attempt is in the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,8 +27,6 @@ from ..timefmt import format_utc, parse_utc
 from .sites import named_sites, require_known_sites
 
 MAX_DECISION_RETRIES = 8
-# Per request (thread/context), so concurrent requests never share a batch.
-_BATCH: ContextVar[list[Step] | None] = ContextVar("ledger_batch", default=None)
 
 
 @dataclass(frozen=True)
@@ -121,15 +117,23 @@ class Outcome:
         return max(r.position for r in self.result.receipts)
 
 
-Decision = Callable[[Reads], list[NewEvent]]
+Decision = Callable[[Reads, datetime, str], list[NewEvent]]
+"""``decide(reads, now, actor)``: the events to append, judged at ``now`` for ``actor`` (both
+supplied by the executor, see :class:`Step`)."""
 
 
 @dataclass(frozen=True)
 class Step:
+    """One command: who submits it (``ctx``), its decision, its sign-off, and the JSON kept with
+    an idempotency claim (``answer``). A batch is a list of steps (``Executor.run_steps``)."""
+
     ctx: Context
     decide: Decision
     signoff: SignOff | None = None
     answer: Callable[[list[NewEvent]], dict[str, Any]] | None = None
+    at_event_time: bool = False
+    """Decide at when the event happened (``Context.event_time``: expiry, a backfilled post), not
+    at the server clock (credentials, device keys, a reading in the future)."""
 
 
 class Executor:
@@ -137,31 +141,9 @@ class Executor:
         self.ledger = ledger
         self.clock = clock
 
-    def run(
-        self,
-        ctx: Context,
-        decide: Decision,
-        *,
-        signoff: SignOff | None = None,
-        answer: Callable[[list[NewEvent]], dict[str, Any]] | None = None,
-    ) -> Outcome:
-        """Decide and append; ``answer`` builds the JSON kept with an idempotency claim."""
-        step = Step(ctx, decide, signoff, answer)
-        collecting = _BATCH.get()
-        if collecting is not None:
-            collecting.append(step)
-            return Outcome(AppendResult([], {}), [])
-        return self.run_steps([step], ctx.claim)[0]
-
-    @contextmanager
-    def batch(self) -> Iterator[list[Step]]:
-        """Collect the commands run inside the block instead of running them (see run_steps)."""
-        steps: list[Step] = []
-        token = _BATCH.set(steps)
-        try:
-            yield steps
-        finally:
-            _BATCH.reset(token)
+    def run(self, step: Step) -> Outcome:
+        """Decide and append one step."""
+        return self.run_steps([step], step.ctx.claim)[0]
 
     def run_steps(self, steps: list[Step], claim: Claim | None) -> list[Outcome]:
         """Decide every step against the state the previous ones lead to, then append all
@@ -169,15 +151,16 @@ class Executor:
         if claim is not None:
             replay = self.ledger.claimed(claim)
             if replay is not None:
-                self._raise_if_refused(replay)
-                return self._replayed(replay, len(steps))
+                return self._outcomes(replay, len(steps), [])
+        times = [step.ctx.event_time(self.clock) if step.at_event_time else self.clock()
+                 for step in steps]
         for attempt in range(MAX_DECISION_RETRIES):
             reads = Reads(self.ledger, trust_issued=attempt == 0)
             decided: list[tuple[Step, list[NewEvent], dict[str, Any]]] = []
-            for step in steps:
+            for step, now in zip(steps, times, strict=True):
                 require_known_sites(reads, [step.ctx.site])
                 try:
-                    events = step.decide(reads)
+                    events = step.decide(reads, now, step.ctx.actor)
                 except RecordedRefusal as refusal:
                     self._record_refusal(step.ctx, refusal)
                     raise
@@ -198,8 +181,16 @@ class Executor:
                 result = self.ledger.append(drafts, claim=stored_claim)
             except StreamConflict:
                 continue
-            return self._split(result, decided)
+            return self._outcomes(result, len(steps), decided)
         raise StreamConflict("the streams kept changing while deciding; try again")
+
+    def _outcomes(self, result: AppendResult, steps: int, decided: list) -> list[Outcome]:
+        """The one place a replayed claim is answered: found before deciding, or taken by a
+        concurrent retry of the same request while this one decided."""
+        if result.replayed:
+            self._raise_if_refused(result)
+            return self._replayed(result, steps)
+        return self._split(result, decided)
 
     @staticmethod
     def _replayed(replay: AppendResult, steps: int) -> list[Outcome]:

@@ -7,7 +7,7 @@ sign a record, is recorded as ``AccessDenied``; the 5th in a row locks the accou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from ..application import EsignIntent
@@ -19,6 +19,7 @@ from ..errors import Unauthorised
 from ..streams import user_stream
 from .credential_store import Credential, CredentialStore
 from .executor import Context, Executor, Outcome, Reads, SignOff, provisional
+from .steps import Commands
 
 # Codes that mean "who are you?" rather than "you may not": the API answers 401.
 AUTHENTICATION_CODES = frozenset({
@@ -27,19 +28,19 @@ AUTHENTICATION_CODES = frozenset({
 })
 
 
-class IdentityService:
+class IdentityService(Commands[Outcome]):
+    """Always run (never a step of a batch): credentials are stored once the events are."""
+
     def __init__(
         self,
         executor: Executor,
         store: CredentialStore,
-        clock: Callable[[], datetime],
         *,
         params: creds.Argon2Params = creds.DEFAULT_PARAMS,
         password_days: int | None = None,
     ) -> None:
-        self.executor = executor
+        super().__init__(executor, executor.run)
         self.store = store
-        self.clock = clock
         self.params = params
         self.password_days = password_days
 
@@ -51,30 +52,29 @@ class IdentityService:
     ) -> Outcome:
         creds.check_password_policy(password, user_id=user_id)
         wrapped, public_key, key_id = creds.new_signing_key(password, params=self.params)
-        now = self.clock()
 
-        def decide(reads: Reads):
+        def decide(reads: Reads, now: datetime, actor: str):
             user = reads.user(user_id)
             created = users.decide_create_user(
                 user, user_id=user_id, printed_name=printed_name, roles=list(roles),
-                sites=list(sites), actor=ctx.actor, now=now,
+                sites=list(sites), actor=actor, now=now,
             )
-            return created + self._password_and_key(reads, user_id, created, key_id, public_key, ctx, now)
+            return created + self._password_and_key(reads, user_id, created, key_id, public_key, actor, now)
 
-        outcome = self.executor.run(ctx, decide, answer=lambda _: {"user_id": user_id})
+        outcome = self.command(ctx, decide, answer=lambda _: {"user_id": user_id})
         if not outcome.result.replayed:
             self.store.put(Credential(user_id, creds.hash_password(password, self.params), wrapped))
         return outcome
 
-    def _password_and_key(self, reads, user_id, earlier, key_id, public_key, ctx, now, *, by_admin=False):
+    def _password_and_key(self, reads, user_id, earlier, key_id, public_key, actor, now, *, by_admin=False):
         stream = reads.envelopes(user_stream(user_id))
-        state = users.fold_user(provisional(stream, earlier, actor=ctx.actor, now=now))
+        state = users.fold_user(provisional(stream, earlier, actor=actor, now=now))
         expires = now + timedelta(days=self.password_days) if self.password_days else None
         password = users.decide_set_password(state, expires_at=expires, by_admin=by_admin,
-                                             actor=ctx.actor, now=now)
-        state = users.fold_user(provisional(stream, earlier + password, actor=ctx.actor, now=now))
+                                             actor=actor, now=now)
+        state = users.fold_user(provisional(stream, earlier + password, actor=actor, now=now))
         key = users.decide_issue_signing_key(state, key_id=key_id, public_key=public_key,
-                                             actor=ctx.actor, now=now)
+                                             actor=actor, now=now)
         return password + key
 
     def reset_password(self, ctx: Context, *, user_id: str, password: str) -> Outcome:
@@ -82,30 +82,24 @@ class IdentityService:
         password, so a new e-signature key is issued and the old one revoked."""
         creds.check_password_policy(password, user_id=user_id)
         wrapped, public_key, key_id = creds.new_signing_key(password, params=self.params)
-        now = self.clock()
-        outcome = self.executor.run(
-            ctx, lambda reads: self._password_and_key(reads, user_id, [], key_id, public_key, ctx, now,
-                                                      by_admin=True)
-        )
+        outcome = self.command(ctx, lambda reads, now, actor: self._password_and_key(
+            reads, user_id, [], key_id, public_key, actor, now, by_admin=True))
         self.store.put(Credential(user_id, creds.hash_password(password, self.params), wrapped))
         return outcome
 
     def change_roles(self, ctx: Context, *, user_id: str, roles: Sequence[str],
                      sites: Sequence[str] | None = None) -> Outcome:
-        now = self.clock()
-        return self.executor.run(ctx, lambda r: users.decide_change_roles(
+        return self.command(ctx, lambda r, now, actor: users.decide_change_roles(
             r.user(user_id), roles=list(roles), sites=None if sites is None else list(sites),
-            actor=ctx.actor, now=now))
+            actor=actor, now=now))
 
     def deactivate(self, ctx: Context, *, user_id: str, reason: str) -> Outcome:
-        now = self.clock()
-        return self.executor.run(ctx, lambda r: users.decide_deactivate_user(
-            r.user(user_id), reason, actor=ctx.actor, now=now))
+        return self.command(ctx, lambda r, now, actor: users.decide_deactivate_user(
+            r.user(user_id), reason, actor=actor, now=now))
 
     def unlock(self, ctx: Context, *, user_id: str, reason: str) -> Outcome:
-        now = self.clock()
-        return self.executor.run(ctx, lambda r: users.decide_unlock(
-            r.user(user_id), reason, actor=ctx.actor, now=now))
+        return self.command(ctx, lambda r, now, actor: users.decide_unlock(
+            r.user(user_id), reason, actor=actor, now=now))
 
     def user(self, user_id: str) -> users.UserState:
         return Reads(self.executor.ledger).user(user_id)
@@ -116,15 +110,14 @@ class IdentityService:
         """Check ``user_id``/``password``; failures are recorded and raise with their code."""
         credential = self.store.get(user_id)
         ok = credential is not None and creds.verify_password(credential.password_hash, password)
-        now = self.clock()
         seen: dict[str, users.UserState] = {}
 
-        def decide(reads: Reads):
+        def decide(reads: Reads, now: datetime, actor: str):
             seen["user"] = reads.user(user_id)
             return users.authenticate(seen["user"], ok, now)
 
         # A failure is appended as AccessDenied (and UserLocked) by the executor, then raised.
-        self.executor.run(Context(actor=user_id), decide)
+        self.command(Context(actor=user_id), decide)
         return seen["user"]
 
     def signoff(self, *, user_id: str, password: str, meaning: str) -> SignOff:
@@ -148,24 +141,20 @@ class IdentityService:
 
     def register_site(self, ctx: Context, *, site_id: str, name: str, kind: str,
                       gln: str | None = None) -> Outcome:
-        now = self.clock()
-        return self.executor.run(ctx, lambda r: reg.decide_register_site(
-            r.site(site_id), site_id=site_id, name=name, kind=kind, gln=gln, actor=ctx.actor, now=now))
+        return self.command(ctx, lambda r, now, actor: reg.decide_register_site(
+            r.site(site_id), site_id=site_id, name=name, kind=kind, gln=gln, actor=actor, now=now))
 
     def register_device(self, ctx: Context, *, device_id: str, kind: str, site: str) -> Outcome:
-        now = self.clock()
-        return self.executor.run(ctx, lambda r: reg.decide_register_device(
-            r.device(device_id), r.site(site), device_id=device_id, kind=kind, actor=ctx.actor, now=now))
+        return self.command(ctx, lambda r, now, actor: reg.decide_register_device(
+            r.device(device_id), r.site(site), device_id=device_id, kind=kind, actor=actor, now=now))
 
     def register_device_key(self, ctx: Context, *, device_id: str, key_id: str, public_key: str) -> Outcome:
-        now = self.clock()
-        return self.executor.run(ctx, lambda r: reg.decide_register_device_key(
-            r.device(device_id), key_id=key_id, public_key=public_key, actor=ctx.actor, now=now))
+        return self.command(ctx, lambda r, now, actor: reg.decide_register_device_key(
+            r.device(device_id), key_id=key_id, public_key=public_key, actor=actor, now=now))
 
     def revoke_device_key(self, ctx: Context, *, device_id: str, key_id: str, reason: str) -> Outcome:
-        now = self.clock()
-        return self.executor.run(ctx, lambda r: reg.decide_revoke_device_key(
-            r.device(device_id), key_id, reason, actor=ctx.actor, now=now))
+        return self.command(ctx, lambda r, now, actor: reg.decide_revoke_device_key(
+            r.device(device_id), key_id, reason, actor=actor, now=now))
 
     def device(self, device_id: str) -> reg.DeviceState:
         return Reads(self.executor.ledger).device(device_id)

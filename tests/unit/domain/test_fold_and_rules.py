@@ -4,15 +4,20 @@ import ast
 import json
 import re
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
+from pydantic import ValidationError
 
 import ledger.domain as domain
+from ledger.domain import unit as unit_module
 from ledger.domain.base import NewEvent, new_event
 from ledger.domain.case import fold_case
 from ledger.domain.catalogue import DOMAIN_EVENTS, build_catalogue
 from ledger.domain.events_case import CaseOnHold
+from ledger.domain.events_quality import ExcursionDetected, TemperatureRecorded, UnitQuarantined
+from ledger.domain.events_unit import UnitLabelled
+from ledger.domain.folding import read_by
 from ledger.domain.rules import CODES
 from ledger.errors import InvalidEvent, LedgerError
 from ledger.keyevents import KEY_EVENTS
@@ -97,3 +102,19 @@ def test_domain_modules_are_small_and_pure() -> None:
 def test_events_are_json_ready(ledger: Ledger) -> None:
     ledger.enrol()
     json.dumps(ledger.dump())
+
+
+def test_folds_see_typed_events_and_skip_the_ones_they_do_not_read(ledger: Ledger) -> None:
+    """A fold converts only the events its ``match`` names: a unit's temperature uploads (up to
+    20,000 readings each) are not validated again on every write."""
+    case = ledger.enrol()
+    bag = ledger.label(case, "apheresis_bag")
+    unread = {"logger": "LOG-1", "readings": [{"t": "not a time", "celsius": "warm"}]}
+    ledger.append([NewEvent(bag, TemperatureRecorded.__name__, unread)])
+    state = ledger.unit(bag)
+    assert state.version == 2 and state.kind == "apheresis_bag" and isinstance(state.case, UUID)
+    assert TemperatureRecorded.__name__ not in read_by(unit_module._evolve)
+    assert read_by(unit_module._evolve) >= {UnitLabelled.__name__, ExcursionDetected.__name__}
+    ledger.append([NewEvent(bag, UnitQuarantined.__name__, {"reason": ""})])  # a read event: checked
+    with pytest.raises(ValidationError):
+        ledger.unit(bag)
