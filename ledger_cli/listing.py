@@ -16,7 +16,7 @@ import typer
 
 from ledger.domain.registry import fold_site
 from ledger.domain.users import fold_user
-from projections.cases import list_cases
+from projections.cases_query import list_cases
 from projections.common import rows, sql
 
 from .service import _container, users_app

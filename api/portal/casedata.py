@@ -13,13 +13,12 @@ from typing import Any
 
 from ledger.bootstrap import key_store
 from ledger.timefmt import utc_now
-from projections.audit_query import audit_trail_page
-from projections.audit_steps import one_row_per_step, readable
-from projections.cases import case_summary
+from projections.audit_query import audit_trail_page, one_row_per_step, readable
+from projections.cases_query import case_summary
 from projections.conditions_query import conditions_for_unit
-from projections.custody import custody_timeline
-from projections.exceptions import exceptions
-from projections.genealogy import genealogy_for_coi
+from projections.custody_query import custody_timeline
+from projections.exceptions_query import exceptions
+from projections.genealogy_query import genealogy_for_coi
 
 from ..container import Container
 from ..deps import Principal

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ledger.errors import Forbidden, StreamNotFound
 from ledger.streams import case_stream
 from ledger.timefmt import format_utc
-from projections.cases import case_summary
+from projections.cases_query import case_summary
 
 from ..commands import COMMANDS, Ident, Name, Secret
 from ..deps import ContainerDep, IdempotencyKey, PrincipalDep, Reader, context_for

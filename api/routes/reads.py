@@ -16,11 +16,11 @@ from fastapi.responses import StreamingResponse
 from ledger.errors import InvalidEvent, StorageUnavailable, StreamNotFound
 from ledger.timefmt import format_utc, utc_now
 from projections.audit_query import audit_trail_csv, audit_trail_page
-from projections.cases import list_cases
+from projections.cases_query import list_cases
 from projections.conditions_query import conditions_for_unit
-from projections.custody import custody_timeline
-from projections.exceptions import exceptions
-from projections.genealogy import genealogy_for_coi, genealogy_for_unit
+from projections.custody_query import custody_timeline
+from projections.exceptions_query import exceptions
+from projections.genealogy_query import genealogy_for_coi, genealogy_for_unit
 
 from ..container import Container
 from ..deps import AuditReader, ContainerDep, Reader

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ledger.errors import InvalidEvent
 from ledger.streams import unit_stream
 from ledger.timefmt import format_utc
-from projections.identifiers import lookup_identifier
+from projections.identifiers_query import lookup_identifier
 from scanners.parse import parse_scan
 
 from ..commands import Ident, Name
