@@ -50,12 +50,18 @@ class CasesProjection(ReadModel):
         super().__init__()
         self._states: dict[str, dict[str, Any]] = {}  # case -> milestone/held/cancelled, this batch
         self._touched: dict[str, dict[str, Any]] = {}  # case -> its last event in this batch
+        self._changed: dict[str, dict[str, Any]] = {}  # case -> its status columns, changed in this batch
 
     def begin_batch(self) -> None:
-        self._states, self._touched = {}, {}
+        self._states, self._touched, self._changed = {}, {}, {}
 
     def finish_batch(self, conn: Connection) -> None:
-        """Each case touched by the batch gets its last event once (not once per event)."""
+        """Each case touched by the batch gets its status and last event once (not once per event)."""
+        if self._changed:
+            conn.execute(sql(
+                "UPDATE cases SET milestone = :milestone, held = :held, cancelled = :cancelled, "
+                "status = :status, hold_reason = :hold_reason WHERE case_id = :c"), list(self._changed.values()))
+            self._changed = {}
         if self._touched:
             conn.execute(sql("UPDATE cases SET last_event_at = :t, last_position = :p WHERE case_id = :c"),
                          list(self._touched.values()))
@@ -137,12 +143,10 @@ class CasesProjection(ReadModel):
             changes.pop("milestone")
         state.update(changes)
         hold_reason = changes.pop("hold_reason", None)
-        conn.execute(sql(
-            "UPDATE cases SET milestone = :milestone, held = :held, cancelled = :cancelled, "
-            "status = :status, hold_reason = :hold_reason WHERE case_id = :c"),
-            {**state, "status": _status(state["milestone"], state["held"], state["cancelled"]),
-             "hold_reason": hold_reason if state["held"] else None, "c": case_id})
         self._states[case_id] = {k: state[k] for k in ("milestone", "held", "cancelled")}
+        self._changed[case_id] = {  # as the row must end the batch
+            **self._states[case_id], "status": _status(state["milestone"], state["held"], state["cancelled"]),
+            "hold_reason": hold_reason if state["held"] else None, "c": case_id}
 
     def _milestone(self, conn: Connection, env: Mapping[str, Any], milestone: str) -> None:
         case_id = self._case_of(conn, env)

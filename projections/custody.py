@@ -38,6 +38,9 @@ from ledger.domain.events_unit import (
 
 from .common import ReadModel, id_text, rows, sql, when
 
+MUTABLE = ("custodian", "location", "container", "intervals", "transfers", "shipments", "ended_at", "ended_by")
+UNIT_SET = ", ".join(f"{name} = :{name}" for name in MUTABLE)
+
 
 class CustodyProjection(ReadModel):
     name = "custody"
@@ -46,10 +49,18 @@ class CustodyProjection(ReadModel):
     def __init__(self) -> None:
         super().__init__()
         self._units: dict[str, dict[str, Any]] = {}
+        self._dirty: set[str] = set()  # units whose row changed in this batch
 
     def begin_batch(self) -> None:
         """Forget the unit rows kept from the previous batch (another follower may have moved on)."""
-        self._units = {}
+        self._units, self._dirty = {}, set()
+
+    def finish_batch(self, conn: Connection) -> None:
+        """Each unit row the batch changed is written once, as it stands (not once per event)."""
+        if self._dirty:
+            conn.execute(sql(f"UPDATE custody_units SET {UNIT_SET} WHERE unit_id = :unit_id"),  # noqa: S608
+                         [{k: self._units[u][k] for k in (*MUTABLE, "unit_id")} for u in sorted(self._dirty)])
+            self._dirty = set()
 
     def project(self, conn: Connection, position: int, env: Mapping[str, Any],
                 data: EventData | None) -> None:
@@ -104,12 +115,14 @@ class CustodyProjection(ReadModel):
         return dict(cached)
 
     def _update_unit(self, conn: Connection, unit_id: str, **fields: Any) -> None:
+        cached = self._units.get(unit_id)
+        if cached is not None:  # written at the end of the batch
+            cached.update(fields)
+            self._dirty.add(unit_id)
+            return
         assignments = ", ".join(f"{name} = :{name}" for name in sorted(fields))
         conn.execute(sql(f"UPDATE custody_units SET {assignments} WHERE unit_id = :unit_id"),  # noqa: S608
                      {**fields, "unit_id": unit_id})
-        cached = self._units.get(unit_id)
-        if cached is not None:
-            cached.update(fields)
 
     def _open_interval(self, conn: Connection, unit: dict[str, Any], env: Mapping[str, Any],
                        holder: str, location: str | None, via: UUID | None) -> None:

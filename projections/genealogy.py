@@ -72,10 +72,19 @@ class GenealogyProjection(ReadModel):
 
     def __init__(self) -> None:
         super().__init__()
-        self._flags: dict[str, set[str]] = {}  # node -> flags, as written in this batch
+        self._flags: dict[str, set[str]] = {}  # node -> flags, as they stand in this batch
+        self._dirty: set[str] = set()  # nodes whose flags changed in this batch
 
     def begin_batch(self) -> None:
-        self._flags = {}
+        self._flags, self._dirty = {}, set()
+
+    def finish_batch(self, conn: Connection) -> None:
+        """Each node whose flags the batch changed is written once (not once per event)."""
+        if self._dirty:
+            conn.execute(sql("UPDATE genealogy_nodes SET flags = :f, status = :s WHERE node_id = :n"),
+                         [{"f": dumps(sorted(self._flags[n])), "s": _status(self._flags[n]), "n": n}
+                          for n in sorted(self._dirty)])
+            self._dirty = set()
 
     def _node(self, conn: Connection, position: int, env: Mapping[str, Any], node_id: str,
               node_type: str, coi: str | None, kind: str | None, label: str | None,
@@ -109,10 +118,8 @@ class GenealogyProjection(ReadModel):
             if row is None:
                 return
             flags = set(loads(row[0]))
-        flags = (flags - set(drop)) | set(add)
-        self._flags[node_id] = flags
-        conn.execute(sql("UPDATE genealogy_nodes SET flags = :f, status = :s WHERE node_id = :n"),
-                     {"f": dumps(sorted(flags)), "s": _status(flags), "n": node_id})
+        self._flags[node_id] = (flags - set(drop)) | set(add)
+        self._dirty.add(node_id)
 
     def project(self, conn: Connection, position: int, env: Mapping[str, Any],
                 data: EventData | None) -> None:
