@@ -27,7 +27,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from projections.audit_steps import one_row_per_step, readable
+from projections.audit_query import one_row_per_step, readable
 
 STYLES = getSampleStyleSheet()
 BODY, SMALL = STYLES["BodyText"], STYLES["BodyText"].clone("small", fontSize=7, leading=8.5)

@@ -27,7 +27,7 @@ from ledger.application import Draft, EsignIntent
 from ledger.domain.identifiers import issue_coi, issue_unit_label
 from ledger.services.journeys import DEMO_PASSWORD, run_autologous_journey, seed_identities
 from ledger.settings import Settings
-from ledger.streams import case_stream, unit_stream
+from ledger.streams import case_stream, lot_stream, unit_stream
 
 # (events kept from the template, weight): enrolled; collected; received at the plant;
 # released; infused. Mean ~10.8 events per case, so 1M events ~ 92k cases.
@@ -65,6 +65,8 @@ def capture_template(services) -> Template:
         elif env["type"] == "UnitLabelled":
             tokens[data["label"]], tokens[env["stream"]] = f"label:{labels}", f"unit:{labels}"
             labels += 1
+        elif env["type"] == "ManufacturingStarted":  # the lot's stream follows from the COI
+            tokens[env["stream"]] = f"lot:{data['lot']}"
         elif env["type"] == "ExcursionDetected":
             tokens[data["excursion_id"]] = "excursion"
         elif env["type"] == "OperationRefused" and data.get("attempted", {}).get("patient_ref"):
@@ -101,6 +103,8 @@ class Replayer:
                 values[role] = issue_unit_label(rng)
             elif kind == "unit":
                 values[role] = str(unit_stream(values[f"label:{arg}"]))
+            elif kind == "lot":
+                values[role] = str(lot_stream(coi, arg))
             elif kind == "excursion":
                 values[role] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             elif kind == "tracking":

@@ -17,7 +17,7 @@ import typer
 from ledger.domain.events_registry import SiteRegistered, UserCreated
 from ledger.domain.registry import fold_site
 from ledger.domain.users import fold_user
-from projections.cases import list_cases
+from projections.cases_query import list_cases
 from projections.common import rows, sql
 
 from .common import open_container

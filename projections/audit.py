@@ -19,6 +19,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ledger.datatypes import EventData
+from ledger.domain.events_case import EventCorrected, FieldChange
+
 from .audit_text import detail, what, why
 from .common import ReadModel, dumps, loads, scrub, sql
 
@@ -44,8 +47,6 @@ def _links(env: Mapping[str, Any], own: tuple[str | None, str, str | None] | Non
         units.update(v for k in UNIT_FIELDS if isinstance(v := nested.get(k), str))
     for key in UNIT_LISTS:
         units.update(v for v in d.get(key) or [] if isinstance(v, str))
-    if env["type"] == "ProductAllocated":
-        cois.add(d["donor_coi"])
     return cois, units
 
 
@@ -53,16 +54,18 @@ class AuditTrailProjection(ReadModel):
     name = "audit_trail"
     tables = ("audit_trail", "audit_links")
 
-    def apply(self, conn: Connection, position: int, event: Any) -> None:
-        super().apply(conn, position, event)  # keeps the stream directory
-        env = event.envelope if hasattr(event, "envelope") else event
-        kind, data = env["type"], env["data"]
+    def project(self, conn: Connection, position: int, env: Mapping[str, Any],
+                data: EventData | None) -> None:
+        """One row for every event of the log (Part 11), whether or not this code knows its type."""
+        kind, raw = env["type"], env["data"]
         own = self.directory.lookup(conn, env["stream"])
         esign = env.get("esign") or {}
-        unit_id = env["stream"] if own and own[1] == "unit" else data.get("unit")
-        changes = None
-        if kind == "EventCorrected":
-            changes = self._changes(conn, data)
+        unit_id = env["stream"] if own and own[1] == "unit" else raw.get("unit")
+        changes, corrected = None, None
+        match data:
+            case EventCorrected(corrected_event_id=target, changes=fields):
+                corrected = str(target)
+                changes = self._changes(conn, corrected, fields)
         conn.execute(sql(
             "INSERT INTO audit_trail (position, event_id, stream, seq, type, recorded_at, "
             "occurred_at, actor, on_behalf, site, coi, unit_id, what, why, changes, "
@@ -73,31 +76,30 @@ class AuditTrailProjection(ReadModel):
             {"p": position, "e": env["event_id"], "stream": env["stream"], "seq": env["seq"],
              "type": kind, "recorded_at": env["recorded_at"], "occurred_at": env.get("occurred_at"),
              "actor": env["actor"], "on_behalf": env.get("on_behalf"), "site": env.get("site"),
-             "coi": own[0] if own else data.get("coi"),
+             "coi": own[0] if own else raw.get("coi"),
              "unit": unit_id if isinstance(unit_id, str) else None,
-             "what": what(kind, data), "why": why(kind, data),
+             "what": what(kind, raw), "why": why(kind, raw),
              "changes": dumps(changes) if changes is not None else None,
-             "corrected": data.get("corrected_event_id") if kind == "EventCorrected" else None,
+             "corrected": corrected,
              "signer": esign.get("signer"), "signer_name": esign.get("printed_name"),
              "meaning": esign.get("meaning"), "signed_at": esign.get("signed_at"),
-             "key_id": esign.get("key_id"), "detail": dumps(detail(kind, data))})
+             "key_id": esign.get("key_id"), "detail": dumps(detail(kind, raw))})
         cois, units = _links(env, own)
         links = [{"k": "coi", "v": c, "p": position} for c in sorted(cois)]
         links += [{"k": "unit", "v": u, "p": position} for u in sorted(units)]
         if links:
             conn.execute(sql("INSERT INTO audit_links (key_kind, link_key, position) "
                               "VALUES (:k, :v, :p)"), links)
-        if kind == "EventCorrected":
-            self._mark_corrected(conn, data["corrected_event_id"], env["event_id"])
+        if corrected is not None:
+            self._mark_corrected(conn, corrected, env["event_id"])
 
-    def _changes(self, conn: Connection, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _changes(self, conn: Connection, target: str, fields: list[FieldChange]) -> list[dict[str, Any]]:
         """Each change with the value the corrected event was first recorded with."""
         row = conn.execute(sql("SELECT detail FROM audit_trail WHERE event_id = :e"),
-                           {"e": data["corrected_event_id"]}).first()
+                           {"e": target}).first()
         original = loads(row[0]) if row else {}
-        return [{"field": c["field"], "old": scrub(c.get("old")), "new": scrub(c.get("new")),
-                 "original": scrub(original.get(c["field"]))} for c in data["changes"]]
-
+        return [{"field": c.field, "old": scrub(c.old), "new": scrub(c.new),
+                 "original": scrub(original.get(c.field))} for c in fields]
     def _mark_corrected(self, conn: Connection, target: str, by: str) -> None:
         row = conn.execute(sql("SELECT corrected_by FROM audit_trail WHERE event_id = :e"),
                            {"e": target}).first()

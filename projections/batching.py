@@ -42,9 +42,13 @@ class QueuedWrites:
         self._queue: list[tuple[TextClause, Params]] = []
         self._pipeline = self.dialect.name == "postgresql"
         self._compiled: dict[int, tuple[TextClause, str]] = {}
+        self._writes: dict[int, tuple[Any, bool]] = {}  # statement -> whether it is queued
 
     def execute(self, statement: Any, parameters: Params = None) -> Any:
-        if _is_write(statement):
+        write = self._writes.get(id(statement))
+        if write is None or write[0] is not statement:
+            write = self._writes[id(statement)] = (statement, _is_write(statement))
+        if write[1]:
             self._queue.append((statement, parameters))
             return None
         self.flush()

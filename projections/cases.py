@@ -17,14 +17,25 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from .common import ReadModel, decode_cursor, encode_cursor, rows, sql, when
+from ledger.datatypes import EventData
+from ledger.domain.events_case import (
+    CaseCancelled,
+    CaseEnrolled,
+    CaseOnHold,
+    CaseResumed,
+    DonorRegistered,
+    EventCorrected,
+    ProductAllocated,
+)
+from ledger.domain.events_quality import ManufacturingStarted, ProductInfused, ProductReleased, UnitsDerived
+from ledger.domain.events_unit import MaterialCollected, UnitLabelled
+
+from .common import ReadModel, sql, when
 
 MILESTONES = ("enrolled", "collected", "in_manufacturing", "released", "allocated", "infused")
 STATUSES = (*MILESTONES, "on_hold", "cancelled")
 CORRECTABLE = {"kind", "product", "treating_site", "collection_site", "protocol"}
-COLUMNS = ("case_id, coi, kind, product, treating_site, collection_site, protocol, status, "
-           "milestone, hold_reason, enrolled_at, event_id, units, last_event_at, last_position")
-MAX_PAGE = 500
+ENROLMENTS = (CaseEnrolled.__name__, DonorRegistered.__name__)
 
 
 def _status(milestone: str, held: int, cancelled: int) -> str:
@@ -39,12 +50,18 @@ class CasesProjection(ReadModel):
         super().__init__()
         self._states: dict[str, dict[str, Any]] = {}  # case -> milestone/held/cancelled, this batch
         self._touched: dict[str, dict[str, Any]] = {}  # case -> its last event in this batch
+        self._changed: dict[str, dict[str, Any]] = {}  # case -> its status columns, changed in this batch
 
     def begin_batch(self) -> None:
-        self._states, self._touched = {}, {}
+        self._states, self._touched, self._changed = {}, {}, {}
 
     def finish_batch(self, conn: Connection) -> None:
-        """Each case touched by the batch gets its last event once (not once per event)."""
+        """Each case touched by the batch gets its status and last event once (not once per event)."""
+        if self._changed:
+            conn.execute(sql(
+                "UPDATE cases SET milestone = :milestone, held = :held, cancelled = :cancelled, "
+                "status = :status, hold_reason = :hold_reason WHERE case_id = :c"), list(self._changed.values()))
+            self._changed = {}
         if self._touched:
             conn.execute(sql("UPDATE cases SET last_event_at = :t, last_position = :p WHERE case_id = :c"),
                          list(self._touched.values()))
@@ -53,9 +70,43 @@ class CasesProjection(ReadModel):
     def _touch(self, case_id: str, env: Mapping[str, Any], position: int) -> None:
         self._touched[case_id] = {"t": env["recorded_at"], "p": position, "c": case_id}
 
-    def apply(self, conn: Connection, position: int, event: Any) -> None:
-        super().apply(conn, position, event)
-        env = event.envelope if hasattr(event, "envelope") else event
+    def project(self, conn: Connection, position: int, env: Mapping[str, Any],
+                data: EventData | None) -> None:
+        match data:
+            case CaseEnrolled():
+                self._enrol(conn, position, env, coi=data.coi, kind=data.kind, product=data.product,
+                            site=data.treating_site, collection=data.collection_site,
+                            protocol=data.protocol)
+            case DonorRegistered():
+                self._enrol(conn, position, env, coi=data.coi, kind="donor", product=data.product,
+                            site=None, collection=data.collection_site, protocol=None)
+            case CaseOnHold(reason=reason):
+                self._flags(conn, env["stream"], held=1, hold_reason=reason)
+            case CaseResumed():
+                self._flags(conn, env["stream"], held=0)
+            case CaseCancelled():
+                self._flags(conn, env["stream"], cancelled=1)
+            case UnitLabelled(case=case):
+                conn.execute(sql("UPDATE cases SET units = units + 1 WHERE case_id = :c"), {"c": str(case)})
+            case MaterialCollected():
+                self._milestone(conn, env, "collected")
+            case UnitsDerived() | ManufacturingStarted():
+                self._milestone(conn, env, "in_manufacturing")
+            case ProductReleased():
+                self._milestone(conn, env, "released")
+            case ProductAllocated(patient_case=patient_case) if env["stream"] == str(patient_case):
+                self._flags(conn, env["stream"], milestone="allocated")
+                conn.execute(sql("UPDATE cases SET units = units + 1 WHERE case_id = :c"), {"c": env["stream"]})
+            case ProductAllocated():  # the dose's own stream: its donor case
+                self._milestone(conn, env, "allocated")
+            case ProductInfused(case=case):
+                self._infused(conn, position, env, str(case))
+            case EventCorrected(corrected_type=corrected, changes=changes) if corrected in ENROLMENTS:
+                for change in changes:
+                    field = change.field
+                    if field in CORRECTABLE and (field != "kind" or corrected == CaseEnrolled.__name__):
+                        conn.execute(sql(f"UPDATE cases SET {field} = :v WHERE case_id = :c"),
+                                     {"v": change.new, "c": env["stream"]})
         case_id = self._case_of(conn, env)
         if case_id is not None:
             self._touch(case_id, env, position)
@@ -67,26 +118,16 @@ class CasesProjection(ReadModel):
         _, role, case_id = found
         return env["stream"] if role == "case" else case_id
 
-    def _enrol(self, conn: Connection, position: int, env: Mapping[str, Any], kind: str,
-               site: str | None) -> None:
-        d = env["data"]
+    def _enrol(self, conn: Connection, position: int, env: Mapping[str, Any], **case: str | None) -> None:
         conn.execute(sql(
             "INSERT INTO cases (case_id, coi, kind, product, treating_site, collection_site, "
             "protocol, milestone, held, cancelled, status, hold_reason, enrolled_at, "
             "enrolled_position, event_id, units, last_event_at, last_position) VALUES "
             "(:case_id, :coi, :kind, :product, :site, :collection, :protocol, 'enrolled', 0, 0, "
             "'enrolled', NULL, :at, :p, :event_id, 0, :recorded, :p)"),
-            {"case_id": env["stream"], "coi": d["coi"], "kind": kind, "product": d["product"],
-             "site": site, "collection": d.get("collection_site"), "protocol": d.get("protocol"),
-             "at": when(env), "p": position, "event_id": env["event_id"],
+            {"case_id": env["stream"], **case, "at": when(env), "p": position, "event_id": env["event_id"],
              "recorded": env["recorded_at"]})
         self._states[env["stream"]] = {"milestone": "enrolled", "held": 0, "cancelled": 0}
-
-    def on_CaseEnrolled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._enrol(conn, position, env, env["data"]["kind"], env["data"]["treating_site"])
-
-    def on_DonorRegistered(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._enrol(conn, position, env, "donor", None)
 
     def _flags(self, conn: Connection, case_id: str, **changes: Any) -> None:
         state = self._states.get(case_id)
@@ -102,91 +143,19 @@ class CasesProjection(ReadModel):
             changes.pop("milestone")
         state.update(changes)
         hold_reason = changes.pop("hold_reason", None)
-        conn.execute(sql(
-            "UPDATE cases SET milestone = :milestone, held = :held, cancelled = :cancelled, "
-            "status = :status, hold_reason = :hold_reason WHERE case_id = :c"),
-            {**state, "status": _status(state["milestone"], state["held"], state["cancelled"]),
-             "hold_reason": hold_reason if state["held"] else None, "c": case_id})
         self._states[case_id] = {k: state[k] for k in ("milestone", "held", "cancelled")}
-
-    def on_CaseOnHold(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._flags(conn, env["stream"], held=1, hold_reason=env["data"]["reason"])
-
-    def on_CaseResumed(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._flags(conn, env["stream"], held=0)
-
-    def on_CaseCancelled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._flags(conn, env["stream"], cancelled=1)
-
-    def on_UnitLabelled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        conn.execute(sql("UPDATE cases SET units = units + 1 WHERE case_id = :c"),
-                     {"c": env["data"]["case"]})
+        self._changed[case_id] = {  # as the row must end the batch
+            **self._states[case_id], "status": _status(state["milestone"], state["held"], state["cancelled"]),
+            "hold_reason": hold_reason if state["held"] else None, "c": case_id}
 
     def _milestone(self, conn: Connection, env: Mapping[str, Any], milestone: str) -> None:
         case_id = self._case_of(conn, env)
         if case_id is not None:
             self._flags(conn, case_id, milestone=milestone)
 
-    def on_MaterialCollected(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._milestone(conn, env, "collected")
-
-    def on_UnitsDerived(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._milestone(conn, env, "in_manufacturing")
-
-    def on_ManufacturingStarted(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._milestone(conn, env, "in_manufacturing")
-
-    def on_ProductReleased(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        self._milestone(conn, env, "released")
-
-    def on_ProductAllocated(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        if env["stream"] == env["data"]["patient_case"]:
-            self._flags(conn, env["stream"], milestone="allocated")
-            conn.execute(sql("UPDATE cases SET units = units + 1 WHERE case_id = :c"), {"c": env["stream"]})
-        else:  # the dose's own stream: its donor case
-            self._milestone(conn, env, "allocated")
-
-    def on_ProductInfused(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        patient = env["data"]["case"]
+    def _infused(self, conn: Connection, position: int, env: Mapping[str, Any], patient: str) -> None:
         self._flags(conn, patient, milestone="infused")
         self._touch(patient, env, position)
         source = self._case_of(conn, env)
         if source is not None and source != patient:  # a donor dose: the donor case too
             self._flags(conn, source, milestone="infused")
-
-    def on_EventCorrected(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        if d["corrected_type"] not in ("CaseEnrolled", "DonorRegistered"):
-            return
-        for change in d["changes"]:
-            field = change["field"]
-            if field in CORRECTABLE and (field != "kind" or d["corrected_type"] == "CaseEnrolled"):
-                conn.execute(sql(f"UPDATE cases SET {field} = :v WHERE case_id = :c"),
-                             {"v": change["new"], "c": env["stream"]})
-
-
-def case_summary(conn: Connection, coi: str) -> dict[str, Any] | None:
-    """The case with COI ``coi`` (a :data:`COLUMNS` dict), or None."""
-    found = rows(conn.execute(sql(f"SELECT {COLUMNS} FROM cases WHERE coi = :coi"),
-                              {"coi": coi}))
-    return found[0] if found else None
-
-
-def list_cases(conn: Connection, *, status: str | None = None, kind: str | None = None,
-               treating_site: str | None = None, product: str | None = None,
-               cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
-    """Cases in enrolment order: ``{"items": [case dict ...], "next_cursor": str | None}``."""
-    limit = max(1, min(limit, MAX_PAGE))
-    where, params = ["enrolled_position > :after"], {"after": decode_cursor(cursor), "n": limit + 1}
-    for column, value in (("status", status), ("kind", kind), ("treating_site", treating_site),
-                          ("product", product)):
-        if value is not None:
-            where.append(f"{column} = :{column}")
-            params[column] = value
-    found = rows(conn.execute(sql(
-        f"SELECT {COLUMNS}, enrolled_position FROM cases WHERE {' AND '.join(where)} "
-        "ORDER BY enrolled_position LIMIT :n"), params))
-    more = len(found) > limit
-    items = found[:limit]
-    positions = [item.pop("enrolled_position") for item in items]
-    return {"items": items, "next_cursor": encode_cursor(positions[-1]) if more else None}

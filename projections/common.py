@@ -1,4 +1,5 @@
-"""Shared pieces of the read models: envelope access, times, cursors, the stream directory.
+"""Shared pieces of the read models: envelope access, times, cursors, the stream directory, the
+base class that hands each read model an event as its envelope and its typed data.
 
 Every read model here is deterministic: it writes only values taken from the events it is
 given (never the wall clock, never random ids), so a rebuild from zero gives identical rows.
@@ -19,9 +20,15 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Connection, TextClause, text
 
+from ledger.datatypes import EventData
+from ledger.domain.catalogue import typed
+from ledger.domain.events_case import CaseEnrolled, DonorRegistered
+from ledger.domain.events_quality import ManufacturingStarted
+from ledger.domain.events_unit import UnitLabelled
 from ledger.errors import InvalidEvent
 from ledger.records import SealedEvent
 from ledger.timefmt import format_utc, parse_utc
@@ -50,14 +57,19 @@ def when(env: Mapping[str, Any]) -> str:
     return env.get("occurred_at") or env["recorded_at"]
 
 
+def number(value: float | None) -> str:
+    """A stored number as the event's JSON text gives it: ``8`` for 8.0 (JCS), ``9.25``."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def utc_text(value: datetime | str) -> str:
     """The fixed text form of a time given as an aware datetime or RFC 3339 text."""
     return format_utc(value) if isinstance(value, datetime) else format_utc(parse_utc(value))
 
 
-def micros(value: str) -> int:
-    """Microseconds since the epoch of an RFC 3339 time (exact, for reading arithmetic)."""
-    return (parse_utc(value) - EPOCH) // timedelta(microseconds=1)
+def micros(value: datetime | str) -> int:
+    """Microseconds since the epoch of an aware time or RFC 3339 text (exact, for reading arithmetic)."""
+    return ((value if isinstance(value, datetime) else parse_utc(value)) - EPOCH) // timedelta(microseconds=1)
 
 
 def from_micros(value: int) -> str:
@@ -162,15 +174,26 @@ class StreamDirectory:
             self._cache.popitem(last=False)
 
 
-def register_streams(directory: StreamDirectory, conn: Connection, env: Mapping[str, Any]) -> None:
+def register_streams(directory: StreamDirectory, conn: Connection, env: Mapping[str, Any],
+                     data: EventData | None) -> None:
     """Record the streams that enrolment, labelling and the start of a lot create."""
-    kind, data = env["type"], env["data"]
-    if kind in ("CaseEnrolled", "DonorRegistered"):
-        directory.add(conn, env["stream"], data["coi"], "case")
-    elif kind == "UnitLabelled":
-        directory.add(conn, env["stream"], data["coi"], "unit", data["case"])
-    elif kind == "ManufacturingStarted" and env["stream"] not in data["inputs"]:
-        directory.add(conn, env["stream"], data["coi"], "unit", data["case"])  # the lot
+    match data:
+        case CaseEnrolled(coi=coi) | DonorRegistered(coi=coi):
+            directory.add(conn, env["stream"], coi, "case")
+        case UnitLabelled(coi=coi, case=case):
+            directory.add(conn, env["stream"], coi, "unit", str(case))
+        case ManufacturingStarted(coi=coi, case=case, inputs=inputs) if not is_in(env["stream"], inputs):
+            directory.add(conn, env["stream"], coi, "unit", str(case))  # the lot
+
+
+def id_text(value: UUID | None) -> str | None:
+    """A typed id as the envelope's text (None stays None)."""
+    return None if value is None else str(value)
+
+
+def is_in(stream: str, streams: Iterable[UUID]) -> bool:
+    """Whether the stream id ``stream`` (text, as in an envelope) is one of ``streams``."""
+    return any(stream == str(s) for s in streams)
 
 
 def rows(result: Any) -> list[dict[str, Any]]:
@@ -178,10 +201,12 @@ def rows(result: Any) -> list[dict[str, Any]]:
 
 
 class ReadModel:
-    """Base of the projections: dispatches each envelope to ``on_<Type>(conn, position, env)``.
+    """Base of the read models: :meth:`project` gets each event as its envelope and its typed data.
 
     ``tables`` are the tables the projection owns (emptied by ``reset``); every projection
-    keeps its own :class:`StreamDirectory` of case and unit streams.
+    keeps its own :class:`StreamDirectory` of case and unit streams. Run in a
+    :class:`~projections.registry.ProjectionGroup`, the group converts each event once for all
+    its members; run alone, :meth:`apply` converts it.
     """
 
     name = "read_model"
@@ -197,11 +222,15 @@ class ReadModel:
 
     def apply(self, conn: Connection, position: int, event: SealedEvent) -> None:
         env = env_of(event)
+        data = typed(env["type"], env["data"])
         if self.registers:
-            register_streams(self.directory, conn, env)
-        handler = getattr(self, f"on_{env['type']}", None)
-        if handler is not None:
-            handler(conn, position, env)
+            register_streams(self.directory, conn, env, data)
+        self.project(conn, position, env, data)
+
+    def project(self, conn: Connection, position: int, env: Mapping[str, Any],
+                data: EventData | None) -> None:
+        """Apply one event: ``env`` for its stream, seq, times, actor, site and event id; ``data``
+        its typed data (None for a type this code does not know). A ``match`` on ``data``."""
 
     def reset(self, conn: Connection) -> None:
         delete_all(conn, self.tables)

@@ -26,6 +26,8 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine
 
 from ledger.database import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE
+from ledger.domain.events_registry import UserCreated
+from ledger.domain.events_unit import PackedInto
 from ledger.dossier import REGISTRY, build_dossier
 from ledger.merkle import NoteSigner
 from ledger.sealing import KeyRing
@@ -33,12 +35,12 @@ from ledger.streams import device_stream, user_stream
 from ledger.timefmt import format_utc, utc_now
 
 from .audit_query import audit_trail_page
-from .cases import case_summary
+from .cases_query import case_summary
 from .checkpoints import latest_checkpoint
 from .common import sql
 from .conditions_query import conditions_for_unit
-from .custody import custody_timeline
-from .genealogy import genealogy_for_coi
+from .custody_query import custody_timeline
+from .genealogy_query import genealogy_for_coi
 from .merkle_log import ProofUnavailable, inclusion_proof
 
 CASE_FIELDS = ("coi", "kind", "product", "treating_site", "collection_site", "protocol", "status",
@@ -73,7 +75,7 @@ def case_streams(conn: Connection, coi: str) -> tuple[dict[str, Any], list[dict[
         records = read_records(conn, stream)
         parts.append({"stream": stream, "role": role, "records": records})
         order += [(r["envelope"]["data"]["container"], "unit") for r in records
-                  if r["envelope"]["type"] == "PackedInto" and r["envelope"]["data"].get("container")]
+                  if r["envelope"]["type"] == PackedInto.__name__ and r["envelope"]["data"].get("container")]
     holders: dict[str, set[str]] = {"user": set(), "device": set()}
     for part in parts:
         for record in part["records"]:
@@ -136,7 +138,7 @@ def printed_names(conn: Connection, trail: list[dict[str, Any]], units: list[dic
     names = {}
     for party in sorted(parties):
         created = next((r["envelope"]["data"] for r in read_records(conn, str(user_stream(party)))
-                        if r["envelope"]["type"] == "UserCreated"), None)
+                        if r["envelope"]["type"] == UserCreated.__name__), None)
         if created and created.get("printed_name"):
             names[party] = created["printed_name"]
     return names

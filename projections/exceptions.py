@@ -18,7 +18,7 @@ overdue_handoff             CustodyTransferred              CustodyAcknowledged 
 overdue_delivery            ShipmentDispatched              ShipmentDelivered
 ==========================  ==============================  =================================
 
-The last two are candidates: :func:`exceptions` lists them only when late at ``now`` (still
+The last two are candidates: ``exceptions_query.exceptions`` lists them only when late at ``now`` (still
 open after the limit) or when they were closed late; the limits are query arguments. A
 container's handover and shipment open one exception, on the container.
 """
@@ -26,17 +26,34 @@ container's handover and shipment open one exception, on the container.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
-from .common import ReadModel, dumps, from_micros, loads, micros, rows, sql, utc_text, when
+from ledger.datatypes import EventData
+from ledger.domain.events_case import EventCorrected, OperationRefused
+from ledger.domain.events_quality import (
+    ExcursionAssessed,
+    ExcursionDetected,
+    QCResultRecorded,
+    UnitDisposed,
+    UnitQuarantined,
+    UnitReleasedFromQuarantine,
+)
+from ledger.domain.events_registry import AccessDenied, UserAuthenticated, UserLocked, UserUnlocked
+from ledger.domain.events_unit import (
+    CustodyAcknowledged,
+    CustodyDeclined,
+    CustodyTransferred,
+    ShipmentDelivered,
+    ShipmentDispatched,
+    UnitScanned,
+)
+from ledger.timefmt import format_utc
+
+from .common import ReadModel, dumps, loads, micros, number, rows, sql, when
 
 BURST = 3
-HANDOVER_LIMIT = timedelta(hours=2)
-DELIVERY_SLA = timedelta(hours=48)
-MAX_LIST = 1000
 
 
 class ExceptionsProjection(ReadModel):
@@ -73,158 +90,72 @@ class ExceptionsProjection(ReadModel):
                  "id": row["exception_id"]})
         return len(found)
 
-    def on_ExcursionDetected(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        self._open(conn, p, env, "excursion_unassessed", f"excursion:{d['excursion_id']}",
-                   f"{d['min_celsius']}..{d['max_celsius']} °C for {d['duration_s']} s "
-                   f"(limits {d.get('limit_min')}..{d.get('limit_max')}) from {d['start']}")
+    def project(self, conn: Connection, p: int, env: Mapping[str, Any], data: EventData | None) -> None:
+        stream = env["stream"]
+        match data:
+            case ExcursionDetected(excursion_id=excursion):
+                self._open(conn, p, env, "excursion_unassessed", f"excursion:{excursion}",
+                           f"{number(data.min_celsius)}..{number(data.max_celsius)} °C for "
+                           f"{data.duration_s} s (limits {number(data.limit_min)}..{number(data.limit_max)}) "
+                           f"from {format_utc(data.start)}")
+            case ExcursionAssessed(excursion_id=excursion, decision=decision, rationale=rationale):
+                self._resolve(conn, env, f"excursion:{excursion}")
+                if decision == "discard":
+                    self._open(conn, p, env, "excursion_discarded", f"discard:{stream}",
+                               f"excursion {excursion} assessed discard: {rationale}")
+            case UnitDisposed():
+                self._resolve(conn, env, f"discard:{stream}")
+                self._resolve(conn, env, f"quarantine:{stream}")
+            case UnitScanned(purpose=purpose, verdict="match"):
+                self._resolve(conn, env, f"scan:{stream}:{purpose}")
+            case UnitScanned(purpose=purpose, verdict=verdict, reason=reason):
+                self._open(conn, p, env, f"scan_{verdict}", f"scan:{stream}:{purpose}",
+                           f"{purpose} scan: {verdict}" + (f": {reason}" if reason else ""))
+            case OperationRefused(step=step, code=code, detail=detail):
+                self._open(conn, p, env, "operation_refused", f"refused:{env['event_id']}",
+                           f"{step} refused, {code}: {detail}")
+            case EventCorrected(corrected_type=corrected, corrected_event_id=target, reason=reason):
+                fields = ", ".join(c.field for c in data.changes)
+                self._open(conn, p, env, "event_corrected", f"corrected:{env['event_id']}",
+                           f"{corrected} {target} corrected ({fields}): {reason}")
+            case QCResultRecorded(test=test, result="pass"):
+                self._resolve(conn, env, f"qc:{stream}:{test}")
+            case QCResultRecorded(test=test):
+                self._open(conn, p, env, "qc_failed", f"qc:{stream}:{test}", f"QC {test} failed")
+            case UnitQuarantined(reason=reason):
+                self._open(conn, p, env, "quarantine", f"quarantine:{stream}", reason)
+            case UnitReleasedFromQuarantine():
+                self._resolve(conn, env, f"quarantine:{stream}")
+            case AccessDenied(user=user, attempt=attempt) if attempt >= BURST:
+                self._denied(conn, p, env, user, attempt)
+            case UserAuthenticated(user=user):
+                self._resolve(conn, env, f"access:{user}")
+            case UserLocked(user=user, reason=reason):
+                self._open(conn, p, env, "account_locked", f"lock:{user}", f"{user} locked: {reason}",
+                           subject=user)
+            case UserUnlocked(user=user):
+                self._resolve(conn, env, f"access:{user}")
+                self._resolve(conn, env, f"lock:{user}")
+            case CustodyTransferred(via_container=None, from_party=sender, to_party=receiver):
+                self._open(conn, p, env, "overdue_handoff", f"handoff:{stream}",
+                           f"handover {sender} -> {receiver} not acknowledged", subject=receiver)
+            case CustodyAcknowledged(via_container=None) | CustodyDeclined(via_container=None):
+                self._resolve(conn, env, f"handoff:{stream}")
+            case ShipmentDispatched(via_container=None):
+                self._open(conn, p, env, "overdue_delivery", f"shipment:{stream}",
+                           f"{data.carrier} {data.tracking} {data.from_site} -> {data.to_site} "
+                           "not delivered", subject=data.tracking)
+            case ShipmentDelivered(via_container=None):
+                self._resolve(conn, env, f"shipment:{stream}")
 
-    def on_ExcursionAssessed(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        self._resolve(conn, env, f"excursion:{d['excursion_id']}")
-        if d["decision"] == "discard":
-            self._open(conn, p, env, "excursion_discarded", f"discard:{env['stream']}",
-                       f"excursion {d['excursion_id']} assessed discard: {d['rationale']}")
-
-    def on_UnitDisposed(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        self._resolve(conn, env, f"discard:{env['stream']}")
-        self._resolve(conn, env, f"quarantine:{env['stream']}")
-
-    def on_UnitScanned(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        key = f"scan:{env['stream']}:{d['purpose']}"
-        if d["verdict"] == "match":
-            self._resolve(conn, env, key)
-        else:
-            self._open(conn, p, env, f"scan_{d['verdict']}", key,
-                       f"{d['purpose']} scan: {d['verdict']}" + (f": {d['reason']}"
-                                                                 if d.get("reason") else ""))
-
-    def on_OperationRefused(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        self._open(conn, p, env, "operation_refused", f"refused:{env['event_id']}",
-                   f"{d['step']} refused, {d['code']}: {d['detail']}")
-
-    def on_EventCorrected(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        fields = ", ".join(c["field"] for c in d["changes"])
-        self._open(conn, p, env, "event_corrected", f"corrected:{env['event_id']}",
-                   f"{d['corrected_type']} {d['corrected_event_id']} corrected ({fields}): "
-                   f"{d['reason']}")
-
-    def on_QCResultRecorded(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        key = f"qc:{env['stream']}:{d['test']}"
-        if d["result"] == "pass":
-            self._resolve(conn, env, key)
-        else:
-            self._open(conn, p, env, "qc_failed", key, f"QC {d['test']} failed")
-
-    def on_UnitQuarantined(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        self._open(conn, p, env, "quarantine", f"quarantine:{env['stream']}",
-                   env["data"]["reason"])
-
-    def on_UnitReleasedFromQuarantine(self, conn: Connection, p: int,
-                                      env: Mapping[str, Any]) -> None:
-        self._resolve(conn, env, f"quarantine:{env['stream']}")
-
-    def on_AccessDenied(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        if d["attempt"] < BURST:
-            return
-        key = f"access:{d['user']}"
+    def _denied(self, conn: Connection, p: int, env: Mapping[str, Any], user: str, attempt: int) -> None:
+        key = f"access:{user}"
+        text = f"{attempt} consecutive failed sign-ins of {user}"
         row = conn.execute(sql("SELECT exception_id, event_ids FROM review_exceptions "
                                 "WHERE match_key = :k AND status = 'open'"), {"k": key}).first()
         if row is None:
-            self._open(conn, p, env, "access_denied_burst", key,
-                       f"{d['attempt']} consecutive failed sign-ins of {d['user']}",
-                       subject=d["user"])
+            self._open(conn, p, env, "access_denied_burst", key, text, subject=user)
         else:
             conn.execute(sql("UPDATE review_exceptions SET event_ids = :e, detail = :d "
                               "WHERE exception_id = :id"),
-                         {"e": dumps([*loads(row[1]), env["event_id"]]), "id": row[0],
-                          "d": f"{d['attempt']} consecutive failed sign-ins of {d['user']}"})
-
-    def on_UserAuthenticated(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        self._resolve(conn, env, f"access:{env['data']['user']}")
-
-    def on_UserLocked(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        self._open(conn, p, env, "account_locked", f"lock:{d['user']}",
-                   f"{d['user']} locked: {d['reason']}", subject=d["user"])
-
-    def on_UserUnlocked(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        self._resolve(conn, env, f"access:{env['data']['user']}")
-        self._resolve(conn, env, f"lock:{env['data']['user']}")
-
-    def on_CustodyTransferred(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        if d.get("via_container") is None:
-            self._open(conn, p, env, "overdue_handoff", f"handoff:{env['stream']}",
-                       f"handover {d['from_party']} -> {d['to_party']} not acknowledged",
-                       subject=d["to_party"])
-
-    def on_CustodyAcknowledged(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        if env["data"].get("via_container") is None:
-            self._resolve(conn, env, f"handoff:{env['stream']}")
-
-    on_CustodyDeclined = on_CustodyAcknowledged
-
-    def on_ShipmentDispatched(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        if d.get("via_container") is None:
-            self._open(conn, p, env, "overdue_delivery", f"shipment:{env['stream']}",
-                       f"{d['carrier']} {d['tracking']} {d['from_site']} -> {d['to_site']} "
-                       "not delivered", subject=d["tracking"])
-
-    def on_ShipmentDelivered(self, conn: Connection, p: int, env: Mapping[str, Any]) -> None:
-        if env["data"].get("via_container") is None:
-            self._resolve(conn, env, f"shipment:{env['stream']}")
-
-
-TIMED = """(kind NOT IN ('overdue_handoff', 'overdue_delivery')
- OR (kind = 'overdue_handoff' AND ((status = 'open' AND opened_at < :hc)
-                                   OR (status = 'resolved' AND duration_s > :hs)))
- OR (kind = 'overdue_delivery' AND ((status = 'open' AND opened_at < :dc)
-                                    OR (status = 'resolved' AND duration_s > :ds))))"""
-
-
-def exceptions(conn: Connection, *, coi: str | None = None, status: str = "open",
-               now: datetime | str, handover_limit: timedelta = HANDOVER_LIMIT,
-               delivery_sla: timedelta = DELIVERY_SLA, limit: int = MAX_LIST
-               ) -> list[dict[str, Any]]:
-    """Exceptions in log order; ``status`` is ``open``, ``resolved`` or ``all``. Each::
-
-        {exception_id, kind, status, coi, unit_id, subject, opened_at, event_ids: [...],
-         detail, resolved_at, resolved_event_id, duration_s, age_s}
-
-    ``age_s``: seconds from opening to ``now`` for an open exception, else None.
-    """
-    if status not in ("open", "resolved", "all"):
-        raise ValueError("status is open, resolved or all")
-    moment = micros(utc_text(now))
-    params: dict[str, Any] = {
-        "hc": _before(moment, handover_limit), "dc": _before(moment, delivery_sla),
-        "hs": handover_limit.total_seconds(),
-        "ds": delivery_sla.total_seconds(), "n": max(1, min(limit, MAX_LIST)),
-        "now": utc_text(now)}
-    where = [TIMED, "opened_at <= :now"]
-    if coi is not None:
-        where.append("coi = :coi")
-        params["coi"] = coi
-    if status != "all":
-        where.append("status = :status")
-        params["status"] = status
-    found = rows(conn.execute(sql(
-        "SELECT exception_id, kind, status, coi, unit_id, subject, opened_at, event_ids, detail, "
-        "resolved_at, resolved_event_id, duration_s FROM review_exceptions "
-        f"WHERE {' AND '.join(where)} ORDER BY opened_position, exception_id LIMIT :n"), params))
-    for row in found:
-        row["event_ids"] = loads(row["event_ids"])
-        row["age_s"] = ((moment - micros(row["opened_at"])) // 1_000_000
-                        if row["status"] == "open" else None)
-    return found
-
-
-def _before(moment_us: int, span: timedelta) -> str:
-    return from_micros(moment_us - span // timedelta(microseconds=1))
+                         {"e": dumps([*loads(row[1]), env["event_id"]]), "id": row[0], "d": text})

@@ -13,7 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from .common import ReadModel, rows, sql
+from ledger.datatypes import EventData
+from ledger.domain.events_case import EventCorrected
+from ledger.domain.events_unit import UnitLabelled
+
+from .common import ReadModel, sql
 
 LABEL = "label"
 
@@ -30,40 +34,19 @@ class UnitIdentifiersProjection(ReadModel):
             conn.execute(sql("INSERT INTO unit_identifiers (scheme, value, unit_id, coi, "
                               "event_id) VALUES (:s, :v, :u, :c, :e)"), values)
 
-    def on_UnitLabelled(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        others = {k: v for k, v in (d.get("identifiers") or {}).items() if k != LABEL}
-        self._add(conn, env, env["stream"], d["coi"], {LABEL: d["label"], **others})
+    def project(self, conn: Connection, position: int, env: Mapping[str, Any],
+                data: EventData | None) -> None:
+        match data:
+            case UnitLabelled(coi=coi, label=label, identifiers=identifiers):
+                others = {k: v for k, v in identifiers.items() if k != LABEL}
+                self._add(conn, env, env["stream"], coi, {LABEL: label, **others})
+            case EventCorrected(corrected_type=corrected, changes=changes) if corrected == UnitLabelled.__name__:
+                for change in changes:
+                    if change.field == "identifiers":
+                        self._replace(conn, env, change.new or {})
 
-    def on_EventCorrected(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
-        d = env["data"]
-        if d["corrected_type"] != "UnitLabelled":
-            return
-        for change in d["changes"]:
-            if change["field"] == "identifiers":
-                conn.execute(sql("DELETE FROM unit_identifiers WHERE unit_id = :u "
-                                  "AND scheme <> :label"), {"u": env["stream"], "label": LABEL})
-                new = {k: v for k, v in (change["new"] or {}).items() if k != LABEL}
-                self._add(conn, env, env["stream"], self.directory.coi(conn, env["stream"]), new)
-
-
-def lookup_identifier(conn: Connection, value: str, scheme: str | None = None
-                      ) -> list[dict[str, Any]]:
-    """Units whose label carries ``value`` (under ``scheme`` if given)::
-
-        [{scheme, value, unit_id, coi, event_id}]   # usually one; several means ambiguous
-    """
-    where, params = "value = :v", {"v": value}
-    if scheme is not None:
-        where += " AND scheme = :s"
-        params["s"] = scheme
-    return rows(conn.execute(sql(
-        "SELECT scheme, value, unit_id, coi, event_id FROM unit_identifiers "
-        f"WHERE {where} ORDER BY scheme, unit_id"), params))
-
-
-def identifiers_of(conn: Connection, unit_id: str) -> dict[str, str]:
-    """Every identifier of one unit, by scheme (``label`` included)."""
-    return {r[0]: r[1] for r in conn.execute(sql(
-        "SELECT scheme, value FROM unit_identifiers WHERE unit_id = :u ORDER BY scheme"),
-        {"u": str(unit_id)})}
+    def _replace(self, conn: Connection, env: Mapping[str, Any], identifiers: Mapping[str, Any]) -> None:
+        conn.execute(sql("DELETE FROM unit_identifiers WHERE unit_id = :u AND scheme <> :label"),
+                     {"u": env["stream"], "label": LABEL})
+        new = {k: v for k, v in identifiers.items() if k != LABEL}
+        self._add(conn, env, env["stream"], self.directory.coi(conn, env["stream"]), new)

@@ -2,8 +2,9 @@
 
 Every projection is tracked on its own (``projection_tracking`` by name). By default they run
 as one :class:`ProjectionGroup`, tracked as ``read_models``: each batch of the log is read
-once and applied to all of them in one transaction (a rebuild then costs one pass over the
-log instead of one per read model). ``grouped=False`` returns them separately.
+once, each event is converted to its typed data once, and both are applied to all of them in one
+transaction (a rebuild then costs one pass over the log instead of one per read model).
+``grouped=False`` returns them separately (each then converts the events itself).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ledger.domain.catalogue import typed
 from ledger.records import SealedEvent
 
 from .audit import AuditTrailProjection
@@ -40,9 +42,16 @@ class ProjectionGroup:
                 member.share(self.directory)  # one stream directory for the whole group
 
     def apply(self, conn: Connection, position: int, event: SealedEvent) -> None:
-        register_streams(self.directory, conn, event.envelope)
+        """Convert the event to its typed data once, for every member (None: a type this code
+        does not know), then let each read model project it."""
+        env = event.envelope
+        data = typed(env["type"], env["data"])
+        register_streams(self.directory, conn, env, data)
         for projection in self.members:
-            projection.apply(conn, position, event)
+            if isinstance(projection, ReadModel):
+                projection.project(conn, position, env, data)
+            else:
+                projection.apply(conn, position, event)
 
     def begin_batch(self) -> None:
         for projection in self.members:

@@ -19,7 +19,7 @@ from ledger.application import Claim
 from ledger.errors import Forbidden, LedgerError
 from ledger.services.executor import Reads, Step
 from ledger.timefmt import format_utc, utc_now
-from projections.identifiers import lookup_identifier
+from projections.identifiers_query import lookup_identifier
 
 from ..container import Container
 from ..deps import Principal

@@ -8,18 +8,16 @@ audit trail's detail is not shown, and :func:`assert_no_pseudonym` guards the fi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from ledger.bootstrap import key_store
 from ledger.timefmt import utc_now
-from projections.audit_query import audit_trail_page
-from projections.audit_steps import one_row_per_step, readable
-from projections.cases import case_summary
+from projections.audit_query import audit_trail_page, one_row_per_step, readable
+from projections.cases_query import case_summary
 from projections.conditions_query import conditions_for_unit
-from projections.custody import custody_timeline
-from projections.exceptions import exceptions
-from projections.genealogy import genealogy_for_coi
+from projections.custody_query import HANDOVER_LIMIT, custody_timeline
+from projections.exceptions_query import exceptions
+from projections.genealogy_query import genealogy_for_coi
 
 from ..container import Container
 from ..deps import Principal
@@ -29,7 +27,6 @@ from .verification import read_events, verify_case
 
 TRAIL_LIMIT = 1000
 CHART_POINTS = 480
-HANDOVER_LIMIT = timedelta(hours=2)
 
 
 class Names:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from projections.audit_query import audit_trail_csv
-from projections.cases import case_summary
+from projections.cases_query import case_summary
 
 from . import session
 from .render import page, secure

@@ -11,8 +11,9 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection
 
-from projections.cases import STATUSES, case_summary, list_cases
-from projections.identifiers import lookup_identifier
+from projections.cases import STATUSES
+from projections.cases_query import case_summary, list_cases
+from projections.identifiers_query import lookup_identifier
 
 PAGE = 500
 MAX_SCANNED_PAGES = 20

@@ -15,8 +15,8 @@ from ledger.domain.events_case import CaseEnrolled
 from ledger.errors import StreamNotFound
 from ledger.streams import case_stream
 from ledger.timefmt import format_utc
-from projections.cases import case_summary, list_cases
-from projections.genealogy import genealogy_for_coi
+from projections.cases_query import case_summary, list_cases
+from projections.genealogy_query import genealogy_for_coi
 
 from ..commands import COMMANDS
 from ..deps import (

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from ledger.timefmt import utc_now
-from projections.exceptions import exceptions
+from projections.exceptions_query import exceptions
 
 from ..deps import AuditReader, ContainerDep, MinPosition, fresh
 from ..responses import ReviewException

@@ -17,7 +17,7 @@ from ledger.domain.events_unit import ScanPurpose
 from ledger.errors import InvalidEvent
 from ledger.streams import unit_stream
 from ledger.timefmt import format_utc
-from projections.identifiers import lookup_identifier
+from projections.identifiers_query import lookup_identifier
 from scanners.parse import parse_scan
 
 from ..container import Container

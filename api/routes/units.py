@@ -16,8 +16,8 @@ from ledger.domain.events_unit import UnitLabelled
 from ledger.errors import InvalidEvent, StreamNotFound
 from ledger.timefmt import format_utc, utc_now
 from projections.conditions_query import conditions_for_unit
-from projections.custody import custody_timeline
-from projections.genealogy import genealogy_for_unit
+from projections.custody_query import custody_timeline
+from projections.genealogy_query import genealogy_for_unit
 from scanners.label_pdf import render_label_sheet_pdf
 from scanners.labels import LabelData, render_label_png, render_label_svg
 

@@ -336,7 +336,7 @@ def test_export_validates_and_reimport_gives_the_same_genealogy(client, login, s
     from ledger import migrations
     from ledger.database import Database
     from ledger.services.journeys import seed_identities
-    from projections.genealogy import genealogy_for_coi
+    from projections.genealogy_query import genealogy_for_coi
 
     container = client.app.state.container
     coi, _ = _source_case(container.services)

@@ -17,7 +17,7 @@ from ledger.services.journeys import (
     run_autologous_journey,
     seed_identities,
 )
-from projections.cases import case_summary
+from projections.cases_query import case_summary
 from projections.checkpoints import latest_checkpoint
 
 CORRECTED_FROM, CORRECTED_TO = "sealed, intact", "sealed, corner dented"

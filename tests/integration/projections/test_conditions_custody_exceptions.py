@@ -15,8 +15,8 @@ from ledger.domain.custody import (
 )
 from ledger.domain.manufacturing import decide_quarantine, decide_record_qc
 from projections.conditions_query import conditions_for_unit
-from projections.custody import custody_timeline
-from projections.exceptions import exceptions
+from projections.custody_query import custody_timeline
+from projections.exceptions_query import exceptions
 
 from .journeys import FRESH, readings
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from projections.cases import case_summary, list_cases
+from projections.cases_query import case_summary, list_cases
 from projections.conditions_query import conditions_for_unit
-from projections.custody import custody_timeline
-from projections.exceptions import exceptions
-from projections.genealogy import genealogy_for_coi, genealogy_for_unit
-from projections.identifiers import identifiers_of, lookup_identifier
+from projections.custody_query import custody_timeline
+from projections.exceptions_query import exceptions
+from projections.genealogy_query import genealogy_for_coi, genealogy_for_unit
+from projections.identifiers_query import identifiers_of, lookup_identifier
 
 from .journeys import allogeneic, autologous
 

@@ -11,12 +11,12 @@ from sqlalchemy import text
 from ledger.application import Ledger
 from ledger.domain.catalogue import build_catalogue
 from projections.audit_query import audit_trail_page
-from projections.cases import list_cases
+from projections.cases_query import list_cases
 from projections.conditions_query import conditions_for_unit
-from projections.custody import custody_timeline
+from projections.custody_query import custody_timeline
 from projections.db import make_engine
-from projections.exceptions import exceptions
-from projections.genealogy import genealogy_for_coi, genealogy_for_unit
+from projections.exceptions_query import exceptions
+from projections.genealogy_query import genealogy_for_coi, genealogy_for_unit
 from projections.read_models import ProjectionGroup, all_projections, read_models
 from projections.runner import ProjectionRunner
 

@@ -11,11 +11,11 @@ from ledger.services import build_services
 from ledger.services.journeys import run_allogeneic_journey, run_autologous_journey, seed_identities
 from ledger.timefmt import parse_utc
 from projections.audit_query import audit_trail_page
-from projections.cases import case_summary
+from projections.cases_query import case_summary
 from projections.conditions_query import conditions_for_unit
-from projections.custody import custody_timeline
-from projections.exceptions import exceptions
-from projections.genealogy import genealogy_for_coi
+from projections.custody_query import custody_timeline
+from projections.exceptions_query import exceptions
+from projections.genealogy_query import genealogy_for_coi
 
 
 @pytest.fixture

@@ -1,0 +1,85 @@
+"""Queries of the genealogy read model (see ``projections.genealogy``): walk up and down from a
+case or a unit with one recursive CTE, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from .common import sql
+
+CHUNK = 500
+
+WALK = """
+WITH RECURSIVE
+  up(node) AS (SELECT node_id FROM genealogy_nodes WHERE {seed}
+               UNION SELECT e.src FROM genealogy_edges e JOIN up ON e.dst = up.node
+               WHERE e.relation <> 'packed_in'),
+  down(node) AS (SELECT node_id FROM genealogy_nodes WHERE {seed}
+                 UNION SELECT e.dst FROM genealogy_edges e JOIN down ON e.src = down.node)
+SELECT node FROM up UNION SELECT node FROM down
+"""
+
+
+def _graph(conn: Connection, seed: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    ids = sorted(r[0] for r in conn.execute(sql(WALK.format(seed=seed)), params))
+    if not ids:
+        return None
+    nodes: list[dict[str, Any]] = []
+    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+    wanted = set(ids)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        marks = ", ".join(f":n{i}" for i in range(len(chunk)))
+        bind = {f"n{i}": node for i, node in enumerate(chunk)}
+        nodes += [dict(r._mapping) for r in conn.execute(sql(
+            "SELECT node_id AS id, node_type AS type, coi, kind, label, status, case_id, "
+            f"created_at, event_id, position FROM genealogy_nodes WHERE node_id IN ({marks})"),
+            bind)]
+        for src, dst, relation, event_id, position, at in conn.execute(sql(
+                "SELECT src, dst, relation, event_id, position, at FROM genealogy_edges "
+                f"WHERE src IN ({marks})"), bind):
+            if dst not in wanted:
+                continue
+            edge = edges.setdefault((src, dst, relation), {
+                "from": src, "to": dst, "relation": relation, "at": at, "position": position,
+                "events": []})
+            edge["events"].append((position, event_id))
+            if position < edge["position"]:
+                edge["position"], edge["at"] = position, at
+    _case_statuses(conn, [n for n in nodes if n["type"] == "case"])
+    nodes.sort(key=lambda n: (n["position"], n["id"]))
+    out_edges = []
+    for edge in sorted(edges.values(), key=lambda e: (e["position"], e["from"], e["to"])):
+        edge["event_ids"] = [e for _, e in sorted(edge.pop("events"))]
+        edge.pop("position")
+        out_edges.append(edge)
+    for node in nodes:
+        node.pop("position")
+    return {"nodes": nodes, "edges": out_edges}
+
+
+def _case_statuses(conn: Connection, cases: list[dict[str, Any]]) -> None:
+    """A case node's status is the case status of the ``cases`` read model (one definition)."""
+    if not cases:
+        return
+    marks = ", ".join(f":c{i}" for i in range(len(cases)))
+    found = dict(conn.execute(sql(f"SELECT case_id, status FROM cases WHERE case_id IN ({marks})"),
+                              {f"c{i}": n["id"] for i, n in enumerate(cases)}).all())
+    for node in cases:
+        node["status"] = found.get(node["id"], node["status"])
+
+
+def genealogy_for_coi(conn: Connection, coi: str) -> dict[str, Any] | None:
+    """Every node carrying ``coi`` with all its ancestors and descendants, or None.
+
+    ``{"nodes": [{id, type, coi, kind, label, status, case_id, created_at, event_id}],
+    "edges": [{from, to, relation, at, event_ids}]}`` in log order.
+    """
+    return _graph(conn, "coi = :coi", {"coi": coi})
+
+
+def genealogy_for_unit(conn: Connection, unit_id: str) -> dict[str, Any] | None:
+    """The unit with all its ancestors and descendants (same shape), or None."""
+    return _graph(conn, "node_id = :unit AND node_type = 'unit'", {"unit": str(unit_id)})
