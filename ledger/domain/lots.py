@@ -15,11 +15,11 @@ from uuid import UUID
 
 from ..errors import InvalidEvent
 from .base import NewEvent, new_event, refusal, require_aware
-from .case import CaseState, recorded_refusal, require_case
+from .case import CaseState, require_case
 from .events_quality import ManufacturingStarted, ManufacturingStepRecorded, ProductFilled
 from .events_unit import UnitLabelled, UnitSpec
 from .identifiers import validate_unit_label
-from .manufacturing import DerivedOutput, require_inputs
+from .manufacturing import DerivedOutput, require_inputs, require_same_coi
 from .registry import SiteState
 from .unit import UnitState, require_usable
 
@@ -38,13 +38,7 @@ def decide_start(case: CaseState, lot: UnitState, inputs: Sequence[UnitState], *
         raise refusal("LOT_EXISTS", f"lot {lot_number} was already started for {case.coi}")
     if not inputs:
         raise InvalidEvent("manufacturing needs inputs", code="INVALID_DATA")
-    strangers = [u for u in inputs if u.coi != case.coi]
-    if strangers:
-        cases = [case.stream, *(u.case for u in strangers)]
-        raise recorded_refusal(cases, "COI_MISMATCH", ManufacturingStarted.__name__,  # type: ignore[arg-type]
-                               f"{strangers[0].label} carries {strangers[0].coi}, not {case.coi}",
-                               coi=strangers[0].coi, unit=strangers[0].stream,
-                               label=strangers[0].label)
+    require_same_coi(case, inputs, step=ManufacturingStarted.__name__)
     in_ids = [u.stream for u in inputs]
     if len(set(in_ids)) != len(in_ids):
         raise InvalidEvent("an input is named twice", code="INVALID_DATA")

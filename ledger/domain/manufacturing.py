@@ -52,6 +52,16 @@ class DerivedOutput:
     volume_ml: float | None = None
 
 
+def require_same_coi(case: CaseState, inputs: Sequence[UnitState], *, step: str) -> None:
+    """Material of another COI is never mixed in: refused and recorded on every case involved."""
+    strangers = [u for u in inputs if u.coi != case.coi]
+    if strangers:
+        cases = [case.stream, *(u.case for u in strangers)]
+        raise recorded_refusal(cases, "COI_MISMATCH", step,  # type: ignore[arg-type]
+                               f"{strangers[0].label} carries {strangers[0].coi}, not {case.coi}",
+                               coi=strangers[0].coi, unit=strangers[0].stream, label=strangers[0].label)
+
+
 def require_inputs(inputs: Sequence[UnitState], *, actor: str, now: datetime) -> None:
     """Material a manufacturing step may consume at ``now`` (within expiry, held by ``actor``)."""
     for unit in inputs:
@@ -81,13 +91,7 @@ def decide_derive(case: CaseState, inputs: Sequence[UnitState], outputs: Sequenc
     require_case(case)
     if not inputs or not outputs:
         raise InvalidEvent("a derivation needs inputs and outputs", code="INVALID_DATA")
-    strangers = [u for u in inputs if u.coi != case.coi]
-    if strangers:
-        cases = [case.stream, *(u.case for u in strangers)]
-        raise recorded_refusal(cases, "COI_MISMATCH", UnitsDerived.__name__,  # type: ignore[arg-type]
-                               f"{strangers[0].label} carries {strangers[0].coi}, not {case.coi}",
-                               coi=strangers[0].coi, unit=strangers[0].stream,
-                               label=strangers[0].label)
+    require_same_coi(case, inputs, step=UnitsDerived.__name__)
     require_inputs(inputs, actor=actor, now=now)
     labels = [validate_unit_label(o.label) for o in outputs]
     out_ids = [o.unit_id for o in outputs]
