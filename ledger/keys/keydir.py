@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from .errors import LedgerError
+from ..errors import LedgerError
+from ..timefmt import parse_utc
 from .sealing import unb64, verify_ed25519
-from .timefmt import parse_utc
 
 
 @dataclass(frozen=True)
