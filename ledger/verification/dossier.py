@@ -44,8 +44,12 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..domain.events_case import CaseEnrolled, DonorRegistered
+from ..domain.events_quality import ManufacturingStarted
+from ..domain.events_unit import UnitLabelled
 from ..envelope import GENESIS_PREV, canonical
 from ..keys.keydir import KeyDirectory
+from ..keys.keyevents import DeviceKeyRegistered, DeviceKeyRevoked, UserSigningKeyIssued, UserSigningKeyRevoked
 from ..keys.sealing import KeyRing
 from ..merkle import (
     CheckpointError,
@@ -65,10 +69,10 @@ from .verify import Finding, _check_event
 FORMAT, VERSION = "coi-ledger-dossier", 1
 ATTESTATION_TITLE = "coi-ledger dossier/1"
 ROLES = ("case", "unit", "lot", "user", "device")
-REGISTRY = {"user": ("UserSigningKeyIssued", "UserSigningKeyRevoked", "user", user_stream),
-            "device": ("DeviceKeyRegistered", "DeviceKeyRevoked", "device", device_stream)}
-FIRST = {"case": ("CaseEnrolled", "DonorRegistered"), "unit": ("UnitLabelled",),
-         "lot": ("ManufacturingStarted",)}
+REGISTRY = {"user": (UserSigningKeyIssued.__name__, UserSigningKeyRevoked.__name__, "user", user_stream),
+            "device": (DeviceKeyRegistered.__name__, DeviceKeyRevoked.__name__, "device", device_stream)}
+FIRST = {"case": (CaseEnrolled.__name__, DonorRegistered.__name__), "unit": (UnitLabelled.__name__,),
+         "lot": (ManufacturingStarted.__name__,)}
 PSEUDONYMS = ("patient_ref", "donor_ref")
 
 
