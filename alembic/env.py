@@ -7,7 +7,7 @@ import os
 from sqlalchemy import create_engine, pool
 
 from alembic import context
-from ledger.database import DEFAULT_DATABASE_URL, Database
+from ledger.store.database import DEFAULT_DATABASE_URL, Database
 
 config = context.config
 url = config.attributes.get("database_url") or os.environ.get(

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from ledger import migrations
-from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
 from ledger.domain.catalogue import build_catalogue
 from ledger.domain.credentials import DEFAULT_PARAMS, FAST_TEST_PARAMS
 from ledger.services import Services, build_services
 from ledger.settings import Settings
+from ledger.store import migrations
+from ledger.store.application import Ledger
 from projections.checkpoints import CheckpointPublisher
 from projections.db import make_engine
 from projections.merkle_log import MerkleLog

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from ledger.application import Claim
 from ledger.envelope import canonical
 from ledger.errors import InvalidEvent, StorageUnavailable, StreamNotFound, Unauthorised
 from ledger.services.executor import Context
+from ledger.store.application import Claim
 from ledger.timefmt import utc_now
 
 from .authority import Principal, authorise

@@ -1,6 +1,6 @@
 """The dossier as a human-readable PDF (21 CFR 11.10(b) copy; 11.50 manifestations; Annex 11 §8.2).
 
-Rendered from the bundle alone (``ledger.dossier``), so the printout says exactly what the
+Rendered from the bundle alone (``ledger.verification.dossier``), so the printout says exactly what the
 verifiable JSON says: case header (no patient data), genealogy as an indented tree, custody per
 unit, a temperature chart per unit with its spec band and excursions shaded, excursions with
 their assessment, the audit trail with every signature's printed name, date/time and meaning and

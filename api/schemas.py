@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ledger.records import Receipt
 from ledger.services import Outcome
+from ledger.store.records import Receipt
 
 __all__ = ["PROBLEMS", "AppendResponse", "Problem", "Receipt", "append_response"]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import psycopg
 
-from ledger import migrations
-from ledger.database import Database
-from ledger.keystore import KeyStore
+from ledger.keys.keystore import KeyStore
 from ledger.settings import Settings
+from ledger.store import migrations
+from ledger.store.database import Database
 
 PG_ADMIN_URL = os.environ.get("LEDGER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PASSPHRASE = "bench sealing passphrase"  # noqa: S105 - scratch keys, deleted after the run

@@ -23,10 +23,10 @@ from multiprocessing import get_context
 from typing import Any
 from uuid import UUID
 
-from ledger.application import Draft, EsignIntent
 from ledger.domain.identifiers import issue_coi, issue_unit_label
 from ledger.services.journeys import DEMO_PASSWORD, run_autologous_journey, seed_identities
 from ledger.settings import Settings
+from ledger.store.application import Draft, EsignIntent
 from ledger.streams import case_stream, lot_stream, unit_stream
 
 # (events kept from the template, weight): enrolled; collected; received at the plant;

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .application import Ledger
-from .catalogue import EventCatalogue
-from .keystore import KeyStore, KeyStoreError
-from .sealing import SealingKey
+from .keys.keystore import KeyStore, KeyStoreError
+from .keys.sealing import SealingKey
 from .settings import Settings
+from .store.application import Ledger
+from .store.event_types import EventCatalogue
 
 
 def key_store(settings: Settings) -> KeyStore:

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .database import DEFAULT_DATABASE_URL, Database
+from .store.database import DEFAULT_DATABASE_URL, Database
 
 DEV_PASSPHRASE = "dev-only-passphrase"  # noqa: S105
 DEV_SITE_SECRET = "dev-only-site-secret"  # noqa: S105

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ledger.keystore import KeyStoreError
+from ledger.keys.keystore import KeyStoreError
 
 from .common import settings
 
@@ -20,7 +20,7 @@ keys_app = typer.Typer(help="The ledger's sealing keys.", no_args_is_help=True)
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration (creates the event store and read-model tables)."""
-    from ledger import migrations
+    from ledger.store import migrations
     current = settings()
     migrations.upgrade(current.database)
     console.print(f"database schema is current ({current.database.kind})")
@@ -31,8 +31,8 @@ def init(
     admin_password: Annotated[str | None, typer.Option(help="Password of the first administrator.")] = None,
 ) -> None:
     """Create the database schema, the sealing key and, optionally, the first admin (idempotent)."""
-    from ledger import migrations
     from ledger.bootstrap import key_store
+    from ledger.store import migrations
     current = settings()
     migrations.upgrade(current.database)
     store = key_store(current)

@@ -49,7 +49,7 @@ def export(
 def publish() -> None:
     """Bring the Merkle tree up to date with the log and sign a checkpoint now."""
     from ledger.bootstrap import open_ledger
-    from ledger.keystore import KeyStoreError
+    from ledger.keys.keystore import KeyStoreError
     from projections.checkpoints import CheckpointPublisher
     from projections.db import make_engine
     from projections.merkle_log import MerkleLog

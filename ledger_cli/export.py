@@ -39,7 +39,7 @@ def export(
         module.export(coi, output)
         return
     from api.routes.dossier import dossier_for
-    from ledger.dossier import verify_dossier
+    from ledger.verification.dossier import verify_dossier
 
     from .common import open_container
 

@@ -21,11 +21,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.bootstrap import open_ledger
-from ledger.database import Database
 from ledger.errors import LedgerError
-from ledger.keystore import KeyStoreError
-from ledger.rawstore import StoreUnreadable
-from ledger.verify import total_events
+from ledger.keys.keystore import KeyStoreError
+from ledger.store.database import Database
+from ledger.store.rawstore import StoreUnreadable
+from ledger.verification.verify import total_events
 from projections.db import make_engine
 from projections.read_models import all_projections
 from projections.runner import ProjectionRunner, tracked_position

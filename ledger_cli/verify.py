@@ -12,12 +12,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.bootstrap import key_store
-from ledger.keystore import KeyStoreError
-from ledger.rawstore import StoreUnreadable
-from ledger.sealing import KeyRing
-from ledger.verify import Finding, Report, total_events, verify_database
-from ledger.verify_log import verify_log
-from ledger.witness import WitnessError, parse_witness
+from ledger.keys.keystore import KeyStoreError
+from ledger.keys.sealing import KeyRing
+from ledger.merkle.witness import WitnessError, parse_witness
+from ledger.store.rawstore import StoreUnreadable
+from ledger.verification.verify import Finding, Report, total_events, verify_database
+from ledger.verification.verify_log import verify_log
 
 from .common import settings
 
@@ -117,7 +117,7 @@ def _line(finding: Finding) -> str:
 
 def verify_dossier_file(path: Path, keys: Path | None) -> None:
     """``ledger verify --dossier FILE [--keys RING]``: exit 0 intact, 1 findings, 2 unreadable."""
-    from ledger.dossier import verify_dossier
+    from ledger.verification.dossier import verify_dossier
 
     try:
         bundle = json.loads(path.read_text(encoding="utf-8"))

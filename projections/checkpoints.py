@@ -13,7 +13,7 @@ Contract:
   leaves (or read them committed), so a checkpoint is never ahead of the stored tree. Rows are never updated or deleted.
 * A tree that does not reproduce an existing checkpoint at the same size (a rebuild over a
   rewritten log, or two signers disagreeing) raises :class:`CheckpointConflict`, never overwrites.
-* :func:`export_checkpoints` writes a witness file (format: :mod:`ledger.verify_log`).
+* :func:`export_checkpoints` writes a witness file (format: :mod:`ledger.verification.verify_log`).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from ledger.errors import LedgerError
+from ledger.keys.sealing import SealingKey
 from ledger.merkle import Checkpoint, CompactRange, Ed25519NoteSigner, sign_checkpoint
-from ledger.sealing import SealingKey
+from ledger.merkle.witness import format_witness
 from ledger.settings import Settings
 from ledger.timefmt import format_utc, parse_utc, utc_now
-from ledger.witness import format_witness
 
 from .merkle_log import b64, restore_range, stored_size
 
@@ -71,7 +71,7 @@ def checkpoint_at(conn: Connection, size: int) -> dict[str, Any] | None:
 
 
 def export_checkpoints(conn: Connection) -> str:
-    """Every checkpoint note, oldest first, as a witness file (see ``ledger.verify_log``)."""
+    """Every checkpoint note, oldest first, as a witness file (see ``ledger.verification.verify_log``)."""
     notes = conn.execute(text("SELECT note FROM checkpoints ORDER BY tree_size")).scalars()
     return format_witness(notes)
 

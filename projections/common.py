@@ -30,7 +30,7 @@ from ledger.domain.events_case import CaseEnrolled, DonorRegistered
 from ledger.domain.events_quality import ManufacturingStarted
 from ledger.domain.events_unit import UnitLabelled
 from ledger.errors import InvalidEvent
-from ledger.records import SealedEvent
+from ledger.store.records import SealedEvent
 from ledger.timefmt import format_utc, parse_utc
 
 PSEUDONYM_FIELDS = frozenset({"patient_ref", "donor_ref"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, event
 
-from ledger.database import Database
+from ledger.store.database import Database
 
 
 def make_engine(database: Database, *, pool_size: int = 5) -> Engine:

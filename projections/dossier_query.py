@@ -1,6 +1,6 @@
-"""Collect one case's dossier from the database (``ledger.dossier`` builds and verifies it).
+"""Collect one case's dossier from the database (``ledger.verification.dossier`` builds and verifies it).
 
-Which streams (see ``ledger.dossier`` for the bundle format):
+Which streams (see ``ledger.verification.dossier`` for the bundle format):
 
 * ``case``/``unit``/``lot``, whole: every case, unit and manufacturing lot node of the genealogy of the COI (its units,
   what they derive from and into, and for an allogeneic patient the donor ancestors of the
@@ -25,14 +25,14 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Engine
 
-from ledger.database import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE
 from ledger.domain.events_registry import UserCreated
 from ledger.domain.events_unit import PackedInto
-from ledger.dossier import REGISTRY, build_dossier
+from ledger.keys.sealing import KeyRing
 from ledger.merkle import NoteSigner
-from ledger.sealing import KeyRing
+from ledger.store.database import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE
 from ledger.streams import device_stream, user_stream
 from ledger.timefmt import format_utc, utc_now
+from ledger.verification.dossier import REGISTRY, build_dossier
 
 from .audit_query import audit_trail_page
 from .cases_query import case_summary

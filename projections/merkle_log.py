@@ -32,7 +32,7 @@ from ledger.merkle import (
 )
 from ledger.merkle import consistency_proof as _consistency_proof
 from ledger.merkle import inclusion_proof as _inclusion_proof
-from ledger.records import SealedEvent
+from ledger.store.records import SealedEvent
 
 T = TypeVar("T")
 GetNode = Callable[[int, int], bytes]

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.domain.catalogue import typed
-from ledger.records import SealedEvent
+from ledger.store.records import SealedEvent
 
 from .audit import AuditTrailProjection
 from .cases import CasesProjection

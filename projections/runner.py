@@ -16,7 +16,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
 
-from ledger.records import SealedEvent
+from ledger.store.records import SealedEvent
 
 from .batching import QueuedWrites
 

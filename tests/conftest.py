@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from ledger import migrations
-from ledger.application import Ledger
-from ledger.database import Database
+from ledger.store import migrations
+from ledger.store.application import Ledger
+from ledger.store.database import Database
 from tests.support import core_catalogue, fixed_key
 
 PG_ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

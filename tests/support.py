@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.catalogue import EventCatalogue
 from ledger.datatypes import Celsius, EventData, Identifier, Text, UtcTime
-from ledger.sealing import KeyRing, SealingKey
+from ledger.keys.sealing import KeyRing, SealingKey
+from ledger.store.event_types import EventCatalogue
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 

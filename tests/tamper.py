@@ -14,7 +14,7 @@ from uuid import UUID
 
 import psycopg
 
-from ledger.database import Database
+from ledger.store.database import Database
 
 
 @contextmanager

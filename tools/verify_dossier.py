@@ -4,7 +4,7 @@
 Usage: ``python tools/verify_dossier.py DOSSIER.json [--keys KEYRING.json]`` -> exit 0 and
 "intact", or exit 1 and one line per finding (2: the file cannot be read).
 
-An independent re-implementation of ``ledger.dossier.verify_dossier`` (same rules, see its
+An independent re-implementation of ``ledger.verification.dossier.verify_dossier`` (same rules, see its
 docstring) with the standard library and ``cryptography`` only: RFC 8785 JCS (the subset JSON
 parsing can yield), RFC 9162 inclusion proofs, C2SP signed notes, Ed25519. ``--keys``: the
 operator's published key ring (``GET /v1/ledger/keys``); the dossier's keys must match it.

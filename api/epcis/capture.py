@@ -15,9 +15,9 @@ from uuid import UUID
 
 import rfc8785
 
-from ledger.application import Claim
 from ledger.errors import Forbidden, LedgerError
 from ledger.services.executor import Reads, Step
+from ledger.store.application import Claim
 from ledger.timefmt import format_utc, utc_now
 from projections.identifiers_query import lookup_identifier
 

@@ -31,12 +31,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
-from ledger.application import Ledger
 from ledger.domain.catalogue import SPECS
 from ledger.domain.events_quality import ProductFilled, UnitsDerived
 from ledger.domain.events_unit import UnitLabelled
 from ledger.domain.spec import Epcis, EpcisShape
-from ledger.records import SealedEvent
+from ledger.store.application import Ledger
+from ledger.store.records import SealedEvent
 from projections.common import scrub
 
 from . import ids

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ledger.application import Ledger
+from ledger.store.application import Ledger
 from ledger.timefmt import format_utc, utc_now
 from projections.audit_query import audit_trail_page
 from projections.common import encode_cursor

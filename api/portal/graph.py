@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.domain.events_quality import UnitsDerived
-from ledger.records import SealedEvent
+from ledger.store.records import SealedEvent
 
 from .text import kind_label
 

@@ -20,9 +20,9 @@ from uuid import UUID
 
 from sqlalchemy import Connection
 
-from ledger.application import Ledger
 from ledger.envelope import envelope_hash
 from ledger.errors import LedgerError
+from ledger.keys.sealing import KeyRing, unb64
 from ledger.merkle import (
     CheckpointError,
     Ed25519NoteVerifier,
@@ -31,8 +31,8 @@ from ledger.merkle import (
     open_checkpoint,
     verify_inclusion,
 )
-from ledger.records import SealedEvent
-from ledger.sealing import KeyRing, unb64
+from ledger.store.application import Ledger
+from ledger.store.records import SealedEvent
 from ledger.timefmt import parse_utc
 from projections.checkpoints import latest_checkpoint
 from projections.merkle_log import inclusion_proof, leaf_for_event

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.errors import InvalidEvent, StreamNotFound
-from ledger.sealing import key_id_of, unb64
+from ledger.keys.sealing import key_id_of, unb64
 
 from ..deps import Admin, ContainerDep, IdempotencyKey, context_for
 from ..requests import Ident, Name, Reason, Secret

@@ -8,9 +8,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response
 
 from ledger.bootstrap import key_store
-from ledger.dossier import verify_dossier
 from ledger.errors import StorageUnavailable, StreamNotFound
 from ledger.merkle import Ed25519NoteSigner
+from ledger.verification.dossier import verify_dossier
 from projections.dossier_query import issue_dossier
 
 from ..container import Container

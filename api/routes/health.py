@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ledger import migrations
+from ledger.store import migrations
 
 from ..deps import ContainerDep
 from ..errors import problem

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..catalogue import EventCatalogue
 from ..datatypes import EventData
-from ..keyevents import KEY_EVENTS, KEY_SPECS
+from ..keys.keyevents import KEY_EVENTS, KEY_SPECS
+from ..store.event_types import EventCatalogue
 from .events_case import CASE_EVENTS, CASE_SPECS
 from .events_quality import QUALITY_EVENTS, QUALITY_SPECS
 from .events_registry import REGISTRY_EVENTS, REGISTRY_SPECS

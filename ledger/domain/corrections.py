@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ..keyevents import KEY_EVENTS
+from ..keys.keyevents import KEY_EVENTS
 from .base import Envelope, NewEvent, as_uuid, new_event, refusal, require_aware, validate
 from .catalogue import DOMAIN_EVENTS
 from .events_case import EventCorrected, OperationRefused

@@ -1,6 +1,6 @@
 """Site and device registries: one stream per site id and per device id (never reused).
 
-Device keys (``DeviceKeyRegistered`` / ``DeviceKeyRevoked`` from ``ledger.keyevents``) live
+Device keys (``DeviceKeyRegistered`` / ``DeviceKeyRevoked`` from ``ledger.keys.keyevents``) live
 in the device's stream, where the ingest path and the verifier learn them.
 """
 
@@ -13,7 +13,7 @@ from datetime import datetime
 from uuid import UUID
 
 from ..datatypes import EventData
-from ..keyevents import DeviceKeyRegistered, DeviceKeyRevoked
+from ..keys.keyevents import DeviceKeyRegistered, DeviceKeyRevoked
 from ..streams import device_stream, site_stream
 from .base import Envelope, NewEvent, new_event, refusal, require_aware, require_reason
 from .credentials import key_id_of

@@ -14,7 +14,7 @@ from datetime import datetime
 from uuid import UUID
 
 from ..datatypes import EventData
-from ..keyevents import UserSigningKeyIssued, UserSigningKeyRevoked
+from ..keys.keyevents import UserSigningKeyIssued, UserSigningKeyRevoked
 from ..streams import user_stream
 from .base import (
     Envelope,

@@ -3,7 +3,8 @@
 Modelled on transparency-dev (tessera, ``github.com/transparency-dev/merkle``): hashing is
 defined once in :mod:`.hashing`, proofs are verified/generated in :mod:`.proofs`, the tree is
 built incrementally in :mod:`.tree`, and checkpoints are signed notes (:mod:`.checkpoint`) whose
-signer is injected by the caller.
+signer is injected by the caller. Witness files (:mod:`.witness`) carry signed checkpoints out of
+the operator's reach.
 """
 
 from .checkpoint import (

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from ..application import Ledger
 from ..domain.credentials import DEFAULT_PARAMS, Argon2Params
+from ..store.application import Ledger
 from ..timefmt import utc_now
 from .cases import CaseService
 from .credential_store import CredentialStore

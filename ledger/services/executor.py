@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ..application import AppendResult, Claim, Draft, EsignIntent, Ledger
 from ..domain.base import NewEvent, RecordedRefusal
 from ..domain.case import CaseState, fold_case
 from ..domain.esign import REQUIRED_MEANING, Manifestation
@@ -22,6 +21,7 @@ from ..domain.registry import DeviceState, SiteState, fold_device, fold_site
 from ..domain.unit import UnitState, fold_unit
 from ..domain.users import UserState, fold_user
 from ..errors import RuleViolation, StreamConflict
+from ..store.application import AppendResult, Claim, Draft, EsignIntent, Ledger
 from ..streams import device_stream, site_stream, user_stream
 from ..timefmt import format_utc, parse_utc
 from .sites import named_sites, require_known_sites

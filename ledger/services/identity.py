@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from ..application import EsignIntent
 from ..domain import credentials as creds
 from ..domain import registry as reg
 from ..domain import users
 from ..domain.esign import Manifestation, sign_record
 from ..errors import Unauthorised
+from ..store.application import EsignIntent
 from ..streams import user_stream
 from .credential_store import Credential, CredentialStore
 from .executor import Context, Executor, Outcome, Reads, SignOff, provisional

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.keystore import KeyStore
+from ledger.keys.keystore import KeyStore
 from ledger.services.journeys import DEMO_PASSWORD, DEMO_USERS, seed_identities
 from ledger.settings import Settings
 

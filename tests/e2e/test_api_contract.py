@@ -8,7 +8,7 @@ from uuid import uuid4
 from api.commands import COMMANDS
 from ledger.domain.events_quality import MAX_READINGS, TemperatureRecorded
 from ledger.domain.spec import MEANINGS
-from ledger.records import Receipt
+from ledger.store.records import Receipt
 
 
 def _schema(spec, name):

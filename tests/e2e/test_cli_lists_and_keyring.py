@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.keystore import KeyStore
+from ledger.keys.keystore import KeyStore
 from ledger.services.journeys import DEMO_USERS
 from ledger.settings import Settings
-from ledger.verify import total_events
+from ledger.verification.verify import total_events
 from tests.e2e.test_cli_verify import run
 
 PASSPHRASE = "a long test passphrase"

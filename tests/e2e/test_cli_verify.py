@@ -7,8 +7,8 @@ import subprocess
 import sys
 import uuid
 
-from ledger.application import Draft, Ledger
-from ledger.keystore import KeyStore
+from ledger.keys.keystore import KeyStore
+from ledger.store.application import Draft, Ledger
 from tests import tamper
 from tests.support import core_catalogue
 

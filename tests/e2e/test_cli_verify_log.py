@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from ledger.application import Draft, Ledger
-from ledger.keystore import KeyStore
+from ledger.keys.keystore import KeyStore
+from ledger.store.application import Draft, Ledger
 from tests import tamper
 from tests.e2e.test_cli_verify import run
 from tests.support import core_catalogue

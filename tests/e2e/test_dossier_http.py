@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from ledger.dossier import verify_dossier
 from ledger.services.executor import Context
 from ledger.services.journeys import run_autologous_journey
+from ledger.verification.dossier import verify_dossier
 from tests.unit.test_dossier import tool
 
 MRN = "MRN-0042-7781"

@@ -333,9 +333,9 @@ def test_export_validates_and_reimport_gives_the_same_genealogy(client, login, s
     from api.app import create_app
     from api.epcis.query import case_document
     from api.epcis.validation import check
-    from ledger import migrations
-    from ledger.database import Database
     from ledger.services.journeys import seed_identities
+    from ledger.store import migrations
+    from ledger.store.database import Database
     from projections.genealogy_query import genealogy_for_coi
 
     container = client.app.state.container

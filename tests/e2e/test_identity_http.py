@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.envelope import submission_bytes
-from ledger.sealing import b64, key_id_of, raw_public_key
+from ledger.keys.sealing import b64, key_id_of, raw_public_key
 
 
 def test_a_deactivated_user_id_is_never_reused(client, login):

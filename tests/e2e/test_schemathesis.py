@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
-from ledger import migrations
-from ledger.database import Database
-from ledger.keystore import KeyStore
+from ledger.keys.keystore import KeyStore
 from ledger.services.executor import Context
 from ledger.services.journeys import DEMO_PASSWORD, seed_identities
 from ledger.settings import Settings
+from ledger.store import migrations
+from ledger.store.database import Database
 
 ALL_ROLES = ["admin", "courier", "operator", "qa", "clinician", "auditor", "integrator"]
 # R5's full form (tests/reliability, LEDGER_DRILLS=full) explores: random examples from the

@@ -14,7 +14,7 @@ import json
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.envelope import GENESIS_PREV, canonical, envelope_hash, esign_digest, submission_of
-from ledger.sealing import b64, key_id_of, raw_public_key
+from ledger.keys.sealing import b64, key_id_of, raw_public_key
 from tests.support import fixed_key
 
 USER_KEY = Ed25519PrivateKey.from_private_bytes(bytes([2]) * 32)

@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from ledger.application import Draft, Ledger
 from ledger.envelope import GENESIS_PREV, envelope_hash
 from ledger.errors import InvalidEvent, LedgerError, PayloadTooLarge, StreamConflict, UnknownEventType
-from ledger.verify import verify_database
+from ledger.store.application import Draft, Ledger
+from ledger.verification.verify import verify_database
 from tests.support import core_catalogue, fixed_key, ring_of
 
 
@@ -77,8 +77,8 @@ def test_bad_input_is_refused_with_a_typed_error_before_anything_is_written(ledg
 
 
 def test_oversized_payloads_and_batches_are_refused(database, sealing_key):
-    from ledger.catalogue import EventCatalogue
     from ledger.datatypes import EventData
+    from ledger.store.event_types import EventCatalogue
 
     class Blob(EventData):
         items: list[str]
@@ -95,8 +95,8 @@ def test_oversized_payloads_and_batches_are_refused(database, sealing_key):
 
 
 def test_a_floats_fourth_decimal_anywhere_in_data_is_refused(database, sealing_key):
-    from ledger.catalogue import EventCatalogue
     from ledger.datatypes import EventData
+    from ledger.store.event_types import EventCatalogue
 
     class Loose(EventData):
         value: float
@@ -131,8 +131,24 @@ def test_read_log_is_in_commit_order(ledger):
     assert ledger.read_log(after=positions[0])[0][0] == positions[1]
 
 
+def test_rows_are_stored_under_the_topics_of_the_stored_format(ledger, database):
+    """A row's topic is part of what is stored (independent readers find key events by it): moving
+    the module that defines the record classes must not change it."""
+    from ledger.keys.sealing import b64
+    from ledger.store.rawstore import connect
+    from ledger.streams import device_stream
+
+    ledger.append([reading(uuid.uuid4())])
+    ledger.append([Draft("DeviceKeyRegistered", device_stream("logger-1"), {
+        "device": "logger-1", "key_id": "00112233aabbccdd", "public_key": b64(bytes(32))}, actor="admin")])
+    with connect(database) as conn:
+        topics = [row[0] for row in conn.execute(f"SELECT topic FROM {database.events_table}").fetchall()]  # noqa: S608
+    assert sorted(topics) == ["ledger.records:SealedEvent", "ledger.records:SealedKeyEvent"]
+    assert [e.type for e in ledger.read_stream(device_stream("logger-1"))] == ["DeviceKeyRegistered"]
+
+
 def test_events_sealed_before_a_rotation_still_verify(database, tmp_path):
-    from ledger.keystore import KeyStore
+    from ledger.keys.keystore import KeyStore
 
     store = KeyStore(tmp_path / "keys")
     first = store.create("passphrase-123")

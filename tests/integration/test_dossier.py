@@ -16,12 +16,12 @@ import pytest
 
 from api.container import build_container
 from api.routes.dossier import dossier_for
-from ledger.dossier import verify_dossier
-from ledger.keystore import KeyStore
+from ledger.keys.keystore import KeyStore
 from ledger.services.executor import Context
 from ledger.services.journeys import HOSPITAL, run_allogeneic_journey, run_autologous_journey, seed_identities
 from ledger.settings import Settings
 from ledger.streams import case_stream
+from ledger.verification.dossier import verify_dossier
 from tests.unit.test_dossier import ROOT, mutations, tool
 
 PASSPHRASE = "dossier sealing passphrase"

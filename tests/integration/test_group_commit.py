@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ledger.application import Claim, Draft, Ledger
 from ledger.errors import IdempotencyKeyReused, StreamConflict
-from ledger.verify import verify_database
+from ledger.store.application import Claim, Draft, Ledger
+from ledger.verification.verify import verify_database
 from tests.support import core_catalogue, ring_of
 
 pytestmark = pytest.mark.postgres

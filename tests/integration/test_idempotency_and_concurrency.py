@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from ledger.application import Claim, Draft, Ledger
 from ledger.errors import IdempotencyKeyReused, StreamConflict
-from ledger.verify import verify_database
+from ledger.store.application import Claim, Draft, Ledger
+from ledger.verification.verify import verify_database
 from tests.support import core_catalogue, ring_of
 
 
@@ -79,7 +79,7 @@ def test_library_retry_after_a_committed_insert_is_reconciled(pg_database, seali
     """The real library path: psycopg drops the connection after COMMIT, @retry inserts again."""
     from eventsourcing.persistence import OperationalError
 
-    from ledger.recorders import LedgerPostgresRecorder
+    from ledger.store.recorders import LedgerPostgresRecorder
 
     original = LedgerPostgresRecorder.insert_events.__wrapped__
     calls = {"n": 0}

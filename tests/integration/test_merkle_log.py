@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from ledger.application import Draft
 from ledger.merkle import (
     Ed25519NoteVerifier,
     event_leaf_hash,
@@ -18,8 +17,9 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from ledger.verify import verify_database
-from ledger.verify_log import parse_witness, verify_log
+from ledger.store.application import Draft
+from ledger.verification.verify import verify_database
+from ledger.verification.verify_log import parse_witness, verify_log
 from projections.checkpoints import (
     CheckpointConflict,
     CheckpointPublisher,

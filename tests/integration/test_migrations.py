@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import migrations
-from ledger.database import Database
+from ledger.store import migrations
+from ledger.store.database import Database
 
 
 @pytest.fixture
@@ -26,3 +26,12 @@ def test_pending_counts_only_what_is_not_applied(empty_sqlite):
 
 def test_a_migrated_postgres_database_has_nothing_pending(pg_database):
     assert migrations.pending(pg_database) == []
+
+
+def test_migrations_are_found_from_any_working_directory(monkeypatch, tmp_path):
+    """An installed checkout finds alembic/ next to the package, not only in the current directory."""
+    from pathlib import Path
+
+    monkeypatch.delenv("LEDGER_ALEMBIC_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert migrations.script_location() == Path(__file__).resolve().parents[2] / "alembic"

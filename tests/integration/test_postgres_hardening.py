@@ -7,8 +7,8 @@ import uuid
 import psycopg
 import pytest
 
-from ledger.application import Draft, Ledger
-from ledger.database import Database
+from ledger.store.application import Draft, Ledger
+from ledger.store.database import Database
 from tests.support import core_catalogue
 
 pytestmark = pytest.mark.postgres

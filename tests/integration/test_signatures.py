@@ -8,12 +8,12 @@ import uuid
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.application import Draft, EsignIntent
 from ledger.envelope import envelope_hash, submission_bytes
 from ledger.errors import DeviceSignatureRefused
-from ledger.sealing import b64, key_id_of, raw_public_key
+from ledger.keys.sealing import b64, key_id_of, raw_public_key
+from ledger.store.application import Draft, EsignIntent
 from ledger.streams import device_stream, user_stream
-from ledger.verify import verify_database
+from ledger.verification.verify import verify_database
 from tests import tamper
 from tests.support import ring_of
 

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from ledger.application import Draft
 from ledger.envelope import envelope_hash
-from ledger.verify import verify_database
+from ledger.store.application import Draft
+from ledger.verification.verify import verify_database
 from tests import tamper
 from tests.support import fixed_key, ring_of
 

@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from bench.server import Server
-from ledger.database import Database
-from ledger.keystore import KeyStore
+from ledger.keys.keystore import KeyStore
 from ledger.services.journeys import DEMO_PASSWORD, seed_identities
 from ledger.settings import Settings
+from ledger.store.database import Database
 
 PASSPHRASE = "reliability drill passphrase"
 DRILLS = {part.strip() for part in os.environ.get("LEDGER_DRILLS", "").split(",") if part.strip()}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from ledger.rawstore import connect
+from ledger.store.rawstore import connect
 
 from .conftest import FULL, report
 

@@ -15,7 +15,7 @@ import uuid
 import httpx
 import pytest
 
-from ledger.rawstore import connect
+from ledger.store.rawstore import connect
 
 from .conftest import DRILLS, FULL, report
 

@@ -34,9 +34,9 @@ def journey(database, tmp_path):
 def _verify(drill) -> str:
     """The findings ``ledger verify`` prints: in process (quick) or the CLI itself (full)."""
     if not FULL:
-        from ledger.keystore import KeyStore
-        from ledger.verify import verify_database
-        from ledger.verify_log import verify_log
+        from ledger.keys.keystore import KeyStore
+        from ledger.verification.verify import verify_database
+        from ledger.verification.verify_log import verify_log
 
         ring = KeyStore(drill.settings.keys_dir).key_ring()
         found = verify_database(drill.database, ring, workers=1).findings
@@ -58,7 +58,7 @@ def _last(envs, type_):
 def _with_hash_and_seal(drill, record):
     """An insider who also holds the sealing key re-hashes and re-seals the record."""
     from ledger.envelope import envelope_hash
-    from ledger.keystore import KeyStore
+    from ledger.keys.keystore import KeyStore
 
     key = KeyStore(drill.settings.keys_dir).active_key(drill.settings.key_passphrase.get_secret_value())
     record["hash"] = envelope_hash(record["envelope"])

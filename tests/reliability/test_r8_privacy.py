@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.rawstore import connect
+from ledger.store.rawstore import connect
 
 from .conftest import report
 

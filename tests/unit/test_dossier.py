@@ -15,8 +15,8 @@ import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.dossier import build_dossier, verify_dossier
 from ledger.envelope import GENESIS_PREV, envelope_hash, esign_digest, submission_of
+from ledger.keys.sealing import b64, key_id_of, raw_public_key
 from ledger.merkle import (
     Checkpoint,
     CompactRange,
@@ -26,8 +26,8 @@ from ledger.merkle import (
     inclusion_proof,
     sign_checkpoint,
 )
-from ledger.sealing import b64, key_id_of, raw_public_key
 from ledger.streams import case_stream, device_stream, unit_stream, user_stream
+from ledger.verification.dossier import build_dossier, verify_dossier
 from tests.support import fixed_key, ring_of
 
 ROOT = Path(__file__).resolve().parents[2]

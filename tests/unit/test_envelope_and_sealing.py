@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.catalogue import EventCatalogue
 from ledger.envelope import canonical, check_shape, envelope_hash, esign_digest
 from ledger.errors import InvalidEvent, UnknownEventType
-from ledger.keystore import KeyStore, KeyStoreError
-from ledger.sealing import key_id_of
+from ledger.keys.keystore import KeyStore, KeyStoreError
+from ledger.keys.sealing import key_id_of
+from ledger.store.event_types import EventCatalogue
 from ledger.timefmt import normalise_utc, parse_utc
 from tests.support import EPOCH, core_catalogue, fixed_key, ring_of
 
@@ -151,7 +151,7 @@ def test_catalogue_refuses_a_second_model_for_a_name():
 
 def test_stored_bytes_are_the_jcs_of_the_record_when_the_envelope_bytes_are_reused():
     from ledger.envelope import canonical_and_hash
-    from ledger.records import CanonicalTranscoder, SealedEvent
+    from ledger.store.records import CanonicalTranscoder, SealedEvent
 
     env = envelope(data={"text": "Zürich → «x»", "n": [4.25, 1e21, -0.01]})
     jcs, event_hash = canonical_and_hash(env)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger.envelope import GENESIS_PREV, canonical, envelope_hash, esign_digest, submission_of
-from ledger.sealing import KeyRing, unb64, verify_ed25519
+from ledger.keys.sealing import KeyRing, unb64, verify_ed25519
 from tests.golden.make_vectors import vectors as regenerate
 from tests.support import fixed_key, ring_of
 

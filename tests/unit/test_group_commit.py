@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ledger.group_commit import GroupCommit
+from ledger.store.group_commit import GroupCommit
 
 
 class Outage(Exception):

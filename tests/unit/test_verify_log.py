@@ -1,11 +1,11 @@
-"""The witness file format and the checkpoint checks of ``ledger.verify_log``, without I/O."""
+"""The witness file format and the checkpoint checks of ``ledger.verification.verify_log``, without I/O."""
 
 from __future__ import annotations
 
 import pytest
 
 from ledger.merkle import Checkpoint, Ed25519NoteSigner, leaf_hash, sign_checkpoint
-from ledger.verify_log import TERMINATOR, WitnessError, _Check, _Findings, format_witness, parse_witness
+from ledger.verification.verify_log import TERMINATOR, WitnessError, _Check, _Findings, format_witness, parse_witness
 from tests.support import fixed_key, ring_of
 
 ORIGIN = "coi-ledger.example/log"

@@ -17,11 +17,11 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from api.app import create_app
-from ledger import migrations
-from ledger.database import Database
-from ledger.keystore import KeyStore
+from ledger.keys.keystore import KeyStore
 from ledger.services.journeys import DEMO_PASSWORD
 from ledger.settings import Settings
+from ledger.store import migrations
+from ledger.store.database import Database
 from projections.audit_query import audit_trail_page
 
 from .browser import DESKTOP, TABLET, chromium, live_server, require_browser, screenshot

@@ -9,8 +9,8 @@ from uuid import UUID
 import pytest
 from sqlalchemy import Engine, text
 
-from ledger.application import Ledger
 from ledger.domain.catalogue import build_catalogue
+from ledger.store.application import Ledger
 from projections.db import make_engine
 from projections.read_models import all_projections, read_models
 from projections.runner import ProjectionRunner
@@ -55,7 +55,7 @@ def runner(domain_ledger, engine) -> ProjectionRunner:
 def seeded_event_ids(monkeypatch) -> None:
     """Event ids from a seeded generator, so two runs of a journey store the same ids."""
     rng = random.Random(11)
-    monkeypatch.setattr("ledger.application.uuid4", lambda: UUID(int=rng.getrandbits(128), version=4))
+    monkeypatch.setattr("ledger.store.application.uuid4", lambda: UUID(int=rng.getrandbits(128), version=4))
 
 
 def dump_tables(engine: Engine) -> dict[str, list[tuple]]:

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from ledger.application import Draft, EsignIntent, Ledger
 from ledger.domain.base import NewEvent, RecordedRefusal
 from ledger.domain.case import (
     CaseState,
@@ -54,6 +53,7 @@ from ledger.domain.users import (
     fold_user,
 )
 from ledger.errors import RuleViolation
+from ledger.store.application import Draft, EsignIntent, Ledger
 from ledger.streams import user_stream
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

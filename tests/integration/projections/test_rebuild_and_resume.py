@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from ledger.application import Ledger
 from ledger.domain.catalogue import build_catalogue
+from ledger.store.application import Ledger
 from projections.audit_query import audit_trail_page
 from projections.cases_query import list_cases
 from projections.conditions_query import conditions_for_unit
@@ -147,7 +147,7 @@ def test_sqlite_and_postgres_give_identical_answers(sqlite_database, pg_database
     from uuid import UUID
 
     rng = random.Random(11)  # the same event ids again for the second database
-    monkeypatch.setattr("ledger.application.uuid4", lambda: UUID(int=rng.getrandbits(128), version=4))
+    monkeypatch.setattr("ledger.store.application.uuid4", lambda: UUID(int=rng.getrandbits(128), version=4))
     pg, pg_ids = _run_everything(pg_database, sealing_key)
     assert lite_ids == pg_ids
     for key in lite:

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.application import Ledger
 from ledger.domain.catalogue import build_catalogue
 from ledger.domain.credentials import FAST_TEST_PARAMS
 from ledger.services import build_services
 from ledger.services.journeys import seed_identities
+from ledger.store.application import Ledger
 from projections.db import make_engine
 
 

@@ -12,7 +12,7 @@ from ledger.services import cases as case_service
 from ledger.services.executor import Context
 from ledger.services.journeys import run_allogeneic_journey, run_autologous_journey
 from ledger.streams import case_stream
-from ledger.verify import verify_database
+from ledger.verification.verify import verify_database
 from tests import tamper
 from tests.support import ring_of
 

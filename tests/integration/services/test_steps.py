@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from ledger.application import Claim
 from ledger.domain.identifiers import issue_unit_label
 from ledger.services.executor import Context, Step
 from ledger.services.journeys import HOSPITAL
+from ledger.store.application import Claim
 from ledger.streams import case_stream, unit_stream
 
 

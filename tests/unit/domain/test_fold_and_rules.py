@@ -20,7 +20,7 @@ from ledger.domain.events_unit import UnitLabelled
 from ledger.domain.folding import read_by
 from ledger.domain.rules import CODES
 from ledger.errors import InvalidEvent, LedgerError
-from ledger.keyevents import KEY_EVENTS
+from ledger.keys.keyevents import KEY_EVENTS
 
 from .conftest import Ledger
 

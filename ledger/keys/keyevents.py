@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator
 
-from .datatypes import EventData, Identifier, Text
-from .domain.spec import EventSpec, NotExported
+from ..datatypes import EventData, Identifier, Text
+from ..domain.spec import EventSpec, NotExported
 
 
 def _raw_ed25519_public_key(value: str) -> str:

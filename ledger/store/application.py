@@ -20,28 +20,28 @@ from uuid import UUID, uuid4
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Transcoder
 
-from .admission import Admission
-from .catalogue import EventCatalogue
-from .database import Database
-from .drafts import AppendResult, Claim, Draft, EsignIntent
-from .envelope import (
+from ..envelope import (
     GENESIS_PREV,
     SCHEMA_VERSION,
     canonical_and_hash,
     esign_digest,
 )
-from .errors import (
+from ..errors import (
     IdempotencyKeyReused,
     LedgerError,
     StorageUnavailable,
     StreamConflict,
 )
+from ..keys.sealing import SealingKey
+from ..streams import device_stream
+from ..timefmt import format_utc, utc_now
+from .admission import Admission
+from .database import Database
+from .drafts import AppendResult, Claim, Draft, EsignIntent
+from .event_types import EventCatalogue
 from .group_commit import GroupCommit
 from .recorders import ClaimRow
 from .records import CanonicalTranscoder, Receipt, SealedEvent, record_class
-from .sealing import SealingKey
-from .streams import device_stream
-from .timefmt import format_utc, utc_now
 
 MAX_AUTO_RETRIES = 20
 HEAD_CACHE_SIZE = 20_000  # streams whose head this process wrote last (seq, hash)
@@ -78,7 +78,7 @@ class Ledger(Application[UUID]):
         self._writer: AbstractContextManager[Any] = (
             threading.Lock() if database.kind == "sqlite" else nullcontext()
         )
-        # PostgreSQL writers of this process share commits (see ledger/group_commit.py).
+        # PostgreSQL writers of this process share commits (see ledger/store/group_commit.py).
         self._group: GroupCommit[SealedEvent, ClaimRow] | None = (
             GroupCommit(self._save, outage=(StorageUnavailable,)) if database.kind == "postgres" else None
         )

@@ -8,7 +8,7 @@ Bundle (``format`` = ``coi-ledger-dossier``, ``version`` = 1), a JSON object:
 
 * ``coi``, ``generated_at`` (RFC 3339 UTC).
 * ``keys``: the ledger's published sealing keys ``[{key_id, algorithm, public_key, valid_from,
-  valid_until}]`` (:meth:`ledger.sealing.PublishedKey.to_json`). The trust anchor: an auditor
+  valid_until}]`` (:meth:`ledger.keys.sealing.PublishedKey.to_json`). The trust anchor: an auditor
   compares the key ids with the operator's published ring (``trusted=`` / ``--keys``).
 * ``checkpoint``: ``{origin, tree_size, root, issued_at, key_id, note}``; ``note`` is the C2SP
   signed checkpoint (key name = origin), the other fields its parsed or stored values.
@@ -22,7 +22,7 @@ Bundle (``format`` = ``coi-ledger-dossier``, ``version`` = 1), a JSON object:
   ``"coi-ledger dossier/1\\n<coi>\\n<base64 SHA-256(JCS(bundle without attestation))>\\n"``.
   Its second line is never a decimal, so it can never be read as a checkpoint.
 
-Verification rules (:func:`verify_dossier`; each failure is a :class:`~ledger.verify.Finding`):
+Verification rules (:func:`verify_dossier`; each failure is a :class:`~ledger.verification.verify.Finding`):
 every hash recomputes from its envelope (JCS); case/unit/lot streams run seq 1..n with ``prev``
 links, start with their creating event and sit at the stream id derived from it; registry
 streams hold only key events of the holder their id is derived from, seqs increasing, linked
@@ -44,9 +44,14 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .envelope import GENESIS_PREV, canonical
-from .keydir import KeyDirectory
-from .merkle import (
+from ..domain.events_case import CaseEnrolled, DonorRegistered
+from ..domain.events_quality import ManufacturingStarted
+from ..domain.events_unit import UnitLabelled
+from ..envelope import GENESIS_PREV, canonical
+from ..keys.keydir import KeyDirectory
+from ..keys.keyevents import DeviceKeyRegistered, DeviceKeyRevoked, UserSigningKeyIssued, UserSigningKeyRevoked
+from ..keys.sealing import KeyRing
+from ..merkle import (
     CheckpointError,
     Ed25519NoteVerifier,
     NoteSigner,
@@ -56,19 +61,18 @@ from .merkle import (
     open_note,
     verify_inclusion,
 )
-from .merkle.note import sign_note
-from .sealing import KeyRing
-from .streams import case_stream, device_stream, lot_stream, unit_stream, user_stream
-from .timefmt import parse_utc
+from ..merkle.note import sign_note
+from ..streams import case_stream, device_stream, lot_stream, unit_stream, user_stream
+from ..timefmt import parse_utc
 from .verify import Finding, _check_event
 
 FORMAT, VERSION = "coi-ledger-dossier", 1
 ATTESTATION_TITLE = "coi-ledger dossier/1"
 ROLES = ("case", "unit", "lot", "user", "device")
-REGISTRY = {"user": ("UserSigningKeyIssued", "UserSigningKeyRevoked", "user", user_stream),
-            "device": ("DeviceKeyRegistered", "DeviceKeyRevoked", "device", device_stream)}
-FIRST = {"case": ("CaseEnrolled", "DonorRegistered"), "unit": ("UnitLabelled",),
-         "lot": ("ManufacturingStarted",)}
+REGISTRY = {"user": (UserSigningKeyIssued.__name__, UserSigningKeyRevoked.__name__, "user", user_stream),
+            "device": (DeviceKeyRegistered.__name__, DeviceKeyRevoked.__name__, "device", device_stream)}
+FIRST = {"case": (CaseEnrolled.__name__, DonorRegistered.__name__), "unit": (UnitLabelled.__name__,),
+         "lot": (ManufacturingStarted.__name__,)}
 PSEUDONYMS = ("patient_ref", "donor_ref")
 
 

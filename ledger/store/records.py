@@ -17,8 +17,8 @@ from eventsourcing.persistence import Transcoder
 from eventsourcing.utils import get_topic
 from pydantic import BaseModel, ConfigDict
 
-from .envelope import canonical
-from .keyevents import KEY_EVENTS
+from ..envelope import canonical
+from ..keys.keyevents import KEY_EVENTS
 
 
 class SealedEvent:
@@ -50,6 +50,10 @@ class SealedKeyEvent(SealedEvent):
     """A sealed key lifecycle event (device keys, users' e-signature keys)."""
 
 
+# Every stored row carries its class's topic ("<module>:<class>", the library's get_topic), so the
+# topic is part of the stored format: it keeps naming the module these classes were first defined
+# in (ledger/records.py), wherever this module lives.
+SealedEvent.__module__ = SealedKeyEvent.__module__ = "ledger.records"
 EVENT_TOPIC = get_topic(SealedEvent)
 KEY_EVENT_TOPIC = get_topic(SealedKeyEvent)
 

@@ -1,7 +1,7 @@
 """Offline checks of the global log's Merkle tree and signed checkpoints (part of ``ledger verify``).
 
 Per-stream chains cannot reveal a deleted whole stream, a deleted last event or reordered streams;
-the global log can. Reading the database with SQL only (like :mod:`ledger.rawstore`), in one
+the global log can. Reading the database with SQL only (like :mod:`ledger.store.rawstore`), in one
 snapshot, :func:`verify_log` recomputes the RFC 9162 tree over the event table in commit order
 (notification id / rowid; leaf ``i`` = ``SHA-256(0x00 || bytes.fromhex(hash))`` of the ``i``-th
 row's *stored* hash) and finds:
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from .database import Database
-from .errors import LedgerError
-from .merkle import (
+from ..errors import LedgerError
+from ..keys.sealing import KeyRing, PublishedKey, unb64
+from ..merkle import (
     EMPTY_ROOT,
     Checkpoint,
     CheckpointError,
@@ -48,11 +48,11 @@ from .merkle import (
     open_checkpoint,
     verify_consistency,
 )
-from .rawstore import connect
-from .sealing import KeyRing, PublishedKey, unb64
-from .timefmt import parse_utc
+from ..merkle.witness import TERMINATOR, WitnessError, format_witness, parse_witness
+from ..store.database import Database
+from ..store.rawstore import connect
+from ..timefmt import parse_utc
 from .verify import Finding
-from .witness import TERMINATOR, WitnessError, format_witness, parse_witness
 
 
 @dataclass

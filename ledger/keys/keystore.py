@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from ..timefmt import utc_now
 from .sealing import KeyRing, SealingKey, key_id_of, raw_public_key
-from .timefmt import utc_now
 
 
 class KeyStoreError(Exception):

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from .timefmt import format_utc, parse_utc
+from ..timefmt import format_utc, parse_utc
 
 
 def raw_public_key(public_key: Ed25519PublicKey) -> bytes:

@@ -1,8 +1,9 @@
-"""The catalogue of event types the ledger accepts.
+"""The event types the ledger accepts: an :class:`EventCatalogue` maps each type name to a pydantic
+model of its ``data``. On its own it holds the key events the core relies on; the domain's types
+come from :mod:`ledger.domain.catalogue` (``build_catalogue()``).
 
-Each type name maps to a pydantic model of its ``data``. Validation happens before anything
-is written; what is stored (and hashed) is the model's JSON dump, so equal inputs always
-give equal bytes.
+Validation happens before anything is written; what is stored (and hashed) is the model's JSON
+dump, so equal inputs always give equal bytes.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .datatypes import validated
-from .errors import InvalidEvent, UnknownEventType
-from .keyevents import KEY_EVENTS
+from ..datatypes import validated
+from ..errors import InvalidEvent, UnknownEventType
+from ..keys.keyevents import KEY_EVENTS
 
 
 class EventCatalogue:

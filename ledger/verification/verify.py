@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from .database import Database
-from .envelope import GENESIS_PREV, check_shape, envelope_hash, esign_digest, submission_of
-from .errors import LedgerError
-from .keydir import KeyDirectory
-from .rawstore import PARTITIONS, connect, count_events, key_event_envelopes, partition_rows
-from .sealing import KeyRing
-from .timefmt import parse_utc
+from ..envelope import GENESIS_PREV, check_shape, envelope_hash, esign_digest, submission_of
+from ..errors import LedgerError
+from ..keys.keydir import KeyDirectory
+from ..keys.sealing import KeyRing
+from ..store.database import Database
+from ..store.rawstore import PARTITIONS, connect, count_events, key_event_envelopes, partition_rows
+from ..timefmt import parse_utc
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from .catalogue import EventCatalogue
+from ..envelope import canonical, submission_bytes
+from ..errors import DeviceSignatureRefused, InvalidEvent, PayloadTooLarge
+from ..keys.keydir import KeyDirectory
+from ..timefmt import normalise_utc
 from .drafts import Draft
-from .envelope import canonical, submission_bytes
-from .errors import DeviceSignatureRefused, InvalidEvent, PayloadTooLarge
-from .keydir import KeyDirectory
-from .timefmt import normalise_utc
+from .event_types import EventCatalogue
 
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 MAX_BATCH_EVENTS = 1000

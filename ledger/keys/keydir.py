@@ -12,9 +12,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from .errors import LedgerError
+from ..errors import LedgerError
+from ..timefmt import parse_utc
+from .keyevents import DeviceKeyRegistered, DeviceKeyRevoked, UserSigningKeyIssued, UserSigningKeyRevoked
 from .sealing import unb64, verify_ed25519
-from .timefmt import parse_utc
+
+# key event type -> (the data field naming its holder, whether it revokes the key)
+_KEY_EVENTS = {
+    DeviceKeyRegistered.__name__: ("device", False),
+    DeviceKeyRevoked.__name__: ("device", True),
+    UserSigningKeyIssued.__name__: ("user", False),
+    UserSigningKeyRevoked.__name__: ("user", True),
+}
 
 
 @dataclass(frozen=True)
@@ -54,18 +63,17 @@ class KeyDirectory:
         kind = envelope["type"]
         data = envelope["data"]
         at = parse_utc(envelope["recorded_at"])
-        if kind == "DeviceKeyRegistered":
-            key = HolderKey(data["device"], data["key_id"], unb64(data["public_key"]), at)
-            self.devices[(key.holder, key.key_id)] = key
-        elif kind == "UserSigningKeyIssued":
-            key = HolderKey(data["user"], data["key_id"], unb64(data["public_key"]), at)
-            self.users[(key.holder, key.key_id)] = key
-        elif kind in ("DeviceKeyRevoked", "UserSigningKeyRevoked"):
-            table = self.devices if kind == "DeviceKeyRevoked" else self.users
-            holder = data["device"] if kind == "DeviceKeyRevoked" else data["user"]
-            existing = table.get((holder, data["key_id"]))
-            if existing is not None and existing.revoked_at is None:
-                table[(holder, data["key_id"])] = replace(existing, revoked_at=at)
+        if kind not in _KEY_EVENTS:
+            return
+        field, revokes = _KEY_EVENTS[kind]
+        table = self.devices if field == "device" else self.users
+        if not revokes:
+            key = HolderKey(data[field], data["key_id"], unb64(data["public_key"]), at)
+            table[(key.holder, key.key_id)] = key
+            return
+        existing = table.get((data[field], data["key_id"]))
+        if existing is not None and existing.revoked_at is None:
+            table[(data[field], data["key_id"])] = replace(existing, revoked_at=at)
 
     def active_device_keys(self, device: str, at: datetime) -> list[HolderKey]:
         return [k for (d, _), k in self.devices.items() if d == device and k.valid_at(at)]

@@ -19,7 +19,7 @@ from .database import Database
 def script_location() -> Path:
     candidates = [
         os.environ.get("LEDGER_ALEMBIC_DIR"),
-        Path(__file__).resolve().parents[1] / "alembic",
+        Path(__file__).resolve().parents[2] / "alembic",
         Path.cwd() / "alembic",
     ]
     for candidate in candidates:
