@@ -12,11 +12,13 @@ from pydantic import Field
 
 from ..domain import case as cases
 from ..domain.events_case import (
+    AuditTrailReviewed,
     CaseCancelled,
     CaseEnrolled,
     CaseOnHold,
     CaseResumed,
     DonorRegistered,
+    Position,
     ProductAllocated,
     Reason,
     TherapyKind,
@@ -25,7 +27,7 @@ from ..domain.events_case import Name as ProductName
 from ..domain.identifiers import issue_coi
 from ..streams import case_stream
 from .commands import Data, Ident, Name, Secret, command
-from .executor import Context, Executor, Step
+from .executor import Context, Executor, SignOff, Step
 from .steps import Commands
 
 R = TypeVar("R")
@@ -65,6 +67,12 @@ def site_secret(master: bytes, site: str) -> bytes:
     One master secret (``LEDGER_SITE_SECRET``) yields a distinct key per treating site, so a
     patient's pseudonym at one hospital cannot be linked to one at another."""
     return hmac.new(master, f"site:{site}".encode(), hashlib.sha256).digest()
+
+
+class AuditTrailReview(Data):
+    through_position: Position = Field(
+        description="the global log position the review reached (a write's position; at most the ledger's last)")
+    comment: Reason | None = Field(None, description="the reviewer's findings, if any (no patient data)")
 
 
 class CaseService(Commands[R]):
@@ -130,3 +138,12 @@ class CaseService(Commands[R]):
         return self.command(ctx, lambda r, now, actor: cases.decide_allocate(
             r.case(case_stream(patient_coi)), r.case(case_stream(donor_coi)), r.unit(unit_id),
             actor=actor, now=now))
+
+    @command(AuditTrailReviewed, target="coi", request=AuditTrailReview)
+    def review_audit_trail(self, ctx: Context, *, coi: str, through_position: int, signoff: SignOff | None,
+                           comment: str | None = None) -> R:
+        """Record QA's e-signed review of the case's audit trail (Annex 11 §9)."""
+        return self.command(ctx, lambda r, now, actor: cases.decide_review_audit_trail(
+            r.case(case_stream(coi)), through_position=through_position, last_position=r.ledger.last_position(),
+            comment=comment, esign=signoff.manifestation if signoff else None,
+            signer=signoff.signer if signoff else None, actor=actor, now=now), signoff=signoff)
