@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, ConfigDict, Field
 
 from ledger.domain.events_case import CaseEnrolled
 from ledger.errors import StreamNotFound
+from ledger.services.cases import Enrol
 from ledger.streams import case_stream
 from ledger.timefmt import format_utc
 from projections.cases_query import case_summary, list_cases
@@ -32,7 +33,7 @@ from ..deps import (
     found,
     fresh,
 )
-from ..requests import Enrol, Ident
+from ..requests import Ident
 from ..responses import CaseList, CaseSummary, Genealogy
 from ..schemas import PROBLEMS, AppendResponse, append_response
 from ..views import case_view

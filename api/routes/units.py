@@ -14,6 +14,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ledger.domain.events_quality import TemperatureRecorded
 from ledger.domain.events_unit import UnitLabelled
 from ledger.errors import InvalidEvent, StreamNotFound
+from ledger.services.quality import Readings
+from ledger.services.units import Label, spec_json
 from ledger.timefmt import format_utc, utc_now
 from projections.conditions_query import conditions_for_unit
 from projections.custody_query import custody_timeline
@@ -34,7 +36,7 @@ from ..deps import (
     found,
     fresh,
 )
-from ..requests import Ident, Label, Name, Readings, spec_json
+from ..requests import Ident, Name
 from ..responses import Conditions, Custody, Genealogy, UnitState, UploadResponse
 from ..schemas import PROBLEMS, AppendResponse, append_response
 from ..views import unit_view

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from ..datatypes import EventData
+from ..errors import InvalidEvent
 from .base import (
     Envelope,
     NewEvent,
@@ -23,8 +24,10 @@ from .base import (
     require_aware,
     require_reason,
 )
+from .esign import Manifestation, require_esign
 from .events_case import (
     AttemptedIds,
+    AuditTrailReviewed,
     CaseCancelled,
     CaseEnrolled,
     CaseOnHold,
@@ -36,8 +39,18 @@ from .events_case import (
 from .folding import fold
 from .identifiers import RandomSource, issue_coi, patient_pseudonym, validate_coi
 from .unit import UnitState, require_unit
+from .users import UserState
 
 CaseStatus = Literal["none", "active", "on_hold", "cancelled"]
+
+
+@dataclass(frozen=True)
+class Review:
+    """The last review of the case's audit trail: the log position it reached, by whom, when."""
+
+    through_position: int
+    by: str
+    at: str
 
 
 @dataclass(frozen=True)
@@ -54,9 +67,10 @@ class CaseState:
     hold_reason: str | None = None
     allocated_units: tuple[UUID, ...] = ()
     refusals: int = 0
+    last_review: Review | None = None
 
 
-def _evolve(s: CaseState, event: EventData, _: Envelope) -> CaseState:
+def _evolve(s: CaseState, event: EventData, env: Envelope) -> CaseState:
     match event:
         case CaseEnrolled():
             return replace(s, role="patient", coi=event.coi, kind=event.kind, product=event.product,
@@ -76,6 +90,9 @@ def _evolve(s: CaseState, event: EventData, _: Envelope) -> CaseState:
             return replace(s, allocated_units=(*s.allocated_units, unit))
         case OperationRefused():
             return replace(s, refusals=s.refusals + 1)
+        case AuditTrailReviewed(through_position=position):
+            by = (env.get("esign") or {}).get("signer") or env["actor"]
+            return replace(s, last_review=Review(position, by, env["recorded_at"]))
     return s
 
 
@@ -188,3 +205,19 @@ def decide_allocate(patient: CaseState, donor: CaseState, unit: UnitState, *, ac
                   patient_case=patient.stream, patient_coi=patient.coi)
     return [new_event(patient.stream, ProductAllocated, **fields),  # type: ignore[arg-type]
             new_event(unit.stream, ProductAllocated, **fields)]
+
+
+def decide_review_audit_trail(case: CaseState, *, through_position: int, last_position: int,
+                              comment: str | None, esign: Manifestation | None, signer: UserState | None,
+                              actor: str, now: datetime) -> list[NewEvent]:
+    """QA's signed review of the case's audit trail up to ``through_position``, which the
+    ledger must have reached (``last_position``). A cancelled or held case can be reviewed."""
+    require_aware(now)
+    if case.status == "none" or case.stream is None:
+        raise refusal("CASE_NOT_FOUND", "no case is enrolled in this stream")
+    if not 1 <= through_position <= last_position:
+        raise InvalidEvent(f"position {through_position} is not in the ledger (1..{last_position})",
+                           code="INVALID_DATA")
+    require_esign(AuditTrailReviewed.__name__, esign, signer, actor=actor)
+    return [new_event(case.stream, AuditTrailReviewed, coi=case.coi, case=case.stream,
+                      through_position=through_position, comment=comment)]

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, JsonValue
 
 from ..datatypes import EventData, Identifier, Text
 from .identifiers import coi_field, label_field
-from .spec import OBSERVE, EventSpec, given
+from .spec import OBSERVE, EventSpec, NotExported, given
 
 CoiId = Annotated[str, AfterValidator(coi_field)]
 LabelId = Annotated[str, AfterValidator(label_field)]
@@ -22,6 +22,7 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 Code = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,63}$")]
 TherapyKind = Literal["autologous", "allogeneic"]
+Position = Annotated[int, Field(ge=1)]
 
 
 class CaseEnrolled(EventData):
@@ -98,10 +99,20 @@ class EventCorrected(EventData):
     changes: Annotated[list[FieldChange], Field(min_length=1, max_length=50)]
 
 
+class AuditTrailReviewed(EventData):
+    """QA reviewed the case's audit trail up to a global log position (EU GMP Annex 11 §9,
+    21 CFR 11.10(e)); e-signed with meaning ``reviewed``."""
+
+    coi: CoiId
+    case: UUID
+    through_position: Position
+    comment: Reason | None = None
+
+
 CASE_EVENTS: dict[str, type[EventData]] = {
     m.__name__: m
     for m in (CaseEnrolled, DonorRegistered, CaseOnHold, CaseResumed, CaseCancelled,
-              ProductAllocated, OperationRefused, EventCorrected)
+              ProductAllocated, OperationRefused, EventCorrected, AuditTrailReviewed)
 }
 
 CASE_SPECS: tuple[EventSpec[Any], ...] = (
@@ -120,4 +131,8 @@ CASE_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(EventCorrected, ("qa", "operator", "clinician", "courier", "integrator"),
               lambda d: f"{d.corrected_type} {d.corrected_event_id} corrected: "
                         + "; ".join(f"{c.field}: {c.old!r} -> {c.new!r}" for c in d.changes), OBSERVE),
+    EventSpec(AuditTrailReviewed, ("qa",),
+              lambda d: f"audit trail reviewed through position {d.through_position}"
+                        + (f": {d.comment}" if d.comment else ""),
+              NotExported("a review of the ledger's own record, not a supply-chain event"), meaning="reviewed"),
 )

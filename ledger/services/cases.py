@@ -8,13 +8,57 @@ from collections.abc import Callable
 from typing import TypeVar
 from uuid import UUID
 
+from pydantic import Field
+
 from ..domain import case as cases
+from ..domain.events_case import (
+    AuditTrailReviewed,
+    CaseCancelled,
+    CaseEnrolled,
+    CaseOnHold,
+    CaseResumed,
+    DonorRegistered,
+    Position,
+    ProductAllocated,
+    Reason,
+    TherapyKind,
+)
+from ..domain.events_case import Name as ProductName
 from ..domain.identifiers import issue_coi
 from ..streams import case_stream
-from .executor import Context, Executor, Step
+from .commands import Data, Ident, Name, Secret, command
+from .executor import Context, Executor, SignOff, Step
 from .steps import Commands
 
 R = TypeVar("R")
+
+
+class Enrol(Data):
+    kind: TherapyKind = Field(description="autologous (the patient's own cells) or allogeneic (a donor's)")
+    product: ProductName = Field(description="the therapy's product name")
+    treating_site: Ident = Field(description="the site that treats the patient (a registered site id)")
+    mrn: Secret = Field(description="patient record number: pseudonymised on arrival, never stored")
+    collection_site: Ident | None = Field(None,
+        description="where the material is collected, when not the treating site")
+    protocol: Name | None = Field(None, description="the clinical protocol or study, if any")
+
+
+class Donor(Data):
+    product: ProductName = Field(description="the allogeneic product made from this donor's material")
+    collection_site: Ident = Field(description="where the donor's material is collected (a registered site id)")
+    donor_id: Secret = Field(description="donor identifier: pseudonymised on arrival, never stored")
+    din: Name | None = Field(None,
+        description="the ISBT 128 donation identification number (13 characters), if the donation has one")
+
+
+class WithReason(Data):
+    reason: Reason = Field(description="why (shown in the audit trail)")
+
+
+class Allocate(Data):
+    donor_coi: Name = Field(description="the donor case's COI id that the unit comes from")
+    unit_id: UUID = Field(
+        description="the donor-derived dose (a released unit of the donor case) given to this patient")
 
 
 def site_secret(master: bytes, site: str) -> bytes:
@@ -23,6 +67,12 @@ def site_secret(master: bytes, site: str) -> bytes:
     One master secret (``LEDGER_SITE_SECRET``) yields a distinct key per treating site, so a
     patient's pseudonym at one hospital cannot be linked to one at another."""
     return hmac.new(master, f"site:{site}".encode(), hashlib.sha256).digest()
+
+
+class AuditTrailReview(Data):
+    through_position: Position = Field(
+        description="the global log position the review reached (a write's position; at most the ledger's last)")
+    comment: Reason | None = Field(None, description="the reviewer's findings, if any (no patient data)")
 
 
 class CaseService(Commands[R]):
@@ -34,6 +84,7 @@ class CaseService(Commands[R]):
     def pseudonym_key(self, site: str) -> bytes:
         return site_secret(self.master_secret, site)
 
+    @command(CaseEnrolled, target="none", request=Enrol, site_field="treating_site")
     def enrol(
         self, ctx: Context, *, kind: str, product: str, treating_site: str, mrn: str,
         collection_site: str | None = None, protocol: str | None = None,
@@ -51,6 +102,7 @@ class CaseService(Commands[R]):
 
         return self.command(ctx, decide, answer=lambda events: {"coi": events[0].data["coi"]})
 
+    @command(DonorRegistered, target="none", request=Donor)
     def register_donor(
         self, ctx: Context, *, product: str, collection_site: str, donor_id: str, din: str | None = None
     ) -> R:
@@ -66,19 +118,32 @@ class CaseService(Commands[R]):
 
         return self.command(ctx, decide, answer=lambda events: {"coi": events[0].data["coi"]})
 
+    @command(CaseOnHold, target="coi", request=WithReason)
     def hold(self, ctx: Context, coi: str, reason: str) -> R:
         return self.command(ctx, lambda r, now, actor: cases.decide_hold(
             r.case(case_stream(coi)), reason, actor=actor, now=now))
 
+    @command(CaseResumed, target="coi", request=WithReason)
     def resume(self, ctx: Context, coi: str, reason: str) -> R:
         return self.command(ctx, lambda r, now, actor: cases.decide_resume(
             r.case(case_stream(coi)), reason, actor=actor, now=now))
 
+    @command(CaseCancelled, target="coi", request=WithReason)
     def cancel(self, ctx: Context, coi: str, reason: str) -> R:
         return self.command(ctx, lambda r, now, actor: cases.decide_cancel(
             r.case(case_stream(coi)), reason, actor=actor, now=now))
 
+    @command(ProductAllocated, target="coi", request=Allocate, target_arg="patient_coi")
     def allocate(self, ctx: Context, *, patient_coi: str, donor_coi: str, unit_id: UUID) -> R:
         return self.command(ctx, lambda r, now, actor: cases.decide_allocate(
             r.case(case_stream(patient_coi)), r.case(case_stream(donor_coi)), r.unit(unit_id),
             actor=actor, now=now))
+
+    @command(AuditTrailReviewed, target="coi", request=AuditTrailReview)
+    def review_audit_trail(self, ctx: Context, *, coi: str, through_position: int, signoff: SignOff | None,
+                           comment: str | None = None) -> R:
+        """Record QA's e-signed review of the case's audit trail (Annex 11 §9)."""
+        return self.command(ctx, lambda r, now, actor: cases.decide_review_audit_trail(
+            r.case(case_stream(coi)), through_position=through_position, last_position=r.ledger.last_position(),
+            comment=comment, esign=signoff.manifestation if signoff else None,
+            signer=signoff.signer if signoff else None, actor=actor, now=now), signoff=signoff)

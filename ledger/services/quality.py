@@ -4,19 +4,155 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
+from pydantic import AwareDatetime, Field
+
+from ..datatypes import Celsius, Decimal2, Identifier, Text
 from ..domain import conditions, corrections, infusion, lots, manufacturing
+from ..domain.events_case import EventCorrected, Reason
+from ..domain.events_quality import (
+    MAX_READINGS,
+    ExcursionAssessed,
+    ManufacturingStarted,
+    ManufacturingStepRecorded,
+    ProductFilled,
+    ProductInfused,
+    ProductReleased,
+    QCResultRecorded,
+    TemperatureRecorded,
+    UnitDisposed,
+    UnitQuarantined,
+    UnitReleasedFromQuarantine,
+    UnitsDerived,
+)
+from ..domain.events_unit import Identifiers
 from ..domain.identifiers import issue_unit_label, patient_pseudonym
 from ..domain.manufacturing import DerivedOutput
 from ..domain.unit import UnitState
 from ..streams import case_stream, lot_stream, unit_stream
-from .cases import site_secret
+from .cases import WithReason, site_secret
+from .commands import Data, Ident, Name, Secret, Volume, command
 from .executor import Context, Executor, Reads, SignOff, Step
 from .steps import Commands
+from .units import Spec, spec_json
 
 R = TypeVar("R")
+
+
+class Reading(Data):
+    t: AwareDatetime = Field(description="when the reading was taken (RFC 3339 with zone)")
+    celsius: Celsius = Field(description="the temperature in °C (at most two decimals)")
+
+
+Readings = Annotated[list[Reading], Field(min_length=1, max_length=MAX_READINGS)]
+
+
+class Temperatures(Data):
+    logger: Ident = Field(description="the data logger's id")
+    readings: Readings = Field(description="the logger's readings, in time order")
+
+    def arguments(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Assess(Data):
+    excursion_id: UUID = Field(description="the excursion (from the unit's state or conditions)")
+    decision: Literal["use", "discard"] = Field(description="use the unit despite the excursion, or discard it")
+    rationale: Reason = Field(description="why (Part 11: shown with the signature)")
+
+
+class Output(Data):
+    kind: Literal["cryobag", "final_product_bag", "sample"] = Field(
+        description="what is made: cryobag, final_product_bag or sample (a QC sample)")
+    spec: Spec | None = Field(None, description="storage limits, expiry and required QC of the output")
+    identifiers: Identifiers = Field(default_factory=dict, description="other identifiers printed on it, by kind")
+    product: Text | None = Field(None, description="product name")
+    volume_ml: Volume | None = Field(default=None, description="volume in millilitres")
+
+
+def outputs_json(outputs: list[Output]) -> list[dict[str, Any]]:
+    return [{**o.model_dump(exclude={"spec"}), "spec": spec_json(o.spec)} for o in outputs]
+
+
+class Derive(Data):
+    inputs: list[UUID] = Field(min_length=1, max_length=100, description="the units processed (unit ids)")
+    outputs: list[Output] = Field(min_length=1, max_length=100, description="the units made: each gets a new label")
+    process: Name = Field(description="the manufacturing process")
+    batch: Name | None = Field(None, description="the lot or batch number")
+    consumed: bool = Field(True,
+        description="whether the inputs are used up (false: a sample is taken and the input goes on)")
+
+    def arguments(self) -> dict[str, Any]:
+        return {**self.model_dump(exclude={"outputs"}), "outputs": outputs_json(self.outputs)}
+
+
+LotNumber = Annotated[Identifier, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/+-]*$",
+                                        description="the manufacturer's lot (batch) number, unique within the case")]
+
+
+class StartManufacturing(Data):
+    lot: LotNumber = Field(description="the manufacturing lot (batch) number, unique within the case")
+    inputs: list[UUID] = Field(min_length=1, max_length=100, description=(
+        "the units consumed (apheresis bags ...): each must be within its expiry now"))
+    process: Name = Field(description="the manufacturing process, e.g. transduction-expansion")
+
+
+class ManufacturingStep(Data):
+    lot: LotNumber = Field(description="the lot, opened by ManufacturingStarted")
+    stage: Name = Field(description="the process step, e.g. activation, transduction, expansion, harvest")
+    notes: Reason | None = Field(None, description="free-text notes on the step (no patient data)")
+
+
+class Fill(Data):
+    lot: LotNumber = Field(description="the lot, opened by ManufacturingStarted")
+    outputs: list[Output] = Field(min_length=1, max_length=100, description=(
+        "the final product units, labelled now with the lot as their parent"))
+
+    def arguments(self) -> dict[str, Any]:
+        return {"lot": self.lot, "outputs": outputs_json(self.outputs)}
+
+
+class QC(Data):
+    test: Name = Field(description="the QC test's name (e.g. sterility)")
+    result: Literal["pass", "fail"] = Field(description="pass or fail")
+    value: Decimal2 | Text | None = Field(None, description="the measured value, if any (at most two decimals)")
+    uom: Name | None = Field(None, description="unit of measure of value")
+    method: Text | None = Field(None, description="the test method")
+    sample_id: UUID | None = Field(None, description="the sample unit tested, if any")
+
+
+class Release(Data):
+    notes: Reason | None = Field(None, description="release notes (shown with the QA signature)")
+
+
+class Infuse(Data):
+    coi: Name = Field(description="the patient case's COI id (the patient being infused)")
+    wristband: Secret = Field(description="the wristband's record number: compared as a pseudonym, never stored")
+    bag_coi: Name = Field(
+        description=("the COI id printed on the bag: the patient's own for autologous, the donor case's for an "
+                     "allocated allogeneic dose"))
+    infused_at: AwareDatetime | None = Field(None,
+        description="when the infusion started (RFC 3339); default: occurred_at")
+
+    def arguments(self) -> dict[str, Any]:
+        return {**self.model_dump(exclude={"wristband"}), "wristband_mrn": self.wristband}
+
+
+class Dispose(Data):
+    reason: Reason = Field(description="why it is disposed of")
+    method: Name | None = Field(None, description="how, e.g. incineration")
+
+
+class Correct(Data):
+    event_id: UUID = Field(description="the event being corrected (it stays; the correction is a new event)")
+    reason: Text = Field(description="why the correction is made")
+    changes: dict[str, Any] = Field(min_length=1, max_length=50,
+        description="field -> new value, for the corrected event's data")
+
+    def arguments(self) -> dict[str, Any]:
+        return {**self.model_dump(), "event_id": str(self.event_id)}
 
 
 def lineage(reads: Reads, unit: UnitState) -> list[UnitState]:
@@ -38,6 +174,7 @@ class QualityService(Commands[R]):
         super().__init__(executor, run or executor.run)  # type: ignore[arg-type]
         self.master_secret = master_secret
 
+    @command(TemperatureRecorded, target="unit_id", request=Temperatures)
     def record_temperatures(self, ctx: Context, *, unit_id: UUID, logger: str,
                             readings: Sequence[Mapping[str, Any]]) -> R:
         """The answer reports what the upload did (``conditions.record_temperatures``): readings
@@ -53,6 +190,7 @@ class QualityService(Commands[R]):
 
         return self.command(ctx, decide, answer=lambda _: report["last"])
 
+    @command(ExcursionAssessed, target="unit_id", request=Assess)
     def assess_excursion(self, ctx: Context, *, unit_id: UUID, excursion_id: UUID, decision: str,
                          rationale: str, signoff: SignOff | None) -> R:
         return self.command(ctx, lambda r, now, actor: conditions.decide_assess_excursion(
@@ -60,6 +198,7 @@ class QualityService(Commands[R]):
             esign=signoff.manifestation if signoff else None, signer=signoff.signer if signoff else None,
             actor=actor, now=now), signoff=signoff)
 
+    @command(UnitsDerived, target="coi", request=Derive)
     def derive(self, ctx: Context, *, coi: str, inputs: Sequence[UUID], outputs: Sequence[Mapping[str, Any]],
                process: str, batch: str | None = None, consumed: bool = True,
                labels: Sequence[str] | None = None) -> R:
@@ -81,6 +220,7 @@ class QualityService(Commands[R]):
         return self.command(ctx, decide, at_event_time=True, answer=lambda _: {
             "outputs": [{"unit_id": str(o.unit_id), "label": o.label} for o in made]})
 
+    @command(ManufacturingStarted, target="coi", request=StartManufacturing)
     def start_manufacturing(self, ctx: Context, *, coi: str, lot: str, inputs: Sequence[UUID],
                             process: str) -> R:
         """Open ``lot`` for the case at the context's (manufacturing) site, consuming ``inputs``."""
@@ -95,12 +235,14 @@ class QualityService(Commands[R]):
         return self.command(ctx, decide, at_event_time=True,
                             answer=lambda _: {"lot_id": str(lot_id), "lot": lot})
 
+    @command(ManufacturingStepRecorded, target="coi", request=ManufacturingStep)
     def record_step(self, ctx: Context, *, coi: str, lot: str, stage: str,
                     notes: str | None = None) -> R:
         return self.command(ctx, lambda r, now, actor: lots.decide_step(
             r.case(case_stream(coi)), r.unit(lot_stream(coi, lot)), lot_number=lot, stage=stage,
             notes=notes, site=ctx.site, actor=actor, now=now))
 
+    @command(ProductFilled, target="coi", request=Fill)
     def fill(self, ctx: Context, *, coi: str, lot: str, outputs: Sequence[Mapping[str, Any]],
              labels: Sequence[str] | None = None) -> R:
         """Fill/cryopreserve ``lot`` into ``outputs`` (as for :meth:`derive`), labelled now."""
@@ -120,6 +262,7 @@ class QualityService(Commands[R]):
             "lot_id": str(lot_stream(coi, lot)),
             "outputs": [{"unit_id": str(o.unit_id), "label": o.label} for o in made]})
 
+    @command(QCResultRecorded, target="unit_id", request=QC)
     def record_qc(self, ctx: Context, *, unit_id: UUID, test: str, result: str, value: Any = None,
                   uom: str | None = None, method: str | None = None,
                   sample_id: UUID | None = None) -> R:
@@ -127,6 +270,7 @@ class QualityService(Commands[R]):
             r.unit(unit_id), test=test, result=result, value=value, uom=uom, method=method,
             sample=r.unit(sample_id) if sample_id else None, actor=actor, now=now))
 
+    @command(ProductReleased, target="unit_id", request=Release)
     def release(self, ctx: Context, *, unit_id: UUID, notes: str | None, signoff: SignOff | None) -> R:
         def decide(reads: Reads, now: datetime, actor: str):
             unit = reads.unit(unit_id)
@@ -138,6 +282,7 @@ class QualityService(Commands[R]):
 
         return self.command(ctx, decide, at_event_time=True, signoff=signoff)
 
+    @command(ProductInfused, target="unit_id", request=Infuse)
     def infuse(self, ctx: Context, *, unit_id: UUID, coi: str, wristband_mrn: str, bag_coi: str,
                signoff: SignOff | None, infused_at: datetime | None = None) -> R:
         """Bedside verification: the wristband's pseudonym and the bag's COI must match the case."""
@@ -153,18 +298,22 @@ class QualityService(Commands[R]):
 
         return self.command(ctx, decide, at_event_time=True, signoff=signoff)
 
+    @command(UnitQuarantined, target="unit_id", request=WithReason)
     def quarantine(self, ctx: Context, *, unit_id: UUID, reason: str) -> R:
         return self.command(ctx, lambda r, now, actor: manufacturing.decide_quarantine(
             r.unit(unit_id), reason, actor=actor, now=now))
 
+    @command(UnitReleasedFromQuarantine, target="unit_id", request=WithReason)
     def lift_quarantine(self, ctx: Context, *, unit_id: UUID, reason: str) -> R:
         return self.command(ctx, lambda r, now, actor: manufacturing.decide_release_from_quarantine(
             r.unit(unit_id), reason, actor=actor, now=now))
 
+    @command(UnitDisposed, target="unit_id", request=Dispose)
     def dispose(self, ctx: Context, *, unit_id: UUID, reason: str, method: str | None = None) -> R:
         return self.command(ctx, lambda r, now, actor: manufacturing.decide_dispose(
             r.unit(unit_id), reason, method=method, actor=actor, now=now))
 
+    @command(EventCorrected, target="stream", request=Correct)
     def correct(self, ctx: Context, *, stream: UUID, event_id: str, reason: str,
                 changes: Mapping[str, Any]) -> R:
         return self.command(ctx, lambda r, now, actor: corrections.decide_correct(

@@ -7,18 +7,105 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from pydantic import AwareDatetime, Field
+
+from ..datatypes import Celsius, Text
 from ..domain import custody, labelling
 from ..domain.case import recorded_refusal
+from ..domain.events_case import Reason
+from ..domain.events_unit import (
+    CustodyAcknowledged,
+    CustodyDeclined,
+    CustodyTransferred,
+    Identifiers,
+    MaterialCollected,
+    PackedInto,
+    ShipmentDelivered,
+    ShipmentDispatched,
+    UnitKind,
+    UnitLabelled,
+    UnpackedFrom,
+)
 from ..domain.identifiers import issue_unit_label, patient_pseudonym
 from ..domain.unit import UnitState
 from ..streams import case_stream, unit_stream
-from .cases import site_secret
+from .cases import WithReason, site_secret
+from .commands import Data, Ident, Name, Secret, Volume, command
 from .executor import Context, Executor, Reads, Step
 from .steps import Commands
 
 R = TypeVar("R")
 # Steps where a wrong bag or a wrong patient must be stopped, not just noted.
 COI_CRITICAL_PURPOSES = frozenset({"collection", "release", "infusion"})
+
+
+class Spec(Data):
+    min_celsius: Celsius | None = Field(None,
+        description="lowest allowed temperature (°C); readings below it are an excursion")
+    max_celsius: Celsius | None = Field(None,
+        description="highest allowed temperature (°C); readings above it are an excursion")
+    expiry: AwareDatetime | None = Field(None,
+        description="when the unit expires (RFC 3339 with zone); steps dated after it are refused")
+    qc_required: list[Name] = Field(default_factory=list, max_length=50,
+        description="QC tests that must pass before release")
+
+
+def spec_json(spec: Spec | None) -> dict[str, Any] | None:
+    return spec.model_dump(mode="json", exclude_none=True) if spec else None
+
+
+class Label(Data):
+    kind: UnitKind = Field(description="what the label goes on: a bag, a sample or a container (shipper)")
+    spec: Spec | None = Field(None, description="storage limits, expiry and required QC of the unit")
+    identifiers: Identifiers = Field(default_factory=dict,
+        description="other identifiers printed on it, by kind (din: ISBT 128 DIN, gs1: GS1 element string ...)")
+    parents: list[UUID] = Field(default_factory=list, max_length=100, description="units it is made from (unit ids)")
+    custodian: Name | None = Field(None, description="who holds it first (default: the caller)")
+    product: Text | None = Field(None, description="product name, if it is a product")
+    volume_ml: Volume | None = Field(default=None, description="volume in millilitres")
+
+    def arguments(self) -> dict[str, Any]:
+        return {**self.model_dump(exclude={"spec"}), "spec": spec_json(self.spec)}
+
+
+class Collect(Data):
+    wristband: Secret = Field(description="the wristband's record number: compared as a pseudonym, never stored")
+    material: Name = Field(description="what was collected, e.g. leukapheresis")
+    collection_site: Ident = Field(description="where (a registered site id)")
+    volume_ml: Volume | None = Field(default=None, description="volume collected in millilitres")
+    started_at: AwareDatetime | None = Field(None, description="when the collection started (RFC 3339)")
+    ended_at: AwareDatetime | None = Field(None, description="when the collection ended (RFC 3339)")
+
+    def arguments(self) -> dict[str, Any]:
+        return {**self.model_dump(exclude={"wristband"}), "wristband_mrn": self.wristband}
+
+
+class Handover(Data):
+    to_party: Ident = Field(description="the user (or party) offered custody; custody moves when they acknowledge")
+    location: Ident | None = Field(None, description="where the handover happens (site id)")
+    condition: Reason | None = Field(None, description="the condition seen at handover")
+
+
+class Acknowledge(Data):
+    location: Ident | None = Field(None, description="where custody is taken (site id)")
+    condition: Reason | None = Field(None, description="the condition seen on receipt")
+
+
+class Pack(Data):
+    container_id: UUID = Field(description="the container (shipper) unit id")
+
+
+class Dispatch(Data):
+    carrier: Name = Field(description="the carrier's name")
+    tracking: Name = Field(description="the carrier's tracking number")
+    from_site: Ident = Field(description="site shipped from")
+    to_site: Ident = Field(description="site shipped to")
+
+
+class Deliver(Data):
+    tracking: Name | None = Field(None, description="the tracking number (must match the dispatch's, if given)")
+    to_site: Ident | None = Field(None, description="site delivered to (must match the dispatch's, if given)")
+    condition: Reason | None = Field(None, description="the condition seen on delivery")
 
 
 class UnitService(Commands[R]):
@@ -30,6 +117,7 @@ class UnitService(Commands[R]):
     def state(self, unit_id: UUID) -> UnitState:
         return Reads(self.executor.ledger).unit(unit_id)
 
+    @command(UnitLabelled, target="coi", request=Label)
     def label(
         self, ctx: Context, *, coi: str, kind: str, spec: Mapping[str, Any] | None = None,
         identifiers: Mapping[str, str] | None = None, parents: Sequence[UUID] = (),
@@ -50,6 +138,7 @@ class UnitService(Commands[R]):
             ctx, decide, answer=lambda ev: {"unit_id": str(ev[0].stream), "label": ev[0].data["label"]}
         )
 
+    @command(MaterialCollected, target="unit_id", request=Collect)
     def collect(
         self, ctx: Context, *, unit_id: UUID, wristband_mrn: str, material: str, collection_site: str,
         volume_ml: float | None = None, started_at: datetime | None = None, ended_at: datetime | None = None,
@@ -103,6 +192,7 @@ class UnitService(Commands[R]):
     def _contents(self, reads: Reads, unit: UnitState) -> list[UnitState]:
         return reads.units(list(unit.contents))
 
+    @command(CustodyTransferred, target="unit_id", request=Handover)
     def handover(self, ctx: Context, *, unit_id: UUID, to_party: str, location: str | None = None,
                  condition: str | None = None) -> R:
 
@@ -113,6 +203,7 @@ class UnitService(Commands[R]):
 
         return self.command(ctx, decide)
 
+    @command(CustodyAcknowledged, target="unit_id", request=Acknowledge)
     def acknowledge(self, ctx: Context, *, unit_id: UUID, location: str | None = None,
                     condition: str | None = None) -> R:
 
@@ -123,6 +214,7 @@ class UnitService(Commands[R]):
 
         return self.command(ctx, decide)
 
+    @command(CustodyDeclined, target="unit_id", request=WithReason)
     def decline(self, ctx: Context, *, unit_id: UUID, reason: str) -> R:
 
         def decide(reads: Reads, now: datetime, actor: str):
@@ -132,6 +224,7 @@ class UnitService(Commands[R]):
 
         return self.command(ctx, decide)
 
+    @command(PackedInto, target="unit_id", request=Pack)
     def pack(self, ctx: Context, *, unit_id: UUID, container_id: UUID) -> R:
 
         def decide(reads: Reads, now: datetime, actor: str):
@@ -141,10 +234,12 @@ class UnitService(Commands[R]):
 
         return self.command(ctx, decide)
 
+    @command(UnpackedFrom, target="unit_id", request=Pack)
     def unpack(self, ctx: Context, *, unit_id: UUID, container_id: UUID) -> R:
         return self.command(ctx, lambda r, now, actor: custody.decide_unpack(
             r.unit(unit_id), r.unit(container_id), actor=actor, now=now))
 
+    @command(ShipmentDispatched, target="unit_id", request=Dispatch)
     def dispatch(self, ctx: Context, *, unit_id: UUID, carrier: str, tracking: str, from_site: str,
                  to_site: str) -> R:
 
@@ -156,6 +251,7 @@ class UnitService(Commands[R]):
 
         return self.command(ctx, decide)
 
+    @command(ShipmentDelivered, target="unit_id", request=Deliver)
     def deliver(self, ctx: Context, *, unit_id: UUID, tracking: str | None = None,
                 to_site: str | None = None, condition: str | None = None) -> R:
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+import pytest
+
 from api.commands import COMMANDS
 from ledger.domain.events_quality import MAX_READINGS, TemperatureRecorded
 from ledger.domain.spec import MEANINGS
+from ledger.services.cases import CaseService
+from ledger.services.commands import Data
+from ledger.services.commands import command as command_for
+from ledger.services.quality import QualityService
+from ledger.services.units import UnitService
 from ledger.store.records import Receipt
 
 
@@ -42,10 +49,15 @@ def test_an_impossible_temperature_is_refused_at_the_door(client, login):
     assert event.json()["errors"][0]["loc"][-1] == "celsius"
 
 
-def test_every_command_is_a_named_handler_of_its_event_type():
+def test_every_command_is_a_named_service_method_of_its_event_type():
+    """Commands are declared on their service methods: a lambda cannot be one."""
+    services = {CaseService, UnitService, QualityService}
     for name, command in COMMANDS.items():
         assert command.event.__name__ == name
-        assert command.handle.__name__ != "<lambda>", name
+        assert command.method.__name__ != "<lambda>", name
+        assert [s for s in services if vars(s).get(command.method.__name__) is command.method], name
+    with pytest.raises(TypeError, match="named service method"):
+        command_for(TemperatureRecorded, target="unit_id", request=Data)(lambda self, ctx: None)
 
 
 def test_every_read_answers_a_named_model(client):

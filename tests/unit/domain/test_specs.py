@@ -45,6 +45,8 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
                         "changes": [{"field": "reason", "old": None, "new": "x"},
                                     {"field": "n", "old": 4, "new": 4.5}]},
                        f"UnitScanned {U1} corrected: reason: None -> 'x'; n: 4 -> 4.5"),
+    "AuditTrailReviewed": ({"coi": COI, "case": U1, "through_position": 42},
+                           "audit trail reviewed through position 42"),
     "UnitLabelled": ({"kind": "cryobag", "coi": COI, "case": U1, "label": LABEL, "custodian": "op",
                       "parents": [U2]}, f"cryobag {LABEL} labelled for {COI} from 1 parent(s)"),
     "MaterialCollected": ({"material": "apheresis", "collection_site": "H1", "patient_ref": REF, "volume_ml": 200},
@@ -171,4 +173,4 @@ def test_every_command_type_has_roles() -> None:
 
 def test_signed_types_need_their_meaning_from_the_spec() -> None:
     assert REQUIRED_MEANING == {"ProductReleased": "released", "ExcursionAssessed": "assessed",
-                                "ProductInfused": "administered"}
+                                "ProductInfused": "administered", "AuditTrailReviewed": "reviewed"}
