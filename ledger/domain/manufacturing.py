@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from ..errors import InvalidEvent
+from ..streams import unit_stream
 from .base import NewEvent, new_event, refusal, require_aware, require_reason
 from .case import CaseState, recorded_refusal, require_case
 from .esign import Manifestation, require_esign
@@ -27,7 +28,7 @@ from .events_quality import (
     UnitsDerived,
 )
 from .events_unit import COLLECTABLE_KINDS, RELEASABLE_KINDS, UnitLabelled, UnitSpec
-from .identifiers import validate_unit_label
+from .identifiers import issue_unit_label, validate_unit_label
 from .unit import (
     UnitState,
     require_custodian,
@@ -50,6 +51,16 @@ class DerivedOutput:
     identifiers: Mapping[str, str] = field(default_factory=dict)
     product: str | None = None
     volume_ml: float | None = None
+
+
+def labelled_outputs(outputs: Sequence[Mapping[str, Any]], labels: Sequence[str] | None) -> list[DerivedOutput]:
+    """Each output {kind, spec?, identifiers?, product?, volume_ml?} with its label (issued here
+    unless planned) and the unit id that follows from it."""
+    labels = list(labels) if labels is not None else [issue_unit_label() for _ in outputs]
+    if len(labels) != len(outputs):
+        raise ValueError("one planned label per output")
+    return [DerivedOutput(unit_id=unit_stream(label), label=label, **spec)
+            for label, spec in zip(labels, outputs, strict=True)]
 
 
 def require_same_coi(case: CaseState, inputs: Sequence[UnitState], *, step: str) -> None:

@@ -28,10 +28,10 @@ from ..domain.events_quality import (
     UnitsDerived,
 )
 from ..domain.events_unit import Identifiers
-from ..domain.identifiers import issue_unit_label, patient_pseudonym
+from ..domain.identifiers import patient_pseudonym
 from ..domain.manufacturing import DerivedOutput
 from ..domain.unit import UnitState
-from ..streams import case_stream, lot_stream, unit_stream
+from ..streams import case_stream, lot_stream
 from .cases import WithReason, site_secret
 from .commands import Data, Ident, Name, Secret, Volume, command
 from .executor import Context, Executor, Reads, SignOff, Step
@@ -204,11 +204,7 @@ class QualityService(Commands[R]):
                labels: Sequence[str] | None = None) -> R:
         """Manufacturing: ``outputs`` are {kind, spec?, identifiers?, product?, volume_ml?};
         each gets a new label (issued here unless ``labels`` were planned) and unit id."""
-        labels = list(labels) if labels is not None else [issue_unit_label() for _ in outputs]
-        if len(labels) != len(outputs):
-            raise ValueError("one planned label per output")
-        made = [DerivedOutput(unit_id=unit_stream(label), label=label, **spec)
-                for label, spec in zip(labels, outputs, strict=True)]
+        made = manufacturing.labelled_outputs(outputs, labels)
 
         def decide(reads: Reads, now: datetime, actor: str):
             for output in made:
@@ -217,8 +213,7 @@ class QualityService(Commands[R]):
                 reads.case(case_stream(coi)), reads.units(list(inputs)), made, process=process,
                 batch=batch, consumed=consumed, actor=actor, now=now)
 
-        return self.command(ctx, decide, at_event_time=True, answer=lambda _: {
-            "outputs": [{"unit_id": str(o.unit_id), "label": o.label} for o in made]})
+        return self.command(ctx, decide, at_event_time=True, answer=lambda _: {"outputs": _answer(made)})
 
     @command(ManufacturingStarted, target="coi", request=StartManufacturing)
     def start_manufacturing(self, ctx: Context, *, coi: str, lot: str, inputs: Sequence[UUID],
@@ -246,11 +241,7 @@ class QualityService(Commands[R]):
     def fill(self, ctx: Context, *, coi: str, lot: str, outputs: Sequence[Mapping[str, Any]],
              labels: Sequence[str] | None = None) -> R:
         """Fill/cryopreserve ``lot`` into ``outputs`` (as for :meth:`derive`), labelled now."""
-        labels = list(labels) if labels is not None else [issue_unit_label() for _ in outputs]
-        if len(labels) != len(outputs):
-            raise ValueError("one planned label per output")
-        made = [DerivedOutput(unit_id=unit_stream(label), label=label, **spec)
-                for label, spec in zip(labels, outputs, strict=True)]
+        made = manufacturing.labelled_outputs(outputs, labels)
 
         def decide(reads: Reads, now: datetime, actor: str):
             for output in made:
@@ -259,8 +250,7 @@ class QualityService(Commands[R]):
                                     made, lot_number=lot, site=ctx.site, actor=actor, now=now)
 
         return self.command(ctx, decide, answer=lambda _: {
-            "lot_id": str(lot_stream(coi, lot)),
-            "outputs": [{"unit_id": str(o.unit_id), "label": o.label} for o in made]})
+            "lot_id": str(lot_stream(coi, lot)), "outputs": _answer(made)})
 
     @command(QCResultRecorded, target="unit_id", request=QC)
     def record_qc(self, ctx: Context, *, unit_id: UUID, test: str, result: str, value: Any = None,
@@ -318,3 +308,7 @@ class QualityService(Commands[R]):
                 changes: Mapping[str, Any]) -> R:
         return self.command(ctx, lambda r, now, actor: corrections.decide_correct(
             r.envelopes(stream), event_id, reason, changes, actor=actor, now=now))
+
+
+def _answer(made: Sequence[DerivedOutput]) -> list[dict[str, str]]:
+    return [{"unit_id": str(o.unit_id), "label": o.label} for o in made]
