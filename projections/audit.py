@@ -78,7 +78,7 @@ class AuditTrailProjection(ReadModel):
              "actor": env["actor"], "on_behalf": env.get("on_behalf"), "site": env.get("site"),
              "coi": own[0] if own else raw.get("coi"),
              "unit": unit_id if isinstance(unit_id, str) else None,
-             "what": what(kind, raw), "why": why(kind, raw),
+             "what": what(kind, raw if data is None else data), "why": why(kind, raw),
              "changes": dumps(changes) if changes is not None else None,
              "corrected": corrected,
              "signer": esign.get("signer"), "signer_name": esign.get("printed_name"),
