@@ -31,11 +31,11 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from ledger.domain.events_unit import SCAN_PURPOSES
+
 from .scan_steps import acknowledgement
 
-# Keep equal to api.routes.scans.Purpose (tests/e2e/test_cli_scan.py checks): the CLI stays light.
-PURPOSES = ("verify", "collection", "pack", "unpack", "handover", "receipt", "dispatch", "delivery",
-            "manufacturing", "qc", "release", "storage", "infusion", "disposal")
+PURPOSES = SCAN_PURPOSES
 Purpose = enum.Enum("Purpose", {p: p for p in PURPOSES}, type=str)  # type: ignore[misc]
 TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 VERDICTS = {"match": ("MATCH", "bold green"), "mismatch": ("MISMATCH", "bold red"), "expired": ("EXPIRED", "yellow"),
