@@ -174,3 +174,12 @@ def test_every_command_type_has_roles() -> None:
 def test_signed_types_need_their_meaning_from_the_spec() -> None:
     assert REQUIRED_MEANING == {"ProductReleased": "released", "ExcursionAssessed": "assessed",
                                 "ProductInfused": "administered", "AuditTrailReviewed": "reviewed"}
+
+
+def test_the_design_document_describes_every_event_type():
+    from pathlib import Path
+
+    design = (Path(__file__).resolve().parents[3] / "docs" / "DESIGN.md").read_text()
+    catalogue = design[design.index("## Event catalogue"):]
+    missing = [name for name in DOMAIN_EVENTS if f"`{name}`" not in catalogue]
+    assert not missing, f"docs/DESIGN.md's event catalogue lacks {missing}"
