@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .domain.identifiers import purpose_key
 from .keys.keystore import KeyStore, KeyStoreError
 from .keys.sealing import SealingKey
 from .settings import Settings
@@ -33,4 +34,5 @@ def open_ledger(settings: Settings, catalogue: EventCatalogue | None = None) -> 
         sealing_key(settings),
         catalogue or EventCatalogue(),
         pool_size=settings.pool_size,
+        claim_key=purpose_key(settings.site_secret.get_secret_value().encode(), "idempotency"),
     )

@@ -1,8 +1,9 @@
 """Settings from the environment (prefix ``LEDGER_``), refusing default secrets outside dev.
 
 ``LEDGER_ENV=dev`` (the default) is the embedded, zero-setup mode: SQLite under ./var, a
-sealing key created on first start with a well-known passphrase. Any other value is
-production-like and requires every secret to be set to something else.
+sealing key created on first start with a well-known passphrase. Any other value (``test``
+too) is production-like and requires every secret to be set to something else, at least 16
+characters long.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Settings(BaseSettings):
     def _refuse_default_secrets(self) -> Settings:
         if self.env == "production" and self.insecure_fast_hashing:
             raise ValueError("LEDGER_INSECURE_FAST_HASHING is for test suites, never production")
-        if self.env == "production":
+        if self.env != "dev":
             defaults = {
                 "LEDGER_KEY_PASSPHRASE": (self.key_passphrase, DEV_PASSPHRASE),
                 "LEDGER_SITE_SECRET": (self.site_secret, DEV_SITE_SECRET),
@@ -57,7 +58,7 @@ class Settings(BaseSettings):
             ]
             if weak:
                 raise ValueError(
-                    f"refusing to start in production with default or short secrets: {', '.join(weak)}"
+                    f"refusing to start in {self.env} with default or short secrets: {', '.join(weak)}"
                 )
         Database.from_url(self.database_url)
         return self

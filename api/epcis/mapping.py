@@ -108,7 +108,7 @@ def _scan(state: PlanState, s: Services, event: Mapping[str, Any], epc: str, uni
         return
     parsed = {"epc": epc} if len(epc) <= 128 else {}
     state.run("scan", unit, epc, lambda: s.units.scan(
-        state.ctx(event), unit_id=unit.unit_id, raw=epc[:2000], purpose="verify", parsed=parsed,
+        state.ctx(event), unit_id=unit.unit_id, raw=epc, kind="epc", purpose="verify", parsed=parsed,
         location=place(event)))
 
 

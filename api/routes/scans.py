@@ -1,7 +1,8 @@
 """POST /v1/scans: scan-to-verify at every handoff.
 
 The raw scan (what a keyboard-wedge scanner types) is parsed, resolved to a unit and COI,
-checked against what is expected for the step, and recorded as ``UnitScanned``. A mismatch
+checked against what is expected for the step, and recorded as ``UnitScanned`` (the parsed
+identifiers of a matched unit; the text itself only as kind, length and keyed digest). A mismatch
 at a COI-critical step (collection, release, infusion) is recorded and refused (COI_MISMATCH).
 """
 
@@ -90,8 +91,8 @@ def scan(body: ScanRequest, principal: Scanner, container: ContainerDep,
     ctx = context_for(principal, site=body.site, occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
                       idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"), route="/v1/scans")
     outcome = container.services.units.scan(
-        ctx, unit_id=unit_id, raw=result.raw, purpose=body.purpose, parsed=parsed, expected_coi=expected_coi,
-        expected_unit=expect.unit_id, location=body.location)
+        ctx, unit_id=unit_id, raw=result.raw, kind=result.scheme, purpose=body.purpose, parsed=parsed,
+        expected_coi=expected_coi, expected_unit=expect.unit_id, location=body.location)
     recorded = outcome.result.answer
     receipt = outcome.result.receipts[0]
     unit = container.services.units.state(unit_id) if unit_id else None

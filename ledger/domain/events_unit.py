@@ -84,10 +84,21 @@ class Expected(EventData):
     unit: UUID | None = None
 
 
-class UnitScanned(EventData):
-    """A scan-to-verify; ``raw`` is the bag/shipper label as read (never a wristband)."""
+class Scanned(EventData):
+    """What was scanned, without its text: the parser's ``kind``, the ``length`` and a keyed digest."""
 
-    raw: Annotated[str, Field(min_length=1, max_length=2000)]
+    kind: Identifier
+    length: Annotated[int, Field(ge=1)]
+    digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class UnitScanned(EventData):
+    """A scan-to-verify: the identifiers parsed from a unit's label (none when no unit matched)
+    and ``scanned`` (kind, length, keyed digest); never the scanned text, which may be a
+    wristband's MRN. ``raw`` is only in events recorded before."""
+
+    raw: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    scanned: Scanned | None = None
     parsed: Identifiers = {}
     purpose: ScanPurpose
     verdict: Verdict

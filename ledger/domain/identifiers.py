@@ -63,6 +63,17 @@ def patient_pseudonym(site_secret: bytes, mrn: str) -> str:
     return hmac.new(site_secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def purpose_key(master: bytes, purpose: str) -> bytes:
+    """A sub-key of the master site secret for one use (``purpose``): HMAC-SHA256(master,
+    "purpose:<purpose>"). Per-site pseudonym keys use "site:<site>", so the two never collide."""
+    return hmac.new(master, f"purpose:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def scan_digest(key: bytes, raw: str) -> str:
+    """A keyed digest of a scan's text: equal scans can be matched, the text cannot be recovered."""
+    return hmac.new(key, raw.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def is_pseudonym(value: object) -> bool:
     """True for a well-formed ``patient_ref``; anything else may be a raw MRN: never record it."""
     return isinstance(value, str) and _PSEUDONYM.fullmatch(value) is not None

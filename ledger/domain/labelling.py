@@ -118,7 +118,7 @@ def belongs_to(unit: UnitState, case: CaseState) -> bool:
     return unit.coi == case.coi
 
 
-def decide_scan(unit: UnitState | None, *, raw: str, purpose: str,
+def decide_scan(unit: UnitState | None, *, purpose: str, scanned: Mapping[str, Any] | None = None,
                 parsed: Mapping[str, str] | None = None, case: CaseState | None = None,
                 expected_coi: str | None = None, expected_unit: UUID | None = None,
                 location: str | None = None, device: str | None = None,
@@ -126,11 +126,13 @@ def decide_scan(unit: UnitState | None, *, raw: str, purpose: str,
     """Record a scan with its verdict on the unit's stream. A scan that resolves to no unit is
     recorded (verdict ``unknown``) on the expected ``case`` stream, else refused."""
     require_aware(now)
-    fields: dict[str, Any] = dict(raw=raw, parsed=dict(parsed or {}), purpose=purpose,
+    known = unit is not None and unit.version != 0
+    # An unmatched scan keeps no identifiers: what it read may be anything, e.g. an MRN.
+    fields: dict[str, Any] = dict(scanned=scanned, parsed=dict(parsed or {}) if known else {}, purpose=purpose,
                                   location=location, device=device,
                                   expected={"coi": expected_coi or (case.coi if case else None),
                                             "unit": expected_unit})
-    if unit is None or unit.version == 0:
+    if not known:
         if case is None or case.stream is None:
             raise refusal("UNKNOWN_IDENTIFIER", "the scan matches no known unit")
         return [new_event(case.stream, UnitScanned, verdict="unknown",

@@ -26,7 +26,7 @@ from ..domain.events_unit import (
     UnitLabelled,
     UnpackedFrom,
 )
-from ..domain.identifiers import issue_unit_label, patient_pseudonym
+from ..domain.identifiers import issue_unit_label, patient_pseudonym, purpose_key, scan_digest
 from ..domain.unit import UnitState
 from ..streams import case_stream, unit_stream
 from .cases import WithReason, site_secret
@@ -160,16 +160,19 @@ class UnitService(Commands[R]):
     def scan(
         self, ctx: Context, *, unit_id: UUID | None, raw: str, purpose: str,
         parsed: Mapping[str, str] | None = None, expected_coi: str | None = None,
-        expected_unit: UUID | None = None, location: str | None = None,
+        expected_unit: UUID | None = None, location: str | None = None, kind: str = "unrecognised",
     ) -> R:
         """Record a scan and its verdict; a mismatch at a COI-critical step is recorded, then
-        refused with COI_MISMATCH (the scan and the refusal are both in the trail)."""
+        refused with COI_MISMATCH (the scan and the refusal are both in the trail). ``raw`` is
+        recorded only as ``kind`` (the parser's scheme), length and a keyed digest."""
+        scanned = {"kind": kind, "length": len(raw),
+                   "digest": scan_digest(purpose_key(self.master_secret, "scan"), raw)}
 
         def decide(reads: Reads, now: datetime, actor: str):
             unit = reads.unit(unit_id) if unit_id is not None else None
             case = reads.case(case_stream(expected_coi)) if expected_coi else None
             events = labelling.decide_scan(
-                unit, raw=raw, purpose=purpose, parsed=parsed, case=case, expected_coi=expected_coi,
+                unit, scanned=scanned, purpose=purpose, parsed=parsed, case=case, expected_coi=expected_coi,
                 expected_unit=expected_unit, location=location, device=ctx.device, actor=actor, now=now,
             )
             verdict = events[0].data["verdict"]

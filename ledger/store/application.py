@@ -8,6 +8,8 @@ unique (stream, seq) key refuses a second event at the same position.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import threading
 import time
@@ -62,8 +64,10 @@ class Ledger(Application[UUID]):
         *,
         clock: Callable[[], Any] = utc_now,
         pool_size: int = 10,
+        claim_key: bytes | None = None,
     ) -> None:
         self.database = database
+        self.claim_key = claim_key  # keys stored request digests (an MRN in a body cannot be brute-forced)
         self.sealing_key = sealing_key
         self.catalogue = catalogue
         self.clock = clock
@@ -113,7 +117,7 @@ class Ledger(Application[UUID]):
             if claim is not None:
                 row = ClaimRow(
                     claim.scope_id,
-                    claim.request_digest,
+                    self._stored_digest(claim.request_digest),
                     {"answer": claim.answer, "receipts": [_receipt_json(e) for e in events]},
                     events[0].envelope["recorded_at"],
                 )
@@ -141,7 +145,8 @@ class Ledger(Application[UUID]):
         if found is None:
             return None
         digest, result = found
-        if digest != claim.request_digest:
+        # Claims written before digests were keyed hold the bare SHA-256: still honoured.
+        if digest not in (self._stored_digest(claim.request_digest), claim.request_digest):
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was used before for a different request"
             )
@@ -153,6 +158,11 @@ class Ledger(Application[UUID]):
             result["answer"],
             replayed=True,
         )
+
+    def _stored_digest(self, request_digest: str) -> str:
+        if self.claim_key is None:
+            return request_digest
+        return hmac.new(self.claim_key, request_digest.encode(), hashlib.sha256).hexdigest()
 
     def _chain(self, drafts: Sequence[Draft]) -> list[SealedEvent]:
         """Build, e-sign, hash and seal the envelopes, each linked to its stream's head."""

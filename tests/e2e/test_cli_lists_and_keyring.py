@@ -26,7 +26,9 @@ def demo(tmp_path_factory):
     def make(database, tmp_path):
         if database.url not in made:
             env = {"LEDGER_DATABASE_URL": database.url, "LEDGER_KEYS_DIR": str(tmp_path / "keys"),
-                   "LEDGER_KEY_PASSPHRASE": PASSPHRASE, "LEDGER_ENV": "test"}
+                   "LEDGER_KEY_PASSPHRASE": PASSPHRASE, "LEDGER_ENV": "test",
+                   "LEDGER_SITE_SECRET": "cli site secret, long enough",
+                   "LEDGER_TOKEN_SECRET": "cli token secret, long enough"}
             assert run(["init"], env).returncode == 0
             shown = run(["demo"], env)
             assert shown.returncode == 0, shown.stderr

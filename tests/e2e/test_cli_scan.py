@@ -18,7 +18,9 @@ import httpx
 import pytest
 
 from api.routes.scans import Purpose
+from ledger.domain.identifiers import purpose_key, scan_digest
 from ledger.services.journeys import DEMO_PASSWORD
+from ledger.settings import DEV_SITE_SECRET
 from ledger_cli.scan import PURPOSES
 from ledger_cli.scan_steps import PURPOSE_HELP
 from scanners.own import ldg1_payload
@@ -198,11 +200,16 @@ def test_mismatches_wrong_steps_and_unknown_units(up, env, units, cois, tmp_path
     assert "no handover awaits receipt" in checks.stdout.decode()
     other = run_scan(up, env, tmp_path, "--purpose", "verify", "--expect-coi", donor, stdin=payload + "\n")
     assert words(other) == ["MISMATCH"], other.stdout
-    # The GS character and the symbology prefix reach the ledger untouched.
+    # The GS character and the symbology prefix reach the ledger untouched (as the keyed digest
+    # of the exact text: a scan that matches no unit keeps no text).
     recorded = [r for r in scans_of(up, (unit_id, payload)) if r["detail"]["purpose"] == "receipt"]
     assert recorded and recorded[-1]["detail"]["location"] == "courier-hub-1"
     on_the_case = audit(up, payload, coi=cois["autologous"])
-    assert GS1_WITH_GS in [r["detail"]["raw"] for r in on_the_case]
+    key = purpose_key(env.get("LEDGER_SITE_SECRET", DEV_SITE_SECRET).encode(), "scan")
+    unknown = [r["detail"] for r in on_the_case if r["detail"].get("verdict") == "unknown"]
+    assert [d["scanned"] for d in unknown] == [
+        {"kind": "gs1", "length": len(GS1_WITH_GS), "digest": scan_digest(key, GS1_WITH_GS)}]
+    assert not any(d.get("raw") for d in unknown) and unknown[0]["parsed"] == {}
 
 
 def test_refused_credentials_keep_the_scan_queued(up, env, units, tmp_path):

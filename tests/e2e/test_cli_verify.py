@@ -29,6 +29,8 @@ def test_init_then_verify_finds_tampering_and_exits_non_zero(database, tmp_path)
         "LEDGER_KEYS_DIR": str(tmp_path / "keys"),
         "LEDGER_KEY_PASSPHRASE": "a long test passphrase",
         "LEDGER_ENV": "test",
+        "LEDGER_SITE_SECRET": "cli site secret, long enough",
+        "LEDGER_TOKEN_SECRET": "cli token secret, long enough",
     }
     init = run(["init"], env)
     assert init.returncode == 0, init.stderr

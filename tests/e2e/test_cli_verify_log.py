@@ -23,6 +23,8 @@ def operator(database, tmp_path):
         "LEDGER_KEYS_DIR": str(tmp_path / "keys"),
         "LEDGER_KEY_PASSPHRASE": PASSPHRASE,
         "LEDGER_ENV": "test",
+        "LEDGER_SITE_SECRET": "cli site secret, long enough",
+        "LEDGER_TOKEN_SECRET": "cli token secret, long enough",
     }
     assert run(["init"], env).returncode == 0
     app = Ledger(database, KeyStore(tmp_path / "keys").active_key(PASSPHRASE), core_catalogue(), pool_size=1)

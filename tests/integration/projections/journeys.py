@@ -195,9 +195,9 @@ def autologous(j: Journey, mrn: str = "MRN-77001234") -> dict[str, Any]:
                          patient_ref=patient_pseudonym(SECRET, mrn), material="leukapheresis",
                          collection_site="HOSP-1", volume_ml=212.5, actor="nurse")
     collected_id = j.envelopes(bag)[-1]["event_id"]
-    j.run(decide_scan, j.unit(bag), raw="UNT-label", purpose="pack", case=j.case(case),
+    j.run(decide_scan, j.unit(bag), purpose="pack", case=j.case(case),
           actor="nurse")
-    j.run(decide_scan, j.unit(bag), raw="UNT-label", purpose="handover", expected_unit=shipper,
+    j.run(decide_scan, j.unit(bag), purpose="handover", expected_unit=shipper,
           actor="nurse")  # the wrong bag in hand: a mismatch for review
     j.tick(minutes=30)
     packed_at = j.now

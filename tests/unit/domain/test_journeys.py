@@ -53,7 +53,7 @@ def test_autologous_needle_to_needle(staffed: Ledger) -> None:
     shipper = led.label(case, "shipper", identifiers={"sscc": "106141411234567897"})
     led.run(decide_collect, led.case(case), led.unit(bag), patient_ref=patient_ref,
             material="leukapheresis", collection_site="HOSP-1", volume_ml=212.5, actor="nurse")
-    led.run(decide_scan, led.unit(bag), raw="UNT-label", purpose="pack", case=led.case(case),
+    led.run(decide_scan, led.unit(bag), purpose="pack", case=led.case(case),
             actor="nurse")
     assert led.streams[bag][-1]["data"]["verdict"] == "match"
 

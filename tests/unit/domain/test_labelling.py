@@ -89,7 +89,7 @@ def test_collection_into_another_case_unit_is_recorded(ledger: Ledger) -> None:
 
 
 def scan(led: Ledger, unit, purpose="verify", **kw) -> str:
-    (event,) = led.run(decide_scan, led.unit(unit) if unit else None, raw="UNT-x",
+    (event,) = led.run(decide_scan, led.unit(unit) if unit else None,
                        purpose=purpose, actor="courier", **kw)
     return event["data"]["verdict"]
 
@@ -108,7 +108,7 @@ def test_scan_verdicts(ledger: Ledger) -> None:
     assert scan(led, bag, "collection") == "expired"
     assert scan(led, None, case=led.case(case)) == "unknown"
     assert led.types(case)[-1] == "UnitScanned"
-    assert refused(led, decide_scan, None, raw="???", purpose="verify",
+    assert refused(led, decide_scan, None, purpose="verify",
                    actor="c") == "UNKNOWN_IDENTIFIER"
     sample = led.label(case, "sample")
     led.run(decide_dispose, led.unit(sample), "haemolysed", actor="lab")
