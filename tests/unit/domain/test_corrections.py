@@ -4,7 +4,9 @@ from uuid import uuid4
 
 import pytest
 
+from ledger.domain.base import new_event
 from ledger.domain.corrections import decide_correct
+from ledger.domain.events_case import EventCorrected
 from ledger.domain.manufacturing import decide_record_qc
 from ledger.errors import Forbidden, InvalidEvent, RuleViolation
 from ledger.streams import user_stream
@@ -85,3 +87,16 @@ def test_the_corrector_must_be_allowed_to_record_the_type(qc) -> None:
     assert led.unit(unit).qc[0].result == "pass"
     (fix,) = correct(led, unit, event["event_id"], as_roles=("operator",), value=93.0)
     assert fix["data"]["changes"] == [{"field": "value", "old": 92.5, "new": 93.0}]
+
+
+def test_a_correction_already_in_the_ledger_of_a_role_grants_nothing(staffed: Ledger) -> None:
+    """A ledger written before the refusal may hold one: it stays as evidence, without effect."""
+    led = staffed
+    stream = user_stream("dr.chen")
+    created = led.streams[stream][0]
+    led.append([new_event(stream, EventCorrected, corrected_event_id=created["event_id"],
+                          corrected_type="UserCreated", reason="self-promotion",
+                          changes=[{"field": "roles", "old": ["clinician"], "new": ["clinician", "admin"]}])],
+               actor="dr.chen")
+    assert led.streams[stream][-1]["type"] == "EventCorrected"
+    assert led.user("dr.chen").roles == ("clinician",)
