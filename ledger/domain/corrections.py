@@ -10,19 +10,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ..keys.keyevents import KEY_EVENTS
+from ..errors import Forbidden
 from .base import Envelope, NewEvent, as_uuid, new_event, refusal, require_aware, validate
-from .catalogue import DOMAIN_EVENTS
-from .events_case import EventCorrected, OperationRefused
-from .events_quality import ExcursionDetected
-from .events_registry import AccessDenied, UserAuthenticated, UserLocked
+from .catalogue import DOMAIN_EVENTS, SPECS
+from .events_case import EventCorrected
 from .folding import corrections_of
 
-NOT_CORRECTABLE = frozenset({
-    *KEY_EVENTS, *(m.__name__ for m in (EventCorrected, OperationRefused, AccessDenied, UserLocked,
-                                        UserAuthenticated, ExcursionDetected)),
-})
-"""Records the system itself made, and key history: correcting them would hide evidence."""
+NOT_CORRECTABLE = frozenset(t for t, spec in SPECS.items() if not spec.correctable)
+"""Identity, role, site, device, key and security records, and the ledger's own records
+(``EventSpec.correctable``): correcting them would grant authority or hide evidence."""
 
 IDENTITY_FIELDS = frozenset({
     "coi", "patient_ref", "donor_ref", "label", "case", "unit", "container", "user", "device",
@@ -33,9 +29,14 @@ IDENTITY_FIELDS = frozenset({
 
 
 def decide_correct(stream: Sequence[Envelope], event_id: UUID | str, reason: str,
-                   changes: Mapping[str, Any], *, actor: str, now: datetime) -> list[NewEvent]:
+                   changes: Mapping[str, Any], *, roles: Sequence[str], actor: str,
+                   now: datetime) -> list[NewEvent]:
     """Correct fields of the event ``event_id`` of ``stream`` (all of that stream's envelopes,
-    so that earlier corrections give the current values)."""
+    so that earlier corrections give the current values). ``roles`` are the corrector's: one
+    must be among those that may record the corrected event's type (``EventSpec.roles``).
+
+    An e-signed event is never corrected: its signature covers the data as signed, and a
+    correction would show values nobody signed. A new signed event is recorded instead."""
     require_aware(now)
     if not isinstance(reason, str) or not reason.strip():
         raise refusal("CORRECTION_REASON_REQUIRED", "a correction must say why")
@@ -48,7 +49,11 @@ def decide_correct(stream: Sequence[Envelope], event_id: UUID | str, reason: str
     kind = target["type"]
     model = DOMAIN_EVENTS.get(kind)
     if kind in NOT_CORRECTABLE or model is None:
-        raise refusal("CORRECTION_NOT_ALLOWED", f"{kind} events cannot be corrected")
+        raise refusal("NOT_CORRECTABLE", f"{kind} events cannot be corrected")
+    if target.get("esign"):
+        raise refusal("NOT_CORRECTABLE", f"this {kind} is e-signed: record a new signed event instead")
+    if not set(roles) & set(SPECS[kind].roles):
+        raise Forbidden(f"role(s) {', '.join(roles) or 'none'} may not record {kind}, so may not correct it")
     current = {**target["data"], **corrections_of(stream).get(target_id, {})}
     for name in changes:
         if name not in model.model_fields:

@@ -127,10 +127,11 @@ CASE_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(CaseCancelled, ("qa", "clinician"), lambda d: "case cancelled", OBSERVE),
     EventSpec(ProductAllocated, ("operator", "qa", "integrator"),
               lambda d: f"unit {d.label} of donor {d.donor_coi} allocated to {d.patient_coi}", OBSERVE),
-    EventSpec(OperationRefused, (), lambda d: f"{d.step} refused: {d.code}", OBSERVE),
+    EventSpec(OperationRefused, (), lambda d: f"{d.step} refused: {d.code}", OBSERVE, correctable=False),
     EventSpec(EventCorrected, ("qa", "operator", "clinician", "courier", "integrator"),
               lambda d: f"{d.corrected_type} {d.corrected_event_id} corrected: "
-                        + "; ".join(f"{c.field}: {c.old!r} -> {c.new!r}" for c in d.changes), OBSERVE),
+                        + "; ".join(f"{c.field}: {c.old!r} -> {c.new!r}" for c in d.changes), OBSERVE,
+              correctable=False),
     EventSpec(AuditTrailReviewed, ("qa",),
               lambda d: f"audit trail reviewed through position {d.through_position}"
                         + (f": {d.comment}" if d.comment else ""),

@@ -174,7 +174,7 @@ QUALITY_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(TemperatureRecorded, SHIPPING,
               lambda d: f"{len(d.readings)} readings from logger {d.logger}",
               Epcis("sensor", "sensor_reporting", action="OBSERVE")),
-    EventSpec(ExcursionDetected, (), _excursion, _inspecting("non_conformant")),
+    EventSpec(ExcursionDetected, (), _excursion, _inspecting("non_conformant"), correctable=False),
     EventSpec(ExcursionAssessed, ("qa",), lambda d: f"excursion {d.excursion_id} assessed: {d.decision}",
               OBSERVE, meaning="assessed"),
     EventSpec(UnitsDerived, MAKERS,

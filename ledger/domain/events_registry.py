@@ -114,22 +114,27 @@ REGISTRY_EVENTS: dict[str, type[EventData]] = {
 
 IDENTITY = NotExported("identity and access records: master data, not supply-chain visibility")
 """Registry events are recorded by the administrator's routes (or the ledger at sign-in), not
-posted as events: their ``roles`` are ``()``."""
+posted as events: their ``roles`` are ``()``, and none is ``correctable`` (a wrong role or site
+is changed by ``UserRolesChanged``, never by rewriting history)."""
 
 REGISTRY_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(UserCreated, (), lambda d: f"user {d.user} ({d.printed_name}) created with roles "
-                                         f"{', '.join(d.roles)}", IDENTITY, sites=lambda d: d.sites),
+                                         f"{', '.join(d.roles)}", IDENTITY, sites=lambda d: d.sites,
+              correctable=False),
     EventSpec(UserRolesChanged, (), lambda d: f"user {d.user} roles {', '.join(d.previous_roles)} -> "
-                                              f"{', '.join(d.roles)}", IDENTITY, sites=lambda d: d.sites),
-    EventSpec(UserDeactivated, (), lambda d: f"user {d.user} deactivated", IDENTITY),
-    EventSpec(PasswordSet, (), lambda d: f"password set for {d.user}", IDENTITY),
+                                              f"{', '.join(d.roles)}", IDENTITY, sites=lambda d: d.sites,
+              correctable=False),
+    EventSpec(UserDeactivated, (), lambda d: f"user {d.user} deactivated", IDENTITY, correctable=False),
+    EventSpec(PasswordSet, (), lambda d: f"password set for {d.user}", IDENTITY, correctable=False),
     EventSpec(AccessDenied, (), lambda d: f"access denied to {d.user} ({d.reason}, attempt {d.attempt})",
-              IDENTITY),
+              IDENTITY, correctable=False),
     EventSpec(UserAuthenticated, (), lambda d: f"{d.user} signed in after {d.after_failures} failure(s)",
-              IDENTITY),
-    EventSpec(UserLocked, (), lambda d: f"user {d.user} locked after {d.attempts} attempts", IDENTITY),
-    EventSpec(UserUnlocked, (), lambda d: f"user {d.user} unlocked", IDENTITY),
-    EventSpec(SiteRegistered, (), lambda d: f"site {d.site} ({d.name}) registered", IDENTITY),
-    EventSpec(DeviceRegistered, (), lambda d: f"{d.kind} device {d.device} registered at {d.site}", IDENTITY),
-    EventSpec(DeviceDeactivated, (), lambda d: f"device {d.device} deactivated", IDENTITY),
+              IDENTITY, correctable=False),
+    EventSpec(UserLocked, (), lambda d: f"user {d.user} locked after {d.attempts} attempts", IDENTITY,
+              correctable=False),
+    EventSpec(UserUnlocked, (), lambda d: f"user {d.user} unlocked", IDENTITY, correctable=False),
+    EventSpec(SiteRegistered, (), lambda d: f"site {d.site} ({d.name}) registered", IDENTITY, correctable=False),
+    EventSpec(DeviceRegistered, (), lambda d: f"{d.kind} device {d.device} registered at {d.site}", IDENTITY,
+              correctable=False),
+    EventSpec(DeviceDeactivated, (), lambda d: f"device {d.device} deactivated", IDENTITY, correctable=False),
 )

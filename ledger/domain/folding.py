@@ -18,7 +18,7 @@ from uuid import UUID
 from ..datatypes import EventData
 from ..errors import LedgerError
 from .base import Envelope
-from .catalogue import typed
+from .catalogue import SPECS, typed
 from .events_case import EventCorrected
 
 
@@ -84,12 +84,22 @@ def read_by(evolve: Callable[..., Any]) -> frozenset[str]:
 
 
 def corrections_of(envs: Iterable[Envelope]) -> dict[str, dict[str, Any]]:
-    """The current value of every corrected field, by the corrected event's id."""
+    """The current value of every corrected field, by the corrected event's id.
+
+    A correction of a type that is not ``correctable``, or of an e-signed event, takes no
+    effect (one may be in a ledger written before such corrections were refused): it stays
+    in the record as evidence, but grants no role and changes no signed fact."""
     patches: dict[str, dict[str, Any]] = {}
+    signed: set[str] = set()
     for env in envs:
+        if env.get("esign"):
+            signed.add(str(env.get("event_id")))
         if env["type"] == EventCorrected.__name__:
             data = env["data"]
-            patch = patches.setdefault(str(data["corrected_event_id"]), {})
+            target, spec = str(data["corrected_event_id"]), SPECS.get(data["corrected_type"])
+            if spec is None or not spec.correctable or target in signed:
+                continue
+            patch = patches.setdefault(target, {})
             for change in data["changes"]:
                 patch[change["field"]] = change["new"]
     return patches

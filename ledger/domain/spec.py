@@ -84,6 +84,11 @@ class EventSpec(Generic[D]):
     """The Part 11 meaning a signature on it must carry, if it needs one."""
     sites: Callable[[D], Iterable[str]] = field(default=no_sites)
     """The site ids its data names (each must be registered master data)."""
+    correctable: bool = True
+    """Whether an ``EventCorrected`` may amend it: ``False`` for identity, role, site, key,
+    device and security records and for the ledger's own records (refusals, corrections):
+    those change only by a new event of their own. An e-signed event is never corrected
+    either, whatever its type (see ``ledger.domain.corrections``)."""
 
     @property
     def type(self) -> str:

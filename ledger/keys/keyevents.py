@@ -70,8 +70,12 @@ KEY_EVENTS: dict[str, type[EventData]] = {
 KEYS = NotExported("key lifecycle records: for verifiers, not supply-chain visibility")
 
 KEY_SPECS: tuple[EventSpec[Any], ...] = (
-    EventSpec(DeviceKeyRegistered, (), lambda d: f"key {d.key_id} registered for device {d.device}", KEYS),
-    EventSpec(DeviceKeyRevoked, (), lambda d: f"key {d.key_id} of device {d.device} revoked", KEYS),
-    EventSpec(UserSigningKeyIssued, (), lambda d: f"signing key {d.key_id} issued to {d.user}", KEYS),
-    EventSpec(UserSigningKeyRevoked, (), lambda d: f"signing key {d.key_id} of {d.user} revoked", KEYS),
+    EventSpec(DeviceKeyRegistered, (), lambda d: f"key {d.key_id} registered for device {d.device}", KEYS,
+              correctable=False),
+    EventSpec(DeviceKeyRevoked, (), lambda d: f"key {d.key_id} of device {d.device} revoked", KEYS,
+              correctable=False),
+    EventSpec(UserSigningKeyIssued, (), lambda d: f"signing key {d.key_id} issued to {d.user}", KEYS,
+              correctable=False),
+    EventSpec(UserSigningKeyRevoked, (), lambda d: f"signing key {d.key_id} of {d.user} revoked", KEYS,
+              correctable=False),
 )

@@ -307,7 +307,7 @@ class QualityService(Commands[R]):
     def correct(self, ctx: Context, *, stream: UUID, event_id: str, reason: str,
                 changes: Mapping[str, Any]) -> R:
         return self.command(ctx, lambda r, now, actor: corrections.decide_correct(
-            r.envelopes(stream), event_id, reason, changes, actor=actor, now=now))
+            r.envelopes(stream), event_id, reason, changes, roles=r.user(actor).roles, actor=actor, now=now))
 
 
 def _answer(made: Sequence[DerivedOutput]) -> list[dict[str, str]]:

@@ -244,7 +244,7 @@ def autologous(j: Journey, mrn: str = "MRN-77001234") -> dict[str, Any]:
           wristband_patient_ref=patient_pseudonym(SECRET, mrn), bag_coi=coi,
           **j.sign("dr.chen", "administered"))
     j.run(decide_correct, j.envelopes(bag), collected_id, "volume misread from the scale",
-          {"volume_ml": 215.0}, actor="nurse")
+          {"volume_ml": 215.0}, roles=("operator",), actor="nurse")
     return {"case": case, "coi": coi, "bag": bag, "shipper": shipper, "doses": doses,
             "final": final, "excursion": excursion.id, "collected_event": collected_id,
             "refused": wrong, "collected_position": collected}
