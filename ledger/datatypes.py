@@ -7,6 +7,7 @@ mode, so what is hashed is always the normalised form (UTC ``Z`` times, bounded 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -52,6 +53,27 @@ Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x0
 """A printable identifier (user, device, site, label id ...)."""
 
 Text = Annotated[str, Field(max_length=2000)]
+
+
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def has_control_character(text: str, *, multiline: bool = True) -> bool:
+    """True if ``text`` holds U+0000-U+001F or U+007F-U+009F (multi-line text may hold \\n, \\t).
+    PostgreSQL text cannot store U+0000: one sealed NUL would stop every read model."""
+    return (_CONTROL_IN_TEXT if multiline else _CONTROL_IN_LINE).search(text) is not None
+
+
+def visible_controls(text: str) -> str:
+    """``text`` with each control character shown as its Unicode control picture (GS as U+241D),
+    for text recorded as read, such as a GS1 scan with its FNC1 separators."""
+    return _CONTROL_IN_LINE.sub(_control_picture, text)
+
+
+def _control_picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return chr(0x2400 + code) if code < 0x20 else "\u2421" if code == 0x7F else "\ufffd"
 
 
 class EventData(BaseModel):

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from ..datatypes import visible_controls
 from .base import NewEvent, new_event, refusal, require_aware
 from .case import CaseState, recorded_refusal, require_case
 from .events_unit import (
@@ -126,7 +127,7 @@ def decide_scan(unit: UnitState | None, *, raw: str, purpose: str,
     """Record a scan with its verdict on the unit's stream. A scan that resolves to no unit is
     recorded (verdict ``unknown``) on the expected ``case`` stream, else refused."""
     require_aware(now)
-    fields: dict[str, Any] = dict(raw=raw, parsed=dict(parsed or {}), purpose=purpose,
+    fields: dict[str, Any] = dict(raw=visible_controls(raw), parsed=dict(parsed or {}), purpose=purpose,
                                   location=location, device=device,
                                   expected={"coi": expected_coi or (case.coi if case else None),
                                             "unit": expected_unit})

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ..datatypes import has_control_character
 from ..envelope import canonical, submission_bytes
 from ..errors import DeviceSignatureRefused, InvalidEvent, PayloadTooLarge
 from ..keys.keydir import KeyDirectory
@@ -51,12 +52,18 @@ class Admission:
 
     def _validate(self, draft: Draft) -> Draft:
         """Normalise and check one draft; raises a typed LedgerError before any write."""
+        _refuse_control_characters(draft.data)
+        if draft.esign is not None:
+            esign = draft.esign
+            _refuse_control_characters([esign.signer, esign.printed_name, esign.meaning], "esign")
         data = self.catalogue.normalise(draft.type, draft.data)
         _refuse_imprecise_floats(data)
         if _canonical_size(data) > MAX_EVENT_BYTES:
             raise PayloadTooLarge(f"event data exceeds {MAX_EVENT_BYTES} bytes")
         for name in ("actor", "on_behalf", "site", "device"):
             value = getattr(draft, name)
+            if isinstance(value, str) and has_control_character(value, multiline=False):
+                raise InvalidEvent(f"{name} holds a control character", code="CONTROL_CHARACTER")
             if value is not None and not _is_identifier(value):
                 raise InvalidEvent(f"{name} must be a printable identifier", code="INVALID_FIELD")
         if not draft.actor:
@@ -107,6 +114,21 @@ def _is_identifier(value: Any) -> bool:
         and 0 < len(value) <= 128
         and value.isprintable()
     )
+
+
+def _refuse_control_characters(value: Any, path: str = "data") -> None:
+    """Every string in the data, keys included, before anything is validated or sealed."""
+    if isinstance(value, str):
+        if has_control_character(value):
+            raise InvalidEvent(f"{path} holds a control character", code="CONTROL_CHARACTER")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and has_control_character(key, multiline=False):
+                raise InvalidEvent(f"{path} has a key with a control character", code="CONTROL_CHARACTER")
+            _refuse_control_characters(item, f"{path}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _refuse_control_characters(item, f"{path}[{index}]")
 
 
 def _refuse_imprecise_floats(value: Any, path: str = "data") -> None:

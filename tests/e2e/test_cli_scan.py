@@ -198,11 +198,12 @@ def test_mismatches_wrong_steps_and_unknown_units(up, env, units, cois, tmp_path
     assert "no handover awaits receipt" in checks.stdout.decode()
     other = run_scan(up, env, tmp_path, "--purpose", "verify", "--expect-coi", donor, stdin=payload + "\n")
     assert words(other) == ["MISMATCH"], other.stdout
-    # The GS character and the symbology prefix reach the ledger untouched.
+    # The symbology prefix reaches the ledger untouched, the GS character as its control picture
+    # (no control character is ever sealed).
     recorded = [r for r in scans_of(up, (unit_id, payload)) if r["detail"]["purpose"] == "receipt"]
     assert recorded and recorded[-1]["detail"]["location"] == "courier-hub-1"
     on_the_case = audit(up, payload, coi=cois["autologous"])
-    assert GS1_WITH_GS in [r["detail"]["raw"] for r in on_the_case]
+    assert GS1_WITH_GS.replace("\x1d", "\u241d") in [r["detail"]["raw"] for r in on_the_case]
 
 
 def test_refused_credentials_keep_the_scan_queued(up, env, units, tmp_path):
