@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from .keys.keystore import KeyStore, KeyStoreError
 from .keys.sealing import SealingKey
 from .settings import Settings
@@ -33,4 +35,6 @@ def open_ledger(settings: Settings, catalogue: EventCatalogue | None = None) -> 
         sealing_key(settings),
         catalogue or EventCatalogue(),
         pool_size=settings.pool_size,
+        occurred_window=(timedelta(days=settings.occurred_past_days),
+                         timedelta(minutes=settings.occurred_future_minutes)),
     )

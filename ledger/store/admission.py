@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..datatypes import has_control_character
 from ..envelope import canonical, submission_bytes
 from ..errors import DeviceSignatureRefused, InvalidEvent, PayloadTooLarge
 from ..keys.keydir import KeyDirectory
-from ..timefmt import normalise_utc
+from ..timefmt import normalise_utc, parse_utc
 from .drafts import Draft
 from .event_types import EventCatalogue
 
@@ -31,10 +31,12 @@ class Admission:
         catalogue: EventCatalogue,
         device_events: Callable[[str], Iterable[Mapping[str, Any]]],
         clock: Callable[[], datetime],
+        occurred_window: tuple[timedelta, timedelta] | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.device_events = device_events  # the envelopes of a device's registry stream
         self.clock = clock
+        self.occurred_window = occurred_window  # (past, future) around the server time, None: any
 
     def admit(self, drafts: Sequence[Draft]) -> list[Draft]:
         """The drafts, normalised; raises a typed LedgerError before anything is written."""
@@ -73,9 +75,23 @@ class Admission:
         ):
             raise InvalidEvent("expected_seq must be a non-negative integer", code="INVALID_FIELD")
         occurred_at = normalise_utc(draft.occurred_at) if draft.occurred_at is not None else None
+        if occurred_at is not None:
+            self._check_occurred_at(occurred_at)
         normalised = Draft(**{**draft.__dict__, "data": data, "occurred_at": occurred_at})
         self._check_device(normalised)
         return normalised
+
+    def _check_occurred_at(self, occurred_at: str) -> None:
+        if self.occurred_window is None:
+            return
+        past, future = self.occurred_window
+        now = self.clock()
+        if not now - past <= parse_utc(occurred_at) <= now + future:
+            raise InvalidEvent(
+                f"occurred_at {occurred_at} is outside the accepted window "
+                f"({past.days} days before to {int(future.total_seconds() // 60)} minutes after the server time)",
+                code="OCCURRED_AT_OUT_OF_WINDOW",
+            )
 
     def _check_device(self, draft: Draft) -> None:
         device = draft.device or (draft.device_sig or {}).get("device")

@@ -3,6 +3,8 @@ problem before anything is sealed, and the read models keep applying afterwards.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from ledger.services.journeys import DEMO_USERS
@@ -60,3 +62,19 @@ def test_an_admin_cannot_create_a_user_the_ledger_itself_acts_as(client, login, 
         "user_id": user_id, "printed_name": "Not the ledger", "roles": ["admin"],
         "password": "a long enough passphrase 42"})
     _refused(created, "RESERVED_ID")
+
+
+def test_occurred_at_is_kept_to_a_window_around_the_server_time(client, login):
+    nurse = login("nurse")
+    coi = _enrol(client, nurse, "MRN-WINDOW-1")
+    now = datetime.now(UTC)
+    for when in ("1900-01-01T00:00:00Z", "9999-12-31T23:59:59Z", now - timedelta(days=366),
+                 now + timedelta(minutes=30)):
+        stamp = when if isinstance(when, str) else when.isoformat()
+        for path, body in (("/v1/units", {"coi": coi, "kind": "apheresis_bag", "occurred_at": stamp}),
+                           ("/v1/events", {"type": "CaseOnHold", "coi": coi, "occurred_at": stamp,
+                                           "data": {"reason": "late entry"}})):
+            _refused(client.post(path, headers=nurse, json=body), "OCCURRED_AT_OUT_OF_WINDOW")
+    backdated = client.post("/v1/units", headers=nurse, json={
+        "coi": coi, "kind": "apheresis_bag", "occurred_at": (now - timedelta(days=30)).isoformat()})
+    assert backdated.status_code == 201, backdated.text
