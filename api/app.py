@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from ledger.settings import Settings
 
 from . import errors
 from .container import Container, build_container
+from .deps import refuse_control_characters
 from .observability import Metrics, RequestContext, configure_logging
 from .portal import router as portal_router
 from .routes import admin, audit, auth, cases, epcis, events, exceptions, health, ledger_info, scans, units
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         version="1.0",
         summary="Chain of identity, custody and condition for cell and gene therapies",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_control_characters)],
     )
     errors.install(app)
     app.add_middleware(RequestContext, metrics=metrics)

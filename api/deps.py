@@ -12,6 +12,7 @@ from fastapi.security import OAuth2PasswordBearer
 from ledger.envelope import canonical
 from ledger.errors import InvalidEvent, StorageUnavailable, StreamNotFound, Unauthorised
 from ledger.services.executor import Context
+from ledger.store.admission import has_control_character
 from ledger.store.application import Claim
 from ledger.timefmt import utc_now
 
@@ -28,6 +29,15 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def refuse_control_characters(request: Request) -> None:
+    """App-wide: no query or path parameter with a control character reaches a route or SQL
+    (PostgreSQL text cannot hold U+0000)."""
+    params = [*request.query_params.multi_items(), *request.path_params.items()]
+    for name, value in params:
+        if has_control_character(f"{name}{value}", multiline=False):
+            raise InvalidEvent(f"parameter {name[:64]!r} holds a control character", code="CONTROL_CHARACTER")
 
 
 def get_principal(request: Request, container: ContainerDep,

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledger.datatypes import has_control_character
 from ledger.errors import LedgerError, StorageUnavailable
 from ledger.services.identity import AUTHENTICATION_CODES
 
@@ -73,7 +74,12 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
     ]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"])
-    return problem(422, "VALIDATION_FAILED", f"{where}: {first['msg']}", errors=errors)
+    control = any(
+        has_control_character(text)
+        for e in exc.errors() for text in (e.get("input"), *e.get("loc", ())) if isinstance(text, str)
+    )
+    code = "CONTROL_CHARACTER" if control else "VALIDATION_FAILED"
+    return problem(422, code, f"{where}: {first['msg']}", errors=errors)
 
 
 def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

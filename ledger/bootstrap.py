@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from .domain.identifiers import purpose_key
 from .keys.keystore import KeyStore, KeyStoreError
 from .keys.sealing import SealingKey
@@ -35,4 +37,6 @@ def open_ledger(settings: Settings, catalogue: EventCatalogue | None = None) -> 
         catalogue or EventCatalogue(),
         pool_size=settings.pool_size,
         claim_key=purpose_key(settings.site_secret.get_secret_value().encode(), "idempotency"),
+        occurred_window=(timedelta(days=settings.occurred_past_days),
+                         timedelta(minutes=settings.occurred_future_minutes)),
     )

@@ -7,6 +7,7 @@ mode, so what is hashed is always the normalised form (UTC ``Z`` times, bounded 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -52,6 +53,16 @@ Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x0
 """A printable identifier (user, device, site, label id ...)."""
 
 Text = Annotated[str, Field(max_length=2000)]
+
+
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def has_control_character(text: str, *, multiline: bool = True) -> bool:
+    """True if ``text`` holds U+0000-U+001F or U+007F-U+009F (multi-line text may hold \\n, \\t).
+    PostgreSQL text cannot store U+0000: one sealed NUL would stop every read model."""
+    return (_CONTROL_IN_TEXT if multiline else _CONTROL_IN_LINE).search(text) is not None
 
 
 class EventData(BaseModel):

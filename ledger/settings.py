@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     pool_size: int = 10
     token_minutes: int = 60  # a person's session; devices' and integrators' tokens are long-lived
     password_days: int | None = None  # password expiry (None: never)
+    # occurred_at accepted from clients: this far before / after the server time
+    occurred_past_days: int = Field(365, ge=0)
+    occurred_future_minutes: int = Field(10, ge=0)
     run_projections: bool = True  # follow the log in the service process
     insecure_fast_hashing: bool = False  # cheap Argon2 for test suites; refused in production
     # Global log (docs/DESIGN.md "The global log and checkpoints"): the checkpoint origin line, which is

@@ -88,6 +88,7 @@ CORRECTIONS = {
 
 IDENTITY = {
     "USER_ID_TAKEN": "user ids are never reused, even after deactivation",
+    "RESERVED_ID": "user ids the ledger itself acts as (`system`) are refused (422)",
     "USER_NOT_FOUND": "no such user",
     "USER_DEACTIVATED": "the user is deactivated",
     "NO_CHANGE": "the request changes nothing",

@@ -14,6 +14,7 @@ from datetime import datetime
 from uuid import UUID
 
 from ..datatypes import EventData
+from ..errors import InvalidEvent
 from ..keys.keyevents import UserSigningKeyIssued, UserSigningKeyRevoked
 from ..streams import user_stream
 from .base import (
@@ -116,11 +117,17 @@ def _require_not_deactivated(user: UserState) -> None:
         raise refusal("USER_DEACTIVATED", f"user {user.user_id} is deactivated")
 
 
+RESERVED_USER_IDS = frozenset({"system"})
+"""Actors the ledger itself writes as (CLI, bootstrap, demo journeys): never a person's id."""
+
+
 def decide_create_user(user: UserState, *, user_id: str, printed_name: str,
                        roles: Sequence[str], sites: Sequence[str] = (), actor: str,
                        now: datetime) -> list[NewEvent]:
     """``user`` is the state folded from ``user_stream(user_id)`` (empty for a new id)."""
     require_aware(now)
+    if user_id.casefold() in RESERVED_USER_IDS:
+        raise InvalidEvent(f"user id {user_id!r} is reserved for the ledger itself", code="RESERVED_ID")
     if user.version:
         raise refusal("USER_ID_TAKEN", f"user id {user_id!r} was already used")
     return [new_event(user_stream(user_id), UserCreated, user=user_id,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from ..datatypes import has_control_character
 from ..envelope import canonical, submission_bytes
 from ..errors import DeviceSignatureRefused, InvalidEvent, PayloadTooLarge
 from ..keys.keydir import KeyDirectory
-from ..timefmt import normalise_utc
+from ..timefmt import normalise_utc, parse_utc
 from .drafts import Draft
 from .event_types import EventCatalogue
 
@@ -30,10 +31,12 @@ class Admission:
         catalogue: EventCatalogue,
         device_events: Callable[[str], Iterable[Mapping[str, Any]]],
         clock: Callable[[], datetime],
+        occurred_window: tuple[timedelta, timedelta] | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.device_events = device_events  # the envelopes of a device's registry stream
         self.clock = clock
+        self.occurred_window = occurred_window  # (past, future) around the server time, None: any
 
     def admit(self, drafts: Sequence[Draft]) -> list[Draft]:
         """The drafts, normalised; raises a typed LedgerError before anything is written."""
@@ -51,12 +54,18 @@ class Admission:
 
     def _validate(self, draft: Draft) -> Draft:
         """Normalise and check one draft; raises a typed LedgerError before any write."""
+        _refuse_control_characters(draft.data)
+        if draft.esign is not None:
+            esign = draft.esign
+            _refuse_control_characters([esign.signer, esign.printed_name, esign.meaning], "esign")
         data = self.catalogue.normalise(draft.type, draft.data)
         _refuse_imprecise_floats(data)
         if _canonical_size(data) > MAX_EVENT_BYTES:
             raise PayloadTooLarge(f"event data exceeds {MAX_EVENT_BYTES} bytes")
         for name in ("actor", "on_behalf", "site", "device"):
             value = getattr(draft, name)
+            if isinstance(value, str) and has_control_character(value, multiline=False):
+                raise InvalidEvent(f"{name} holds a control character", code="CONTROL_CHARACTER")
             if value is not None and not _is_identifier(value):
                 raise InvalidEvent(f"{name} must be a printable identifier", code="INVALID_FIELD")
         if not draft.actor:
@@ -66,9 +75,23 @@ class Admission:
         ):
             raise InvalidEvent("expected_seq must be a non-negative integer", code="INVALID_FIELD")
         occurred_at = normalise_utc(draft.occurred_at) if draft.occurred_at is not None else None
+        if occurred_at is not None:
+            self._check_occurred_at(occurred_at)
         normalised = Draft(**{**draft.__dict__, "data": data, "occurred_at": occurred_at})
         self._check_device(normalised)
         return normalised
+
+    def _check_occurred_at(self, occurred_at: str) -> None:
+        if self.occurred_window is None:
+            return
+        past, future = self.occurred_window
+        now = self.clock()
+        if not now - past <= parse_utc(occurred_at) <= now + future:
+            raise InvalidEvent(
+                f"occurred_at {occurred_at} is outside the accepted window "
+                f"({past.days} days before to {int(future.total_seconds() // 60)} minutes after the server time)",
+                code="OCCURRED_AT_OUT_OF_WINDOW",
+            )
 
     def _check_device(self, draft: Draft) -> None:
         device = draft.device or (draft.device_sig or {}).get("device")
@@ -107,6 +130,21 @@ def _is_identifier(value: Any) -> bool:
         and 0 < len(value) <= 128
         and value.isprintable()
     )
+
+
+def _refuse_control_characters(value: Any, path: str = "data") -> None:
+    """Every string in the data, keys included, before anything is validated or sealed."""
+    if isinstance(value, str):
+        if has_control_character(value):
+            raise InvalidEvent(f"{path} holds a control character", code="CONTROL_CHARACTER")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and has_control_character(key, multiline=False):
+                raise InvalidEvent(f"{path} has a key with a control character", code="CONTROL_CHARACTER")
+            _refuse_control_characters(item, f"{path}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _refuse_control_characters(item, f"{path}[{index}]")
 
 
 def _refuse_imprecise_floats(value: Any, path: str = "data") -> None:

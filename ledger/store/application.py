@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -65,6 +66,7 @@ class Ledger(Application[UUID]):
         clock: Callable[[], Any] = utc_now,
         pool_size: int = 10,
         claim_key: bytes | None = None,
+        occurred_window: tuple[timedelta, timedelta] | None = None,
     ) -> None:
         self.database = database
         self.claim_key = claim_key  # keys stored request digests (an MRN in a body cannot be brute-forced)
@@ -87,7 +89,8 @@ class Ledger(Application[UUID]):
             GroupCommit(self._save, outage=(StorageUnavailable,)) if database.kind == "postgres" else None
         )
         self.admission = Admission(
-            catalogue, lambda device: (e.envelope for e in self.read_stream(device_stream(device))), clock
+            catalogue, lambda device: (e.envelope for e in self.read_stream(device_stream(device))), clock,
+            occurred_window,
         )
         super().__init__(env=database.eventsourcing_env(pool_size=pool_size))
 

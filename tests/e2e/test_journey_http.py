@@ -249,7 +249,9 @@ def test_a_retried_refused_request_replays_the_refusal_without_recording_it_twic
     coi = client.post("/v1/cases", headers=login("nurse"), json={
         "kind": "autologous", "product": "p", "treating_site": "hospital-1", "mrn": "MRN-R-1"}).json()["answer"]["coi"]
     bag = client.post("/v1/units", headers=login("nurse"), json={"coi": coi, "kind": "apheresis_bag"}).json()
-    body = {"type": "MaterialCollected", "unit_id": bag["answer"]["unit_id"], "occurred_at": "2026-03-01T10:00:00Z",
+    occurred = (datetime.now(UTC) - timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
+    occurred_at = occurred.isoformat().replace("+00:00", "Z")
+    body = {"type": "MaterialCollected", "unit_id": bag["answer"]["unit_id"], "occurred_at": occurred_at,
             "data": {"wristband": "MRN-WRONG", "material": "leukapheresis", "collection_site": "hospital-1"}}
     first = client.post("/v1/events", headers=nurse, json=body)
     again = client.post("/v1/events", headers=nurse, json=body)
@@ -258,7 +260,7 @@ def test_a_retried_refused_request_replays_the_refusal_without_recording_it_twic
     assert first.json()["recorded_event"] == again.json()["recorded_event"]
     refusals = [e for e in client.app.state.container.ledger.read_stream(case_stream(coi))
                 if e.type == "OperationRefused"]
-    assert len(refusals) == 1 and refusals[0].envelope["occurred_at"] == "2026-03-01T10:00:00.000000Z"
+    assert len(refusals) == 1 and refusals[0].envelope["occurred_at"] == occurred_at.replace("Z", ".000000Z")
 
 
 def test_an_oversized_request_is_refused_before_it_is_read(client, login):

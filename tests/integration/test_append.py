@@ -56,7 +56,7 @@ def test_batch_is_all_or_nothing(ledger):
         ({"data": {"logger_id": "L", "celsius": 4.2, "t": "2026-03-01T10:00:00"}}, InvalidEvent, "TIMEZONE_REQUIRED"),
         ({"occurred_at": "2026-03-01T10:00:00"}, InvalidEvent, "TIMEZONE_REQUIRED"),
         ({"actor": ""}, InvalidEvent, "INVALID_FIELD"),
-        ({"actor": "bad\nactor"}, InvalidEvent, "INVALID_FIELD"),
+        ({"actor": "bad\nactor"}, InvalidEvent, "CONTROL_CHARACTER"),
         ({"expected_seq": -1}, InvalidEvent, "INVALID_FIELD"),
         ({"type": "NoteAdded", "data": {"text": "x" * 3000}}, InvalidEvent, "INVALID_DATA"),
     ],

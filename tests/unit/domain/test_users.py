@@ -47,6 +47,14 @@ def test_create_user_and_ids_are_never_reused(staffed: Ledger) -> None:
                    printed_name="Another Quinn", roles=["qa"], actor="admin") == "USER_ID_TAKEN"
 
 
+def test_the_ids_the_ledger_acts_as_are_reserved(ledger: Ledger) -> None:
+    for user_id in ("system", "SYSTEM"):
+        with pytest.raises(InvalidEvent) as refused_id:
+            decide_create_user(UserState(), user_id=user_id, printed_name="Not the ledger", roles=["admin"],
+                               actor="admin", now=ledger.now)
+        assert refused_id.value.code == "RESERVED_ID"
+
+
 def test_roles_are_validated(ledger: Ledger) -> None:
     for roles in (["wizard"], [], ["qa", "qa"]):
         with pytest.raises(InvalidEvent):
