@@ -35,9 +35,9 @@ def fuzzed_app(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz")
     database = Database.from_url(f"sqlite:///{root}/ledger.sqlite")
     migrations.upgrade(database)
-    KeyStore(root / "keys").create("fuzz passphrase")
+    KeyStore(root / "keys").create("fuzz passphrase 0123")
     app_settings = Settings(env="test", database_url=database.url, keys_dir=root / "keys",
-                            key_passphrase="fuzz passphrase", site_secret="fuzz site secret 0123",
+                            key_passphrase="fuzz passphrase 0123", site_secret="fuzz site secret 0123",
                             token_secret="fuzz token secret 0123", insecure_fast_hashing=True)
     with TestClient(create_app(app_settings)) as client:
         container = client.app.state.container
