@@ -85,7 +85,8 @@ def run_autologous_journey(
     """Enrol, label, collect, pack, ship with logger readings (one excursion), receive,
     manufacture in stages (lot started hours after receipt, steps over 9 days, two final
     product bags labelled at fill), QC, assess, release with e-signature, ship back, a refused
-    wrong-patient infusion, then the right one. Simulated times span about three weeks."""
+    wrong-patient infusion, then the right one. Simulated times span about three weeks, ending
+    in the past (the ledger refuses an ``occurred_at`` in the future)."""
     s, ident = services, services.identity
     now = services.quality.clock()
     time = Timeline(now - timedelta(days=21))
@@ -140,6 +141,7 @@ def run_autologous_journey(
                      signoff=ident.signoff(user_id="clinician", password=password, meaning="administered"),
                      **infuse)
     out.extra["excursion_id"] = str(excursion)
+    out.extra["ended_at"] = _iso(time.now)
     return out
 
 

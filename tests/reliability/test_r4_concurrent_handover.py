@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 from api.container import build_container
 from ledger.services.journeys import HOSPITAL, Timeline
@@ -16,7 +17,7 @@ CLIENTS = 20
 def test_twenty_simultaneous_handovers_one_wins(served):
     container = build_container(served.settings)
     try:
-        s, time = container.services, Timeline(utc_now())
+        s, time = container.services, Timeline(utc_now() - timedelta(hours=1))  # occurred_at may not lie ahead
         coi = s.cases.enrol(time.at("nurse", HOSPITAL), kind="autologous", product="CAR-T (drill)",
                             treating_site=HOSPITAL, mrn="MRN-R4-0001").result.answer["coi"]
         unit = s.units.label(time.at("nurse", HOSPITAL), coi=coi, kind="apheresis_bag").result.answer["unit_id"]

@@ -12,6 +12,7 @@ from ledger.services import cases as case_service
 from ledger.services.executor import Context
 from ledger.services.journeys import run_allogeneic_journey, run_autologous_journey
 from ledger.streams import case_stream
+from ledger.timefmt import parse_utc
 from ledger.verification.verify import verify_database
 from tests import tamper
 from tests.support import ring_of
@@ -20,6 +21,8 @@ from tests.support import ring_of
 def test_autologous_needle_to_needle(seeded, database, sealing_key):
     result = run_autologous_journey(seeded)
     assert result.refused == ["COI_MISMATCH"]
+    # every step lies in the past: a served ledger refuses an occurred_at in the future
+    assert parse_utc(result.extra["ended_at"]) < seeded.quality.clock()
     product = seeded.units.state(result.units["final_product"])
     assert product.infused and product.released
     case_events = seeded.ledger.read_stream(case_stream(result.coi))
