@@ -11,21 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..datatypes import EventData
 from ..domain.base import NewEvent
-from ..domain.catalogue import SPECS, typed
-from ..domain.spec import no_sites
+from ..domain.scope import event_sites
 from ..errors import InvalidEvent
 
 
 def named_sites(events: Iterable[NewEvent]) -> set[str]:
+    """The sites the data of ``events`` names (``ledger.domain.scope.event_sites``)."""
     named: set[str] = set()
     for event in events:
-        spec = SPECS.get(event.type)
-        if spec is None or spec.sites is no_sites:  # names no site: no need to convert
-            continue
-        data = event.data if isinstance(event.data, EventData) else typed(event.type, event.data)
-        named.update(spec.sites(data))
+        named |= event_sites(event.type, event.data)
     return named
 
 
