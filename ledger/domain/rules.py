@@ -80,7 +80,7 @@ CORRECTIONS = {
     "EVENT_NOT_FOUND": "the stream has no event with that id",
     "CORRECTION_EMPTY": "a correction must change at least one field",
     "CORRECTION_FIELD_UNKNOWN": "the corrected event has no such field",
-    "CORRECTION_NOT_ALLOWED": "identity fields (COI links, units, sites ...) cannot be corrected",
+    "CORRECTION_NOT_ALLOWED": "identity fields (COI links, units, sites ...) and what a scan read cannot be corrected",
     "NOT_CORRECTABLE": ("identity, role, site, device, key and security events, the ledger's own records "
                         "and e-signed events cannot be corrected"),
     "CORRECTION_NO_CHANGE": "the new value equals the current value",
