@@ -114,6 +114,8 @@ ESIGN = {
     "WRONG_SIGNATURE_MEANING": "the e-signature's meaning is not the one this step requires",
     "SIGNER_NOT_AUTHORISED": "the signer is not the actor, is inactive, lacks the role or the key",
     "WRONG_PASSWORD": "the password does not open the signing key",
+    "ON_BEHALF_UNSIGNED": "`on_behalf` needs that person's own e-signature in the same request (403)",
+    "ON_BEHALF_UNKNOWN": "`on_behalf` names no active user: unknown, deactivated or locked (422)",
 }
 
 MALFORMED = {
