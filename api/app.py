@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from ledger.settings import Settings
 
 from . import errors
+from .body_limit import BodyLimit
 from .container import Container, build_container
 from .deps import refuse_control_characters
 from .observability import Metrics, RequestContext, configure_logging
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         dependencies=[Depends(refuse_control_characters)],
     )
     errors.install(app)
+    app.add_middleware(BodyLimit)  # inside RequestContext, so a 413 is logged and counted too
     app.add_middleware(RequestContext, metrics=metrics)
     for module in (health, auth, cases, units, events, scans, audit, exceptions, admin, ledger_info,
                    dossier_routes, epcis):

@@ -37,7 +37,8 @@ def _request_model(command: Command) -> type[BaseModel]:
         "type": (Literal[command.type], ...),  # type: ignore[valid-type]
         "occurred_at": (AwareDatetime | None, Field(default=None, description="when it happened (RFC 3339, zone)")),
         "site": (Ident | None, Field(default=None, description="where it happened (a registered site id)")),
-        "on_behalf": (Ident | None, Field(default=None, description="the user a device or integrator acts for")),
+        "on_behalf": (Ident | None, Field(default=None, description=(
+            "the user a device or integrator acts for: only with that user's own `esign` in the same request"))),
         "data": (command.data, Field(description=f"the {command.type} event's fields")),
         "esign": (EsignInput | None, Field(default=None, description=(
             f"Part 11 e-signature, required with meaning {meaning!r}" if meaning

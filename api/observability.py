@@ -17,10 +17,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .errors import problem
-
 access_log = logging.getLogger("ledger.access")
-MAX_BODY_BYTES = 32 * 1024 * 1024  # a logger upload of 20,000 readings is about 1.5 MB
 
 
 class JsonFormatter(logging.Formatter):
@@ -80,11 +77,7 @@ class RequestContext(BaseHTTPMiddleware):
         request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
         request.state.request_id = request_id
         started = time.perf_counter()
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            response = problem(413, "PAYLOAD_TOO_LARGE", f"requests are limited to {MAX_BODY_BYTES} bytes")
-        else:
-            response = await call_next(request)
+        response = await call_next(request)
         elapsed = time.perf_counter() - started
         route = getattr(request.scope.get("route"), "path", "unmatched")
         self.metrics.requests.labels(request.method, route, str(response.status_code)).inc()

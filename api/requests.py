@@ -24,7 +24,7 @@ class EsignInput(BaseModel):
     """Part 11 signature: both components (user id and password) on every signing."""
 
     model_config = ConfigDict(extra="forbid")
-    user_id: Ident = Field(description="the signer: must be the signed-in user")
+    user_id: Ident = Field(description="the signer: the signed-in user, or the user named by `on_behalf`")
     password: Secret = Field(description="the signer's password (re-authentication, 11.200)")
     meaning: Meaning = Field(description="what the signature means; a signed step requires its own meaning")
 

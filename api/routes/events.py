@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
+from ledger.domain.esign import require_on_behalf
 from ledger.errors import Forbidden, InvalidEvent
 from ledger.services import SignOff
 from ledger.timefmt import format_utc
@@ -19,11 +21,17 @@ from ..schemas import PROBLEMS, AppendResponse, append_response
 router = APIRouter(prefix="/v1", tags=["events"], responses=PROBLEMS)
 
 
-def signoff_for(container: Container, principal: Principal, esign: Any, meaning: str | None) -> SignOff | None:
-    """Re-authenticate the signer (user id and password, 11.200) and prepare the signature."""
+def signoff_for(container: Container, principal: Principal, esign: Any, meaning: str | None,
+                on_behalf: str | None = None) -> SignOff | None:
+    """Re-authenticate the signer (user id and password, 11.200) and prepare the signature: the
+    signed-in user's, or, acting ``on_behalf`` of someone, that person's (``require_on_behalf``,
+    checked here before their password is tried, and again by the executor)."""
+    if on_behalf is not None:
+        require_on_behalf(on_behalf, container.services.reads().user(on_behalf),
+                          esign.user_id if esign is not None else None)
     if esign is None:
         return None
-    if principal.kind != "user" or esign.user_id != principal.id:
+    if on_behalf is None and (principal.kind != "user" or esign.user_id != principal.id):
         raise Forbidden("only the signed-in user can sign, with their own id and password",
                         code="SIGNER_NOT_AUTHORISED")
     if meaning is not None and esign.meaning != meaning:
@@ -44,7 +52,9 @@ def run_command(container: Container, principal: Principal, body: Any, key: str 
         idempotency_key=key, request_body=_without_secrets(body), route=route, on_behalf=body.on_behalf,
         device_sig=body.device_sig.model_dump() if body.device_sig else None,
     )
-    signoff = signoff_for(container, principal, body.esign, command.meaning)
+    signoff = signoff_for(container, principal, body.esign, command.meaning, body.on_behalf)
+    if body.on_behalf is not None:
+        ctx = replace(ctx, on_behalf_signoff=signoff)
     target = getattr(body, command.target) if command.target != "none" else None
     return command.handle(services or container.services, ctx, target, body.data, signoff)
 

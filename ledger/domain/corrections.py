@@ -27,6 +27,10 @@ IDENTITY_FIELDS = frozenset({
 })
 """Chain-of-identity links: a wrong one is fixed by a new, properly checked step."""
 
+SCAN_FIELDS = frozenset({"raw", "scanned", "parsed"})
+"""What a scan read (``UnitScanned``): evidence, and the one way text read by a scanner (a
+wristband's MRN) could otherwise reach the log; only ``/v1/scans`` records it, as a digest."""
+
 
 def decide_correct(stream: Sequence[Envelope], event_id: UUID | str, reason: str,
                    changes: Mapping[str, Any], *, roles: Sequence[str], actor: str,
@@ -60,6 +64,8 @@ def decide_correct(stream: Sequence[Envelope], event_id: UUID | str, reason: str
             raise refusal("CORRECTION_FIELD_UNKNOWN", f"{kind} has no field {name!r}")
         if name in IDENTITY_FIELDS:
             raise refusal("CORRECTION_NOT_ALLOWED", f"{name!r} is an identity field")
+        if name in SCAN_FIELDS:
+            raise refusal("CORRECTION_NOT_ALLOWED", f"{name!r} is what a scan read: scan again instead")
     corrected = validate(model, **{**current, **changes}).model_dump(mode="json")
     diffs = [{"field": name, "old": current.get(name), "new": corrected[name]}
              for name in sorted(changes) if corrected[name] != current.get(name)]

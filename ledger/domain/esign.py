@@ -20,7 +20,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..errors import InvalidEvent
+from ..errors import Forbidden, InvalidEvent
 from ..timefmt import format_utc, parse_utc
 from .base import refusal
 from .catalogue import SPECS
@@ -129,3 +129,15 @@ def require_esign(event_type: str, manifestation: Manifestation | None,
     roles = SPECS[event_type].roles if required is not None else ()
     if roles and not set(roles) & set(signer.roles):
         raise unauthorised(f"the role {' or '.join(map(repr, roles))} is required")
+
+
+def require_on_behalf(on_behalf: str, person: UserState, signer: str | None) -> None:
+    """Acting for someone else (``on_behalf``) is accepted only with that person's own Part 11
+    signature in the same request (``signer``, the manifestation's signer), and only for an
+    active user (``person``, their state): else ``ON_BEHALF_UNSIGNED`` (403) or
+    ``ON_BEHALF_UNKNOWN`` (422)."""
+    if signer != on_behalf:
+        raise Forbidden(f"acting for {on_behalf} needs their own e-signature (esign.user_id {on_behalf!r}) "
+                        "in the same request", code="ON_BEHALF_UNSIGNED")
+    if person.user_id != on_behalf or not person.active:
+        raise InvalidEvent(f"on_behalf {on_behalf!r} names no active user", code="ON_BEHALF_UNKNOWN")

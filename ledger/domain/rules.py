@@ -80,7 +80,7 @@ CORRECTIONS = {
     "EVENT_NOT_FOUND": "the stream has no event with that id",
     "CORRECTION_EMPTY": "a correction must change at least one field",
     "CORRECTION_FIELD_UNKNOWN": "the corrected event has no such field",
-    "CORRECTION_NOT_ALLOWED": "identity fields (COI links, units, sites ...) cannot be corrected",
+    "CORRECTION_NOT_ALLOWED": "identity fields (COI links, units, sites ...) and what a scan read cannot be corrected",
     "NOT_CORRECTABLE": ("identity, role, site, device, key and security events, the ledger's own records "
                         "and e-signed events cannot be corrected"),
     "CORRECTION_NO_CHANGE": "the new value equals the current value",
@@ -114,6 +114,8 @@ ESIGN = {
     "WRONG_SIGNATURE_MEANING": "the e-signature's meaning is not the one this step requires",
     "SIGNER_NOT_AUTHORISED": "the signer is not the actor, is inactive, lacks the role or the key",
     "WRONG_PASSWORD": "the password does not open the signing key",
+    "ON_BEHALF_UNSIGNED": "`on_behalf` needs that person's own e-signature in the same request (403)",
+    "ON_BEHALF_UNKNOWN": "`on_behalf` names no active user: unknown, deactivated or locked (422)",
 }
 
 MALFORMED = {

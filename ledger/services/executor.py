@@ -16,7 +16,7 @@ from uuid import UUID
 
 from ..domain.base import NewEvent, RecordedRefusal
 from ..domain.case import CaseState, fold_case
-from ..domain.esign import REQUIRED_MEANING, Manifestation
+from ..domain.esign import REQUIRED_MEANING, Manifestation, require_on_behalf
 from ..domain.registry import DeviceState, SiteState, fold_device, fold_site
 from ..domain.unit import UnitState, fold_unit
 from ..domain.users import UserState, fold_user
@@ -50,6 +50,8 @@ class Context:
     device_sig: Mapping[str, Any] | None = None
     occurred_at: str | None = None
     claim: Claim | None = None
+    on_behalf_signoff: SignOff | None = None
+    """The signature of the person acted for: ``on_behalf`` is accepted only with it."""
 
     def event_time(self, clock: Callable[[], datetime]) -> datetime:
         """When the event happened: ``occurred_at`` when given (a backfilled post, a courier's
@@ -159,6 +161,10 @@ class Executor:
             decided: list[tuple[Step, list[NewEvent], dict[str, Any]]] = []
             for step, now in zip(steps, times, strict=True):
                 require_known_sites(reads, [step.ctx.site])
+                if step.ctx.on_behalf is not None:
+                    given = step.ctx.on_behalf_signoff or step.signoff
+                    require_on_behalf(step.ctx.on_behalf, reads.user(step.ctx.on_behalf),
+                                      given.manifestation.signer if given else None)
                 try:
                     events = step.decide(reads, now, step.ctx.actor)
                 except RecordedRefusal as refusal:
@@ -168,7 +174,8 @@ class Executor:
                 reads.extend(events, actor=step.ctx.actor, now=self.clock())
                 decided.append((step, events, step.answer(events) if step.answer else {}))
             drafts = [d for step, events, _ in decided
-                      for d in self._drafts(step.ctx, events, reads.versions, step.signoff)]
+                      for d in self._drafts(step.ctx, events, reads.versions,
+                                            step.signoff or step.ctx.on_behalf_signoff)]
             if not drafts:
                 return [Outcome(AppendResult([], answered), events) for _, events, answered in decided]
             answers = [answered for _, _, answered in decided]

@@ -66,10 +66,9 @@ class Timeline:
     def __init__(self, start: datetime) -> None:
         self.now = start
 
-    def at(self, actor: str, site: str | None = None, *, after: timedelta = timedelta(minutes=7),
-           on_behalf: str | None = None) -> Context:
+    def at(self, actor: str, site: str | None = None, *, after: timedelta = timedelta(minutes=7)) -> Context:
         self.now += after
-        return Context(actor=actor, site=site, on_behalf=on_behalf, occurred_at=_iso(self.now))
+        return Context(actor=actor, site=site, occurred_at=_iso(self.now))
 
     def readings(self, count: int, celsius: Callable[[int], float]) -> list[dict[str, Any]]:
         """One reading a minute from now on; the timeline moves past the last one."""
@@ -153,7 +152,7 @@ def _ship(s: Services, time: Timeline, unit: UUID, shipper: UUID, sender: tuple[
     s.units.acknowledge(time.at("courier"), unit_id=shipper, location=from_site, condition="sealed, intact")
     s.units.dispatch(time.at("courier"), unit_id=shipper, carrier="Example Express", tracking=tracking,
                      from_site=from_site, to_site=to_site)
-    upload = time.at("logger-1", on_behalf="courier", after=timedelta(minutes=1))
+    upload = time.at("logger-1", after=timedelta(minutes=1))
     s.quality.record_temperatures(upload, unit_id=shipper, logger="LOG-1",
                                   readings=time.readings(minutes, celsius))
     s.units.deliver(time.at("courier"), unit_id=shipper, tracking=tracking, to_site=to_site, condition="intact")
