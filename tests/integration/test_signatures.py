@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -96,6 +98,25 @@ def test_a_nonce_is_good_for_one_event(ledger, database, sealing_key, registered
                        for _ in range(2)])
     assert len(ledger.read_stream(stream)) == 1 and ledger.read_stream(other) == []
     assert verify_database(database, ring_of(sealing_key), workers=1).intact
+
+
+def test_a_nonce_raced_by_concurrent_appends_is_used_once(ledger, registered_device):
+    stream = uuid.uuid4()
+    draft = Draft("ReadingTaken", stream, READING, actor="logger-1", device="logger-1",
+                  device_sig=signed(stream, nonce="n-race"))
+    barrier = threading.Barrier(4)
+
+    def append():
+        barrier.wait()
+        try:
+            return ledger.append([draft])
+        except DeviceNonceReused as exc:
+            return exc
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: append(), range(4)))
+    assert sum(not isinstance(o, Exception) for o in outcomes) == 1, outcomes
+    assert len(ledger.read_stream(stream)) == 1
 
 
 @pytest.mark.parametrize("variant", ["no nonce", "legacy form", "other submitter"])
