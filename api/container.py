@@ -10,6 +10,8 @@ from ledger.bootstrap import open_ledger
 from ledger.domain.catalogue import build_catalogue
 from ledger.domain.credentials import DEFAULT_PARAMS, FAST_TEST_PARAMS
 from ledger.services import Services, build_services
+from ledger.services.access import TokenPolicy
+from ledger.services.token_store import TokenStore
 from ledger.settings import Settings
 from ledger.store import migrations
 from ledger.store.application import Ledger
@@ -19,7 +21,6 @@ from projections.merkle_log import MerkleLog
 from projections.read_models import all_projections
 from projections.runner import ProjectionRunner
 
-from .auth.tokens import TokenStore
 from .observability import Metrics
 
 
@@ -71,12 +72,13 @@ def build_container(settings: Settings) -> Container:
         ledger, engine, master_secret=settings.site_secret.get_secret_value().encode(),
         password_days=settings.password_days,
         argon2=FAST_TEST_PARAMS if settings.insecure_fast_hashing else DEFAULT_PARAMS,
+        tokens=TokenPolicy(settings.token_minutes, settings.session_max_hours, settings.token_max_days),
     )
     # Two followers, so slow read models never delay signed checkpoints (B7).
     runner = ProjectionRunner(ledger, engine, all_projections(settings))
     publisher = CheckpointPublisher.from_settings(settings, ledger.sealing_key)
     log_follower = ProjectionRunner(ledger, engine, [MerkleLog(publisher)])
-    container = Container(settings, ledger, engine, services, TokenStore(engine), runner, log_follower, Metrics())
+    container = Container(settings, ledger, engine, services, services.access.store, runner, log_follower, Metrics())
     if settings.run_projections:
         runner.start()
         log_follower.start()

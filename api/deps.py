@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from ledger.domain.tokens import is_service_account
 from ledger.envelope import canonical
 from ledger.errors import InvalidEvent, StorageUnavailable, StreamNotFound, Unauthorised
 from ledger.services.executor import Context
@@ -59,6 +60,9 @@ def get_principal(request: Request, container: ContainerDep,
         user = reads.user(record.principal)
         if not user.active:
             raise Unauthorised("the account is deactivated or locked", code="ACCOUNT_INACTIVE")
+        if record.kind == "integrator" and not is_service_account(user):
+            raise Unauthorised("a long-lived token is void once its account holds a person's role",
+                               code="INVALID_TOKEN")
         principal = Principal(user.user_id or record.principal, "user", tuple(user.roles), tuple(user.sites),
                               user.printed_name)
     request.state.principal_id = principal.id

@@ -33,4 +33,7 @@ class DeviceSig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     device: Ident = Field(description="the device id")
     key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")] = Field(description="the device key's id (16 hex digits)")
-    sig: Annotated[str, Field(max_length=200)] = Field(description="the device's signature over the event (base64)")
+    nonce: Annotated[str, Field(max_length=128)] | None = Field(None, description=(
+        "a value the device never uses again (1-128 of A-Z a-z 0-9 . _ : -); required, and signed"))
+    sig: Annotated[str, Field(max_length=200)] = Field(description=(
+        "the device's Ed25519 signature (base64) over JCS {type, stream, occurred_at, data, device, nonce}"))

@@ -9,8 +9,11 @@ Contract (docs/DESIGN.md, "The event envelope"; relied on by independent verifie
 * ``prev`` of seq 1 is ``GENESIS_PREV`` (64 zeros); of seq n it is the hash of seq n-1.
 * ``esign_digest(env)`` = raw SHA-256 of ``canonical(env)`` with ``esign.signature`` absent:
   what a Part 11 signer signs (the record, its position and the manifestation itself).
-* ``submission_bytes(...)`` = ``canonical({type, stream, occurred_at, data})``: what a device
-  signs; every part of it is in the envelope, so the signature is re-checkable offline.
+* ``submission_bytes(...)`` = ``canonical({type, stream, occurred_at, data, device, nonce})``:
+  what a device signs (``device_sig`` = ``{device, key_id, nonce, sig}``); every part of it is
+  in the envelope, so the signature is re-checkable offline. Signatures made before nonces
+  (``device_sig`` = ``{device, key_id, sig}``) cover ``canonical({type, stream, occurred_at,
+  data})``: still verified in stored events, never accepted on ingest.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ ENVELOPE_FIELDS = (
 SCHEMA_VERSION = 1
 GENESIS_PREV = "0" * 64
 ESIGN_FIELDS = ("signer", "printed_name", "meaning", "signed_at", "key_id", "signature")
-DEVICE_SIG_FIELDS = ("device", "key_id", "sig")
+DEVICE_SIG_FIELDS = ("device", "key_id", "nonce", "sig")
+LEGACY_DEVICE_SIG_FIELDS = ("device", "key_id", "sig")  # before nonces: still verified, never admitted
 
 
 # For values made only of dicts with string keys, lists, strings, booleans, None and integers
@@ -116,21 +120,35 @@ def esign_digest(envelope: Mapping[str, Any]) -> bytes:
 
 
 def submission_bytes(
-    *, type: str, stream: str, occurred_at: str | None, data: Mapping[str, Any]
+    *, type: str, stream: str, occurred_at: str | None, data: Mapping[str, Any],
+    device: str | None = None, nonce: str | None = None,
 ) -> bytes:
-    """The bytes a device signs: JCS of ``{type, stream, occurred_at, data}``."""
-    return canonical(
-        {"type": type, "stream": stream, "occurred_at": occurred_at, "data": dict(data)}
-    )
+    """The bytes a device signs (Ed25519, its registered key).
+
+    Contract: JCS (RFC 8785, UTF-8) of ``{type, stream, occurred_at, data, device, nonce}`` where
+    ``stream`` is the target stream's UUID as text, ``occurred_at`` the normalised RFC 3339 UTC
+    time or null, ``data`` the event data as stored, ``device`` the signing device's id and
+    ``nonce`` a string the device never uses twice. Binding the device and the nonce makes a
+    signature good for one event of one device only (the ledger refuses a used nonce). With
+    ``nonce`` None: the legacy form ``{type, stream, occurred_at, data}`` (stored events only).
+    """
+    body: dict[str, Any] = {"type": type, "stream": stream, "occurred_at": occurred_at, "data": dict(data)}
+    if nonce is not None:
+        body["device"], body["nonce"] = device, nonce
+    return canonical(body)
 
 
 def submission_of(envelope: Mapping[str, Any]) -> bytes:
     """Rebuild, from a stored envelope, the exact bytes its device signed."""
+    sig = envelope["device_sig"]
+    nonce = sig.get("nonce") if isinstance(sig, Mapping) else None
     return submission_bytes(
         type=envelope["type"],
         stream=envelope["stream"],
         occurred_at=envelope["occurred_at"],
         data=envelope["data"],
+        device=sig.get("device") if nonce is not None else None,
+        nonce=nonce,
     )
 
 

@@ -69,6 +69,13 @@ class DeviceSignatureRefused(LedgerError):
     status = 422
 
 
+class DeviceNonceReused(LedgerError):
+    """A device submission carries a nonce its device used before: a replay."""
+
+    code = "DEVICE_NONCE_REUSED"
+    status = 409
+
+
 class RuleViolation(LedgerError):
     """An operational check (21 CFR 11.10(f)) refused the step; ``code`` names the rule."""
 

@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     site_secret: SecretStr = SecretStr(DEV_SITE_SECRET)
     token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
     pool_size: int = 10
-    token_minutes: int = 60  # a person's session; devices' and integrators' tokens are long-lived
+    token_minutes: int = 60  # a person's token; refreshed (POST /v1/auth/refresh) within session_max_hours
+    session_max_hours: int = Field(12, ge=1)  # a person's session, from sign-in, however often refreshed
+    token_max_days: int = Field(365, ge=1, le=3650)  # the longest a device's or integrator's token may live
     password_days: int | None = None  # password expiry (None: never)
     # occurred_at accepted from clients: this far before / after the server time
     occurred_past_days: int = Field(365, ge=0)

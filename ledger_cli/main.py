@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import admin, checkpoints, export, listing, projections, scan, scan_steps, service, verify
+from . import tokens as _tokens  # noqa: F401 - registers `tokens list` and `tokens revoke`
 
 app = typer.Typer(
     name="ledger",

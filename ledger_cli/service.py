@@ -1,9 +1,9 @@
-"""``ledger serve``, ``ledger demo``, ``ledger users create``, ``ledger tokens create``."""
+"""``ledger serve``, ``ledger demo``, ``ledger users create``, ``ledger tokens create`` (list, revoke:
+``tokens.py``)."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -15,7 +15,8 @@ from .common import open_container, settings
 
 console = Console(stderr=True)
 users_app = typer.Typer(help="People who use the ledger.", no_args_is_help=True)
-tokens_app = typer.Typer(help="Long-lived tokens for devices and integrators.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Bearer tokens: long-lived ones for devices and integrators; list, revoke.",
+                         no_args_is_help=True)
 
 
 def serve(
@@ -95,12 +96,15 @@ def users_create(
 @tokens_app.command("create")
 def tokens_create(
     device: Annotated[str | None, typer.Option(help="Device id (registered now if new: give --site).")] = None,
-    user: Annotated[str | None, typer.Option(help="Integrator account (a user).")] = None,
+    user: Annotated[str | None, typer.Option(help="Integrator account (a user whose only role is integrator).")]
+    = None,
     site: Annotated[str | None, typer.Option(help="Site of a new device.")] = None,
     kind: Annotated[str, typer.Option(help="Kind of a new device: scanner, logger, integration.")] = "scanner",
-    days: Annotated[int, typer.Option(help="Validity in days.")] = 365,
+    days: Annotated[int, typer.Option(help="Validity in days (at most LEDGER_TOKEN_MAX_DAYS).")] = 365,
+    label: Annotated[str | None, typer.Option(help="What the token is for (shown in listings).")] = None,
 ) -> None:
-    """Issue a long-lived, revocable bearer token; it is printed once and stored only as a digest."""
+    """Issue a long-lived, revocable bearer token (recorded as TokenIssued); it is printed once
+    and stored only as a digest. People sign in instead."""
     from ledger.services.executor import Context
 
     if (device is None) == (user is None):
@@ -115,11 +119,11 @@ def tokens_create(
                 raise typer.Exit(2)
             container.services.identity.register_device(Context(actor="system"), device_id=device, kind=kind,
                                                         site=site)
-        if user is not None and reads.user(user).version == 0:
-            console.print(f"[red]no user {user}[/red]")
-            raise typer.Exit(1)
-        token = container.tokens.issue(device or user or "", "device" if device else "integrator",
-                                       ttl=timedelta(days=days))
+        issued = container.services.access.issue_long_lived(Context(actor="system"), device=device, user=user,
+                                                             days=days, label=label)
+        token = issued.token
+        console.print(f"token {issued.record.token_id} for {issued.record.principal} "
+                      f"(revoke: ledger tokens revoke {issued.record.token_id} --reason ...)")
     except LedgerError as exc:
         console.print(f"[red]{exc.code}[/red]: {exc.detail}")
         raise typer.Exit(1) from None

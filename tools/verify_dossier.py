@@ -255,9 +255,13 @@ def _event(sid, role, event, number, prev, prev_seq, keys: Keys, problems: list)
         problems.append("bad seal")
     sig = env["device_sig"]
     if sig is not None:
-        why = "malformed" if not isinstance(sig, dict) or set(sig) != {"device", "key_id", "sig"} else \
-            keys.holder_ok("device", sig["device"], sig["key_id"], at, jcs(
-                {k: env[k] for k in ("type", "stream", "occurred_at", "data")}), sig["sig"])
+        # signed: JCS {type, stream, occurred_at, data, device, nonce}; before nonces, without the last two
+        signed = {k: env[k] for k in ("type", "stream", "occurred_at", "data")}
+        if isinstance(sig, dict) and "nonce" in sig:
+            signed |= {"device": sig["device"], "nonce": sig["nonce"]}
+        why = "malformed" if not isinstance(sig, dict) or set(sig) not in (
+            {"device", "key_id", "sig"}, {"device", "key_id", "nonce", "sig"}) else \
+            keys.holder_ok("device", sig["device"], sig["key_id"], at, jcs(signed), sig["sig"])
         if why:
             problems.append(f"bad device signature: {why}")
     esign = env["esign"]

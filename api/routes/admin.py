@@ -1,15 +1,14 @@
-"""Administration: users, sites, devices, long-lived tokens. Every change is an event."""
+"""Administration: users, sites, devices (long-lived tokens: ``routes/tokens.py``). Every change is an event."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.domain.events_registry import ROLES
-from ledger.errors import InvalidEvent, StreamNotFound
+from ledger.errors import InvalidEvent
 from ledger.keys.sealing import key_id_of, unb64
 
 from ..deps import Admin, ContainerDep, IdempotencyKey, context_for
@@ -87,39 +86,6 @@ def register_device(body: NewDevice, principal: Admin, container: ContainerDep) 
         outcome = identity.register_device_key(ctx, device_id=body.device_id, key_id=key_id_of(raw),
                                                public_key=body.public_key)
     return append_response(outcome)
-
-
-class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    device: Ident | None = None
-    user: Ident | None = None
-    days: int = Field(default=365, ge=1, le=3650)
-    label: Name | None = None
-
-
-class IssuedToken(BaseModel):
-    access_token: str
-    principal: str
-    kind: str
-    expires_in: int
-
-
-@router.post("/tokens", status_code=201, response_model=IssuedToken,
-             summary="Long-lived, revocable token for a device or an integrator account")
-def issue_token(body: TokenRequest, principal: Admin, container: ContainerDep) -> IssuedToken:
-    if (body.device is None) == (body.user is None):
-        raise InvalidEvent("name exactly one of device or user", code="INVALID_DATA")
-    reads = container.services.reads()
-    if body.device is not None:
-        if reads.device(body.device).version == 0:
-            raise StreamNotFound(f"no device {body.device}", code="DEVICE_NOT_FOUND")
-        who, kind = body.device, "device"
-    else:
-        if reads.user(body.user).version == 0:
-            raise StreamNotFound(f"no user {body.user}", code="USER_NOT_FOUND")
-        who, kind = body.user, "integrator"
-    token = container.tokens.issue(who, kind, ttl=timedelta(days=body.days), label=body.label)
-    return IssuedToken(access_token=token, principal=who, kind=kind, expires_in=body.days * 86400)
 
 
 class Deactivation(BaseModel):

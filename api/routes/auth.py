@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from ..deps import ContainerDep
+from ..deps import ContainerDep, PrincipalDep, oauth2
 from ..schemas import PROBLEMS
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=PROBLEMS)
@@ -30,3 +30,14 @@ def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], container
     minutes = container.settings.token_minutes
     token = container.tokens.issue(form.username, "user", ttl=timedelta(minutes=minutes))
     return Token(access_token=token, expires_in=minutes * 60, user_id=form.username, roles=list(user.roles))
+
+
+@router.post("/refresh", response_model=Token,
+             summary="Exchange a live sign-in token for a new one (the old one is revoked)")
+def refresh_token(principal: PrincipalDep, token: Annotated[str, Depends(oauth2)],
+                  container: ContainerDep) -> Token:
+    """Within ``LEDGER_SESSION_MAX_HOURS`` of the sign-in (then ``401 SESSION_EXPIRED``: sign in
+    again); a token is refreshed once. Devices' and integrators' tokens are not refreshed."""
+    issued = container.services.access.refresh(token)
+    seconds = int((issued.record.expires_at - issued.record.issued_at).total_seconds())
+    return Token(access_token=issued.token, expires_in=seconds, user_id=principal.id, roles=list(principal.roles))

@@ -109,6 +109,12 @@ IDENTITY = {
     "DEVICE_DEACTIVATED": "the device is deactivated",
 }
 
+ACCESS = {
+    "PERSON_TOKEN_REFUSED": "long-lived tokens are only for devices and integrator accounts: people sign in (403)",
+    "TOKEN_NOT_FOUND": "no token with this id (404)",
+    "TOKEN_REVOKED": "the token is already revoked",
+}
+
 ESIGN = {
     "ESIGNATURE_REQUIRED": "this step needs a Part 11 e-signature",
     "WRONG_SIGNATURE_MEANING": "the e-signature's meaning is not the one this step requires",
@@ -127,6 +133,6 @@ MALFORMED = {
 }
 
 CODES: dict[str, str] = {
-    **CASES, **UNITS, **CONDITIONS, **QUALITY, **MANUFACTURING, **CORRECTIONS, **IDENTITY, **ESIGN,
+    **CASES, **UNITS, **CONDITIONS, **QUALITY, **MANUFACTURING, **CORRECTIONS, **IDENTITY, **ACCESS, **ESIGN,
     **MALFORMED,
 }

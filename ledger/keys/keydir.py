@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from ..envelope import DEVICE_SIG_FIELDS, LEGACY_DEVICE_SIG_FIELDS
 from ..errors import LedgerError
 from ..timefmt import parse_utc
 from .keyevents import DeviceKeyRegistered, DeviceKeyRevoked, UserSigningKeyIssued, UserSigningKeyRevoked
@@ -78,10 +79,19 @@ class KeyDirectory:
     def active_device_keys(self, device: str, at: datetime) -> list[HolderKey]:
         return [k for (d, _), k in self.devices.items() if d == device and k.valid_at(at)]
 
+    def ever_had_key(self, device: str) -> bool:
+        """Whether ``device`` was ever given a key: it must then sign, even once all are revoked."""
+        return any(d == device for d, _ in self.devices)
+
     def check_device_sig(self, device_sig: Any, message: bytes, at: datetime) -> str | None:
-        """None when ``device_sig`` is a valid signature of ``message`` at ``at``; else why not."""
-        if not isinstance(device_sig, Mapping) or set(device_sig) != {"device", "key_id", "sig"}:
-            return "device signature malformed: expected {device, key_id, sig}"
+        """None when ``device_sig`` is a valid signature of ``message`` at ``at``; else why not.
+
+        ``message`` is ``ledger.envelope.submission_bytes`` of the event (with the nonce when
+        ``device_sig`` has one). Whether a nonce is required is the caller's rule."""
+        if not isinstance(device_sig, Mapping) or set(device_sig) not in (
+            set(DEVICE_SIG_FIELDS), set(LEGACY_DEVICE_SIG_FIELDS)
+        ):
+            return "device signature malformed: expected {device, key_id, nonce, sig}"
         key = self.devices.get((str(device_sig["device"]), str(device_sig["key_id"])))
         if key is None:
             return f"unknown device key {device_sig['key_id']!r} for device {device_sig['device']!r}"

@@ -15,12 +15,14 @@ from sqlalchemy import Engine
 from ..domain.credentials import DEFAULT_PARAMS, Argon2Params
 from ..store.application import Ledger
 from ..timefmt import utc_now
+from .access import DEFAULT_TOKEN_POLICY, AccessService, TokenPolicy
 from .cases import CaseService
 from .credential_store import CredentialStore
 from .executor import Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .quality import QualityService
 from .steps import as_step
+from .token_store import TokenStore
 from .units import UnitService
 
 
@@ -42,6 +44,7 @@ class Services:
     units: UnitService[Outcome]
     quality: QualityService[Outcome]
     identity: IdentityService
+    access: AccessService
     plan: Planned
 
     def reads(self) -> Reads:
@@ -56,6 +59,7 @@ def build_services(
     clock: Callable[[], datetime] = utc_now,
     argon2: Argon2Params = DEFAULT_PARAMS,
     password_days: int | None = None,
+    tokens: TokenPolicy = DEFAULT_TOKEN_POLICY,
 ) -> Services:
     executor = Executor(ledger, clock)
     return Services(
@@ -66,6 +70,7 @@ def build_services(
         quality=QualityService(executor, master_secret),
         identity=IdentityService(executor, CredentialStore(engine), params=argon2,
                                  password_days=password_days),
+        access=AccessService(executor, TokenStore(engine), tokens),
         plan=Planned(CaseService(executor, master_secret, as_step),
                      UnitService(executor, master_secret, as_step),
                      QualityService(executor, master_secret, as_step)),

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..datatypes import has_control_character
 from ..envelope import canonical, submission_bytes
-from ..errors import DeviceSignatureRefused, InvalidEvent, PayloadTooLarge
+from ..errors import DeviceSignatureRefused, Forbidden, InvalidEvent, PayloadTooLarge
 from ..keys.keydir import KeyDirectory
 from ..timefmt import normalise_utc, parse_utc
 from .drafts import Draft
@@ -94,11 +94,17 @@ class Admission:
             )
 
     def _check_device(self, draft: Draft) -> None:
-        device = draft.device or (draft.device_sig or {}).get("device")
+        """A device that was ever given a key signs every submission, itself, with a key valid
+        now and a nonce (``submission_bytes``); its nonces are kept unique by the ``Ledger``."""
+        signer = (draft.device_sig or {}).get("device")
+        device = draft.device or signer
         if device is None:
             return
-        if draft.device and draft.device_sig and draft.device_sig.get("device") != draft.device:
-            raise DeviceSignatureRefused("the signature names another device than the submitter")
+        if draft.device_sig is not None and draft.device != signer:
+            raise DeviceSignatureRefused(
+                f"a signature of device {str(signer)!r} is accepted only when that device submits it",
+                code="DEVICE_NOT_SUBMITTER",
+            )
         keys = self.key_directory_for_device(str(device))
         now = self.clock()
         if draft.device_sig is None:
@@ -107,13 +113,30 @@ class Admission:
                     f"device {device!r} has a registered key and must sign its submissions",
                     code="DEVICE_SIGNATURE_REQUIRED",
                 )
+            if keys.ever_had_key(str(device)):
+                raise Forbidden(f"every key of device {device!r} is revoked: it may not write until a new "
+                                "key is registered", code="DEVICE_KEY_REVOKED")
             return
-        message = submission_bytes(
-            type=draft.type, stream=str(draft.stream), occurred_at=draft.occurred_at, data=draft.data
-        )
+        nonce = draft.device_sig.get("nonce")
+        if not is_nonce(nonce):
+            raise DeviceSignatureRefused(
+                "a device signature carries a nonce (1-128 characters of A-Z a-z 0-9 . _ : -) that the "
+                "device never uses again, and signs it", code="DEVICE_NONCE_REQUIRED")
+        key = keys.devices.get((str(device), str(draft.device_sig.get("key_id"))))
+        if key is not None and key.revoked_at is not None and key.revoked_at <= now:
+            raise Forbidden(f"device key {key.key_id} is revoked", code="DEVICE_KEY_REVOKED")
+        message = submission_bytes(type=draft.type, stream=str(draft.stream), occurred_at=draft.occurred_at,
+                                   data=draft.data, device=str(device), nonce=nonce)
         reason = keys.check_device_sig(draft.device_sig, message, now)
         if reason is not None:
             raise DeviceSignatureRefused(reason)
+
+
+_NONCE_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
+
+
+def is_nonce(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 128 and set(value) <= _NONCE_CHARACTERS
 
 
 def _canonical_size(data: Any) -> int:

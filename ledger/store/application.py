@@ -30,6 +30,7 @@ from ..envelope import (
     esign_digest,
 )
 from ..errors import (
+    DeviceNonceReused,
     IdempotencyKeyReused,
     LedgerError,
     StorageUnavailable,
@@ -110,27 +111,29 @@ class Ledger(Application[UUID]):
             if replay is not None:
                 return replay
         prepared = self.admission.admit(drafts)
+        self._refuse_used_nonces(prepared)
         with self._writer:
             return self._append_prepared(prepared, claim)
 
     def _append_prepared(self, prepared: list[Draft], claim: Claim | None) -> AppendResult:
         for attempt in range(MAX_AUTO_RETRIES):
             events = self._chain(prepared)
-            row = None
+            rows = _nonce_rows(events)
             if claim is not None:
-                row = ClaimRow(
+                rows.append(ClaimRow(
                     claim.scope_id,
                     self._stored_digest(claim.request_digest),
                     {"answer": claim.answer, "receipts": [_receipt_json(e) for e in events]},
                     events[0].envelope["recorded_at"],
-                )
+                ))
             try:
-                recordings = (self._group.submit(events, row) if self._group is not None
-                              else self._save(events, [row] if row is not None else []))
+                recordings = (self._group.submit(events, rows) if self._group is not None
+                              else self._save(events, rows))
             except IntegrityError:
                 outcome = self._reconcile(events, claim)
                 if outcome is not None:
                     return outcome
+                self._refuse_used_nonces(prepared)  # taken by a concurrent replay meanwhile
                 if any(d.expected_seq is not None for d in prepared):
                     raise self._conflict(prepared) from None
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
@@ -161,6 +164,20 @@ class Ledger(Application[UUID]):
             result["answer"],
             replayed=True,
         )
+
+    def _refuse_used_nonces(self, drafts: Sequence[Draft]) -> None:
+        """A device's nonce is good for one event: its claim row (``_nonce_rows``) is stored in
+        the same transaction as the event, so a replay finds it, or fails on the unique scope."""
+        seen: set[str] = set()
+        for draft in drafts:
+            scope = _nonce_scope(draft.device_sig)
+            if scope is None:
+                continue
+            if scope in seen or self._storage(lambda s=scope: self.recorder.find_claim(s)) is not None:  # type: ignore[attr-defined]
+                raise DeviceNonceReused(
+                    f"device {draft.device_sig['device']!r} used nonce {draft.device_sig['nonce']!r} "  # type: ignore[index]
+                    "before: a signed submission is accepted once")
+            seen.add(scope)
 
     def _stored_digest(self, request_digest: str) -> str:
         if self.claim_key is None:
@@ -299,6 +316,25 @@ class Ledger(Application[UUID]):
             return call()
         except (OperationalError, InterfaceError) as exc:
             raise StorageUnavailable(f"the database is unavailable: {type(exc).__name__}") from exc
+
+
+def _nonce_scope(device_sig: Any) -> str | None:
+    """The claim scope of a signed submission's (device, nonce); None when it has no nonce."""
+    if not device_sig or "nonce" not in device_sig:
+        return None
+    return hashlib.sha256(f"device-nonce\x00{device_sig['device']}\x00{device_sig['nonce']}".encode()).hexdigest()
+
+
+def _nonce_rows(events: list[SealedEvent]) -> list[ClaimRow]:
+    """One claim row per device nonce, naming the event that used it."""
+    rows = []
+    for event in events:
+        sig = event.envelope["device_sig"]
+        scope = _nonce_scope(sig)
+        if scope is not None:
+            rows.append(ClaimRow(scope, hashlib.sha256(str(sig["sig"]).encode()).hexdigest(),
+                                 {"device_nonce": _receipt_json(event)}, event.envelope["recorded_at"]))
+    return rows
 
 
 def _manifestation(intent: EsignIntent, signed_at: str) -> dict[str, Any]:

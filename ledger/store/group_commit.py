@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 E = TypeVar("E")  # an event
-C = TypeVar("C")  # what is stored with an append (an idempotency claim), or None
+C = TypeVar("C")  # a row stored with an append (an idempotency or device-nonce claim)
 Commit = Callable[[list[Any], list[Any]], Sequence[Any]]  # (events, claims) -> one recording per event
 
 
 @dataclass(eq=False)
 class _Append(Generic[E, C]):
     events: list[E]
-    claim: C | None
+    claims: Sequence[C]
     wake: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
     done: bool = False
@@ -49,9 +49,9 @@ class GroupCommit(Generic[E, C]):
         self._queue: deque[_Append[E, C]] = deque()
         self._busy = False
 
-    def submit(self, events: list[E], claim: C | None) -> list[Any]:
-        """Store ``events`` (with ``claim``) durably; returns their recordings, in order."""
-        mine: _Append[E, C] = _Append(events, claim)
+    def submit(self, events: list[E], claims: Sequence[C]) -> list[Any]:
+        """Store ``events`` (with ``claims``) durably; returns their recordings, in order."""
+        mine: _Append[E, C] = _Append(events, claims)
         with self._lock:
             self._queue.append(mine)
             if not self._busy:
@@ -88,7 +88,7 @@ class GroupCommit(Generic[E, C]):
     def _store(self, group: list[_Append[E, C]]) -> None:
         try:
             recordings = self._commit([e for m in group for e in m.events],
-                                      [m.claim for m in group if m.claim is not None])
+                                      [c for m in group for c in m.claims])
         except self._outage as exc:
             for member in group:
                 member.error = exc

@@ -130,12 +130,16 @@ ROUTES = {
     ("POST", "/v1/sites"): ({"admin"}, {"site_id": "s", "name": "S", "kind": "hospital"}),
     ("POST", "/v1/devices"): ({"admin"}, {"device_id": "d", "kind": "scanner", "site": "nowhere"}),
     ("POST", "/v1/tokens"): ({"admin"}, {"device": "no-such-device"}),
+    ("GET", "/v1/tokens"): (EVERYONE, None),  # an admin anyone's, everyone else their own
+    ("POST", "/v1/tokens/{token_id}/revoke"): (EVERYONE, {"reason": "r"}),  # idem
+    ("POST", "/v1/auth/refresh"): (READERS, None),  # a person's sign-in token; a device's is long-lived
 }
 
 
 def concrete(path: str) -> str:
     return (path.replace("{coi}", NO_COI).replace("{unit_id}", NO_UNIT).replace("{fmt}", "png")
-            .replace("{user_id}", "nobody").replace("{device_id}", "no-device").replace("{key_id}", "0" * 16))
+            .replace("{user_id}", "nobody").replace("{device_id}", "no-device").replace("{key_id}", "0" * 16)
+            .replace("{token_id}", "tok-" + "0" * 16))
 
 
 @pytest.fixture

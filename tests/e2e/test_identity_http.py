@@ -45,13 +45,16 @@ def test_a_registered_logger_must_sign_and_a_revoked_key_is_refused(client, logi
 
     unsigned = upload(None)
     assert unsigned.status_code == 422 and unsigned.json()["code"] == "DEVICE_SIGNATURE_REQUIRED"
-    message = submission_bytes(type="TemperatureRecorded", stream=unit, occurred_at=None,
-                               data={"logger": "LOG-9", "readings": readings})
-    good = {"device": "logger-9", "key_id": kid, "sig": b64(key.sign(message))}
-    assert upload(good).status_code == 201
-    forged = {**good, "sig": b64(Ed25519PrivateKey.generate().sign(message))}
+
+    def signature(nonce, signer=key):
+        message = submission_bytes(type="TemperatureRecorded", stream=unit, occurred_at=None,
+                                   data={"logger": "LOG-9", "readings": readings}, device="logger-9", nonce=nonce)
+        return {"device": "logger-9", "key_id": kid, "nonce": nonce, "sig": b64(signer.sign(message))}
+
+    assert upload(signature("n-1")).status_code == 201
+    forged = signature("n-2", Ed25519PrivateKey.generate())
     assert upload(forged).json()["code"] == "DEVICE_SIGNATURE_INVALID"
     revoke = client.post(f"/v1/devices/logger-9/keys/{kid}/revoke", headers=admin, json={"reason": "lost"})
     assert revoke.status_code == 201
-    refused = upload(good)
-    assert refused.status_code == 422 and refused.json()["code"] == "DEVICE_SIGNATURE_INVALID"
+    refused = upload(signature("n-3"))
+    assert refused.status_code == 403 and refused.json()["code"] == "DEVICE_KEY_REVOKED"

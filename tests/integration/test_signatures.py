@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.envelope import envelope_hash, submission_bytes
-from ledger.errors import DeviceSignatureRefused
+from ledger.errors import DeviceNonceReused, DeviceSignatureRefused, Forbidden
 from ledger.keys.sealing import b64, key_id_of, raw_public_key
 from ledger.store.application import Draft, EsignIntent
 from ledger.streams import device_stream, user_stream
@@ -32,9 +34,11 @@ def registered_device(ledger):
     return "logger-1"
 
 
-def signed(stream, key=DEVICE_KEY, kid=DEVICE_KID, data=READING):
-    sig = b64(key.sign(submission_bytes(type="ReadingTaken", stream=str(stream), occurred_at=None, data=data)))
-    return {"device": "logger-1", "key_id": kid, "sig": sig}
+def signed(stream, key=DEVICE_KEY, kid=DEVICE_KID, data=READING, nonce=None):
+    nonce = nonce or uuid.uuid4().hex
+    sig = b64(key.sign(submission_bytes(type="ReadingTaken", stream=str(stream), occurred_at=None, data=data,
+                                        device="logger-1", nonce=nonce)))
+    return {"device": "logger-1", "key_id": kid, "nonce": nonce, "sig": sig}
 
 
 def test_a_registered_device_must_sign(ledger, registered_device):
@@ -59,7 +63,7 @@ def test_bad_device_signatures_are_refused_before_writing(ledger, registered_dev
         "wrong key": signed(stream, key=rogue),
         "other stream": signed(uuid.uuid4()),
         "unknown key id": signed(stream, kid="00000000000000ff"),
-        "garbage": {"device": "logger-1", "key_id": DEVICE_KID, "sig": "%%%"},
+            "garbage": {"device": "logger-1", "key_id": DEVICE_KID, "nonce": "n-1", "sig": "%%%"},
     }[variant]
     before = ledger.last_position()
     with pytest.raises(DeviceSignatureRefused):
@@ -69,12 +73,67 @@ def test_bad_device_signatures_are_refused_before_writing(ledger, registered_dev
 
 def test_a_revoked_device_key_is_refused_but_old_events_stay_valid(ledger, database, sealing_key, registered_device):
     stream = uuid.uuid4()
-    ledger.append([Draft("ReadingTaken", stream, READING, actor="logger-1", device_sig=signed(stream))])
+    ledger.append([Draft("ReadingTaken", stream, READING, actor="logger-1", device="logger-1",
+                         device_sig=signed(stream))])
     ledger.append([Draft("DeviceKeyRevoked", device_stream("logger-1"),
                          {"device": "logger-1", "key_id": DEVICE_KID, "reason": "lost"}, actor="admin")])
-    with pytest.raises(DeviceSignatureRefused):
-        ledger.append([Draft("ReadingTaken", stream, READING, actor="logger-1", device_sig=signed(stream))])
+    for sig in (signed(stream), None):  # its only key revoked: signed or not, the device may not write
+        with pytest.raises(Forbidden) as err:
+            ledger.append([Draft("ReadingTaken", stream, READING, actor="logger-1", device="logger-1",
+                                 device_sig=sig)])
+        assert err.value.code == "DEVICE_KEY_REVOKED"
     assert verify_database(database, ring_of(sealing_key), workers=1).intact
+
+
+def test_a_nonce_is_good_for_one_event(ledger, database, sealing_key, registered_device):
+    stream = uuid.uuid4()
+    sig = signed(stream, nonce="n-42")
+    ledger.append([Draft("ReadingTaken", stream, READING, actor="logger-1", device="logger-1", device_sig=sig)])
+    with pytest.raises(DeviceNonceReused):
+        ledger.append([Draft("ReadingTaken", stream, READING, actor="logger-1", device="logger-1", device_sig=sig)])
+    with pytest.raises(DeviceNonceReused):  # twice in one batch
+        other = uuid.uuid4()
+        twice = signed(other, nonce="n-43")
+        ledger.append([Draft("ReadingTaken", other, READING, actor="logger-1", device="logger-1", device_sig=twice)
+                       for _ in range(2)])
+    assert len(ledger.read_stream(stream)) == 1 and ledger.read_stream(other) == []
+    assert verify_database(database, ring_of(sealing_key), workers=1).intact
+
+
+def test_a_nonce_raced_by_concurrent_appends_is_used_once(ledger, registered_device):
+    stream = uuid.uuid4()
+    draft = Draft("ReadingTaken", stream, READING, actor="logger-1", device="logger-1",
+                  device_sig=signed(stream, nonce="n-race"))
+    barrier = threading.Barrier(4)
+
+    def append():
+        barrier.wait()
+        try:
+            return ledger.append([draft])
+        except DeviceNonceReused as exc:
+            return exc
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: append(), range(4)))
+    assert sum(not isinstance(o, Exception) for o in outcomes) == 1, outcomes
+    assert len(ledger.read_stream(stream)) == 1
+
+
+@pytest.mark.parametrize("variant", ["no nonce", "legacy form", "other submitter"])
+def test_a_signature_without_nonce_or_from_another_submitter_is_refused(ledger, registered_device, variant):
+    stream = uuid.uuid4()
+    legacy = {"device": "logger-1", "key_id": DEVICE_KID, "sig": b64(DEVICE_KEY.sign(
+        submission_bytes(type="ReadingTaken", stream=str(stream), occurred_at=None, data=READING)))}
+    draft = {
+        "no nonce": Draft("ReadingTaken", stream, READING, actor="logger-1", device="logger-1",
+                          device_sig={**signed(stream), "nonce": ""}),
+        "legacy form": Draft("ReadingTaken", stream, READING, actor="logger-1", device="logger-1", device_sig=legacy),
+        "other submitter": Draft("ReadingTaken", stream, READING, actor="integrator", device_sig=signed(stream)),
+    }[variant]
+    with pytest.raises(DeviceSignatureRefused) as err:
+        ledger.append([draft])
+    assert err.value.code == ("DEVICE_NOT_SUBMITTER" if variant == "other submitter" else "DEVICE_NONCE_REQUIRED")
+    assert ledger.read_stream(stream) == []
 
 
 @pytest.fixture
@@ -111,7 +170,8 @@ def test_a_copied_esignature_fails_even_when_rehashed_and_resealed(ledger, datab
 
 def test_a_damaged_key_event_is_a_finding_not_a_crash(ledger, database, sealing_key, registered_device):
     stream = uuid.uuid4()
-    ledger.append([Draft("ReadingTaken", stream, READING, actor="logger-1", device_sig=signed(stream))])
+    ledger.append([Draft("ReadingTaken", stream, READING, actor="logger-1", device="logger-1",
+                         device_sig=signed(stream))])
     record = json.loads(tamper.read_state(database, device_stream("logger-1"), 1))
     record["envelope"]["data"]["public_key"] = "not base64 at all"
     tamper.write_state(database, device_stream("logger-1"), 1, json.dumps(record).encode())

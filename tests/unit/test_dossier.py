@@ -55,16 +55,17 @@ class Log:
         self.key, self.heads, self.records = fixed_key(), {}, []
         self.tree, self.nodes = CompactRange(), MemoryNodeStore()
 
-    def append(self, stream, type_, data, *, esign=None, device=None) -> dict:
+    def append(self, stream, type_, data, *, esign=None, device=None, nonce=None) -> dict:
         seq, prev = self.heads.get(stream, (0, GENESIS_PREV))
         n = len(self.records)
         env = {"stream": str(stream), "seq": seq + 1, "event_id": f"00000000-0000-4000-8000-{n:012d}",
                "type": type_, "schema": 1, "recorded_at": f"2026-03-01T10:{n:02d}:00.000000Z",
                "occurred_at": None, "actor": "tech", "on_behalf": None, "site": "factory-1", "data": data,
                "device_sig": None, "esign": None, "prev": prev}
-        if device:
-            sig = b64(DEVICE_KEY.sign(submission_of(env)))
-            env["device_sig"] = {"device": device, "key_id": key_id_of(DEVICE_KEY.public_key()), "sig": sig}
+        if device:  # with a nonce: the form devices sign now; without: the form stored before nonces
+            env["device_sig"] = {"device": device, "key_id": key_id_of(DEVICE_KEY.public_key()),
+                                 **({"nonce": nonce} if nonce else {})}
+            env["device_sig"]["sig"] = b64(DEVICE_KEY.sign(submission_of(env)))
         if esign:
             env["esign"] = {"signer": "qa", "printed_name": "Dr. Q", "meaning": esign,
                             "signed_at": env["recorded_at"], "key_id": key_id_of(USER_KEY.public_key())}
@@ -91,8 +92,10 @@ def small_dossier(**changes) -> dict:
     enrolled = log.append(case, "CaseEnrolled", {"coi": COI, "kind": "autologous", "patient_ref": "ab" * 16})
     labelled = log.append(unit, "UnitLabelled", {"coi": COI, "label": "U-1", "kind": "bag", "case": str(case),
                                                  "spec": {"min_celsius": 2, "max_celsius": 8}})
-    scanned = log.append(unit, "UnitScanned", {"verdict": "match", "celsius": 4.25, "ok": True, "x": None},
-                         device="scanner-1")
+    legacy = log.append(unit, "UnitScanned", {"verdict": "match", "celsius": 4.25, "ok": True, "x": None},
+                        device="scanner-1")
+    scanned = log.append(unit, "UnitScanned", {"verdict": "match", "celsius": 4.5, "ok": True, "x": None},
+                         device="scanner-1", nonce="boot-1:7")
     released = log.append(unit, "ProductReleased", {"label": "U-1"}, esign="released")
     size = log.tree.size
     root = log.tree.root()
@@ -106,7 +109,7 @@ def small_dossier(**changes) -> dict:
                "audit_trail": [{"event_id": released["envelope"]["event_id"], "what": "U-1 released",
                                 "signature": {"printed_name": "Dr. Q", "meaning": "released"}}]}
     streams = [{"stream": case, "role": "case", "records": [enrolled]},
-               {"stream": unit, "role": "unit", "records": [labelled, scanned, released]},
+               {"stream": unit, "role": "unit", "records": [labelled, legacy, scanned, released]},
                {"stream": user, "role": "user", "records": [issued]},
                {"stream": device, "role": "device", "records": [registered]}]
     args = {"coi": COI, "generated_at": "2026-03-01T11:00:01.000000Z", "keyring": ring_of(log.key),

@@ -37,7 +37,7 @@ def run_all(group: GroupCommit, store: Store, batches: list[list[str]]) -> list[
 
     def submit(i: int) -> None:
         try:
-            results[i] = group.submit(batches[i], f"claim-{i}")
+            results[i] = group.submit(batches[i], [f"claim-{i}"])
         except Exception as exc:  # noqa: BLE001 - the test inspects it
             results[i] = exc
 
@@ -79,7 +79,7 @@ def test_an_outage_reaches_every_member_of_the_group():
     results = run_all(group, store, [["a1"], ["b1"], ["c1"]])
     assert all(isinstance(r, Outage) for r in results)
     store.outage = False
-    assert group.submit(["after"], None) == ["recorded after"]  # the group is free again
+    assert group.submit(["after"], []) == ["recorded after"]  # the group is free again
 
 
 def test_groups_are_bounded():
@@ -106,7 +106,7 @@ def test_many_threads_no_lost_or_doubled_append():
 
     def worker(k: int) -> None:
         for i in range(50):
-            out.append(group.submit([f"{k}-{i}"], None))
+            out.append(group.submit([f"{k}-{i}"], []))
 
     pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
     for t in pool:

@@ -96,6 +96,11 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "DeviceRegistered": ({"device": "scanner-1", "kind": "scanner", "site": "H1"},
                          "scanner device scanner-1 registered at H1"),
     "DeviceDeactivated": ({"device": "scanner-1", "reason": "broken"}, "device scanner-1 deactivated"),
+    "TokenIssued": ({"token_id": "tok-00112233aabbccdd", "principal": "logger-1", "kind": "device",
+                     "expires_at": T2, "label": "cold room"}, "device token tok-00112233aabbccdd issued to logger-1"),
+    "TokenRevoked": ({"token_id": "tok-00112233aabbccdd", "principal": "mes", "kind": "integrator",
+                      "expires_at": None, "label": None, "reason": "rotated"},
+                     "integrator token tok-00112233aabbccdd of mes revoked"),
 }
 
 
