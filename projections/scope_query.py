@@ -71,28 +71,27 @@ class ReadScope:
 EVERYTHING = ReadScope()
 
 
+def _visible(conn: Connection, scope: ReadScope, table: str, column: str, condition: tuple[str, dict[str, Any]],
+             keys: Iterable[Any]) -> set[str]:
+    """Those of ``keys`` found in ``table.column`` under the scope's ``condition``."""
+    wanted = sorted({str(k) for k in keys if k})
+    if scope.everything or not wanted:
+        return set(wanted)
+    where, params = condition
+    marks = ", ".join(f":k{i}" for i in range(len(wanted)))
+    return {r[0] for r in conn.execute(sql(
+        f"SELECT DISTINCT {column} FROM {table} WHERE {column} IN ({marks}) AND {where}"),  # noqa: S608
+        {**params, **{f"k{i}": k for i, k in enumerate(wanted)}})}
+
+
 def visible_cases(conn: Connection, scope: ReadScope, cois: Iterable[str]) -> set[str]:
     """Those of ``cois`` in scope."""
-    wanted = sorted({c for c in cois if c})
-    if scope.everything or not wanted:
-        return set(wanted)
-    condition, params = scope.cases("coi")
-    marks = ", ".join(f":c{i}" for i in range(len(wanted)))
-    return {r[0] for r in conn.execute(sql(
-        f"SELECT coi FROM scope_sites WHERE coi IN ({marks}) AND {condition}"),  # noqa: S608
-        {**params, **{f"c{i}": c for i, c in enumerate(wanted)}})}
+    return _visible(conn, scope, "scope_sites", "coi", scope.cases("coi"), cois)
 
 
-def visible_units(conn: Connection, scope: ReadScope, units: Iterable[str]) -> set[str]:
+def visible_units(conn: Connection, scope: ReadScope, units: Iterable[Any]) -> set[str]:
     """Those of ``units`` (unit or lot ids) in scope."""
-    wanted = sorted({str(u) for u in units if u})
-    if scope.everything or not wanted:
-        return set(wanted)
-    condition, params = scope.units("u.unit_id")
-    marks = ", ".join(f":u{i}" for i in range(len(wanted)))
-    return {r[0] for r in conn.execute(sql(
-        f"SELECT u.unit_id FROM scope_units u WHERE u.unit_id IN ({marks}) AND {condition}"),  # noqa: S608
-        {**params, **{f"u{i}": u for i, u in enumerate(wanted)}})}
+    return _visible(conn, scope, "scope_units u", "u.unit_id", scope.units("u.unit_id"), units)
 
 
 def case_visible(conn: Connection, scope: ReadScope, coi: str) -> bool:
