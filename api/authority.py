@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ledger.errors import Forbidden
+from projections.scope_query import EVERYTHING, ReadScope
 
 from .epcis.access import QUERY_ROLES
-from .policy import EVENT_ROLES, PERMISSIONS, allowed
+from .policy import EVENT_ROLES, GLOBAL_READERS, HOLDER_READERS, PERMISSIONS, allowed
 
 ACTIONS: dict[str, tuple[str, ...]] = {**PERMISSIONS, "query_epcis": QUERY_ROLES}
 """Actions other than recording an event (those are ``EVENT_ROLES``, by type)."""
@@ -55,3 +56,20 @@ def authorise(principal: Principal, action: str | None, site: str | None = None)
     if site is not None and principal.sites and site not in principal.sites:
         raise Forbidden(f"{principal.id} may not act at site {site!r}", code="SITE_FORBIDDEN")
     return principal
+
+
+def read_scope(principal: Principal) -> ReadScope:
+    """What ``principal`` may read of cases and units (the one read rule, applied by every read).
+
+    A principal bound to sites reads the cases that involve one of them
+    (``ledger.domain.scope``) and their units. One bound to no site reads every case if a role
+    of ``GLOBAL_READERS`` (QA, auditor, admin) is among its roles, and otherwise no case. A
+    principal with a role of ``HOLDER_READERS`` (a courier) also reads the units it holds or
+    held custody of (not their case).
+    """
+    holder = principal.id if principal.may(HOLDER_READERS) else None
+    if principal.sites:
+        return ReadScope(frozenset(principal.sites), holder)
+    if principal.may(GLOBAL_READERS):
+        return EVERYTHING
+    return ReadScope(frozenset(), holder)

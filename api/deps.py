@@ -16,11 +16,12 @@ from ledger.services.executor import Context
 from ledger.store.admission import has_control_character
 from ledger.store.application import Claim
 from ledger.timefmt import utc_now
+from projections.scope_query import ReadScope, case_visible, unit_visible
 
-from .authority import Principal, authorise
+from .authority import Principal, authorise, read_scope
 from .container import Container
 
-__all__ = ["Principal", "authorise"]
+__all__ = ["Principal", "ReadScope", "authorise"]
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
@@ -87,6 +88,15 @@ Admin = Annotated[Principal, Depends(authorised("admin"))]
 Scanner = Annotated[Principal, Depends(authorised("scan"))]
 EpcisReader = Annotated[Principal, Depends(authorised("query_epcis"))]
 
+
+
+def get_read_scope(principal: PrincipalDep) -> ReadScope:
+    return read_scope(principal)
+
+
+Scope = Annotated[ReadScope, Depends(get_read_scope)]
+"""What the signed-in principal may read (``api.authority.read_scope``): handed to every query."""
+
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[!-~]([ -~]*[!-~])?$",
     description="Retry-safe writes: the same key and body return the first answer; another body is refused (409)",
@@ -128,3 +138,30 @@ def found(value: Any, what: str, code: str) -> Any:
     if value is None:
         raise StreamNotFound(f"no {what}", code=code)
     return value
+
+
+def _visible(container: Container, scope: ReadScope, check: Any) -> bool:
+    """``check(conn)`` in scope; on a miss, again once the read models have applied the whole log
+    (a case or unit written a moment ago is in scope as soon as it is readable)."""
+    if scope.everything:
+        return True
+    with container.engine.connect() as conn:
+        if check(conn):
+            return True
+    if not container.runner.wait_for(container.ledger.last_position(), timeout=5.0):
+        return False
+    with container.engine.connect() as conn:
+        return check(conn)
+
+
+def case_in_scope(container: Container, scope: ReadScope, coi: str) -> str:
+    """``coi`` if the case is in ``scope``; else 404 exactly as for an unknown case."""
+    if not _visible(container, scope, lambda conn: case_visible(conn, scope, coi)):
+        raise StreamNotFound(f"no case {coi}", code="CASE_NOT_FOUND")
+    return coi
+
+
+def unit_in_scope(container: Container, scope: ReadScope, unit_id: Any) -> None:
+    """Nothing if the unit is in ``scope``; else 404 exactly as for an unknown unit."""
+    if not _visible(container, scope, lambda conn: unit_visible(conn, scope, str(unit_id))):
+        raise StreamNotFound(f"no unit {unit_id}", code="UNIT_NOT_FOUND")

@@ -24,6 +24,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "verify": READERS,
 }
 
+GLOBAL_READERS = ("admin", "qa", "auditor")
+"""Roles that read every case when the account is bound to no site (``api.authority.read_scope``)."""
+HOLDER_READERS = ("courier",)
+"""Roles that also read the units they hold or held custody of, wherever those are."""
+
 
 def event_roles_markdown() -> str:
     """The table of docs/API.md "Who may post which event" (a test keeps the two equal)."""

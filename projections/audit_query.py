@@ -31,6 +31,7 @@ from sqlalchemy import Connection
 from ledger.domain.events_unit import PackedInto, UnpackedFrom
 
 from .common import decode_cursor, encode_cursor, loads, rows, sql, utc_text
+from .scope_query import EVERYTHING, ReadScope
 
 MAX_PAGE = 1000
 CSV_BATCH = 1000
@@ -62,7 +63,8 @@ class AuditFilters:
         return cls(**{k: v for k, v in filters.items() if v is not None})
 
 
-def _query(filters: AuditFilters, after: int, limit: int) -> tuple[str, dict[str, Any]]:
+def _query(filters: AuditFilters, after: int, limit: int,
+           scope: ReadScope = EVERYTHING) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {"after": after, "n": limit}
     joins, where = [], []
     key = "a.position"
@@ -90,6 +92,10 @@ def _query(filters: AuditFilters, after: int, limit: int) -> tuple[str, dict[str
     if filters.until is not None:
         where.append("a.recorded_at <= :until")
         params["until"] = utc_text(filters.until)
+    if not scope.everything:  # a row is in scope with its case (or, for a holder, its unit)
+        condition, more = scope.rows("a.coi", "a.unit_id")
+        where.append(condition)
+        params.update(more)
     where.insert(0, f"{key} > :after")
     columns = ", ".join(f"a.{c.strip()}" for c in COLUMNS.split(","))
     statement = (f"SELECT {columns} FROM audit_trail a {' '.join(joins)} WHERE {' AND '.join(where)} "
@@ -118,7 +124,8 @@ def render_signature(signature: Mapping[str, Any] | None) -> str:
 
 
 def audit_trail_page(conn: Connection, filters: AuditFilters | Mapping[str, Any] | None = None,
-                     cursor: str | None = None, limit: int = 100) -> dict[str, Any]:
+                     cursor: str | None = None, limit: int = 100,
+                     scope: ReadScope = EVERYTHING) -> dict[str, Any]:
     """``{"items": [row ...], "next_cursor": str | None}``; each row::
 
         {position, event_id, stream, seq, type, recorded_at, occurred_at, actor, on_behalf,
@@ -129,7 +136,7 @@ def audit_trail_page(conn: Connection, filters: AuditFilters | Mapping[str, Any]
          detail: {...event data without pseudonyms...}}
     """
     limit = max(1, min(limit, MAX_PAGE))
-    statement, params = _query(AuditFilters.of(filters), decode_cursor(cursor), limit + 1)
+    statement, params = _query(AuditFilters.of(filters), decode_cursor(cursor), limit + 1, scope)
     found = [_shape(r) for r in rows(conn.execute(sql(statement), params))]
     more = len(found) > limit
     items = found[:limit]
@@ -154,8 +161,8 @@ def _changes_text(changes: list[dict[str, Any]] | None) -> str:
     return "; ".join(f"{c['field']}: {c['old']!r} -> {c['new']!r}" for c in changes)
 
 
-def audit_trail_csv(conn: Connection,
-                    filters: AuditFilters | Mapping[str, Any] | None = None) -> Iterator[str]:
+def audit_trail_csv(conn: Connection, filters: AuditFilters | Mapping[str, Any] | None = None,
+                    scope: ReadScope = EVERYTHING) -> Iterator[str]:
     """CSV lines (header first, CRLF-terminated) of every matching row, in log order.
 
     Reads :data:`CSV_BATCH` rows at a time by keyset, so memory stays constant; the
@@ -165,7 +172,7 @@ def audit_trail_csv(conn: Connection,
     yield _csv_line(list(CSV_HEADER))
     after = 0
     while True:
-        statement, params = _query(selected, after, CSV_BATCH)
+        statement, params = _query(selected, after, CSV_BATCH, scope)
         batch = [_shape(r) for r in rows(conn.execute(sql(statement), params))]
         for r in batch:
             sig = r["signature"] or {}

@@ -14,6 +14,8 @@ from ledger.domain.events_quality import TemperatureRecorded
 from .common import scrub
 
 MAX_WHAT = 2000
+REASONS = ("reason", "rationale", "detail", "notes", "condition")
+"""The data fields that say why (the trail's ``why``), in the order looked at."""
 
 
 def what(kind: str, data: Mapping[str, Any] | EventData) -> str:
@@ -36,7 +38,7 @@ def what(kind: str, data: Mapping[str, Any] | EventData) -> str:
 def why(kind: str, data: Mapping[str, Any]) -> str | None:
     if kind == OperationRefused.__name__:
         return f"{data.get('code')}: {data.get('detail')}"
-    for key in ("reason", "rationale", "detail", "notes", "condition"):
+    for key in REASONS:
         value = data.get(key)
         if isinstance(value, str) and value:
             return value

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .common import decode_cursor, encode_cursor, rows, sql
+from .scope_query import EVERYTHING, ReadScope
 
 COLUMNS = ("case_id, coi, kind, product, treating_site, collection_site, protocol, status, "
            "milestone, hold_reason, enrolled_at, event_id, units, last_event_at, last_position")
@@ -22,8 +23,8 @@ def case_summary(conn: Connection, coi: str) -> dict[str, Any] | None:
 
 def list_cases(conn: Connection, *, status: str | None = None, kind: str | None = None,
                treating_site: str | None = None, product: str | None = None,
-               cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
-    """Cases in enrolment order: ``{"items": [case dict ...], "next_cursor": str | None}``."""
+               cursor: str | None = None, limit: int = 50, scope: ReadScope = EVERYTHING) -> dict[str, Any]:
+    """Cases in ``scope``, in enrolment order: ``{"items": [case dict ...], "next_cursor": str | None}``."""
     limit = max(1, min(limit, MAX_PAGE))
     where, params = ["enrolled_position > :after"], {"after": decode_cursor(cursor), "n": limit + 1}
     for column, value in (("status", status), ("kind", kind), ("treating_site", treating_site),
@@ -31,6 +32,10 @@ def list_cases(conn: Connection, *, status: str | None = None, kind: str | None 
         if value is not None:
             where.append(f"{column} = :{column}")
             params[column] = value
+    if not scope.everything:
+        condition, more = scope.cases("coi")
+        where.append(condition)
+        params.update(more)
     found = rows(conn.execute(sql(
         f"SELECT {COLUMNS}, enrolled_position FROM cases WHERE {' AND '.join(where)} "
         "ORDER BY enrolled_position LIMIT :n"), params))

@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from .common import from_micros, loads, micros, rows, sql, utc_text
 from .custody_query import DELIVERY_SLA, HANDOVER_LIMIT
+from .scope_query import EVERYTHING, ReadScope
 
 MAX_LIST = 1000
 
@@ -22,9 +23,9 @@ TIMED = """(kind NOT IN ('overdue_handoff', 'overdue_delivery')
 
 def exceptions(conn: Connection, *, coi: str | None = None, status: str = "open",
                now: datetime | str, handover_limit: timedelta = HANDOVER_LIMIT,
-               delivery_sla: timedelta = DELIVERY_SLA, limit: int = MAX_LIST
-               ) -> list[dict[str, Any]]:
-    """Exceptions in log order; ``status`` is ``open``, ``resolved`` or ``all``. Each::
+               delivery_sla: timedelta = DELIVERY_SLA, limit: int = MAX_LIST,
+               scope: ReadScope = EVERYTHING) -> list[dict[str, Any]]:
+    """Exceptions in ``scope``, in log order; ``status`` is ``open``, ``resolved`` or ``all``. Each::
 
         {exception_id, kind, status, coi, unit_id, subject, opened_at, event_ids: [...],
          detail, resolved_at, resolved_event_id, duration_s, age_s}
@@ -46,6 +47,10 @@ def exceptions(conn: Connection, *, coi: str | None = None, status: str = "open"
     if status != "all":
         where.append("status = :status")
         params["status"] = status
+    if not scope.everything:
+        condition, more = scope.rows("coi", "unit_id")
+        where.append(condition)
+        params.update(more)
     found = rows(conn.execute(sql(
         "SELECT exception_id, kind, status, coi, unit_id, subject, opened_at, event_ids, detail, "
         "resolved_at, resolved_event_id, duration_s FROM review_exceptions "

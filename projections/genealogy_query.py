@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .common import sql
+from .scope_query import EVERYTHING, ReadScope, visible_cases, visible_units
 
 CHUNK = 500
 
@@ -22,8 +23,23 @@ SELECT node FROM up UNION SELECT node FROM down
 """
 
 
-def _graph(conn: Connection, seed: str, params: dict[str, Any]) -> dict[str, Any] | None:
+def _in_scope(conn: Connection, scope: ReadScope, ids: list[str]) -> list[str]:
+    """Those of the nodes ``ids`` in ``scope``: a node is seen with its case (an infusion with the
+    patient's), a unit also when the scope's holder held it."""
+    if scope.everything:
+        return ids
+    marks = ", ".join(f":n{i}" for i in range(len(ids)))
+    nodes = conn.execute(sql(f"SELECT node_id, node_type, coi FROM genealogy_nodes WHERE node_id IN ({marks})"),
+                         {f"n{i}": node for i, node in enumerate(ids)}).all()
+    cases = visible_cases(conn, scope, [coi for _, _, coi in nodes])
+    held = visible_units(conn, scope, [node for node, kind, _ in nodes if kind in ("unit", "lot")])
+    return sorted(node for node, _, coi in nodes if coi in cases or node in held)
+
+
+def _graph(conn: Connection, seed: str, params: dict[str, Any],
+           scope: ReadScope = EVERYTHING) -> dict[str, Any] | None:
     ids = sorted(r[0] for r in conn.execute(sql(WALK.format(seed=seed)), params))
+    ids = [i for start in range(0, len(ids), CHUNK) for i in _in_scope(conn, scope, ids[start:start + CHUNK])]
     if not ids:
         return None
     nodes: list[dict[str, Any]] = []
@@ -71,15 +87,15 @@ def _case_statuses(conn: Connection, cases: list[dict[str, Any]]) -> None:
         node["status"] = found.get(node["id"], node["status"])
 
 
-def genealogy_for_coi(conn: Connection, coi: str) -> dict[str, Any] | None:
-    """Every node carrying ``coi`` with all its ancestors and descendants, or None.
+def genealogy_for_coi(conn: Connection, coi: str, scope: ReadScope = EVERYTHING) -> dict[str, Any] | None:
+    """Every node carrying ``coi`` with all its ancestors and descendants (those in ``scope``), or None.
 
     ``{"nodes": [{id, type, coi, kind, label, status, case_id, created_at, event_id}],
     "edges": [{from, to, relation, at, event_ids}]}`` in log order.
     """
-    return _graph(conn, "coi = :coi", {"coi": coi})
+    return _graph(conn, "coi = :coi", {"coi": coi}, scope)
 
 
-def genealogy_for_unit(conn: Connection, unit_id: str) -> dict[str, Any] | None:
-    """The unit with all its ancestors and descendants (same shape), or None."""
-    return _graph(conn, "node_id = :unit AND node_type = 'unit'", {"unit": str(unit_id)})
+def genealogy_for_unit(conn: Connection, unit_id: str, scope: ReadScope = EVERYTHING) -> dict[str, Any] | None:
+    """The unit with all its ancestors and descendants (same shape, those in ``scope``), or None."""
+    return _graph(conn, "node_id = :unit AND node_type = 'unit'", {"unit": str(unit_id)}, scope)

@@ -26,6 +26,7 @@ from .exceptions import ExceptionsProjection
 from .genealogy import GenealogyProjection
 from .identifiers import UnitIdentifiersProjection
 from .runner import Projection
+from .scope import ReadScopeProjection
 
 GROUP_NAME = "read_models"
 
@@ -75,7 +76,7 @@ def read_models() -> list[Projection]:
     """One fresh instance of each read model (they keep small caches: one per runner)."""
     return [CasesProjection(), GenealogyProjection(), CustodyProjection(),
             ConditionsProjection(), AuditTrailProjection(), ExceptionsProjection(),
-            UnitIdentifiersProjection()]
+            UnitIdentifiersProjection(), ReadScopeProjection()]
 
 
 def all_projections(settings: Any = None, *, grouped: bool = True) -> list[Projection]:

@@ -37,6 +37,7 @@ from ledger.domain.events_unit import UnitLabelled
 from ledger.domain.spec import Epcis, EpcisShape
 from ledger.store.application import Ledger
 from ledger.store.records import SealedEvent
+from projections.audit_text import REASONS
 from projections.common import scrub
 
 from . import ids
@@ -216,6 +217,27 @@ def _observe(source: Source, event: SealedEvent, how: Epcis) -> dict[str, Any]:
                 epcList=[source.epc(stream)] if source.label(stream) else [source.case_uri(stream)])
     out.update({k: v for k, v in (("bizStep", how.biz_step), ("disposition", how.disposition)) if v})
     out[f"{ids.PREFIX}:data"] = ids.namespaced(scrub(dict(d)))
+    return out
+
+
+RECORD_KEEPING = frozenset(f"{ids.PREFIX}:{name}" for name in (
+    "eventId", "hash", "actor", "onBehalf", "esign", "condition"))
+"""Fields of the audit trail's kind: who recorded it, the e-signature, the ledger's own event id
+and hash, and the condition note (a ``why`` of the trail)."""
+UNSAID_DATA = frozenset(f"{ids.PREFIX}:{name}" for name in (
+    *REASONS, "comment", "code", "corrected_event_id", "changes"))
+"""``coi:data`` fields that give a reason or name another ledger event."""
+
+
+def without_audit_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` for a reader who may not read the audit trail (``read_audit``): no actor, no
+    e-signature, no reason, no ledger event id or hash. Its ``eventID`` becomes the content
+    hash of what is left (``ids.event_id``), so the event still has a stable, valid id."""
+    out = {k: v for k, v in event.items() if k not in RECORD_KEEPING and k != "eventID"}
+    data = out.get(f"{ids.PREFIX}:data")
+    if isinstance(data, dict):
+        out[f"{ids.PREFIX}:data"] = {k: v for k, v in data.items() if k not in UNSAID_DATA}
+    out["eventID"] = ids.event_id(out)
     return out
 
 

@@ -19,9 +19,10 @@ from ledger.store.application import Ledger
 from ledger.timefmt import format_utc, utc_now
 from projections.audit_query import audit_trail_page
 from projections.common import encode_cursor
+from projections.scope_query import EVERYTHING, ReadScope
 
 from . import cbv, ids
-from .export import Source, to_epcis
+from .export import Source, to_epcis, without_audit_fields
 from .sensors import utc
 
 EPC_FIELDS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
@@ -59,11 +60,13 @@ def epcs(event: Mapping[str, Any]) -> list[str]:
 
 
 def ledger_events(conn: Connection, ledger: Ledger, scope: Mapping[str, str], cursor: str | None,
-                  source: Source | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(position, EPCIS event)`` of every ledger event in ``scope`` after ``cursor``."""
+                  source: Source | None = None, visible: ReadScope = EVERYTHING
+                  ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(position, EPCIS event)`` of every ledger event in ``scope`` (a COI or a unit) after
+    ``cursor``, of the cases the reader's scope ``visible`` covers (as its audit trail rows)."""
     source = source or Source(ledger)
     while True:
-        page = audit_trail_page(conn, dict(scope), cursor, PAGE_SCAN)
+        page = audit_trail_page(conn, dict(scope), cursor, PAGE_SCAN, visible)
         for row in page["items"]:
             sealed = source.event(row["stream"], row["seq"])
             converted = to_epcis(source, sealed) if sealed is not None else None
@@ -75,12 +78,15 @@ def ledger_events(conn: Connection, ledger: Ledger, scope: Mapping[str, str], cu
 
 
 def query(conn: Connection, ledger: Ledger, scope: Mapping[str, str], filters: Filters,
-          cursor: str | None, per_page: int) -> tuple[list[dict[str, Any]], str | None]:
+          cursor: str | None, per_page: int, *, visible: ReadScope = EVERYTHING,
+          audit: bool = True) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of events; ``audit`` False (the reader may not read the audit trail): each
+    without the audit trail's fields (``export.without_audit_fields``)."""
     out: list[dict[str, Any]] = []
-    for position, event in ledger_events(conn, ledger, scope, cursor):
+    for position, event in ledger_events(conn, ledger, scope, cursor, visible=visible):
         if not filters.accepts(event):
             continue
-        out.append(event)
+        out.append(event if audit else without_audit_fields(event))
         if len(out) == per_page:
             return out, encode_cursor(position)
     return out, None

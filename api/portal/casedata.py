@@ -18,7 +18,9 @@ from projections.conditions_query import conditions_for_unit
 from projections.custody_query import HANDOVER_LIMIT, custody_timeline
 from projections.exceptions_query import exceptions
 from projections.genealogy_query import genealogy_for_coi
+from projections.scope_query import case_visible
 
+from ..authority import read_scope
 from ..container import Container
 from ..deps import Principal
 from . import chart, graph
@@ -62,13 +64,14 @@ def _custody_rows(timeline: Mapping[str, Any]) -> list[dict[str, Any]]:
 def load_case(container: Container, principal: Principal, coi: str) -> dict[str, Any] | None:
     coi = coi.strip().upper()
     audit = may_audit(principal)
+    scope = read_scope(principal)
     now = utc_now()
     with container.engine.connect() as conn:
         case = case_summary(conn, coi)
-        if case is None:
+        if case is None or not case_visible(conn, scope, coi):
             return None
-        genealogy = genealogy_for_coi(conn, coi) or {"nodes": [], "edges": []}
-        rows = audit_trail_page(conn, {"coi": coi}, None, TRAIL_LIMIT)
+        genealogy = genealogy_for_coi(conn, coi, scope) or {"nodes": [], "edges": []}
+        rows = audit_trail_page(conn, {"coi": coi}, None, TRAIL_LIMIT, scope)
         streams = {r["stream"] for r in rows["items"]} | {n["id"] for n in genealogy["nodes"] if n["type"] == "unit"}
         events = read_events(container.ledger, streams)
         badge = verify_case(conn, key_store(container.settings).key_ring(), rows["items"], events)
@@ -82,7 +85,7 @@ def load_case(container: Container, principal: Principal, coi: str) -> dict[str,
                 "node": node, "custody": timeline, "custody_rows": _custody_rows(timeline) if timeline else [],
                 "conditions": conditions, "chart": chart.build(conditions) if conditions else None,
             })
-        review = (exceptions(conn, coi=coi, status="all", now=now, handover_limit=HANDOVER_LIMIT)
+        review = (exceptions(conn, coi=coi, status="all", now=now, handover_limit=HANDOVER_LIMIT, scope=scope)
                   if audit else None)
     labels = {n["id"]: n["label"] for n in genealogy["nodes"] if n["type"] == "unit" and n["label"]}
     # The trail's ``detail`` (raw event data) is never shown: what/why/changes say it in words.

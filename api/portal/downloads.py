@@ -17,7 +17,9 @@ from fastapi.responses import Response, StreamingResponse
 
 from projections.audit_query import audit_trail_csv
 from projections.cases_query import case_summary
+from projections.scope_query import case_visible
 
+from ..authority import read_scope
 from . import session
 from .render import page, secure
 
@@ -38,9 +40,12 @@ def available(request: Request) -> dict[str, bool]:
 
 
 def _signed_in(request: Request, coi: str):
+    """The principal and the case's COI (None: no such case, or none it may read)."""
     principal = session.current_principal(request)
     with session.container_of(request).engine.connect() as conn:
         found = case_summary(conn, coi.upper())
+        if found is not None and not case_visible(conn, read_scope(principal), found["coi"]):
+            found = None
     return principal, (found["coi"] if found else None)
 
 
@@ -60,7 +65,7 @@ def audit_csv(request: Request, coi: str) -> Response:
 
     def lines():
         with engine.connect() as conn:
-            yield from audit_trail_csv(conn, {"coi": case})
+            yield from audit_trail_csv(conn, {"coi": case}, read_scope(principal))
 
     return secure(StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="audit-trail-{case}.csv"'}))

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from ledger.errors import LedgerError
 from projections.cases import STATUSES
 
+from ..authority import read_scope
 from ..policy import PERMISSIONS, allowed
 from . import search, session
 from .casedata import load_case
@@ -93,13 +94,13 @@ def cases(request: Request,
             "since": since or "", "until": until or ""}
     with container.engine.connect() as conn:
         if form["q"]:
-            hit = search.resolve(conn, form["q"])
+            hit = search.resolve(conn, form["q"], read_scope(principal))
             if hit.redirect:
                 return secure(RedirectResponse(hit.redirect, status_code=303))
             return page(request, "cases.html", {"form": form, "statuses": STATUSES, "result": hit,
                                                 "cases": [], "searched": True}, principal=principal)
-        found, truncated, problem = search.filter_cases(conn, **{k: form[k] for k in ("status", "site", "since",
-                                                                                      "until")})
+        found, truncated, problem = search.filter_cases(
+            conn, **{k: form[k] for k in ("status", "site", "since", "until")}, scope=read_scope(principal))
     return page(request, "cases.html", {"form": form, "statuses": STATUSES, "cases": found, "truncated": truncated,
                                         "problem": problem, "result": None,
                                         "searched": any(form.values())}, principal=principal)

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from ledger.timefmt import format_utc
 from projections.audit_query import audit_trail_csv, audit_trail_page
 
-from ..deps import AuditReader, ContainerDep, Cursor, Limit, MinPosition, fresh
+from ..deps import AuditReader, ContainerDep, Cursor, Limit, MinPosition, Scope, fresh
 from ..responses import AuditPage
 from ..schemas import PROBLEMS
 
@@ -27,7 +27,7 @@ def _filters(coi, unit_id, actor, type_, since, until) -> dict[str, Any]:
 @router.get("/audit-trail", summary="Part 11 audit trail (JSON pages, or CSV with format=csv)",
             response_model=AuditPage, responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
 def audit_trail(
-    principal: AuditReader, container: ContainerDep,
+    principal: AuditReader, scope: Scope, container: ContainerDep,
     coi: Annotated[str | None, Query(max_length=32)] = None, unit_id: UUID | None = None,
     actor: Annotated[str | None, Query(max_length=128)] = None,
     type: Annotated[str | None, Query(max_length=64)] = None,  # noqa: A002 - the documented filter name
@@ -38,11 +38,11 @@ def audit_trail(
     fresh(container, min_position)
     filters = _filters(coi, unit_id, actor, type, since, until)
     with container.engine.connect() as conn:
-        page = audit_trail_page(conn, filters, cursor, limit)  # also validates before any CSV is streamed
+        page = audit_trail_page(conn, filters, cursor, limit, scope)  # also validates before any CSV is streamed
     if format == "csv":
         def lines():
             with container.engine.connect() as conn:
-                yield from audit_trail_csv(conn, filters)
+                yield from audit_trail_csv(conn, filters, scope)
 
         return StreamingResponse(lines(), media_type="text/csv",
                                  headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'})

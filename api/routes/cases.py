@@ -28,7 +28,9 @@ from ..deps import (
     MinPosition,
     PrincipalDep,
     Reader,
+    Scope,
     authorise,
+    case_in_scope,
     context_for,
     found,
     fresh,
@@ -63,7 +65,8 @@ def enrol(body: Enrolment, principal: PrincipalDep, container: ContainerDep,
 
 
 @router.get("", summary="List and filter cases (no patient data)", response_model=CaseList)
-def cases(principal: Reader, container: ContainerDep, status: Annotated[str | None, Query(max_length=32)] = None,
+def cases(principal: Reader, scope: Scope, container: ContainerDep,
+          status: Annotated[str | None, Query(max_length=32)] = None,
           kind: Literal["autologous", "allogeneic", "donor"] | None = None,
           treating_site: Annotated[str | None, Query(max_length=128)] = None,
           product: Annotated[str | None, Query(max_length=128)] = None,
@@ -71,11 +74,13 @@ def cases(principal: Reader, container: ContainerDep, status: Annotated[str | No
     fresh(container, min_position)
     with container.engine.connect() as conn:
         return list_cases(conn, status=status, kind=kind, treating_site=treating_site, product=product,
-                          cursor=cursor, limit=limit)
+                          cursor=cursor, limit=limit, scope=scope)
 
 
 @router.get("/{coi}", summary="Case summary and status", response_model=CaseSummary)
-def get_case(coi: str, principal: Reader, container: ContainerDep, min_position: MinPosition = None) -> dict[str, Any]:
+def get_case(coi: str, principal: Reader, scope: Scope, container: ContainerDep,
+             min_position: MinPosition = None) -> dict[str, Any]:
+    case_in_scope(container, scope, coi.upper())
     case = container.services.reads().case(case_stream(coi.upper()))
     if case.version == 0:
         raise StreamNotFound(f"no case {coi}", code="CASE_NOT_FOUND")
@@ -87,8 +92,9 @@ def get_case(coi: str, principal: Reader, container: ContainerDep, min_position:
 
 @router.get("/{coi}/genealogy", summary="Genealogy of a case: nodes and edges, up and down",
             response_model=Genealogy)
-def case_genealogy(coi: str, principal: Reader, container: ContainerDep,
+def case_genealogy(coi: str, principal: Reader, scope: Scope, container: ContainerDep,
                    min_position: MinPosition = None) -> dict[str, Any]:
     fresh(container, min_position)
+    case_in_scope(container, scope, coi.upper())
     with container.engine.connect() as conn:
-        return found(genealogy_for_coi(conn, coi.upper()), f"case {coi}", "CASE_NOT_FOUND")
+        return found(genealogy_for_coi(conn, coi.upper(), scope), f"case {coi}", "CASE_NOT_FOUND")

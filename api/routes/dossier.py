@@ -14,7 +14,7 @@ from ledger.verification.dossier import verify_dossier
 from projections.dossier_query import issue_dossier
 
 from ..container import Container
-from ..deps import AuditReader, ContainerDep
+from ..deps import AuditReader, ContainerDep, Scope, case_in_scope
 from ..schemas import PROBLEMS
 
 router = APIRouter(prefix="/v1", tags=["read models"], responses=PROBLEMS)
@@ -43,9 +43,9 @@ def dossier_for(container: Container, coi: str) -> dict[str, Any]:
             responses={200: {"content": {"application/json": {"schema": {
                 "type": "object", "description": "the bundle: streams, proofs, checkpoint, keys, summary"}},
                 "application/pdf": {}}}})
-def dossier(coi: str, principal: AuditReader, container: ContainerDep,
+def dossier(coi: str, principal: AuditReader, scope: Scope, container: ContainerDep,
             format: Literal["json", "pdf"] = "json") -> Response:  # noqa: A002 - the documented name
-    bundle = dossier_for(container, coi.upper())
+    bundle = dossier_for(container, case_in_scope(container, scope, coi.upper()))
     name = f"dossier-{bundle['coi']}"
     if format == "pdf":
         from ..dossier_pdf import render_pdf

@@ -11,8 +11,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ledger.errors import InvalidEvent, PayloadTooLarge, StreamNotFound
+from projections.scope_query import visible_units
 
-from ..deps import ContainerDep, EpcisReader, PrincipalDep, fresh
+from ..authority import permits
+from ..deps import ContainerDep, EpcisReader, PrincipalDep, Scope, fresh
 from ..epcis import cbv
 from ..epcis.capture import capture
 from ..epcis.query import Filters, query, query_document
@@ -61,7 +63,7 @@ def _time(value: str | None, name: str) -> datetime | None:
             "EPCISQueryDocument", response_class=JSONResponse,
             responses={200: {"content": {LD_JSON: {"schema": {"type": "object"}}}}})
 def get_events(
-    request: Request, principal: EpcisReader, container: ContainerDep,
+    request: Request, principal: EpcisReader, visible: Scope, container: ContainerDep,
     coi: Annotated[str | None, Query(max_length=32)] = None, unit_id: UUID | None = None,
     epc: Text = None, eventType: Text = None, GE_eventTime: Text = None,  # noqa: N803 - EPCIS names
     LT_eventTime: Text = None, MATCH_epc: Text = None, EQ_bizStep: Text = None,  # noqa: N803
@@ -77,6 +79,9 @@ def get_events(
         from ..epcis.capture import resolver
 
         found = resolver(container)(epc)
+        if not visible.everything:  # a unit out of scope is not named, nor counted as a match
+            with container.engine.connect() as conn:
+                found = [u for u in found if str(u) in visible_units(conn, visible, [str(u)])]
         if len(found) != 1:
             raise StreamNotFound(f"no unit carries {epc}" if not found else f"{epc} is ambiguous",
                                  code="EPC_NOT_FOUND")
@@ -87,7 +92,8 @@ def get_events(
         ge_time=_time(GE_eventTime, "GE_eventTime"), lt_time=_time(LT_eventTime, "LT_eventTime"),
         match_epc=tuple(e.strip() for e in (MATCH_epc or "").split(",") if e.strip()), biz_step=step)
     with container.engine.connect() as conn:
-        events, token = query(conn, container.ledger, scope, filters, nextPageToken, perPage)
+        events, token = query(conn, container.ledger, scope, filters, nextPageToken, perPage,
+                              visible=visible, audit=permits(principal, "read_audit"))
     headers = {}
     if token:
         headers["Link"] = f'<{request.url.include_query_params(nextPageToken=token)}>; rel="next"'

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from ledger.timefmt import utc_now
 from projections.exceptions_query import exceptions
 
-from ..deps import AuditReader, ContainerDep, MinPosition, fresh
+from ..deps import AuditReader, ContainerDep, MinPosition, Scope, fresh
 from ..responses import ReviewException
 from ..schemas import PROBLEMS
 
@@ -19,10 +19,12 @@ router = APIRouter(prefix="/v1", tags=["exceptions"], responses=PROBLEMS)
 
 @router.get("/exceptions", summary="Review by exception: what QA must look at before release",
             response_model=list[ReviewException])
-def review(principal: AuditReader, container: ContainerDep, coi: Annotated[str | None, Query(max_length=32)] = None,
+def review(principal: AuditReader, scope: Scope, container: ContainerDep,
+           coi: Annotated[str | None, Query(max_length=32)] = None,
            status: Literal["open", "resolved", "all"] = "open",
            handover_hours: Annotated[float, Query(gt=0, le=720)] = 2.0,
            min_position: MinPosition = None) -> list[dict[str, Any]]:
     fresh(container, min_position)
     with container.engine.connect() as conn:
-        return exceptions(conn, coi=coi, status=status, now=utc_now(), handover_limit=timedelta(hours=handover_hours))
+        return exceptions(conn, coi=coi, status=status, now=utc_now(), handover_limit=timedelta(hours=handover_hours),
+                          scope=scope)

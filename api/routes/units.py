@@ -31,10 +31,12 @@ from ..deps import (
     MinPosition,
     PrincipalDep,
     Reader,
+    Scope,
     authorise,
     context_for,
     found,
     fresh,
+    unit_in_scope,
 )
 from ..requests import Ident, Name
 from ..responses import Conditions, Custody, Genealogy, UnitState, UploadResponse
@@ -65,7 +67,8 @@ def label_unit(body: Labelling, principal: PrincipalDep, container: ContainerDep
     return append_response(outcome)
 
 
-def _unit(container, unit_id: UUID):
+def _unit(container, scope, unit_id: UUID):
+    unit_in_scope(container, scope, unit_id)
     unit = container.services.units.state(unit_id)
     if unit.version == 0:
         raise StreamNotFound(f"no unit {unit_id}", code="UNIT_NOT_FOUND")
@@ -73,8 +76,8 @@ def _unit(container, unit_id: UUID):
 
 
 @router.get("/{unit_id}", summary="Unit state", response_model=UnitState)
-def get_unit(unit_id: UUID, principal: Reader, container: ContainerDep) -> dict[str, Any]:
-    return unit_view(_unit(container, unit_id))
+def get_unit(unit_id: UUID, principal: Reader, scope: Scope, container: ContainerDep) -> dict[str, Any]:
+    return unit_view(_unit(container, scope, unit_id))
 
 
 class LoggerUpload(BaseModel):
@@ -108,8 +111,9 @@ MEDIA = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 
 @router.get("/{unit_id}/label.{fmt}", summary="Printable label (QR + Code 128 + text; no patient data)",
             response_class=Response, responses={200: {"content": {m: {} for m in MEDIA.values()}}})
-def get_label(unit_id: UUID, fmt: Literal["png", "svg", "pdf"], principal: Reader, container: ContainerDep) -> Response:
-    unit = _unit(container, unit_id)
+def get_label(unit_id: UUID, fmt: Literal["png", "svg", "pdf"], principal: Reader, scope: Scope,
+              container: ContainerDep) -> Response:
+    unit = _unit(container, scope, unit_id)
     identifiers = dict(unit.identifiers)
     try:
         label = LabelData(
@@ -128,27 +132,30 @@ def get_label(unit_id: UUID, fmt: Literal["png", "svg", "pdf"], principal: Reade
 
 @router.get("/{unit_id}/genealogy", summary="Genealogy of a unit: ancestors and descendants",
             response_model=Genealogy)
-def unit_genealogy(unit_id: UUID, principal: Reader, container: ContainerDep,
+def unit_genealogy(unit_id: UUID, principal: Reader, scope: Scope, container: ContainerDep,
                    min_position: MinPosition = None) -> dict[str, Any]:
     fresh(container, min_position)
+    unit_in_scope(container, scope, unit_id)
     with container.engine.connect() as conn:
-        return found(genealogy_for_unit(conn, str(unit_id)), f"unit {unit_id}", "UNIT_NOT_FOUND")
+        return found(genealogy_for_unit(conn, str(unit_id), scope), f"unit {unit_id}", "UNIT_NOT_FOUND")
 
 
 @router.get("/{unit_id}/custody", summary="Custody timeline: holders, transfers, shipments, gaps",
             response_model=Custody)
-def custody(unit_id: UUID, principal: Reader, container: ContainerDep,
+def custody(unit_id: UUID, principal: Reader, scope: Scope, container: ContainerDep,
             min_position: MinPosition = None) -> dict[str, Any]:
     fresh(container, min_position)
+    unit_in_scope(container, scope, unit_id)
     with container.engine.connect() as conn:
         return found(custody_timeline(conn, str(unit_id), now=utc_now()), f"unit {unit_id}", "UNIT_NOT_FOUND")
 
 
 @router.get("/{unit_id}/conditions", summary="Temperature summary, excursions and readings",
             response_model=Conditions)
-def conditions(unit_id: UUID, principal: Reader, container: ContainerDep, limit: Limit = 1000,
+def conditions(unit_id: UUID, principal: Reader, scope: Scope, container: ContainerDep, limit: Limit = 1000,
                cursor: Cursor = None, downsample: bool = False, min_position: MinPosition = None) -> dict[str, Any]:
     fresh(container, min_position)
+    unit_in_scope(container, scope, unit_id)
     with container.engine.connect() as conn:
         return found(conditions_for_unit(conn, str(unit_id), limit=limit, cursor=cursor, downsample=downsample),
                      f"unit {unit_id}", "UNIT_NOT_FOUND")
