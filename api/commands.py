@@ -28,7 +28,7 @@ COMMANDS: dict[str, Command] = {c.type: c for c in sorted(registered(), key=lamb
 
 _TARGET_TYPES: dict[str, Any] = {"coi": Name, "unit_id": UUID, "stream": UUID}
 _TARGETS = {"coi": "the case's COI id", "unit_id": "the unit (or container) the event is about",
-            "stream": "the stream of the event being corrected (a case or unit id)"}
+            "stream": "the stream of the event being corrected, or of the correction reviewed (a case or unit id)"}
 
 
 def _request_model(command: Command) -> type[BaseModel]:

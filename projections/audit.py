@@ -4,7 +4,8 @@ Each row says who (actor, on behalf of), what (a readable summary and the data k
 (server ``recorded_at`` and the device's ``occurred_at``), where (site), why (the reason or
 rationale the event gives) and the e-signature manifestation (printed name, date/time,
 meaning, signer). A correction (``EventCorrected``) row carries each field's old and new
-value; the corrected row stays as it was recorded and is marked ``corrected_by``.
+value; the corrected row stays as it was recorded and is marked ``corrected_by`` once the
+correction takes effect (at once, or when QA approves a correction of GMP-critical facts).
 
 ``audit_links`` indexes each row under every COI and unit it concerns (its stream's, and the
 ones its data names: a container's packing, a derivation's inputs and outputs, the patient
@@ -20,7 +21,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.datatypes import EventData
-from ledger.domain.events_case import EventCorrected, FieldChange
+from ledger.domain.corrections import takes_effect
+from ledger.domain.events_case import CorrectionApproved, EventCorrected, FieldChange
 
 from .audit_text import detail, what, why
 from .common import ReadModel, dumps, loads, scrub, sql
@@ -90,8 +92,10 @@ class AuditTrailProjection(ReadModel):
         if links:
             conn.execute(sql("INSERT INTO audit_links (key_kind, link_key, position) "
                               "VALUES (:k, :v, :p)"), links)
-        if corrected is not None:
+        if corrected is not None and takes_effect(data):
             self._mark_corrected(conn, corrected, env["event_id"])
+        elif isinstance(data, CorrectionApproved):  # a pending correction marks its record once approved
+            self._mark_corrected(conn, str(data.corrected_event_id), str(data.correction_event_id))
 
     def _changes(self, conn: Connection, target: str, fields: list[FieldChange]) -> list[dict[str, Any]]:
         """Each change with the value the corrected event was first recorded with."""

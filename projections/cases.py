@@ -18,11 +18,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.datatypes import EventData
+from ledger.domain.corrections import takes_effect
 from ledger.domain.events_case import (
     CaseCancelled,
     CaseEnrolled,
     CaseOnHold,
     CaseResumed,
+    CorrectionApproved,
     DonorRegistered,
     EventCorrected,
     ProductAllocated,
@@ -101,7 +103,8 @@ class CasesProjection(ReadModel):
                 self._milestone(conn, env, "allocated")
             case ProductInfused(case=case):
                 self._infused(conn, position, env, str(case))
-            case EventCorrected(corrected_type=corrected, changes=changes) if corrected in ENROLMENTS:
+            case EventCorrected(corrected_type=corrected, changes=changes) | CorrectionApproved(
+                    corrected_type=corrected, changes=changes) if corrected in ENROLMENTS and takes_effect(data):
                 for change in changes:
                     field = change.field
                     if field in CORRECTABLE and (field != "kind" or corrected == CaseEnrolled.__name__):

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.datatypes import EventData
-from ledger.domain.events_case import EventCorrected
+from ledger.domain.corrections import takes_effect
+from ledger.domain.events_case import CorrectionApproved, EventCorrected
 from ledger.domain.events_quality import ExcursionAssessed, ExcursionDetected, Reading, TemperatureRecorded
 from ledger.domain.events_unit import PackedInto, UnitLabelled, UnpackedFrom
 from ledger.timefmt import format_utc
@@ -78,7 +79,7 @@ class ConditionsProjection(ReadModel):
                     {"d": decision, "r": rationale, "by": esign.get("signer") or env["actor"],
                      "name": esign.get("printed_name"), "at": esign.get("signed_at") or when(env),
                      "e": env["event_id"], "x": str(excursion), "u": stream})
-            case EventCorrected():
+            case EventCorrected() | CorrectionApproved() if takes_effect(data):
                 self._corrected(conn, env, data)
 
     def _detected(self, conn: Connection, position: int, env: Mapping[str, Any], d: ExcursionDetected) -> None:
@@ -100,7 +101,7 @@ class ConditionsProjection(ReadModel):
              "n": d.readings, "ongoing": 1 if d.ongoing else 0,
              "e": env["event_id"], "p": position})
 
-    def _corrected(self, conn: Connection, env: Mapping[str, Any], d: EventCorrected) -> None:
+    def _corrected(self, conn: Connection, env: Mapping[str, Any], d: EventCorrected | CorrectionApproved) -> None:
         new = {c.field: c.new for c in d.changes}
         target = str(d.corrected_event_id)
         if d.corrected_type == ExcursionAssessed.__name__:

@@ -10,6 +10,8 @@ excursion_discarded         ExcursionAssessed ``discard``   UnitDisposed
 scan_<verdict>              UnitScanned not ``match``       a later matching scan, same purpose
 operation_refused           OperationRefused                (stays open)
 event_corrected             EventCorrected                  (stays open)
+correction_pending          EventCorrected of GMP-critical  CorrectionApproved, CorrectionRejected
+                            fields (``EventSpec.critical``)
 qc_failed                   QCResultRecorded ``fail``       a later pass of the same test
 quarantine                  UnitQuarantined                 release from quarantine, disposal
 access_denied_burst         AccessDenied, attempt >= 3      UserAuthenticated, UserUnlocked
@@ -31,7 +33,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.datatypes import EventData
-from ledger.domain.events_case import EventCorrected, OperationRefused
+from ledger.domain.corrections import takes_effect
+from ledger.domain.events_case import CorrectionApproved, CorrectionRejected, EventCorrected, OperationRefused
 from ledger.domain.events_quality import (
     ExcursionAssessed,
     ExcursionDetected,
@@ -116,8 +119,15 @@ class ExceptionsProjection(ReadModel):
                            f"{step} refused, {code}: {detail}")
             case EventCorrected(corrected_type=corrected, corrected_event_id=target, reason=reason):
                 fields = ", ".join(c.field for c in data.changes)
-                self._open(conn, p, env, "event_corrected", f"corrected:{env['event_id']}",
-                           f"{corrected} {target} corrected ({fields}): {reason}")
+                if takes_effect(data):
+                    self._open(conn, p, env, "event_corrected", f"corrected:{env['event_id']}",
+                               f"{corrected} {target} corrected ({fields}): {reason}")
+                else:
+                    self._open(conn, p, env, "correction_pending", f"correction:{env['event_id']}",
+                               f"{corrected} {target} correction ({fields}) awaits QA approval: {reason}")
+            case CorrectionApproved(correction_event_id=correction) | CorrectionRejected(
+                    correction_event_id=correction):
+                self._resolve(conn, env, f"correction:{correction}")
             case QCResultRecorded(test=test, result="pass"):
                 self._resolve(conn, env, f"qc:{stream}:{test}")
             case QCResultRecorded(test=test):

@@ -31,7 +31,14 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.datatypes import EventData
-from ledger.domain.events_case import CaseEnrolled, DonorRegistered, EventCorrected, ProductAllocated
+from ledger.domain.corrections import takes_effect
+from ledger.domain.events_case import (
+    CaseEnrolled,
+    CorrectionApproved,
+    DonorRegistered,
+    EventCorrected,
+    ProductAllocated,
+)
 from ledger.domain.events_quality import (
     ManufacturingStarted,
     ManufacturingStepRecorded,
@@ -185,7 +192,8 @@ class GenealogyProjection(ReadModel):
                 self._flag(conn, stream, "quarantined", on=False)
             case UnitDisposed():
                 self._flag(conn, stream, "disposed")
-            case EventCorrected(corrected_type=corrected, changes=changes) if corrected in KIND_CORRECTABLE:
+            case EventCorrected(corrected_type=corrected, changes=changes) | CorrectionApproved(
+                    corrected_type=corrected, changes=changes) if corrected in KIND_CORRECTABLE and takes_effect(data):
                 for change in changes:
                     if change.field == "kind":
                         conn.execute(sql("UPDATE genealogy_nodes SET kind = :k WHERE node_id = :n"),

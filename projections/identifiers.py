@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.datatypes import EventData
-from ledger.domain.events_case import EventCorrected
+from ledger.domain.corrections import takes_effect
+from ledger.domain.events_case import CorrectionApproved, EventCorrected
 from ledger.domain.events_unit import UnitLabelled
 
 from .common import ReadModel, sql
@@ -40,7 +41,9 @@ class UnitIdentifiersProjection(ReadModel):
             case UnitLabelled(coi=coi, label=label, identifiers=identifiers):
                 others = {k: v for k, v in identifiers.items() if k != LABEL}
                 self._add(conn, env, env["stream"], coi, {LABEL: label, **others})
-            case EventCorrected(corrected_type=corrected, changes=changes) if corrected == UnitLabelled.__name__:
+            case EventCorrected(corrected_type=corrected, changes=changes) | CorrectionApproved(
+                    corrected_type=corrected, changes=changes) if (corrected == UnitLabelled.__name__
+                                                                   and takes_effect(data)):
                 for change in changes:
                     if change.field == "identifiers":
                         self._replace(conn, env, change.new or {})

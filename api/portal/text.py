@@ -19,6 +19,7 @@ EXCEPTION_KINDS = {
     "scan_mismatch": "Scan mismatch",
     "operation_refused": "Operation refused",
     "event_corrected": "Record corrected",
+    "correction_pending": "Correction awaiting QA approval",
     "qc_failed": "QC failed",
     "quarantine": "Unit quarantined",
     "access_denied_burst": "Repeated failed sign-ins",

@@ -99,6 +99,27 @@ class EventCorrected(EventData):
     changes: Annotated[list[FieldChange], Field(min_length=1, max_length=50)]
 
 
+class CorrectionApproved(EventData):
+    """QA approves a pending correction of GMP-critical facts (``EventSpec.critical``): from now
+    on it takes effect. E-signed ``approved`` by someone other than the corrector; it repeats
+    what it approves, so the signature covers the changes themselves."""
+
+    correction_event_id: UUID
+    corrected_event_id: UUID
+    corrected_type: Identifier
+    changes: Annotated[list[FieldChange], Field(min_length=1, max_length=50)]
+    comment: Reason | None = None
+
+
+class CorrectionRejected(EventData):
+    """QA rejects a pending correction: it never takes effect. E-signed ``reviewed``."""
+
+    correction_event_id: UUID
+    corrected_event_id: UUID
+    corrected_type: Identifier
+    reason: Reason
+
+
 class AuditTrailReviewed(EventData):
     """QA reviewed the case's audit trail up to a global log position (EU GMP Annex 11 §9,
     21 CFR 11.10(e)); e-signed with meaning ``reviewed``."""
@@ -112,21 +133,23 @@ class AuditTrailReviewed(EventData):
 CASE_EVENTS: dict[str, type[EventData]] = {
     m.__name__: m
     for m in (CaseEnrolled, DonorRegistered, CaseOnHold, CaseResumed, CaseCancelled,
-              ProductAllocated, OperationRefused, EventCorrected, AuditTrailReviewed)
+              ProductAllocated, OperationRefused, EventCorrected, CorrectionApproved, CorrectionRejected,
+              AuditTrailReviewed)
 }
 
 CASE_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(CaseEnrolled, ("operator", "clinician", "integrator"),
               lambda d: f"case {d.coi} enrolled ({d.kind}, {d.product}, treating site {d.treating_site})",
-              OBSERVE, sites=lambda d: given(d.treating_site, d.collection_site)),
+              OBSERVE, sites=lambda d: given(d.treating_site, d.collection_site), critical="all"),
     EventSpec(DonorRegistered, ("operator", "integrator"),
               lambda d: f"donor case {d.coi} registered ({d.product})", OBSERVE,
-              sites=lambda d: given(d.collection_site)),
+              sites=lambda d: given(d.collection_site), critical="all"),
     EventSpec(CaseOnHold, ("qa", "clinician", "operator"), lambda d: "case put on hold", OBSERVE),
     EventSpec(CaseResumed, ("qa", "clinician", "operator"), lambda d: "case resumed", OBSERVE),
     EventSpec(CaseCancelled, ("qa", "clinician"), lambda d: "case cancelled", OBSERVE),
     EventSpec(ProductAllocated, ("operator", "qa", "integrator"),
-              lambda d: f"unit {d.label} of donor {d.donor_coi} allocated to {d.patient_coi}", OBSERVE),
+              lambda d: f"unit {d.label} of donor {d.donor_coi} allocated to {d.patient_coi}", OBSERVE,
+              critical="all"),
     EventSpec(OperationRefused, (), lambda d: f"{d.step} refused: {d.code}", OBSERVE, correctable=False),
     EventSpec(EventCorrected, ("qa", "operator", "clinician", "courier", "integrator"),
               lambda d: f"{d.corrected_type} {d.corrected_event_id} corrected: "
@@ -135,5 +158,16 @@ CASE_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(AuditTrailReviewed, ("qa",),
               lambda d: f"audit trail reviewed through position {d.through_position}"
                         + (f": {d.comment}" if d.comment else ""),
-              NotExported("a review of the ledger's own record, not a supply-chain event"), meaning="reviewed"),
+              NotExported("a review of the ledger's own record, not a supply-chain event"), meaning="reviewed",
+              critical=("coi", "case", "through_position")),
+    EventSpec(CorrectionApproved, ("qa",),
+              lambda d: f"correction {d.correction_event_id} of {d.corrected_type} {d.corrected_event_id} approved: "
+                        + "; ".join(f"{c.field}: {c.old!r} -> {c.new!r}" for c in d.changes),
+              NotExported("a review of the ledger's own record, not a supply-chain event"), meaning="approved",
+              correctable=False),
+    EventSpec(CorrectionRejected, ("qa",),
+              lambda d: f"correction {d.correction_event_id} of {d.corrected_type} {d.corrected_event_id} "
+                        f"rejected: {d.reason}",
+              NotExported("a review of the ledger's own record, not a supply-chain event"), meaning="reviewed",
+              correctable=False),
 )

@@ -173,34 +173,41 @@ UNIT_EVENTS: dict[str, type[EventData]] = {
 FIELD = ("courier", "operator", "clinician", "integrator", "device")
 """The roles that handle units in the field."""
 SHIPPING = ("courier", "operator", "integrator", "device")
+CUSTODY = ("from_party", "to_party", "location", "via_container")
+"""Who holds a unit, and where: a correction of them moves custody, so it needs approval."""
 
 UNIT_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(UnitLabelled, ("operator", "integrator"),
               lambda d: f"{d.kind} {d.label} labelled for {d.coi}"
                         + (f" from {len(d.parents)} parent(s)" if d.parents else ""),
-              Epcis("commissioning", "commissioning", "active", "ADD")),
+              Epcis("commissioning", "commissioning", "active", "ADD"), critical="all"),
     EventSpec(MaterialCollected, ("operator", "clinician"),
               lambda d: f"{d.material} collected at {d.collection_site}"
                         + (f", {num(d.volume_ml)} mL" if d.volume_ml else ""),
               Epcis("observe", "collecting", action="OBSERVE"),
-              sites=lambda d: given(d.collection_site)),
+              sites=lambda d: given(d.collection_site), critical="all"),
     EventSpec(UnitScanned, (*FIELD, "qa"), lambda d: f"scan for {d.purpose}: {d.verdict}",
-              Epcis("observe", "inspecting", action="OBSERVE"), sites=lambda d: given(d.location)),
+              Epcis("observe", "inspecting", action="OBSERVE"), sites=lambda d: given(d.location),
+              critical=("raw", "scanned", "parsed", "purpose", "verdict", "expected", "location", "device")),
     EventSpec(CustodyTransferred, FIELD, lambda d: f"handover offered {d.from_party} -> {d.to_party}",
-              Epcis("custody", "shipping", action="OBSERVE"), sites=lambda d: given(d.location)),
+              Epcis("custody", "shipping", action="OBSERVE"), sites=lambda d: given(d.location),
+              critical=CUSTODY),
     EventSpec(CustodyAcknowledged, FIELD,
               lambda d: f"custody taken by {d.to_party} from {d.from_party}",
-              Epcis("custody", "receiving", action="OBSERVE"), sites=lambda d: given(d.location)),
-    EventSpec(CustodyDeclined, FIELD, lambda d: f"handover declined by {d.to_party}", OBSERVE),
+              Epcis("custody", "receiving", action="OBSERVE"), sites=lambda d: given(d.location),
+              critical=CUSTODY),
+    EventSpec(CustodyDeclined, FIELD, lambda d: f"handover declined by {d.to_party}", OBSERVE,
+              critical=("from_party", "to_party", "via_container")),
     EventSpec(PackedInto, FIELD, lambda d: f"unit {d.unit} packed into {d.container}",
-              Epcis("aggregation", "packing", action="ADD")),
+              Epcis("aggregation", "packing", action="ADD"), critical="all"),
     EventSpec(UnpackedFrom, FIELD, lambda d: f"unit {d.unit} unpacked from {d.container}",
-              Epcis("aggregation", "unpacking", action="DELETE")),
+              Epcis("aggregation", "unpacking", action="DELETE"), critical="all"),
     EventSpec(ShipmentDispatched, SHIPPING,
               lambda d: f"dispatched {d.from_site} -> {d.to_site} with {d.carrier} ({d.tracking})",
               Epcis("shipment", "departing", action="OBSERVE"),
-              sites=lambda d: given(d.from_site, d.to_site)),
+              sites=lambda d: given(d.from_site, d.to_site), critical=("from_site", "to_site", "via_container")),
     EventSpec(ShipmentDelivered, SHIPPING,
               lambda d: f"delivered to {d.to_site} by {d.carrier} ({d.tracking})",
-              Epcis("shipment", "arriving", action="OBSERVE"), sites=lambda d: given(d.to_site)),
+              Epcis("shipment", "arriving", action="OBSERVE"), sites=lambda d: given(d.to_site),
+              critical=("to_site", "via_container")),
 )

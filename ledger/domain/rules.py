@@ -84,6 +84,8 @@ CORRECTIONS = {
     "NOT_CORRECTABLE": ("identity, role, site, device, key and security events, the ledger's own records "
                         "and e-signed events cannot be corrected"),
     "CORRECTION_NO_CHANGE": "the new value equals the current value",
+    "CORRECTION_NOT_PENDING": "the correction awaits no approval: it needs none, or was approved or rejected",
+    "CORRECTION_SELF_APPROVAL": "a correction of GMP-critical facts is approved by someone other than its corrector",
 }
 
 IDENTITY = {

@@ -89,6 +89,17 @@ class EventSpec(Generic[D]):
     device and security records and for the ledger's own records (refusals, corrections):
     those change only by a new event of their own. An e-signed event is never corrected
     either, whatever its type (see ``ledger.domain.corrections``)."""
+    critical: tuple[str, ...] | Literal["all"] = ()
+    """Its GMP-critical fields (a QC result, a unit's spec and expiry, a release, an
+    assessment, a COI or custody link), or ``"all"``: a correction that changes one of them is
+    pending until a QA person other than the corrector approves it with an e-signature
+    (``CorrectionApproved``); a correction of other fields (a typo in a free-text reason)
+    takes effect at once."""
+
+    def needs_approval(self, fields: Iterable[str]) -> bool:
+        """Whether a correction of ``fields`` is pending until approved (see ``critical``)."""
+        names = set(fields)
+        return bool(names) if self.critical == "all" else bool(names & set(self.critical))
 
     @property
     def type(self) -> str:

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, Field
 
 from ..datatypes import Celsius, Decimal2, Identifier, Text
 from ..domain import conditions, corrections, infusion, lots, manufacturing
-from ..domain.events_case import EventCorrected, Reason
+from ..domain.events_case import CorrectionApproved, CorrectionRejected, EventCorrected, Reason
 from ..domain.events_quality import (
     MAX_READINGS,
     ExcursionAssessed,
@@ -153,6 +153,22 @@ class Correct(Data):
 
     def arguments(self) -> dict[str, Any]:
         return {**self.model_dump(), "event_id": str(self.event_id)}
+
+
+class ApproveCorrection(Data):
+    correction_event_id: UUID = Field(description="the pending EventCorrected (in the exceptions list)")
+    comment: Reason | None = Field(None, description="QA's comment (shown with the signature)")
+
+    def arguments(self) -> dict[str, Any]:
+        return {**self.model_dump(), "correction_event_id": str(self.correction_event_id)}
+
+
+class RejectCorrection(Data):
+    correction_event_id: UUID = Field(description="the pending EventCorrected (in the exceptions list)")
+    reason: Reason = Field(description="why the correction is rejected (shown with the signature)")
+
+    def arguments(self) -> dict[str, Any]:
+        return {**self.model_dump(), "correction_event_id": str(self.correction_event_id)}
 
 
 def lineage(reads: Reads, unit: UnitState) -> list[UnitState]:
@@ -308,6 +324,24 @@ class QualityService(Commands[R]):
                 changes: Mapping[str, Any]) -> R:
         return self.command(ctx, lambda r, now, actor: corrections.decide_correct(
             r.envelopes(stream), event_id, reason, changes, roles=r.user(actor).roles, actor=actor, now=now))
+
+    @command(CorrectionApproved, target="stream", request=ApproveCorrection)
+    def approve_correction(self, ctx: Context, *, stream: UUID, correction_event_id: str, signoff: SignOff | None,
+                           comment: str | None = None) -> R:
+        """A second person's e-signed approval: the pending correction takes effect from now."""
+        return self.command(ctx, lambda r, now, actor: corrections.decide_approve_correction(
+            r.envelopes(stream), correction_event_id, comment,
+            esign=signoff.manifestation if signoff else None, signer=signoff.signer if signoff else None,
+            actor=actor, now=now), signoff=signoff)
+
+    @command(CorrectionRejected, target="stream", request=RejectCorrection)
+    def reject_correction(self, ctx: Context, *, stream: UUID, correction_event_id: str, reason: str,
+                          signoff: SignOff | None) -> R:
+        """The pending correction never takes effect."""
+        return self.command(ctx, lambda r, now, actor: corrections.decide_reject_correction(
+            r.envelopes(stream), correction_event_id, reason,
+            esign=signoff.manifestation if signoff else None, signer=signoff.signer if signoff else None,
+            actor=actor, now=now), signoff=signoff)
 
 
 def _answer(made: Sequence[DerivedOutput]) -> list[dict[str, str]]:

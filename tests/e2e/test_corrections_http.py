@@ -86,14 +86,17 @@ def test_an_e_signed_event_is_not_corrected(api, client, unit):
 
 def test_the_right_person_corrects_a_typo_or_a_qc_result(api, client, login, unit):
     fixed = _correct(api, "nurse", unit["unit"], unit["labelled"], identifiers={"lot": "LOT-71"})
-    _correct(api, "nurse", unit["unit"], unit["qc"], value=21.5)
-    done = _correct(api, "qa", unit["unit"], unit["qc"], result="pass")
-    assert fixed["stream"] == done["stream"] == unit["unit"]
+    value = _correct(api, "nurse", unit["unit"], unit["qc"], value=21.5)
+    result = _correct(api, "nurse", unit["unit"], unit["qc"], result="pass")
+    assert fixed["stream"] == result["stream"] == unit["unit"]
+    for correction in (fixed, value, result):  # GMP-critical facts: they apply once QA approves them
+        done = api.event("qa", "CorrectionApproved", {"correction_event_id": correction["event_id"]},
+                         stream=unit["unit"], sign="approved")
     shown = client.get(f"/v1/units/{unit['unit']}", headers=login("qa"),
                        params={"min_position": done["position"]}).json()
     assert shown["identifiers"] == {"lot": "LOT-71"}
     assert [q["result"] for q in shown["qc"]] == ["pass"]
     trail = client.get("/v1/audit-trail", headers=login("qa"), params={"coi": unit["coi"], "type": "EventCorrected",
                                                                      "min_position": done["position"]})
-    assert [r["actor"] for r in trail.json()["items"]] == ["nurse", "nurse", "qa"]
+    assert [r["actor"] for r in trail.json()["items"]] == ["nurse", "nurse", "nurse"]
     assert "value: 12.5 -> 21.5" in trail.json()["items"][1]["what"]

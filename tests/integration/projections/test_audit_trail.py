@@ -8,6 +8,7 @@ import io
 from datetime import timedelta
 
 from ledger.domain.case import decide_hold
+from ledger.domain.corrections import decide_approve_correction
 from projections.audit_query import audit_trail_csv, audit_trail_page
 
 from .journeys import SECRET, autologous
@@ -34,7 +35,7 @@ def test_correction_shows_old_and_new_and_keeps_the_corrected_row(journey, runne
     assert original["type"] == "MaterialCollected"
     assert original["detail"]["volume_ml"] == 212.5  # as recorded, never rewritten
     (correction,) = [r for r in rows if r["type"] == "EventCorrected"]
-    assert original["corrected_by"] == [correction["event_id"]]
+    assert original["corrected_by"] == []  # a collected volume is GMP-critical: pending until approved
     assert correction["corrected_event_id"] == a["collected_event"]
     assert correction["changes"] == [{"field": "volume_ml", "old": 212.5, "new": 215.0,
                                       "original": 212.5}]
@@ -43,6 +44,17 @@ def test_correction_shows_old_and_new_and_keeps_the_corrected_row(journey, runne
     released = next(r for r in rows if r["type"] == "ProductReleased")
     assert released["signature"]["printed_name"] == "Quinn Adams"
     assert released["signature"]["meaning"] == "released" and released["signature"]["signed_at"]
+
+    bag = journey.envelopes(a["bag"])
+    journey.run(decide_approve_correction, bag, correction["event_id"], "checked the scale's printout",
+                **journey.sign("qa.quinn", "approved"))
+    runner.catch_up()
+    with engine.connect() as conn:
+        rows, _ = _all_pages(conn, {"coi": a["coi"]}, 100)
+    marked = next(r for r in rows if r["event_id"] == a["collected_event"])
+    assert marked["corrected_by"] == [correction["event_id"]]
+    (approval,) = [r for r in rows if r["type"] == "CorrectionApproved"]
+    assert approval["signature"]["meaning"] == "approved" and approval["signature"]["printed_name"] == "Quinn Adams"
     refused = next(r for r in rows if r["type"] == "OperationRefused")
     assert refused["why"].startswith("COI_MISMATCH: ")
     assert all("patient_ref" not in str(r["detail"]) for r in rows)

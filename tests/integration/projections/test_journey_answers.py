@@ -66,7 +66,7 @@ def test_autologous_journey(journey, runner, engine) -> None:
         assert excursion["duration_s"] == 1800 and excursion["source"] == shipper
 
         assert {r["kind"] for r in exceptions(conn, coi=a["coi"], now=journey.now)} == {
-            "scan_mismatch", "operation_refused", "event_corrected"}
+            "scan_mismatch", "operation_refused", "correction_pending"}  # a collected volume: GMP-critical
         resolved = exceptions(conn, coi=a["coi"], status="resolved", now=journey.now)
         assert {r["kind"] for r in resolved} == {"excursion_unassessed", "overdue_handoff"}
         assert lookup_identifier(conn, "A999917123456")[0]["unit_id"] == bag

@@ -45,6 +45,12 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
                         "changes": [{"field": "reason", "old": None, "new": "x"},
                                     {"field": "n", "old": 4, "new": 4.5}]},
                        f"UnitScanned {U1} corrected: reason: None -> 'x'; n: 4 -> 4.5"),
+    "CorrectionApproved": ({"correction_event_id": U2, "corrected_event_id": U1, "corrected_type": "QCResultRecorded",
+                            "changes": [{"field": "result", "old": "fail", "new": "pass"}]},
+                           f"correction {U2} of QCResultRecorded {U1} approved: result: 'fail' -> 'pass'"),
+    "CorrectionRejected": ({"correction_event_id": U2, "corrected_event_id": U1, "corrected_type": "QCResultRecorded",
+                            "reason": "no evidence"},
+                           f"correction {U2} of QCResultRecorded {U1} rejected: no evidence"),
     "AuditTrailReviewed": ({"coi": COI, "case": U1, "through_position": 42},
                            "audit trail reviewed through position 42"),
     "UnitLabelled": ({"kind": "cryobag", "coi": COI, "case": U1, "label": LABEL, "custodian": "op",
@@ -118,6 +124,8 @@ def spec_problems(spec: EventSpec[Any], example: EventData) -> list[str]:
             problems.append(f"EPCIS shape {spec.epcis.shape!r} has no exporter")
     elif not isinstance(spec.epcis, NotExported) or not spec.epcis.why:
         problems.append("epcis is neither Epcis(...) nor NotExported(why)")
+    if spec.critical != "all" and not set(spec.critical) <= set(spec.data.model_fields):
+        problems.append(f"critical names fields {spec.data.__name__} has not")
     try:
         text = spec.describe(example)
         if not isinstance(text, str) or not text:
@@ -164,6 +172,7 @@ def test_incomplete_specs_are_caught() -> None:
         EventSpec(model, ("qa",), lambda d: "x", Epcis("teleport")),  # type: ignore[arg-type]
         EventSpec(model, ("qa",), lambda d: "x", NotExported("no"), meaning="signed"),  # type: ignore[arg-type]
         EventSpec(model, ("qa",), lambda d: "x", NotExported("no"), sites=lambda d: [None]),
+        EventSpec(model, ("qa",), lambda d: "x", NotExported("no"), critical=("result",)),
     ]
     for spec in bad:
         assert spec_problems(spec, example), spec
@@ -178,7 +187,8 @@ def test_every_command_type_has_roles() -> None:
 
 def test_signed_types_need_their_meaning_from_the_spec() -> None:
     assert REQUIRED_MEANING == {"ProductReleased": "released", "ExcursionAssessed": "assessed",
-                                "ProductInfused": "administered", "AuditTrailReviewed": "reviewed"}
+                                "ProductInfused": "administered", "AuditTrailReviewed": "reviewed",
+                                "CorrectionApproved": "approved", "CorrectionRejected": "reviewed"}
 
 
 def test_the_design_document_describes_every_event_type():
