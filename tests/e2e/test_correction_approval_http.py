@@ -42,6 +42,9 @@ def product(api):
     labelled = api.event("nurse", "UnitLabelled", {"kind": "final_product_bag", "spec": spec}, coi=coi)
     unit = labelled["answer"]["unit_id"]
     qc = api.event("nurse", "QCResultRecorded", {"test": "sterility", "result": "fail"}, unit_id=unit)
+    # shipped to the factory, so that the factory's QA may read and act on it (site scope)
+    api.event("nurse", "ShipmentDispatched", {"carrier": "c", "tracking": "t", "from_site": "hospital-1",
+                                              "to_site": "factory-1"}, unit_id=unit)
     return {"coi": coi, "unit": unit, "labelled": labelled["event_id"], "qc": qc["event_id"], "spec": spec}
 
 
