@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from ..domain.credentials import DEFAULT_PARAMS, Argon2Params
+from ..domain.credentials import DEFAULT_PARAMS, MIN_PASSWORD, Argon2Params
 from ..store.application import Ledger
 from ..timefmt import utc_now
 from .cases import CaseService
@@ -20,6 +20,7 @@ from .credential_store import CredentialStore
 from .executor import Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .quality import QualityService
+from .sign_in_throttle import SignInThrottle
 from .steps import as_step
 from .units import UnitService
 
@@ -56,6 +57,8 @@ def build_services(
     clock: Callable[[], datetime] = utc_now,
     argon2: Argon2Params = DEFAULT_PARAMS,
     password_days: int | None = None,
+    password_min_length: int = MIN_PASSWORD,
+    throttle: SignInThrottle | None = None,
 ) -> Services:
     executor = Executor(ledger, clock)
     return Services(
@@ -65,7 +68,8 @@ def build_services(
         units=UnitService(executor, master_secret),
         quality=QualityService(executor, master_secret),
         identity=IdentityService(executor, CredentialStore(engine), params=argon2,
-                                 password_days=password_days),
+                                 password_days=password_days, password_min_length=password_min_length,
+                                 throttle=throttle),
         plan=Planned(CaseService(executor, master_secret, as_step),
                      UnitService(executor, master_secret, as_step),
                      QualityService(executor, master_secret, as_step)),
