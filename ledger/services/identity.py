@@ -165,7 +165,8 @@ class IdentityService(Commands[Outcome]):
 
         try:  # a failure is appended as AccessDenied by the executor, then raised
             self.command(Context(actor=user_id), decide)
-        except RuleViolation:
+        except RuleViolation as refused:
+            refused.extra.pop("recorded_event", None)  # the answer must not tell that an event was recorded
             if attempt is not None:
                 self.throttle.failed(attempt)
             raise
