@@ -8,32 +8,21 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ledger.errors import LedgerError
+from ledger.services.executor import Context
 
-from .common import open_container
+from .common import one_off_container
 from .service import users_app
 
 console = Console(stderr=True)
+CONSOLE = Context(actor="system")
 Reason = Annotated[str, typer.Option(help="Why (recorded in the audit trail).")]
-
-
-def _run(action) -> None:
-    from ledger.services.executor import Context
-
-    container = open_container()
-    try:
-        action(container, Context(actor="system"))
-    except LedgerError as exc:
-        console.print(f"[red]{exc.code}[/red]: {exc.detail}")
-        raise typer.Exit(1) from None
-    finally:
-        container.close()
 
 
 @users_app.command("unlock")
 def users_unlock(user_id: Annotated[str, typer.Argument(help="User id.")], reason: Reason) -> None:
     """End a user's sign-in back-off (and lift a lock recorded by an older ledger): `UserUnlocked`."""
-    _run(lambda c, ctx: c.services.identity.unlock(ctx, user_id=user_id, reason=reason))
+    with one_off_container() as container:
+        container.services.identity.unlock(CONSOLE, user_id=user_id, reason=reason)
     console.print(f"unlocked {user_id}")
 
 
@@ -45,9 +34,7 @@ def users_reset_password(
                                           help="Temporary password; the user must change it at the next sign-in.")],
 ) -> None:
     """Set a temporary password (`PasswordReset`, a new e-signature key) and end the user's sessions."""
-    def reset(container, ctx) -> None:
-        container.services.identity.reset_password(ctx, user_id=user_id, password=password, reason=reason)
+    with one_off_container() as container:
+        container.services.identity.reset_password(CONSOLE, user_id=user_id, password=password, reason=reason)
         container.tokens.revoke_all(user_id)
-
-    _run(reset)
     console.print(f"temporary password set for {user_id}: it must be changed at the next sign-in")

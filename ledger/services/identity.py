@@ -18,7 +18,7 @@ from ..domain import credentials as creds
 from ..domain import registry as reg
 from ..domain import users
 from ..domain.esign import Manifestation, sign_record
-from ..errors import InvalidEvent, RuleViolation, Unauthorised
+from ..errors import Forbidden, InvalidEvent, RuleViolation, Unauthorised
 from ..store.application import EsignIntent
 from ..streams import user_stream
 from .credential_store import Credential, CredentialStore
@@ -175,6 +175,8 @@ class IdentityService(Commands[Outcome]):
     def signoff(self, *, user_id: str, password: str, meaning: str) -> SignOff:
         """Re-authenticate (both components, 11.200) and prepare a Part 11 signature."""
         signer = self.authenticate(user_id, password)
+        if users.password_change_due(signer, self.clock()):  # a temporary password is known to an admin
+            raise Forbidden("the signer must change their password before signing", code="PASSWORD_CHANGE_REQUIRED")
         credential = self.store.get(user_id)
         if credential is None:
             raise Unauthorised("no signing key for this user", code="PASSWORD_NOT_SET")

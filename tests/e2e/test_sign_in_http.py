@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from ledger.domain.base import new_event
 from ledger.domain.events_registry import PasswordSet, UserLocked
+from ledger.errors import Forbidden
 from ledger.services.executor import Context
 from ledger.services.journeys import DEMO_PASSWORD, seed_identities
 from ledger.streams import user_stream
@@ -187,6 +188,10 @@ def test_reset_gives_a_token_that_may_only_change_the_password_then_a_full_one(c
     signed_in = sign_in(client, "qa", "lilac tugboat 27 temp")
     assert signed_in.json()["password_change_required"] is True
     temporary = bearer(signed_in)
+    identity = client.app.state.container.services.identity
+    with pytest.raises(Forbidden) as no_signature:  # the admin knows a temporary password: no e-signature with it
+        identity.signoff(user_id="qa", password="lilac tugboat 27 temp", meaning="reviewed")
+    assert no_signature.value.code == "PASSWORD_CHANGE_REQUIRED"
     for method, path in (("GET", "/v1/cases"), ("GET", "/v1/audit-trail"), ("POST", "/v1/sites")):
         refused = client.request(method, path, headers=temporary, json={})
         assert refused.status_code == 403 and refused.json()["code"] == "PASSWORD_CHANGE_REQUIRED", path
@@ -201,7 +206,6 @@ def test_reset_gives_a_token_that_may_only_change_the_password_then_a_full_one(c
     full = sign_in(client, "qa", NEW_PASSWORD)
     assert full.status_code == 200 and full.json()["password_change_required"] is False
     assert sign_in(client, "qa", "lilac tugboat 27 temp").status_code == 401
-    identity = client.app.state.container.services.identity
     identity.signoff(user_id="qa", password=NEW_PASSWORD, meaning="reviewed")  # the key opens with the new one
     trail = client.app.state.container.services.ledger.read_stream(user_stream("qa"))
     changes = [e for e in trail if e.type in ("PasswordReset", "PasswordChanged")]
