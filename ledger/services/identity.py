@@ -9,6 +9,7 @@ verification and get the same answer as a wrong password.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -25,6 +26,8 @@ from .credential_store import Credential, CredentialStore
 from .executor import Context, Executor, Outcome, Reads, SignOff, provisional
 from .sign_in_throttle import SignInThrottle
 from .steps import Commands
+
+log = logging.getLogger("ledger.sign_in")
 
 # Codes that mean "who are you?" rather than "you may not": the API answers 401.
 AUTHENTICATION_CODES = frozenset({"INVALID_CREDENTIALS", "PASSWORD_NOT_SET", "USER_DEACTIVATED", "WRONG_PASSWORD"})
@@ -155,6 +158,9 @@ class IdentityService(Commands[Outcome]):
             attempt = self.throttle.attempt(client, user_id, self.user(user_id).unlocks)
             self.throttle.check(attempt)
         credential = self.store.get(user_id)
+        if credential is None and attempt is not None:  # a trace that never holds the typed id
+            log.warning("failed sign-in for an unknown id (keyed digest %s) from %s",
+                        attempt.account.split(":")[0], client or "an unknown client")
         stored = credential.password_hash if credential is not None else self._unknown_user_hash
         ok = creds.verify_password(stored, password) and credential is not None
         seen: dict[str, users.UserState] = {}

@@ -18,6 +18,7 @@ from ledger.domain.events_registry import PasswordSet, UserLocked
 from ledger.errors import Forbidden
 from ledger.services.executor import Context
 from ledger.services.journeys import DEMO_PASSWORD, seed_identities
+from ledger.settings import Settings
 from ledger.streams import user_stream
 from ledger_cli.main import app as cli
 
@@ -240,6 +241,23 @@ def test_a_hundred_failures_record_a_bounded_number_of_access_denied(client):
     assert types_in(client, "courier").count("AccessDenied") == 5
     metrics = client.get("/metrics").text
     assert 'route="/v1/auth/token",status="429"} 95.0' in metrics.replace("method=\"POST\",", "")
+
+
+def test_an_unknown_id_leaves_a_keyed_trace_only(client, caplog):
+    with caplog.at_level("WARNING", logger="ledger.sign_in"):
+        assert sign_in(client, "ghost-of-alice", "wrong guess").status_code == 401
+    assert "unknown id (keyed digest" in caplog.text and "ghost-of-alice" not in caplog.text
+
+
+def test_the_throttle_fails_closed_and_refuses_unreadable_limits(settings):
+    with pytest.raises(ValueError):
+        Settings(**{**settings.model_dump(), "sign_in_account_limits": "lots per fortnight"})
+    unreachable = settings.model_copy(update={"rate_limit_storage": "redis://127.0.0.1:1/0"})
+    with TestClient(create_app(unreachable), raise_server_exceptions=False) as client:
+        seed_identities(client.app.state.container.services)
+        refused = sign_in(client, "qa")
+        assert refused.status_code == 503 and refused.json()["code"] == "STORAGE_UNAVAILABLE"
+        assert refused.headers["Retry-After"]
 
 
 def test_the_redis_throttle_is_shared_by_two_service_instances(quick):
