@@ -17,7 +17,21 @@ from .container import Container, build_container
 from .deps import refuse_control_characters
 from .observability import Metrics, RequestContext, configure_logging
 from .portal import router as portal_router
-from .routes import admin, audit, auth, cases, epcis, events, exceptions, health, ledger_info, scans, tokens, units
+from .routes import (
+    admin,
+    audit,
+    auth,
+    cases,
+    epcis,
+    events,
+    exceptions,
+    health,
+    ledger_info,
+    passwords,
+    scans,
+    tokens,
+    units,
+)
 from .routes import dossier as dossier_routes
 
 
@@ -50,7 +64,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     errors.install(app)
     app.add_middleware(BodyLimit)  # inside RequestContext, so a 413 is logged and counted too
     app.add_middleware(RequestContext, metrics=metrics)
-    for module in (health, auth, cases, units, events, scans, audit, exceptions, admin, tokens, ledger_info,
+    for module in (health, auth, passwords, cases, units, events, scans, audit, exceptions, admin, tokens, ledger_info,
                    dossier_routes, epcis):
         app.include_router(module.router)
     app.include_router(portal_router)  # the auditor/QA portal: pages and static files under /portal

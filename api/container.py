@@ -9,8 +9,10 @@ from sqlalchemy import Engine
 from ledger.bootstrap import open_ledger
 from ledger.domain.catalogue import build_catalogue
 from ledger.domain.credentials import DEFAULT_PARAMS, FAST_TEST_PARAMS
+from ledger.domain.identifiers import purpose_key
 from ledger.services import Services, build_services
 from ledger.services.access import TokenPolicy
+from ledger.services.sign_in_throttle import SignInThrottle
 from ledger.services.token_store import TokenStore
 from ledger.settings import Settings
 from ledger.store import migrations
@@ -68,11 +70,15 @@ def build_container(settings: Settings) -> Container:
     ledger = open_ledger(settings, build_catalogue())
     # one connection per request thread (see api/app.py), plus the two followers' own
     engine = make_engine(settings.database, pool_size=settings.pool_size + 2)
+    master_secret = settings.site_secret.get_secret_value().encode()
     services = build_services(
-        ledger, engine, master_secret=settings.site_secret.get_secret_value().encode(),
-        password_days=settings.password_days,
+        ledger, engine, master_secret=master_secret,
+        password_days=settings.password_days, password_min_length=settings.password_min_length,
         argon2=FAST_TEST_PARAMS if settings.insecure_fast_hashing else DEFAULT_PARAMS,
         tokens=TokenPolicy(settings.token_minutes, settings.session_max_hours, settings.token_max_days),
+        throttle=SignInThrottle(settings.rate_limit_storage, client_limits=settings.sign_in_client_limits,
+                                account_limits=settings.sign_in_account_limits,
+                                key=purpose_key(master_secret, "sign-in")),
     )
     # Two followers, so slow read models never delay signed checkpoints (B7).
     runner = ProjectionRunner(ledger, engine, all_projections(settings))

@@ -10,8 +10,9 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from ledger.domain.tokens import is_service_account
+from ledger.domain.users import password_change_due
 from ledger.envelope import canonical
-from ledger.errors import InvalidEvent, StorageUnavailable, StreamNotFound, Unauthorised
+from ledger.errors import Forbidden, InvalidEvent, StorageUnavailable, StreamNotFound, Unauthorised
 from ledger.services.executor import Context
 from ledger.store.admission import has_control_character
 from ledger.store.application import Claim
@@ -66,11 +67,34 @@ def get_principal(request: Request, container: ContainerDep,
                                code="INVALID_TOKEN")
         principal = Principal(user.user_id or record.principal, "user", tuple(user.roles), tuple(user.sites),
                               user.printed_name)
+        if record.kind == "user":
+            require_password_current(request, user)
     request.state.principal_id = principal.id
     return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address, for the sign-in throttle (behind a proxy: uvicorn's
+    ``--proxy-headers`` with ``--forwarded-allow-ips`` puts the client's address here)."""
+    return request.client.host if request.client else None
+
+
+def password_change_route(endpoint):
+    """Mark the one route a user whose password must be changed may still call."""
+    endpoint.password_change_route = True
+    return endpoint
+
+
+def require_password_current(request: Request, user) -> None:
+    """A person signed in with a temporary (admin-reset) or expired password may only change it:
+    every other route answers 403 ``PASSWORD_CHANGE_REQUIRED``."""
+    if password_change_due(user, utc_now()) and not getattr(request.scope.get("endpoint"),
+                                                            "password_change_route", False):
+        raise Forbidden("the password must be changed first: POST /v1/auth/password",
+                        code="PASSWORD_CHANGE_REQUIRED")
 
 
 def authorised(action: str):

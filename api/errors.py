@@ -19,7 +19,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.datatypes import has_control_character
-from ledger.errors import LedgerError, StorageUnavailable
+from ledger.errors import LedgerError, StorageUnavailable, TooManyAttempts
 from ledger.services.identity import AUTHENTICATION_CODES
 
 PROBLEM = "application/problem+json"
@@ -58,9 +58,9 @@ def _ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
     status, code, detail = exc.status, exc.code, exc.detail
     if code in AUTHENTICATION_CODES:
         status = 401
-        if code == "UNKNOWN_USER":  # never tell who exists
-            code, detail = "INVALID_CREDENTIALS", "wrong user id or password"
     headers = {"Retry-After": "5"} if isinstance(exc, StorageUnavailable) else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.extra["retry_after"])}
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
     extra = {k: v for k, v in exc.extra.items() if k in ("errors", "current_seq", "recorded_event")}

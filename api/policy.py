@@ -22,6 +22,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "scan": FIELD + ("qa",),
     "admin": ("admin",),
     "verify": READERS,
+    "change_own_password": READERS,
 }
 
 GLOBAL_READERS = ("admin", "qa", "auditor")

@@ -55,5 +55,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     409: _problem("Refused by an operational rule, a concurrent change, or a reused Idempotency-Key"),
     413: _problem("Payload too large"),
     422: _problem("Validation failed"),
+    429: _problem("Too many failed password checks (sign-in, password change, e-signature) from this client or "
+                  "for this account: retry after Retry-After seconds"),
     503: _problem("The database is unavailable: retry after Retry-After seconds"),
 }

@@ -98,3 +98,11 @@ class StorageUnavailable(LedgerError):
 
     code = "STORAGE_UNAVAILABLE"
     status = 503
+
+
+class TooManyAttempts(LedgerError):
+    """Sign-in throttled (too many failed attempts from this client or for this account);
+    ``retry_after`` (seconds) says when to try again."""
+
+    code = "TOO_MANY_ATTEMPTS"
+    status = 429

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -34,7 +35,14 @@ class Settings(BaseSettings):
     token_minutes: int = 60  # a person's token; refreshed (POST /v1/auth/refresh) within session_max_hours
     session_max_hours: int = Field(12, ge=1)  # a person's session, from sign-in, however often refreshed
     token_max_days: int = Field(365, ge=1, le=3650)  # the longest a device's or integrator's token may live
-    password_days: int | None = None  # password expiry (None: never)
+    password_days: int | None = None  # password expiry (None: never): then a change is required at sign-in
+    password_min_length: int = Field(12, ge=8, le=128)
+    # Sign-in throttling (ledger/services/sign_in_throttle.py): failed attempts allowed per client address
+    # and per account (the `limits` library's notation, several separated by ';'), and where the counts
+    # live: memory:// for one process, redis://host:6379 when several workers must share them.
+    rate_limit_storage: str = "memory://"
+    sign_in_client_limits: str = "20/minute;200/hour"
+    sign_in_account_limits: str = "5/minute;30/hour"
     # occurred_at accepted from clients: this far before / after the server time
     occurred_past_days: int = Field(365, ge=0)
     occurred_future_minutes: int = Field(10, ge=0)
@@ -66,6 +74,8 @@ class Settings(BaseSettings):
                     f"refusing to start in {self.env} with default or short secrets: {', '.join(weak)}"
                 )
         Database.from_url(self.database_url)
+        for limits in (self.sign_in_client_limits, self.sign_in_account_limits):
+            parse_many(limits)  # a ValueError names what it cannot read
         return self
 
     @property

@@ -51,27 +51,20 @@ def init(
 
 
 def _first_admin(user_id: str, password: str | None) -> None:
-    from ledger.errors import LedgerError
     from ledger.services.executor import Context
 
-    from .common import open_container
+    from .common import one_off_container
 
     if not password:
         console.print("[red]--admin-password is required with --admin-user[/red]")
         raise typer.Exit(2)
-    container = open_container()
-    try:
+    with one_off_container() as container:
         if container.services.identity.user(user_id).version:
             console.print(f"user {user_id} exists already")
             return
         container.services.identity.create_user(Context(actor="system"), user_id=user_id, printed_name=user_id,
                                                 roles=["admin"], password=password)
         console.print(f"created administrator {user_id}")
-    except LedgerError as exc:
-        console.print(f"[red]{exc.code}[/red]: {exc.detail}")
-        raise typer.Exit(1) from None
-    finally:
-        container.close()
 
 
 @keys_app.command("rotate")

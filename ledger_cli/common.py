@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import typer
 from rich.console import Console
 
@@ -23,3 +25,18 @@ def open_container():
     from api.container import build_container
 
     return build_container(settings().model_copy(update={"run_projections": False}))
+
+
+@contextmanager
+def one_off_container():
+    """:func:`open_container` for one command: a ledger refusal is printed with its code (exit 1)."""
+    from ledger.errors import LedgerError
+
+    container = open_container()
+    try:
+        yield container
+    except LedgerError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import admin, checkpoints, export, listing, projections, scan, scan_steps, service, verify
+from . import accounts, admin, checkpoints, export, listing, projections, scan, scan_steps, service, verify
 from . import tokens as _tokens  # noqa: F401 - registers `tokens list` and `tokens revoke`
 
 app = typer.Typer(
@@ -23,7 +23,7 @@ app.command("export")(export.export)
 app.command("serve")(service.serve)
 app.command("demo")(service.demo)
 app.command("scan", epilog=scan_steps.purposes_epilog())(scan.scan)
-app.add_typer(service.users_app, name="users")
+app.add_typer(accounts.users_app, name="users")  # service's, with the commands of listing and accounts
 app.add_typer(service.tokens_app, name="tokens")
 app.add_typer(listing.cases_app, name="cases")
 app.add_typer(listing.sites_app, name="sites")

@@ -7,10 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from ledger.domain.users import password_change_due
 from ledger.errors import LedgerError
+from ledger.timefmt import utc_now
 from projections.cases import STATUSES
 
 from ..authority import read_scope
+from ..deps import client_address
 from ..policy import PERMISSIONS, allowed
 from . import search, session
 from .casedata import load_case
@@ -19,7 +22,7 @@ from .render import STATIC, page, secure
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
-GENERIC_FAILURE = {"UNKNOWN_USER", "WRONG_PASSWORD", "INVALID_CREDENTIALS", "PASSWORD_NOT_SET"}
+GENERIC_FAILURE = {"WRONG_PASSWORD", "INVALID_CREDENTIALS", "PASSWORD_NOT_SET"}
 STATIC_FILES = {"portal.css": "text/css", "portal.js": "text/javascript"}
 Text = Annotated[str, Form(max_length=200)]
 
@@ -57,13 +60,17 @@ def login(request: Request, username: Text, password: Text, csrf_token: Text,
         return _login_page(request, next, error="The form expired. Please sign in again.", status=400)
     container = session.container_of(request)
     try:
-        user = container.services.identity.authenticate(username, password)
+        user = container.services.identity.authenticate(username, password, client=client_address(request))
     except LedgerError as exc:  # recorded as AccessDenied by the ledger before it is raised
         message = ("Wrong user id or password." if exc.code in GENERIC_FAILURE
                    else f"Sign-in refused: {exc.detail}")
-        return _login_page(request, next, error=message, user_id=username, status=401)
+        return _login_page(request, next, error=message, user_id=username,
+                           status=429 if exc.status == 429 else 401)
     if "device" in user.roles or not allowed(user.roles, PERMISSIONS["read"]):
         return _login_page(request, next, error="This account cannot use the portal.", status=403)
+    if password_change_due(user, utc_now()):
+        return _login_page(request, next, status=403, error="Your password must be changed first "
+                           "(POST /v1/auth/password, or ask an administrator).")
     response = RedirectResponse(session.safe_next(next), status_code=303)
     session.start_session(response, request, username)
     return secure(response)

@@ -1,7 +1,8 @@
 """The portal's session: the API's own bearer token, carried in a cookie scoped to ``/portal``.
 
 * Signing in calls the same ``authenticate()`` as ``POST /v1/auth/token`` (failures are
-  recorded as ``AccessDenied``; the fifth locks the account) and issues the same kind of token.
+  recorded as ``AccessDenied`` and throttled per client and account) and issues the same kind of
+  token; an account whose password must be changed is sent to the API to change it.
 * The cookie is HttpOnly, SameSite=Strict, Secure when the request came over https, and its
   path is ``/portal``: the API routes never receive it and keep accepting bearer headers only.
 * Every request resolves the token exactly as the API does (:func:`api.deps.get_principal`):

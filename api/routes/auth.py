@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from ..deps import ContainerDep, PrincipalDep, oauth2
+from ledger.domain.users import password_change_due
+from ledger.timefmt import utc_now
+
+from ..deps import ContainerDep, PrincipalDep, client_address, oauth2
 from ..schemas import PROBLEMS
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=PROBLEMS)
@@ -21,15 +24,18 @@ class Token(BaseModel):
     expires_in: int
     user_id: str
     roles: list[str]
+    password_change_required: bool = False  # a temporary or expired password: the token may only change it
 
 
 @router.post("/token", response_model=Token, summary="Sign in: user id + password -> bearer token")
-def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], container: ContainerDep) -> Token:
-    """Every failed attempt is recorded as ``AccessDenied``; the 5th in a row locks the account."""
-    user = container.services.identity.authenticate(form.username, form.password)
+def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], container: ContainerDep,
+                request: Request) -> Token:
+    """Every failure gets the same 401; failed attempts are throttled per client and account (429)."""
+    user = container.services.identity.authenticate(form.username, form.password, client=client_address(request))
     minutes = container.settings.token_minutes
     token = container.tokens.issue(form.username, "user", ttl=timedelta(minutes=minutes))
-    return Token(access_token=token, expires_in=minutes * 60, user_id=form.username, roles=list(user.roles))
+    return Token(access_token=token, expires_in=minutes * 60, user_id=form.username, roles=list(user.roles),
+                 password_change_required=password_change_due(user, utc_now()))
 
 
 @router.post("/refresh", response_model=Token,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,9 +26,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from zxcvbn import zxcvbn
 
-from ..errors import Unauthorised
-from .base import refusal
+from ..errors import InvalidEvent, Unauthorised
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
@@ -77,13 +78,30 @@ def needs_rehash(stored_hash: str, params: Argon2Params = DEFAULT_PARAMS) -> boo
     return password_hasher(params).check_needs_rehash(stored_hash)
 
 
-def check_password_policy(password: str, *, user_id: str | None = None) -> None:
-    """Refuse (``PASSWORD_TOO_WEAK``) a password that is short, huge, or contains the user id."""
-    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise refusal("PASSWORD_TOO_WEAK",
-                      f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
-    if user_id and user_id.lower() in password.lower():
-        raise refusal("PASSWORD_TOO_WEAK", "a password must not contain the user id")
+MIN_STRENGTH = 3
+"""The least zxcvbn score (0-4) accepted: 3 is "safely unguessable: moderate protection from an
+offline slow-hash scenario" (10^10 guesses), and refuses common passwords and their variants."""
+
+
+def check_password_policy(password: str, *, user_id: str | None = None, min_length: int = MIN_PASSWORD,
+                          hints: Sequence[str] = ()) -> None:
+    """Refuse (``WEAK_PASSWORD``, 422, the reason in the detail) a password that is shorter than
+    ``min_length`` or huge, only whitespace, contains the user id, or is easy to guess (zxcvbn
+    score below :data:`MIN_STRENGTH`, with ``user_id`` and ``hints`` such as the printed name as
+    words an attacker would try first)."""
+    def weak(reason: str) -> InvalidEvent:
+        return InvalidEvent(reason, code="WEAK_PASSWORD")
+
+    if not isinstance(password, str) or not min_length <= len(password) <= MAX_PASSWORD:
+        raise weak(f"a password has {min_length} to {MAX_PASSWORD} characters")
+    if not password.strip():
+        raise weak("a password must not be only whitespace")
+    if user_id and user_id.casefold() in password.casefold():
+        raise weak("a password must not contain the user id")
+    strength = zxcvbn(password[:100], user_inputs=[w for w in (user_id, *hints) if w])
+    if strength["score"] < MIN_STRENGTH:
+        advice = strength["feedback"]["warning"] or " ".join(strength["feedback"]["suggestions"])
+        raise weak(f"the password is too easy to guess{': ' + advice if advice else ''}")
 
 
 def key_id_of(public_raw: bytes) -> str:

@@ -61,8 +61,25 @@ class PasswordSet(EventData):
     by_admin: bool = False
 
 
+class PasswordChanged(EventData):
+    """The user changed their own password after proving the current one (the e-signature key
+    is kept, re-wrapped under the new password)."""
+
+    user: Identifier
+    expires_at: UtcTime | None = None
+
+
+class PasswordReset(EventData):
+    """An administrator set a temporary password: until the user changes it, a sign-in gives a
+    token that may only change the password."""
+
+    user: Identifier
+    reason: Reason
+
+
 class AccessDenied(EventData):
-    """A failed sign-in; ``attempt`` is the count of consecutive bad passwords so far."""
+    """A failed sign-in; ``attempt`` is the count of consecutive bad passwords so far. Failures
+    beyond the sign-in throttle's limits are refused before they are checked, so never recorded."""
 
     user: Identifier
     reason: Literal["bad_password", "locked", "deactivated", "password_expired", "no_password"]
@@ -77,12 +94,17 @@ class UserAuthenticated(EventData):
 
 
 class UserLocked(EventData):
+    """Written by ledgers before sign-in throttling (the 5th bad password locked the account);
+    still folded, and lifted by ``UserUnlocked``."""
+
     user: Identifier
     attempts: Annotated[int, Field(ge=1)]
     reason: Reason
 
 
 class UserUnlocked(EventData):
+    """An administrator lifted a lock and ended the account's sign-in back-off."""
+
     user: Identifier
     reason: Reason
 
@@ -107,7 +129,8 @@ class DeviceDeactivated(EventData):
 
 REGISTRY_EVENTS: dict[str, type[EventData]] = {
     m.__name__: m
-    for m in (UserCreated, UserRolesChanged, UserDeactivated, PasswordSet, AccessDenied,
+    for m in (UserCreated, UserRolesChanged, UserDeactivated, PasswordSet, PasswordChanged, PasswordReset,
+              AccessDenied,
               UserAuthenticated, UserLocked, UserUnlocked, SiteRegistered, DeviceRegistered,
               DeviceDeactivated)
 }
@@ -126,6 +149,9 @@ REGISTRY_SPECS: tuple[EventSpec[Any], ...] = (
               correctable=False),
     EventSpec(UserDeactivated, (), lambda d: f"user {d.user} deactivated", IDENTITY, correctable=False),
     EventSpec(PasswordSet, (), lambda d: f"password set for {d.user}", IDENTITY, correctable=False),
+    EventSpec(PasswordChanged, (), lambda d: f"password changed by {d.user}", IDENTITY, correctable=False),
+    EventSpec(PasswordReset, (), lambda d: f"temporary password set for {d.user}: change required", IDENTITY,
+              correctable=False),
     EventSpec(AccessDenied, (), lambda d: f"access denied to {d.user} ({d.reason}, attempt {d.attempt})",
               IDENTITY, correctable=False),
     EventSpec(UserAuthenticated, (), lambda d: f"{d.user} signed in after {d.after_failures} failure(s)",

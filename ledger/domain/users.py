@@ -1,8 +1,10 @@
 """The user registry: one stream per user id (``ledger.streams.user_stream``).
 
 User ids are never reused (21 CFR 11.100): any event in a user's stream makes the id taken,
-even after deactivation. Failed sign-ins are events (``AccessDenied``), and the 5th
-consecutive one locks the account until an admin unlocks it.
+even after deactivation. Failed sign-ins are events (``AccessDenied``); failed attempts never
+lock the account (``ledger.services.sign_in_throttle`` backs off instead), and every failure
+gets the same answer. A temporary (reset) or expired password must be changed before anything
+else (:func:`password_change_due`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from .base import (
 from .credentials import key_id_of
 from .events_registry import (
     AccessDenied,
+    PasswordChanged,
+    PasswordReset,
     PasswordSet,
     UserAuthenticated,
     UserCreated,
@@ -38,8 +42,6 @@ from .events_registry import (
     UserUnlocked,
 )
 from .folding import fold
-
-MAX_FAILURES = 5
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,10 @@ class UserState:
     deactivated: bool = False
     locked: bool = False
     failed_attempts: int = 0
+    unlocks: int = 0
     password_set: bool = False
     password_expires_at: datetime | None = None
+    temporary_password: bool = False
     keys: tuple[SigningKey, ...] = ()
 
     @property
@@ -81,8 +85,10 @@ def _evolve(s: UserState, event: EventData, _: Envelope) -> UserState:
             return replace(s, roles=tuple(roles), sites=tuple(sites))
         case UserDeactivated():
             return replace(s, deactivated=True)
-        case PasswordSet(expires_at=expires_at):
-            return replace(s, password_set=True, password_expires_at=expires_at)
+        case PasswordSet(expires_at=expires_at) | PasswordChanged(expires_at=expires_at):
+            return replace(s, password_set=True, password_expires_at=expires_at, temporary_password=False)
+        case PasswordReset():
+            return replace(s, password_set=True, password_expires_at=None, temporary_password=True)
         case AccessDenied(attempt=attempt):
             return replace(s, failed_attempts=attempt)
         case UserAuthenticated():
@@ -90,7 +96,7 @@ def _evolve(s: UserState, event: EventData, _: Envelope) -> UserState:
         case UserLocked():
             return replace(s, locked=True)
         case UserUnlocked():
-            return replace(s, locked=False, failed_attempts=0)
+            return replace(s, locked=False, failed_attempts=0, unlocks=s.unlocks + 1)
         case UserSigningKeyIssued(key_id=key_id, public_key=public_key):
             return replace(s, keys=(*s.keys, SigningKey(key_id, public_key)))
         case UserSigningKeyRevoked(key_id=key_id):
@@ -169,44 +175,59 @@ def decide_set_password(user: UserState, *, expires_at: datetime | None, by_admi
                       by_admin=by_admin)]
 
 
-def authenticate(user: UserState, verify_ok: bool, now: datetime, *,
-                 max_failures: int = MAX_FAILURES) -> list[NewEvent]:
+def decide_change_password(user: UserState, *, expires_at: datetime | None, actor: str,
+                           now: datetime) -> list[NewEvent]:
+    """The user changes their own password (the caller has checked the current one)."""
+    require_aware(now)
+    _require_not_deactivated(user)
+    if actor != user.user_id:
+        raise refusal("NOT_YOUR_PASSWORD", "only the user may change their password; an admin resets it")
+    return [new_event(user.stream, PasswordChanged, user=user.user_id, expires_at=expires_at)]
+
+
+def decide_reset_password(user: UserState, reason: str, *, actor: str, now: datetime) -> list[NewEvent]:
+    """An administrator sets a temporary password, to be changed at the next sign-in."""
+    require_aware(now)
+    _require_not_deactivated(user)
+    require_reason(reason)
+    return [new_event(user.stream, PasswordReset, user=user.user_id, reason=reason)]
+
+
+def password_change_due(user: UserState, now: datetime) -> bool:
+    """A temporary (reset) or expired password: the user may only change it."""
+    expired = user.password_expires_at is not None and user.password_expires_at <= now
+    return user.temporary_password or expired
+
+
+SIGN_IN_FAILED = "wrong user id or password"
+
+
+def authenticate(user: UserState, verify_ok: bool, now: datetime) -> list[NewEvent]:
     """Decide a sign-in whose password check (``verify_password``) gave ``verify_ok``.
 
     Returns the events of a success (``UserAuthenticated`` only after failures, to reset the
-    count; else nothing). Every failure raises :class:`RecordedRefusal` carrying an
-    ``AccessDenied`` (and ``UserLocked`` at the ``max_failures``-th consecutive bad password).
+    count; else nothing); an expired or temporary password is a success too (see
+    :func:`password_change_due`). Every failure raises the same ``INVALID_CREDENTIALS``, whatever
+    the cause, so the answer never tells which ids exist or their state; for a known id it is a
+    :class:`RecordedRefusal` whose ``AccessDenied`` records the cause.
     """
     require_aware(now)
     if user.user_id is None:
-        raise refusal("UNKNOWN_USER", "no such user")
+        raise refusal("INVALID_CREDENTIALS", SIGN_IN_FAILED)
 
-    def denied(reason: str, code: str, detail: str, attempt: int,
-               *extra: NewEvent) -> RecordedRefusal:
-        refusal(code, detail)
-        event = new_event(user.stream, AccessDenied, user=user.user_id, reason=reason,
-                          attempt=attempt)
-        return RecordedRefusal(detail, code=code, events=[event, *extra])
+    def denied(reason: str, attempt: int) -> RecordedRefusal:
+        event = new_event(user.stream, AccessDenied, user=user.user_id, reason=reason, attempt=attempt)
+        return RecordedRefusal(SIGN_IN_FAILED, code="INVALID_CREDENTIALS", events=[event])
 
     failures = user.failed_attempts
     if user.deactivated:
-        raise denied("deactivated", "USER_DEACTIVATED", "the user is deactivated", failures)
-    if user.locked:
-        raise denied("locked", "ACCOUNT_LOCKED", "the account is locked", failures)
+        raise denied("deactivated", failures)
+    if user.locked:  # a lock recorded before sign-in throttling, until an admin unlocks it
+        raise denied("locked", failures)
     if not user.password_set:
-        raise denied("no_password", "PASSWORD_NOT_SET", "no password is set", failures)
+        raise denied("no_password", failures)
     if not verify_ok:
-        failures += 1
-        if failures >= max_failures:
-            lock = new_event(user.stream, UserLocked, user=user.user_id, attempts=failures,
-                             reason=f"{failures} consecutive failed sign-ins")
-            raise denied("bad_password", "ACCOUNT_LOCKED",
-                         f"{failures} failed attempts: the account is now locked", failures, lock)
-        raise denied("bad_password", "INVALID_CREDENTIALS", "wrong user id or password",
-                     failures)
-    if user.password_expires_at is not None and user.password_expires_at <= now:
-        raise denied("password_expired", "PASSWORD_EXPIRED", "the password has expired",
-                     failures)
+        raise denied("bad_password", failures + 1)
     if failures:
         return [new_event(user.stream, UserAuthenticated, user=user.user_id,
                           after_failures=failures)]
@@ -214,10 +235,10 @@ def authenticate(user: UserState, verify_ok: bool, now: datetime, *,
 
 
 def decide_unlock(user: UserState, reason: str, *, actor: str, now: datetime) -> list[NewEvent]:
+    """Lift a recorded lock, if any, and end the account's sign-in back-off (the throttle's
+    account key holds the unlock count)."""
     require_aware(now)
     _require_not_deactivated(user)
-    if not user.locked:
-        raise refusal("NOT_LOCKED", f"user {user.user_id} is not locked")
     require_reason(reason)
     return [new_event(user.stream, UserUnlocked, user=user.user_id, reason=reason)]
 

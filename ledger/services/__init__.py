@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from ..domain.credentials import DEFAULT_PARAMS, Argon2Params
+from ..domain.credentials import DEFAULT_PARAMS, MIN_PASSWORD, Argon2Params
 from ..store.application import Ledger
 from ..timefmt import utc_now
 from .access import DEFAULT_TOKEN_POLICY, AccessService, TokenPolicy
@@ -21,6 +21,7 @@ from .credential_store import CredentialStore
 from .executor import Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .quality import QualityService
+from .sign_in_throttle import SignInThrottle
 from .steps import as_step
 from .token_store import TokenStore
 from .units import UnitService
@@ -60,6 +61,8 @@ def build_services(
     argon2: Argon2Params = DEFAULT_PARAMS,
     password_days: int | None = None,
     tokens: TokenPolicy = DEFAULT_TOKEN_POLICY,
+    password_min_length: int = MIN_PASSWORD,
+    throttle: SignInThrottle | None = None,
 ) -> Services:
     executor = Executor(ledger, clock)
     return Services(
@@ -69,7 +72,8 @@ def build_services(
         units=UnitService(executor, master_secret),
         quality=QualityService(executor, master_secret),
         identity=IdentityService(executor, CredentialStore(engine), params=argon2,
-                                 password_days=password_days),
+                                 password_days=password_days, password_min_length=password_min_length,
+                                 throttle=throttle),
         access=AccessService(executor, TokenStore(engine), tokens),
         plan=Planned(CaseService(executor, master_secret, as_step),
                      UnitService(executor, master_secret, as_step),

@@ -1,31 +1,36 @@
 """Users, sign-in, Part 11 sign-off, sites and devices.
 
-Admin actions are events (the audit trail shows who created, changed, locked or unlocked
-whom); secrets live in the credential store. Every failed sign-in, including one made to
-sign a record, is recorded as ``AccessDenied``; the 5th in a row locks the account.
+Admin actions are events (the audit trail shows who created, changed, reset or unlocked
+whom); secrets live in the credential store. Every failed sign-in of a known id, including one
+made to sign a record, is recorded as ``AccessDenied``; failures are throttled per client and per
+account (``sign_in_throttle``), never turned into a lock. Unknown ids cost the same password
+verification and get the same answer as a wrong password.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from ..domain import credentials as creds
 from ..domain import registry as reg
 from ..domain import users
 from ..domain.esign import Manifestation, sign_record
-from ..errors import Unauthorised
+from ..errors import Forbidden, InvalidEvent, RuleViolation, Unauthorised
 from ..store.application import EsignIntent
 from ..streams import user_stream
 from .credential_store import Credential, CredentialStore
 from .executor import Context, Executor, Outcome, Reads, SignOff, provisional
+from .sign_in_throttle import SignInThrottle
 from .steps import Commands
 
+log = logging.getLogger("ledger.sign_in")
+
 # Codes that mean "who are you?" rather than "you may not": the API answers 401.
-AUTHENTICATION_CODES = frozenset({
-    "UNKNOWN_USER", "INVALID_CREDENTIALS", "ACCOUNT_LOCKED", "PASSWORD_EXPIRED",
-    "PASSWORD_NOT_SET", "USER_DEACTIVATED", "WRONG_PASSWORD",
-})
+AUTHENTICATION_CODES = frozenset({"INVALID_CREDENTIALS", "PASSWORD_NOT_SET", "USER_DEACTIVATED", "WRONG_PASSWORD"})
 
 
 class IdentityService(Commands[Outcome]):
@@ -38,11 +43,22 @@ class IdentityService(Commands[Outcome]):
         *,
         params: creds.Argon2Params = creds.DEFAULT_PARAMS,
         password_days: int | None = None,
+        password_min_length: int = creds.MIN_PASSWORD,
+        throttle: SignInThrottle | None = None,
     ) -> None:
         super().__init__(executor, executor.run)
         self.store = store
         self.params = params
         self.password_days = password_days
+        self.password_min_length = password_min_length
+        self.throttle = throttle
+
+    def check_password_policy(self, password: str, user_id: str, *hints: str | None) -> None:
+        creds.check_password_policy(password, user_id=user_id, min_length=self.password_min_length,
+                                    hints=[h for h in hints if h])
+
+    def _expiry(self, now: datetime) -> datetime | None:
+        return now + timedelta(days=self.password_days) if self.password_days else None
 
     # ------------------------------------------------------------------ users
 
@@ -50,7 +66,7 @@ class IdentityService(Commands[Outcome]):
         self, ctx: Context, *, user_id: str, printed_name: str, roles: Sequence[str],
         sites: Sequence[str] = (), password: str,
     ) -> Outcome:
-        creds.check_password_policy(password, user_id=user_id)
+        self.check_password_policy(password, user_id, printed_name)
         wrapped, public_key, key_id = creds.new_signing_key(password, params=self.params)
 
         def decide(reads: Reads, now: datetime, actor: str):
@@ -66,25 +82,45 @@ class IdentityService(Commands[Outcome]):
             self.store.put(Credential(user_id, creds.hash_password(password, self.params), wrapped))
         return outcome
 
-    def _password_and_key(self, reads, user_id, earlier, key_id, public_key, actor, now, *, by_admin=False):
+    def _password_and_key(self, reads, user_id, earlier, key_id, public_key, actor, now, *, reset_reason=None):
         stream = reads.envelopes(user_stream(user_id))
         state = users.fold_user(provisional(stream, earlier, actor=actor, now=now))
-        expires = now + timedelta(days=self.password_days) if self.password_days else None
-        password = users.decide_set_password(state, expires_at=expires, by_admin=by_admin,
-                                             actor=actor, now=now)
+        if reset_reason is None:
+            password = users.decide_set_password(state, expires_at=self._expiry(now), actor=actor, now=now)
+        else:
+            password = users.decide_reset_password(state, reset_reason, actor=actor, now=now)
         state = users.fold_user(provisional(stream, earlier + password, actor=actor, now=now))
         key = users.decide_issue_signing_key(state, key_id=key_id, public_key=public_key,
                                              actor=actor, now=now)
         return password + key
 
-    def reset_password(self, ctx: Context, *, user_id: str, password: str) -> Outcome:
-        """An admin sets a new password; the old wrapped key cannot be opened without the old
-        password, so a new e-signature key is issued and the old one revoked."""
-        creds.check_password_policy(password, user_id=user_id)
+    def reset_password(self, ctx: Context, *, user_id: str, password: str, reason: str) -> Outcome:
+        """An admin sets a temporary password, which the user must change at the next sign-in
+        (``PasswordReset``). The old wrapped key cannot be opened without the old password, so a
+        new e-signature key is issued and the old one revoked."""
+        self.check_password_policy(password, user_id, self.user(user_id).printed_name)
         wrapped, public_key, key_id = creds.new_signing_key(password, params=self.params)
         outcome = self.command(ctx, lambda reads, now, actor: self._password_and_key(
-            reads, user_id, [], key_id, public_key, actor, now, by_admin=True))
+            reads, user_id, [], key_id, public_key, actor, now, reset_reason=reason))
         self.store.put(Credential(user_id, creds.hash_password(password, self.params), wrapped))
+        return outcome
+
+    def change_password(self, ctx: Context, *, current: str, new: str, client: str | None = None) -> Outcome:
+        """The signed-in user (``ctx.actor``) replaces their password, proving the current one
+        (a sign-in attempt: throttled, a failure recorded). The e-signature key is kept,
+        re-wrapped under the new password, so earlier signatures stay valid."""
+        user_id = ctx.actor
+        user = self.authenticate(user_id, current, client=client)
+        self.check_password_policy(new, user_id, user.printed_name)
+        if new == current:
+            raise InvalidEvent("the new password must differ from the current one", code="WEAK_PASSWORD")
+        credential = self.store.get(user_id)
+        if credential is None:
+            raise Unauthorised("no password is set for this user", code="PASSWORD_NOT_SET")
+        wrapped = creds.rewrap(credential.wrapped_key, current, new, params=self.params)
+        outcome = self.command(ctx, lambda r, now, actor: users.decide_change_password(
+            r.user(user_id), expires_at=self._expiry(now), actor=actor, now=now))
+        self.store.put(Credential(user_id, creds.hash_password(new, self.params), wrapped))
         return outcome
 
     def change_roles(self, ctx: Context, *, user_id: str, roles: Sequence[str],
@@ -106,23 +142,47 @@ class IdentityService(Commands[Outcome]):
 
     # ------------------------------------------------------------ sign-in
 
-    def authenticate(self, user_id: str, password: str) -> users.UserState:
-        """Check ``user_id``/``password``; failures are recorded and raise with their code."""
+    @cached_property
+    def _unknown_user_hash(self) -> str:
+        """A hash of a random password, verified for ids without credentials: the same work."""
+        return creds.hash_password(secrets.token_urlsafe(16), self.params)
+
+    def authenticate(self, user_id: str, password: str, *, client: str | None = None) -> users.UserState:
+        """Check ``user_id``/``password`` (``client``: the caller's address, for the throttle).
+
+        Raises ``TooManyAttempts`` while the client or the account is backed off; otherwise
+        exactly one password verification, whether or not the id exists, and every failure
+        raises ``INVALID_CREDENTIALS`` (recorded as ``AccessDenied`` for a known id)."""
+        attempt = None
+        if self.throttle is not None:
+            attempt = self.throttle.attempt(client, user_id, self.user(user_id).unlocks)
+            self.throttle.check(attempt)
         credential = self.store.get(user_id)
-        ok = credential is not None and creds.verify_password(credential.password_hash, password)
+        if credential is None and attempt is not None:  # a trace that never holds the typed id
+            log.warning("failed sign-in for an unknown id (keyed digest %s) from %s",
+                        attempt.account.split(":")[0], client or "an unknown client")
+        stored = credential.password_hash if credential is not None else self._unknown_user_hash
+        ok = creds.verify_password(stored, password) and credential is not None
         seen: dict[str, users.UserState] = {}
 
         def decide(reads: Reads, now: datetime, actor: str):
             seen["user"] = reads.user(user_id)
             return users.authenticate(seen["user"], ok, now)
 
-        # A failure is appended as AccessDenied (and UserLocked) by the executor, then raised.
-        self.command(Context(actor=user_id), decide)
+        try:  # a failure is appended as AccessDenied by the executor, then raised
+            self.command(Context(actor=user_id), decide)
+        except RuleViolation as refused:
+            refused.extra.pop("recorded_event", None)  # the answer must not tell that an event was recorded
+            if attempt is not None:
+                self.throttle.failed(attempt)
+            raise
         return seen["user"]
 
     def signoff(self, *, user_id: str, password: str, meaning: str) -> SignOff:
         """Re-authenticate (both components, 11.200) and prepare a Part 11 signature."""
         signer = self.authenticate(user_id, password)
+        if users.password_change_due(signer, self.clock()):  # a temporary password is known to an admin
+            raise Forbidden("the signer must change their password before signing", code="PASSWORD_CHANGE_REQUIRED")
         credential = self.store.get(user_id)
         if credential is None:
             raise Unauthorised("no signing key for this user", code="PASSWORD_NOT_SET")

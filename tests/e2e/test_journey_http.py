@@ -153,20 +153,6 @@ def test_bad_input_gets_a_problem_never_a_500(client, login):
         assert response.json()["code"]
 
 
-def test_five_bad_passwords_lock_the_account_and_are_events(client, login):
-    for attempt in range(5):
-        response = client.post("/v1/auth/token", data={"username": "courier", "password": f"wrong-{attempt}"})
-        assert response.status_code == 401
-    assert response.json()["code"] == "ACCOUNT_LOCKED"
-    locked = client.post("/v1/auth/token", data={"username": "courier", "password": DEMO_PASSWORD})
-    assert locked.status_code == 401 and locked.json()["code"] == "ACCOUNT_LOCKED"
-    services = client.app.state.container.services
-    from ledger.streams import user_stream
-
-    types = [e.type for e in services.ledger.read_stream(user_stream("courier"))]
-    assert types.count("AccessDenied") == 6 and types.count("UserLocked") == 1
-
-
 def test_auditor_reads_genealogy_custody_conditions_and_the_trail(client, login):
     """The demo journey, then what an auditor and QA see through the read models."""
     from ledger.services.journeys import run_autologous_journey

@@ -47,12 +47,23 @@ def test_password_hash_is_argon2id_and_verifies() -> None:
     assert not needs_rehash(stored, FAST_TEST_PARAMS)
 
 
-@pytest.mark.parametrize("password", ["short", "x" * 2000, "my-alice-password-2026"])
-def test_password_policy(password: str) -> None:
-    with pytest.raises(RuleViolation) as err:
+@pytest.mark.parametrize(("password", "reason"), [
+    ("short", "characters"), ("x" * 2000, "characters"), (" " * 12, "whitespace"), ("\t \n" * 6, "whitespace"),
+    ("my-alice-password-2026", "user id"), ("password1234", "guess"), ("qwertyuiop123", "guess"),
+    ("Quinn Adams 1", "guess"),  # the printed name is a hint zxcvbn tries first
+])
+def test_password_policy_refuses_weak_passwords_with_the_reason(password: str, reason: str) -> None:
+    with pytest.raises(InvalidEvent) as err:
+        check_password_policy(password, user_id="alice", hints=["Quinn Adams"])
+    assert err.value.code == "WEAK_PASSWORD" and err.value.status == 422
+    assert reason in err.value.detail
+
+
+def test_password_policy_accepts_strong_passwords_and_has_a_configurable_length() -> None:
+    for password in (PW, "demo-password-123", "a long password 9"):
         check_password_policy(password, user_id="alice")
-    assert err.value.code == "PASSWORD_TOO_WEAK"
-    check_password_policy(PW, user_id="alice")
+    with pytest.raises(InvalidEvent):
+        check_password_policy(PW, user_id="alice", min_length=40)
 
 
 @pytest.fixture(scope="module")

@@ -92,6 +92,8 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
                          "user qa roles qa -> qa, auditor"),
     "UserDeactivated": ({"user": "qa", "reason": "left"}, "user qa deactivated"),
     "PasswordSet": ({"user": "qa", "expires_at": T1}, "password set for qa"),
+    "PasswordChanged": ({"user": "qa", "expires_at": T1}, "password changed by qa"),
+    "PasswordReset": ({"user": "qa", "reason": "forgotten"}, "temporary password set for qa: change required"),
     "AccessDenied": ({"user": "qa", "reason": "bad_password", "attempt": 2},
                      "access denied to qa (bad_password, attempt 2)"),
     "UserAuthenticated": ({"user": "qa", "after_failures": 2}, "qa signed in after 2 failure(s)"),

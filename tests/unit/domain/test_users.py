@@ -9,13 +9,16 @@ from ledger.domain.credentials import FAST_TEST_PARAMS, new_signing_key
 from ledger.domain.users import (
     UserState,
     authenticate,
+    decide_change_password,
     decide_change_roles,
     decide_create_user,
     decide_deactivate_user,
     decide_issue_signing_key,
+    decide_reset_password,
     decide_revoke_signing_key,
     decide_set_password,
     decide_unlock,
+    password_change_due,
 )
 from ledger.errors import InvalidEvent, RuleViolation
 from ledger.streams import user_stream
@@ -85,25 +88,49 @@ def test_deactivation_revokes_keys_and_blocks_changes(staffed: Ledger) -> None:
     assert refused(led, decide_deactivate_user, user, "again", actor="admin") == "USER_DEACTIVATED"
     assert refused(led, decide_set_password, user, expires_at=None,
                    actor="admin") == "USER_DEACTIVATED"
-    assert sign_in(led, "dr.chen", True) == "USER_DEACTIVATED"
-    assert led.types(user_stream("dr.chen"))[-1] == "AccessDenied"
+    assert sign_in(led, "dr.chen", True) == "INVALID_CREDENTIALS"  # the same answer as any failure
+    assert led.streams[user_stream("dr.chen")][-1]["data"]["reason"] == "deactivated"
 
 
-def test_five_bad_passwords_lock_the_account(staffed: Ledger) -> None:
+def test_bad_passwords_never_lock_the_account_and_every_failure_answers_alike(staffed: Ledger) -> None:
     led = staffed
-    codes = [sign_in(led, "courier.kim", False) for _ in range(5)]
-    assert codes == ["INVALID_CREDENTIALS"] * 4 + ["ACCOUNT_LOCKED"]
-    trail = [e for e in led.streams[user_stream("courier.kim")]
-             if e["type"] in ("AccessDenied", "UserLocked")]
-    assert [e["type"] for e in trail] == ["AccessDenied"] * 5 + ["UserLocked"]
-    assert [e["data"]["attempt"] for e in trail[:5]] == [1, 2, 3, 4, 5]
-    assert sign_in(led, "courier.kim", True) == "ACCOUNT_LOCKED"  # even the right password
-    assert led.streams[user_stream("courier.kim")][-1]["data"]["reason"] == "locked"
+    codes = [sign_in(led, "courier.kim", False) for _ in range(8)]
+    assert codes == ["INVALID_CREDENTIALS"] * 8
+    trail = [e for e in led.streams[user_stream("courier.kim")] if e["type"] in ("AccessDenied", "UserLocked")]
+    assert [e["data"]["attempt"] for e in trail] == list(range(1, 9))  # no UserLocked
+    assert sign_in(led, "courier.kim", True) is None and led.user("courier.kim").active
+    with pytest.raises(RuleViolation) as unknown:
+        authenticate(UserState(), True, led.now)
+    assert (unknown.value.code, unknown.value.detail) == ("INVALID_CREDENTIALS", "wrong user id or password")
 
+
+def test_a_lock_recorded_before_throttling_holds_until_unlocked(staffed: Ledger) -> None:
+    from ledger.domain.base import new_event
+    from ledger.domain.events_registry import UserLocked
+
+    led = staffed
+    led.append([new_event(user_stream("courier.kim"), UserLocked, user="courier.kim", attempts=5,
+                          reason="5 consecutive failed sign-ins")])
+    assert sign_in(led, "courier.kim", True) == "INVALID_CREDENTIALS"  # even the right password
+    assert led.streams[user_stream("courier.kim")][-1]["data"]["reason"] == "locked"
+    assert refused(led, decide_unlock, led.user("courier.kim"), " ", actor="admin") == "REASON_REQUIRED"
     led.run(decide_unlock, led.user("courier.kim"), "identity confirmed by phone", actor="admin")
     assert sign_in(led, "courier.kim", True) is None
-    assert refused(led, decide_unlock, led.user("courier.kim"), "again",
-                   actor="admin") == "NOT_LOCKED"
+    led.run(decide_unlock, led.user("qa.quinn"), "end the back-off", actor="admin")  # no lock: still recorded
+    assert led.user("qa.quinn").unlocks == 1
+
+
+def test_reset_requires_a_change_which_only_the_user_makes(staffed: Ledger) -> None:
+    led = staffed
+    assert not password_change_due(led.user("qa.quinn"), led.now)
+    (reset,) = led.run(decide_reset_password, led.user("qa.quinn"), "forgotten", actor="admin")
+    assert reset["type"] == "PasswordReset" and "password" not in {k for k in reset["data"] if k != "user"}
+    assert password_change_due(led.user("qa.quinn"), led.now)
+    assert sign_in(led, "qa.quinn", True) is None  # signs in, but may only change the password
+    assert refused(led, decide_change_password, led.user("qa.quinn"), expires_at=None,
+                   actor="admin") == "NOT_YOUR_PASSWORD"
+    led.run(decide_change_password, led.user("qa.quinn"), expires_at=None, actor="qa.quinn")
+    assert not password_change_due(led.user("qa.quinn"), led.now)
 
 
 def test_a_success_resets_the_consecutive_count(staffed: Ledger) -> None:
@@ -119,19 +146,19 @@ def test_a_success_resets_the_consecutive_count(staffed: Ledger) -> None:
     assert authenticate(led.user("qa.quinn"), True, led.now) == []  # a plain success: no event
 
 
-def test_password_expiry_and_absence(staffed: Ledger) -> None:
+def test_an_expired_password_signs_in_to_a_change_and_no_password_fails(staffed: Ledger) -> None:
     led = staffed
     led.tick(days=91)
-    assert sign_in(led, "qa.quinn", True) == "PASSWORD_EXPIRED"
-    led.run(decide_set_password, led.user("qa.quinn"), expires_at=led.now + timedelta(days=90),
-            actor="qa.quinn")
     assert sign_in(led, "qa.quinn", True) is None
+    assert password_change_due(led.user("qa.quinn"), led.now)
+    led.run(decide_change_password, led.user("qa.quinn"), expires_at=led.now + timedelta(days=90),
+            actor="qa.quinn")
+    assert not password_change_due(led.user("qa.quinn"), led.now)
     led.run(decide_create_user, UserState(), user_id="new", printed_name="New Person",
             roles=["operator"], actor="admin")
-    assert sign_in(led, "new", False) == "PASSWORD_NOT_SET"
-    with pytest.raises(RuleViolation) as err:
-        authenticate(UserState(), True, led.now)
-    assert err.value.code == "UNKNOWN_USER"
+    assert sign_in(led, "new", True) == "INVALID_CREDENTIALS"
+    assert led.streams[user_stream("new")][-1]["data"]["reason"] == "no_password"
+    assert decide_set_password(led.user("new"), expires_at=None, actor="admin", now=led.now)
 
 
 def test_signing_keys_one_active_at_a_time(staffed: Ledger) -> None:
