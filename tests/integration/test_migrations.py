@@ -37,8 +37,8 @@ def test_migrations_are_found_from_any_working_directory(monkeypatch, tmp_path):
     assert migrations.script_location() == Path(__file__).resolve().parents[2] / "alembic"
 
 
-def test_audit_rows_written_before_0007_get_the_hash_of_their_event(database, sealing_key):
-    """0007 adds ``event_hash`` to the audit trail and fills it from the event at each row's position."""
+def test_audit_rows_written_before_0008_get_the_hash_of_their_event(database, sealing_key):
+    """0008 adds ``event_hash`` to the audit trail and fills it from the event at each row's position."""
     import uuid
 
     from sqlalchemy import inspect, text
@@ -58,7 +58,7 @@ def test_audit_rows_written_before_0007_get_the_hash_of_their_event(database, se
         ProjectionRunner(ledger, engine, all_projections()).catch_up()
         logged = {p: e.hash for p, e in ledger.read_log(after=0, limit=10)}
         engine.dispose()
-        command.downgrade(migrations._config(database), "0006")  # as the rows were before 0007
+        command.downgrade(migrations._config(database), "0008-1")  # as the rows were before 0008
         with engine.connect() as conn:
             assert "event_hash" not in {c["name"] for c in inspect(conn).get_columns("audit_trail")}
         engine.dispose()

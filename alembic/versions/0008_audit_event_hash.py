@@ -3,13 +3,13 @@
 Rows written before this revision are filled from the event at their position, so a row and
 the event it was projected from can be compared without a rebuild.
 
-Revision ID: 0007
+Revision ID: 0008
 Revises: 0006
 """
 
 from alembic import op
 
-revision = "0007"
+revision = "0008"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
