@@ -38,7 +38,8 @@ def verify(
         str | None, typer.Option(help="Database to verify (default: LEDGER_DATABASE_URL).")
     ] = None,
     fast: Annotated[
-        bool, typer.Option("--fast", help="Chains, Merkle tree and checkpoint signatures only (no seals).")
+        bool, typer.Option("--fast", help=(
+            "Chains, Merkle tree and checkpoint signatures only (no seals, no read models unless --read-models)."))
     ] = False,
     against: Annotated[
         Path | None,
@@ -49,11 +50,12 @@ def verify(
         typer.Option(help="Verify this dossier (from `ledger export`) offline instead: no database needed."),
     ] = None,
     read_models: Annotated[
-        bool,
+        bool | None,
         typer.Option("--read-models/--no-read-models", help=(
             "Rebuild every read model from the events into a scratch database and compare each stored "
-            "row (costs one more replay of the log, like `ledger projections rebuild`).")),
-    ] = True,
+            "row: one more replay of the log, about what `ledger projections rebuild` costs. "
+            "Default: on, off with --fast.")),
+    ] = None,
 ) -> None:
     """Recompute every chain hash, check every seal and signature, the global log's Merkle tree
     and its signed checkpoints, and that every read-model row (audit trail, cases, custody,
@@ -61,6 +63,7 @@ def verify(
     if dossier is not None:
         verify_dossier_file(dossier, keys)
         return
+    read_models = not fast if read_models is None else read_models
     current = settings()
     try:
         witness = parse_witness(against.read_text(encoding="utf-8")) if against else []

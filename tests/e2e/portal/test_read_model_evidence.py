@@ -91,3 +91,16 @@ def test_read_model_rows_are_checked_against_the_sealed_events(client, login, po
     assert "Verification failed" in page and page.count("✖ not verified") >= 2
     row_html = page.split(f'id="ev-{rows[released]["event_id"]}"')[1].split("</tr>")[0]
     assert "✖ not verified" in row_html and "actor" in row_html
+
+
+def test_fast_skips_the_read_models_unless_asked(client, settings, database):
+    """``--fast`` is the quick check: the read models are compared only with ``--read-models``."""
+    tamper.edit_read_model(database, "INSERT INTO cases (case_id, coi, kind, milestone, held, cancelled, status, "
+                           "enrolled_at, enrolled_position, event_id, units, last_event_at, last_position) VALUES "
+                           "('forged', 'FORGED', 'autologous', 'enrolled', 0, 0, 'enrolled', 'x', 999999, 'e', 0, "
+                           "'x', 999999)")
+    fast = _verify(settings, "--fast")
+    assert fast.exit_code == 0 and "read models not compared" in fast.output, fast.output
+    asked = _verify(settings, "--fast", "--read-models")
+    assert asked.exit_code == 1, asked.output
+    assert "read model cases [case_id=forged]: unexpected (no event makes this row)" in asked.output.splitlines()
