@@ -133,7 +133,7 @@ def _verify_read_models(database, progress: Progress) -> ReadModelReport:
     try:
         return verify_read_models(database, on_events=lambda n: progress.advance(task, n))
     except (sqlite3.Error, psycopg.Error) as exc:
-        raise StoreUnreadable(f"cannot read the read models: {exc}") from exc
+        raise StoreUnreadable(f"cannot read the read models ({exc}); --no-read-models skips them") from exc
 
 
 def _line(finding: Finding) -> str:
