@@ -151,7 +151,7 @@ class Conditions(Open):
 
 
 class AuditRow(Open):
-    position: int
+    position: int = Field(description="the event's position in the global log")
     event_id: str
     stream: str
     seq: int
@@ -170,6 +170,11 @@ class AuditRow(Open):
     corrected_by: list[str] = Field(default_factory=list)
     signature: dict[str, Any] | None = Field(None, description="signer, printed_name, meaning, signed_at, key_id")
     detail: dict[str, Any] | None = None
+    event_hash: str | None = Field(None, description="the sealed event's hash (hex SHA-256 of its envelope's JCS)")
+    verified: bool = Field(description=(
+        "whether this row was checked against the sealed event at its position: the event re-hashes to "
+        "its stored hash and to event_hash, its seal verifies, and the row equals what the event projects to"))
+    problem: str | None = Field(None, description="why the row is not verified")
 
 
 class AuditPage(Open):

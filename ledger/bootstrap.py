@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from .domain.identifiers import purpose_key
 from .keys.keystore import KeyStore, KeyStoreError
-from .keys.sealing import SealingKey
+from .keys.sealing import KeyRing, SealingKey
 from .settings import Settings
 from .store.application import Ledger
 from .store.event_types import EventCatalogue
@@ -14,6 +14,14 @@ from .store.event_types import EventCatalogue
 
 def key_store(settings: Settings) -> KeyStore:
     return KeyStore(settings.keys_dir)
+
+
+def published_keys(settings: Settings) -> KeyRing | None:
+    """The published key ring, or None when it cannot be read (then no seal verifies)."""
+    try:
+        return key_store(settings).key_ring()
+    except KeyStoreError:
+        return None
 
 
 def sealing_key(settings: Settings) -> SealingKey:

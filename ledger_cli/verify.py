@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -18,6 +20,7 @@ from ledger.merkle.witness import WitnessError, parse_witness
 from ledger.store.rawstore import StoreUnreadable
 from ledger.verification.verify import Finding, Report, total_events, verify_database
 from ledger.verification.verify_log import verify_log
+from projections.verify_read_models import ReadModelReport, verify_read_models
 
 from .common import settings
 
@@ -35,7 +38,8 @@ def verify(
         str | None, typer.Option(help="Database to verify (default: LEDGER_DATABASE_URL).")
     ] = None,
     fast: Annotated[
-        bool, typer.Option("--fast", help="Chains, Merkle tree and checkpoint signatures only (no seals).")
+        bool, typer.Option("--fast", help=(
+            "Chains, Merkle tree and checkpoint signatures only (no seals, no read models unless --read-models)."))
     ] = False,
     against: Annotated[
         Path | None,
@@ -45,12 +49,21 @@ def verify(
         Path | None,
         typer.Option(help="Verify this dossier (from `ledger export`) offline instead: no database needed."),
     ] = None,
+    read_models: Annotated[
+        bool | None,
+        typer.Option("--read-models/--no-read-models", help=(
+            "Rebuild every read model from the events into a scratch database and compare each stored "
+            "row: one more replay of the log, about what `ledger projections rebuild` costs. "
+            "Default: on, off with --fast.")),
+    ] = None,
 ) -> None:
     """Recompute every chain hash, check every seal and signature, the global log's Merkle tree
-    and its signed checkpoints. Exit 0 when intact."""
+    and its signed checkpoints, and that every read-model row (audit trail, cases, custody,
+    genealogy ...) is what the sealed events make of it. Exit 0 when intact."""
     if dossier is not None:
         verify_dossier_file(dossier, keys)
         return
+    read_models = not fast if read_models is None else read_models
     current = settings()
     try:
         witness = parse_witness(against.read_text(encoding="utf-8")) if against else []
@@ -88,24 +101,39 @@ def verify(
         )
         try:
             log = verify_log(database, ring, witness=witness, on_events=lambda n: progress.advance(task, n))
+            models = _verify_read_models(database, progress) if read_models else None
         except StoreUnreadable as exc:
             console.print(f"[red]cannot read the database:[/red] {exc}")
             raise typer.Exit(2) from None
     findings = report.findings + log.findings
     for finding in findings:
         typer.echo(_line(finding))
+    differences = models.differences if models else []
+    for difference in differences:
+        typer.echo(difference.line())
     for note in log.notes:
         out.print(f"note: {note}", markup=False)
     summary = (
         f"{report.events} events in {report.streams} streams; Merkle tree of {log.events} leaves, "
         f"{log.checkpoints} checkpoints" + (f", {log.witnessed} witnessed" if against else "")
         + (" (fast: seals and signatures not checked)" if fast else "")
+        + (f"; read models: {models.rows} rows in {models.tables} tables compared with the events up to "
+           f"position {models.position}" if models else "; read models not compared")
     )
-    if not findings:
+    if not findings and not differences:
         out.print(f"[green]intact[/green]: {summary}")
         return
-    out.print(f"[red]NOT intact[/red]: {len(findings)} findings; {summary}")
+    counted = len(findings) + (models.differing if models else 0)
+    out.print(f"[red]NOT intact[/red]: {counted} findings; {summary}")
     raise typer.Exit(1)
+
+
+def _verify_read_models(database, progress: Progress) -> ReadModelReport:
+    task = progress.add_task("read models", total=None)
+    try:
+        return verify_read_models(database, on_events=lambda n: progress.advance(task, n))
+    except (sqlite3.Error, psycopg.Error) as exc:
+        raise StoreUnreadable(f"cannot read the read models ({exc}); --no-read-models skips them") from exc
 
 
 def _line(finding: Finding) -> str:

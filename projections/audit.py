@@ -11,6 +11,9 @@ correction takes effect (at once, or when QA approves a correction of GMP-critic
 ones its data names: a container's packing, a derivation's inputs and outputs, the patient
 of an infusion of a donor dose, the bag of a refused attempt), so filtering by COI or unit is
 an index range walked in log order.
+
+Each row carries its event's log ``position`` and ``event_hash`` (the sealed envelope's hash,
+as stored and as the Merkle leaf commits to it), so a row can be checked against the log.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from sqlalchemy import Connection
 from ledger.datatypes import EventData
 from ledger.domain.corrections import takes_effect
 from ledger.domain.events_case import CorrectionApproved, EventCorrected, FieldChange
+from ledger.envelope import envelope_hash
+from ledger.store.records import SealedEvent
 
 from .audit_text import detail, what, why
 from .common import ReadModel, dumps, loads, scrub, sql
@@ -56,9 +61,24 @@ class AuditTrailProjection(ReadModel):
     name = "audit_trail"
     tables = ("audit_trail", "audit_links")
 
+    def project_sealed(self, conn: Connection, position: int, event: SealedEvent | Mapping[str, Any],
+                       data: EventData | None) -> None:
+        """One row for every event of the log (Part 11), whether or not this code knows its type,
+        carrying the sealed event's hash (the one its Merkle leaf commits to)."""
+        if isinstance(event, SealedEvent):
+            self._insert(conn, position, event.envelope, data, event.hash)
+        else:
+            self.project(conn, position, event, data)
+
     def project(self, conn: Connection, position: int, env: Mapping[str, Any],
                 data: EventData | None) -> None:
-        """One row for every event of the log (Part 11), whether or not this code knows its type."""
+        self._insert(conn, position, env, data, envelope_hash(env))
+
+    def row(self, conn: Connection, position: int, env: Mapping[str, Any], data: EventData | None,
+            event_hash: str) -> dict[str, Any]:
+        """The ``audit_trail`` row of one event as this projector writes it (reads only; the
+        ``corrected_by`` column is filled by later corrections). Also used to check a stored row
+        against its sealed event (:mod:`projections.audit_evidence`)."""
         kind, raw = env["type"], env["data"]
         own = self.directory.lookup(conn, env["stream"])
         esign = env.get("esign") or {}
@@ -68,32 +88,43 @@ class AuditTrailProjection(ReadModel):
             case EventCorrected(corrected_event_id=target, changes=fields):
                 corrected = str(target)
                 changes = self._changes(conn, corrected, fields)
+        return {"position": position, "event_id": env["event_id"], "stream": env["stream"],
+                "seq": env["seq"], "type": kind, "recorded_at": env["recorded_at"],
+                "occurred_at": env.get("occurred_at"), "actor": env["actor"],
+                "on_behalf": env.get("on_behalf"), "site": env.get("site"),
+                "coi": own[0] if own else raw.get("coi"),
+                "unit_id": unit_id if isinstance(unit_id, str) else None,
+                "what": what(kind, raw if data is None else data), "why": why(kind, raw),
+                "changes": dumps(changes) if changes is not None else None,
+                "corrected_event_id": corrected,
+                "signer": esign.get("signer"), "signer_name": esign.get("printed_name"),
+                "sign_meaning": esign.get("meaning"), "signed_at": esign.get("signed_at"),
+                "sign_key_id": esign.get("key_id"), "detail": dumps(detail(kind, raw)),
+                "event_hash": event_hash}
+
+    def links(self, conn: Connection, env: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+        """The COIs and units the event's row is indexed under (``audit_links``)."""
+        return _links(env, self.directory.lookup(conn, env["stream"]))
+
+    def _insert(self, conn: Connection, position: int, env: Mapping[str, Any], data: EventData | None,
+                event_hash: str) -> None:
+        row = self.row(conn, position, env, data, event_hash)
         conn.execute(sql(
             "INSERT INTO audit_trail (position, event_id, stream, seq, type, recorded_at, "
             "occurred_at, actor, on_behalf, site, coi, unit_id, what, why, changes, "
             "corrected_event_id, corrected_by, signer, signer_name, sign_meaning, signed_at, "
-            "sign_key_id, detail) VALUES (:p, :e, :stream, :seq, :type, :recorded_at, "
-            ":occurred_at, :actor, :on_behalf, :site, :coi, :unit, :what, :why, :changes, "
-            ":corrected, NULL, :signer, :signer_name, :meaning, :signed_at, :key_id, :detail)"),
-            {"p": position, "e": env["event_id"], "stream": env["stream"], "seq": env["seq"],
-             "type": kind, "recorded_at": env["recorded_at"], "occurred_at": env.get("occurred_at"),
-             "actor": env["actor"], "on_behalf": env.get("on_behalf"), "site": env.get("site"),
-             "coi": own[0] if own else raw.get("coi"),
-             "unit": unit_id if isinstance(unit_id, str) else None,
-             "what": what(kind, raw if data is None else data), "why": why(kind, raw),
-             "changes": dumps(changes) if changes is not None else None,
-             "corrected": corrected,
-             "signer": esign.get("signer"), "signer_name": esign.get("printed_name"),
-             "meaning": esign.get("meaning"), "signed_at": esign.get("signed_at"),
-             "key_id": esign.get("key_id"), "detail": dumps(detail(kind, raw))})
-        cois, units = _links(env, own)
+            "sign_key_id, detail, event_hash) VALUES (:position, :event_id, :stream, :seq, :type, "
+            ":recorded_at, :occurred_at, :actor, :on_behalf, :site, :coi, :unit_id, :what, :why, "
+            ":changes, :corrected_event_id, NULL, :signer, :signer_name, :sign_meaning, :signed_at, "
+            ":sign_key_id, :detail, :event_hash)"), row)
+        cois, units = self.links(conn, env)
         links = [{"k": "coi", "v": c, "p": position} for c in sorted(cois)]
         links += [{"k": "unit", "v": u, "p": position} for u in sorted(units)]
         if links:
             conn.execute(sql("INSERT INTO audit_links (key_kind, link_key, position) "
                               "VALUES (:k, :v, :p)"), links)
-        if corrected is not None and takes_effect(data):
-            self._mark_corrected(conn, corrected, env["event_id"])
+        if row["corrected_event_id"] is not None and takes_effect(data):
+            self._mark_corrected(conn, row["corrected_event_id"], env["event_id"])
         elif isinstance(data, CorrectionApproved):  # a pending correction marks its record once approved
             self._mark_corrected(conn, str(data.corrected_event_id), str(data.correction_event_id))
 

@@ -38,11 +38,11 @@ CSV_BATCH = 1000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = ("position, event_id, stream, seq, type, recorded_at, occurred_at, actor, on_behalf, "
            "site, coi, unit_id, what, why, changes, corrected_event_id, corrected_by, signer, "
-           "signer_name, sign_meaning, signed_at, sign_key_id, detail")
+           "signer_name, sign_meaning, signed_at, sign_key_id, detail, event_hash")
 CSV_HEADER = ("position", "recorded_at", "occurred_at", "actor", "on_behalf", "site", "type",
               "coi", "unit_id", "what", "why", "old_new_values", "corrected_event_id",
               "corrected_by", "signature", "signer", "printed_name", "meaning", "signed_at",
-              "event_id", "stream", "seq")
+              "event_id", "stream", "seq", "event_hash")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ def _query(filters: AuditFilters, after: int, limit: int,
     return statement, params
 
 
-def _shape(row: dict[str, Any]) -> dict[str, Any]:
+def shape(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as the trail answers it (JSON columns loaded, the signature as one object)."""
     row["changes"] = loads(row["changes"])
     row["corrected_by"] = loads(row["corrected_by"]) or []
     row["detail"] = loads(row["detail"])
@@ -133,11 +134,12 @@ def audit_trail_page(conn: Connection, filters: AuditFilters | Mapping[str, Any]
          changes: [{field, old, new, original}] | None,   # EventCorrected rows
          corrected_event_id, corrected_by: [event_id ...],  # set on corrected rows
          signature: {signer, printed_name, meaning, signed_at, key_id} | None,
-         detail: {...event data without pseudonyms...}}
+         detail: {...event data without pseudonyms...},
+         event_hash}   # the sealed event's hash at ``position`` in the log
     """
     limit = max(1, min(limit, MAX_PAGE))
     statement, params = _query(AuditFilters.of(filters), decode_cursor(cursor), limit + 1, scope)
-    found = [_shape(r) for r in rows(conn.execute(sql(statement), params))]
+    found = [shape(r) for r in rows(conn.execute(sql(statement), params))]
     more = len(found) > limit
     items = found[:limit]
     return {"items": items, "next_cursor": encode_cursor(items[-1]["position"]) if more else None}
@@ -173,7 +175,7 @@ def audit_trail_csv(conn: Connection, filters: AuditFilters | Mapping[str, Any] 
     after = 0
     while True:
         statement, params = _query(selected, after, CSV_BATCH, scope)
-        batch = [_shape(r) for r in rows(conn.execute(sql(statement), params))]
+        batch = [shape(r) for r in rows(conn.execute(sql(statement), params))]
         for r in batch:
             sig = r["signature"] or {}
             yield _csv_line([
@@ -182,7 +184,7 @@ def audit_trail_csv(conn: Connection, filters: AuditFilters | Mapping[str, Any] 
                 _changes_text(r["changes"]), r["corrected_event_id"],
                 " ".join(r["corrected_by"]), render_signature(r["signature"]),
                 sig.get("signer"), sig.get("printed_name"), sig.get("meaning"),
-                sig.get("signed_at"), r["event_id"], r["stream"], r["seq"]])
+                sig.get("signed_at"), r["event_id"], r["stream"], r["seq"], r["event_hash"]])
         if len(batch) < CSV_BATCH:
             return
         after = batch[-1]["position"]

@@ -225,7 +225,12 @@ class ReadModel:
         data = typed(env["type"], env["data"])
         if self.registers:
             register_streams(self.directory, conn, env, data)
-        self.project(conn, position, env, data)
+        self.project_sealed(conn, position, event, data)
+
+    def project_sealed(self, conn: Connection, position: int, event: SealedEvent | Mapping[str, Any],
+                       data: EventData | None) -> None:
+        """Apply one sealed event; a read model that keeps the event's hash overrides this."""
+        self.project(conn, position, env_of(event), data)
 
     def project(self, conn: Connection, position: int, env: Mapping[str, Any],
                 data: EventData | None) -> None:

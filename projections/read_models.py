@@ -50,7 +50,7 @@ class ProjectionGroup:
         register_streams(self.directory, conn, env, data)
         for projection in self.members:
             if isinstance(projection, ReadModel):
-                projection.project(conn, position, env, data)
+                projection.project_sealed(conn, position, event, data)
             else:
                 projection.apply(conn, position, event)
 

@@ -1,7 +1,8 @@
 """What an attacker with write access to the database does: tests use it to prove detection.
 
-Each helper bypasses the append-only protection first (drops/disables the triggers), as a
-database owner could, then edits the event table directly.
+Each event-table helper bypasses the append-only protection first (drops/disables the
+triggers), as a database owner could, then edits the event table directly. A read model
+(:func:`edit_read_model`) has no such guard: a DBA edits it with plain SQL.
 """
 
 from __future__ import annotations
@@ -79,3 +80,18 @@ def swap_states(database: Database, stream: UUID, seqs: Sequence[int]) -> None:
     state_a, state_b = read_state(database, stream, a), read_state(database, stream, b)
     write_state(database, stream, a, state_b)
     write_state(database, stream, b, state_a)
+
+
+def edit_read_model(database: Database, statement: str, params: Sequence[Any] = ()) -> int:
+    """Run one ``UPDATE`` / ``INSERT`` / ``DELETE`` on a read-model table (placeholders ``?``);
+    returns how many rows it changed."""
+    if database.kind == "sqlite":
+        conn = sqlite3.connect(database.path)
+        try:
+            changed = conn.execute(statement, params).rowcount
+            conn.commit()
+            return changed
+        finally:
+            conn.close()
+    with psycopg.connect(database.psycopg_conninfo(), autocommit=True) as conn:
+        return conn.execute(statement.replace("?", "%s"), params).rowcount

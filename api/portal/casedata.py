@@ -12,6 +12,7 @@ from typing import Any
 
 from ledger.bootstrap import key_store
 from ledger.timefmt import utc_now
+from projections.audit_evidence import check_rows
 from projections.audit_query import audit_trail_page, one_row_per_step, readable
 from projections.cases_query import case_summary
 from projections.conditions_query import conditions_for_unit
@@ -74,7 +75,9 @@ def load_case(container: Container, principal: Principal, coi: str) -> dict[str,
         rows = audit_trail_page(conn, {"coi": coi}, None, TRAIL_LIMIT, scope)
         streams = {r["stream"] for r in rows["items"]} | {n["id"] for n in genealogy["nodes"] if n["type"] == "unit"}
         events = read_events(container.ledger, streams)
-        badge = verify_case(conn, key_store(container.settings).key_ring(), rows["items"], events)
+        keyring = key_store(container.settings).key_ring()
+        check_rows(conn, rows["items"], keyring, {"coi": coi})  # each row shown against its sealed event
+        badge = verify_case(conn, keyring, rows["items"], events)
         units = []
         for node in genealogy["nodes"]:
             if node["type"] != "unit":
@@ -91,7 +94,9 @@ def load_case(container: Container, principal: Principal, coi: str) -> dict[str,
     # The trail's ``detail`` (raw event data) is never shown: what/why/changes say it in words.
     # A step recorded on several streams (packing, a container's moves) is one row.
     trail = [{**{k: v for k, v in r.items() if k != "detail"}, "what": _what(r, labels),
-              "mirrors": [{"event_id": m["event_id"], "position": m["position"]} for m in r["mirrors"]]}
+              "mirrors": [{"event_id": m["event_id"], "position": m["position"]} for m in r["mirrors"]],
+              "verified": all(x["verified"] for x in [r, *r["mirrors"]]),
+              "problem": "; ".join(f"#{x['position']}: {x['problem']}" for x in [r, *r["mirrors"]] if x["problem"])}
              for r in one_row_per_step(rows["items"])] if audit else None
     for item in review or []:
         item["detail"] = readable(item["detail"], labels)

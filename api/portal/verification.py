@@ -4,7 +4,9 @@ For every event of the case (the events the audit trail links to its COI), read 
 store itself: the envelope re-hashed (RFC 8785 JCS, SHA-256) must equal the stored hash, the
 ledger's seal must verify with the published key valid when it was recorded, and an RFC 9162
 inclusion proof must lead from the event's leaf hash to the root of the latest checkpoint,
-whose signed note is opened with the published key. The result is explained in words.
+whose signed note is opened with the published key; and each audit-trail row shown must be what
+its sealed event says (``projections.audit_evidence``, run by the case page before the badge). The
+result is explained in words.
 
 What this does not do (``ledger verify`` does): check Part 11 e-signatures and device
 signatures, the per-stream ``prev`` links, and the whole log rather than this case.
@@ -81,7 +83,8 @@ class Badge:
                            "are valid and the next checkpoint will cover them.")
             if self.state == "verified":
                 out.append("None of these events has been changed since it was recorded, and none can be "
-                           "removed or reordered without breaking a checkpoint already published.")
+                           "removed or reordered without breaking a checkpoint already published. Each "
+                           "audit-trail row shown was compared with the sealed event at its log position.")
         if self.truncated:
             out.append(f"Only the first {MAX_CHECKED} events were checked.")
         out.append("Part 11 e-signatures, device signatures and the whole log are checked by the "
@@ -130,6 +133,9 @@ def verify_case(conn: Connection, keyring: KeyRing, rows: list[Mapping[str, Any]
         problem = _check_event(conn, keyring, row, events.get(str(row["event_id"])), cp, root, badge)
         if problem:
             badge.problems.append(f"event #{row['position']} ({row['type']}): {problem}")
+        elif row.get("verified") is False:
+            badge.problems.append(f"event #{row['position']} ({row['type']}): the audit-trail row shown is "
+                                  f"not what its sealed event says: {row['problem']}")
     if badge.problems:
         badge.state = "failed"
         badge.problems = badge.problems[:MAX_PROBLEMS]

@@ -1,4 +1,7 @@
-"""The Part 11 audit trail: JSON pages, or the whole filtered trail as CSV."""
+"""The Part 11 audit trail: JSON pages, or the whole filtered trail as CSV.
+
+Each JSON row says whether it was checked against the sealed event at its position
+(``verified``, ``problem``: :mod:`projections.audit_evidence`)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from ledger.bootstrap import published_keys
 from ledger.timefmt import format_utc
+from projections.audit_evidence import check_rows
 from projections.audit_query import audit_trail_csv, audit_trail_page
 
 from ..deps import AuditReader, ContainerDep, Cursor, Limit, MinPosition, Scope, fresh
@@ -39,6 +44,8 @@ def audit_trail(
     filters = _filters(coi, unit_id, actor, type, since, until)
     with container.engine.connect() as conn:
         page = audit_trail_page(conn, filters, cursor, limit, scope)  # also validates before any CSV is streamed
+        if format == "json":
+            check_rows(conn, page["items"], published_keys(container.settings), filters)
     if format == "csv":
         def lines():
             with container.engine.connect() as conn:

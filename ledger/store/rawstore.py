@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from .database import Database
-from .records import KEY_EVENT_TOPIC
+from .records import KEY_EVENT_TOPIC, SealedEvent
 
 PARTITIONS = 256  # streams are split by the first byte of their UUID
 
@@ -94,3 +94,42 @@ def key_event_envelopes(database: Database, conn: Any) -> list[dict[str, Any]]:
 
 def count_events(database: Database, conn: Any) -> int:
     return conn.execute(f"SELECT COUNT(*) FROM {database.events_table}").fetchone()[0]  # noqa: S608
+
+
+def log_position(kind: str) -> str:
+    """The column that holds an event's position in the global log (commit order), for a
+    database ``kind`` (``sqlite``, or ``postgres`` / SQLAlchemy's ``postgresql``)."""
+    return "rowid" if kind == "sqlite" else "notification_id"
+
+
+def sealed_event(state: bytes) -> SealedEvent | None:
+    """The sealed record a row's ``state`` holds, or None when it is not one (damage is
+    reported by ``ledger verify``'s pass over the streams)."""
+    try:
+        record = json.loads(bytes(state))
+        return SealedEvent(record["envelope"], record["hash"], record["seal"], record["key_id"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+class RawLog:
+    """The global log up to position ``stop``, read with SQL, for a projection runner."""
+
+    def __init__(self, database: Database, conn: Any, stop: int) -> None:
+        self.database, self.conn, self.stop = database, conn, stop
+
+    def read_log(self, *, after: int = 0, limit: int = 500) -> list[tuple[int, SealedEvent]]:
+        pos, mark = log_position(self.database.kind), "?" if self.database.kind == "sqlite" else "%s"
+        sql = (f"SELECT {pos}, state FROM {self.database.events_table} "  # noqa: S608
+               f"WHERE {pos} > {mark} AND {pos} <= {mark} ORDER BY {pos} LIMIT {mark}")
+        found: list[tuple[int, SealedEvent]] = []
+        while not found:
+            rows = self.conn.execute(sql, (after, self.stop, limit)).fetchall()
+            if not rows:
+                break
+            found = [(p, e) for p, state in rows if (e := sealed_event(state)) is not None]
+            after = rows[-1][0]
+        return found
+
+    def last_position(self) -> int:
+        return self.stop

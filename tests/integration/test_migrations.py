@@ -35,3 +35,38 @@ def test_migrations_are_found_from_any_working_directory(monkeypatch, tmp_path):
     monkeypatch.delenv("LEDGER_ALEMBIC_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     assert migrations.script_location() == Path(__file__).resolve().parents[2] / "alembic"
+
+
+def test_audit_rows_written_before_0008_get_the_hash_of_their_event(database, sealing_key):
+    """0008 adds ``event_hash`` to the audit trail and fills it from the event at each row's position."""
+    import uuid
+
+    from sqlalchemy import inspect, text
+
+    from alembic import command
+    from ledger.store.application import Draft, Ledger
+    from projections.db import make_engine
+    from projections.read_models import all_projections
+    from projections.runner import ProjectionRunner
+    from tests.support import core_catalogue
+
+    ledger = Ledger(database, sealing_key, core_catalogue(), pool_size=1)
+    engine = make_engine(database)
+    try:
+        for i in range(3):
+            ledger.append([Draft("NoteAdded", uuid.uuid4(), {"text": f"n{i}"}, actor="a")])
+        ProjectionRunner(ledger, engine, all_projections()).catch_up()
+        logged = {p: e.hash for p, e in ledger.read_log(after=0, limit=10)}
+        engine.dispose()
+        command.downgrade(migrations._config(database), "0008-1")  # as the rows were before 0008
+        with engine.connect() as conn:
+            assert "event_hash" not in {c["name"] for c in inspect(conn).get_columns("audit_trail")}
+        engine.dispose()
+        migrations.upgrade(database)
+        with engine.connect() as conn:
+            stored = dict(conn.execute(text("SELECT position, event_hash FROM audit_trail")).all())
+        assert stored == logged and len(stored) == 3
+        assert migrations.pending(database) == []
+    finally:
+        engine.dispose()
+        ledger.close()

@@ -1,5 +1,6 @@
 """R3: the tamper matrix on a real journey; each change is found by ``ledger verify`` with stream,
-seq and reason (whole-stream deletions and truncation by the Merkle log and signed checkpoints)."""
+seq and reason (whole-stream deletions and truncation by the Merkle log and signed checkpoints),
+and each edit of a read model with its table, key and column."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from api.container import build_container
 from ledger.services.journeys import run_autologous_journey
+from projections.verify_read_models import verify_read_models
 from tests import tamper
 
 from .conftest import FULL, make_served, report
@@ -152,3 +154,34 @@ def _restore(db, rows):
             conn.execute(f"INSERT INTO {db.events_table} ({position}, originator_id, originator_version, "  # noqa: S608
                          f"topic, state) VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
                          (index, stream, seq, topic, state))
+
+
+def test_every_read_model_edit_is_named_with_table_key_and_column(database, journey):
+    """A DBA's edits of the read models the API, CSV and portal serve (no event touched): each row
+    is named, table, key and column, stored against expected."""
+    drill, result, envs = journey
+    released = _last(envs, "ProductReleased")
+    container = build_container(drill.settings)
+    try:
+        with container.engine.connect() as conn:
+            position = conn.exec_driver_sql(
+                f"SELECT position FROM audit_trail WHERE event_id = '{released['event_id']}'").scalar_one()
+    finally:
+        container.close()
+    bag = str(result.units["apheresis_bag"])
+    edits = [  # (statement, params, what verify must name)
+        ("UPDATE audit_trail SET actor = ? WHERE position = ?", ("mallory", position),
+         f"read model audit_trail [position={position}] actor: stored 'mallory', expected '{released['actor']}'"),
+        ("UPDATE custody_units SET custodian = ? WHERE unit_id = ?", ("mallory", bag),
+         f"read model custody_units [unit_id={bag}] custodian: stored 'mallory'"),
+        ("UPDATE cases SET status = ? WHERE coi = ?", ("cancelled", result.coi), "status: stored 'cancelled'"),
+        ("DELETE FROM genealogy_edges WHERE dst = ?", (bag,), f"dst={bag}, relation="),
+    ]
+    for statement, params, _ in edits:
+        assert tamper.edit_read_model(database, statement, params) >= 1, statement
+    out = _verify(drill) if FULL else "\n".join(
+        d.line() for d in verify_read_models(drill.database).differences)
+    misses = [wanted for _, _, wanted in edits if wanted not in out]
+    assert not misses, f"{misses} not in\n{out}"
+    report("R3-read-models", database=database.kind, tampers=len(edits), detected=len(edits) - len(misses),
+           verifier="ledger verify CLI" if FULL else "in process")

@@ -12,12 +12,13 @@ from sqlalchemy import Engine, text
 from ledger.domain.catalogue import build_catalogue
 from ledger.store.application import Ledger
 from projections.db import make_engine
-from projections.read_models import all_projections, read_models
+from projections.read_models import all_projections
 from projections.runner import ProjectionRunner
+from projections.verify_read_models import read_model_tables
 
 from .journeys import Clock, Journey
 
-READ_MODEL_TABLES = sorted({t for p in read_models() for t in p.tables} | {"stream_directory"})
+READ_MODEL_TABLES = sorted(read_model_tables())
 
 
 @pytest.fixture

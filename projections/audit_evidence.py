@@ -1,0 +1,105 @@
+"""Each audit-trail row that is shown, checked against the sealed event at its log position.
+
+The audit trail is a read model: a table anyone with write rights on the database can edit
+without touching a sealed event. A shown row is ``verified`` only when:
+
+* the log holds an event at the row's ``position``, with the row's ``event_id``;
+* that envelope re-hashes (RFC 8785 JCS, SHA-256) to the hash stored with it, which equals the
+  row's ``event_hash``, and the ledger's seal over it verifies with the published key valid when
+  it was recorded;
+* the row equals what the audit-trail projector itself makes of that event (every column but
+  ``corrected_by``, which later corrections fill);
+* on a page filtered by COI or unit, the event is one that concerns that COI or unit.
+
+Otherwise it carries ``verified: False`` and the ``problem``. Cost: one query for the events at
+the page's positions, one hash and one Ed25519 check per row, and the projector's few indexed
+reads (stream directory, a corrected event's original detail). What a page cannot see (a row or
+link deleted, ``corrected_by``, the stream directory itself) ``ledger verify --read-models`` checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+
+from ledger.domain.catalogue import typed
+from ledger.envelope import envelope_hash
+from ledger.errors import LedgerError
+from ledger.keys.sealing import KeyRing
+from ledger.store.database import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE
+from ledger.store.rawstore import log_position, sealed_event
+from ledger.store.records import SealedEvent
+from ledger.timefmt import parse_utc
+
+from .audit import AuditTrailProjection
+from .audit_query import AuditFilters, shape
+from .common import StreamDirectory
+from .read_models import GROUP_NAME
+
+CHUNK = 500
+UNCHECKED = ("corrected_by",)  # filled by later events: checked by ``ledger verify --read-models``
+
+
+def events_at(conn: Connection, positions: Iterable[int]) -> dict[int, SealedEvent | None]:
+    """The sealed event at each position of the global log (None: a row that is no sealed record)."""
+    dialect = conn.dialect.name
+    table = SQLITE_EVENTS_TABLE if dialect == "sqlite" else POSTGRES_EVENTS_TABLE
+    pos = log_position(dialect)
+    query = text(f"SELECT {pos}, state FROM {table} WHERE {pos} IN :p").bindparams(  # noqa: S608
+        bindparam("p", expanding=True))
+    wanted, found = sorted(set(positions)), {}
+    for start in range(0, len(wanted), CHUNK):
+        for position, state in conn.execute(query, {"p": wanted[start:start + CHUNK]}):
+            found[int(position)] = sealed_event(state)
+    return found
+
+
+def check_rows(conn: Connection, rows: Sequence[dict[str, Any]], keyring: KeyRing | None,
+               filters: AuditFilters | Mapping[str, Any] | None = None) -> None:
+    """Set ``verified`` and ``problem`` on each row (rows as :func:`audit_trail_page` answers them)."""
+    selected = AuditFilters.of(filters)
+    events = events_at(conn, (r["position"] for r in rows))
+    projector = AuditTrailProjection()
+    projector.share(StreamDirectory(GROUP_NAME))  # the directory the service's group keeps
+    for row in rows:
+        problem = _problem(conn, row, events.get(row["position"]), keyring, projector, selected)
+        row["verified"], row["problem"] = problem is None, problem
+
+
+def _problem(conn: Connection, row: Mapping[str, Any], event: SealedEvent | None, keyring: KeyRing | None,
+             projector: AuditTrailProjection, filters: AuditFilters) -> str | None:
+    if event is None:
+        return f"no sealed event at log position {row['position']}"
+    env = event.envelope
+    if env.get("event_id") != row["event_id"]:
+        return f"the log holds another event at position {row['position']}"
+    try:
+        recomputed = envelope_hash(env)
+        recorded_at = parse_utc(env["recorded_at"])
+    except (LedgerError, KeyError, TypeError) as exc:
+        return f"the sealed event cannot be hashed: {exc}"
+    if recomputed != event.hash:
+        return "the sealed event does not hash to its stored hash (altered)"
+    if row.get("event_hash") != event.hash:
+        return "the row's event hash is not the hash in the log"
+    if keyring is None:
+        return "no published key ring to check the seal with"
+    reason = keyring.check_seal(event.key_id, event.hash, event.seal, recorded_at)
+    if reason is not None:
+        return reason
+    try:
+        data = typed(env["type"], env["data"])
+    except ValueError:
+        data = None
+    expected = shape({**projector.row(conn, row["position"], env, data, event.hash), "corrected_by": None})
+    changed = [c for c, v in expected.items() if c not in UNCHECKED and row.get(c) != v]
+    if changed:
+        return "the row differs from its sealed event: " + ", ".join(changed)
+    if filters.coi is not None or filters.unit_id is not None:
+        cois, units = projector.links(conn, env)
+        if (filters.coi is not None and filters.coi not in cois) or (
+                filters.unit_id is not None and str(filters.unit_id) not in units):
+            return "the sealed event does not concern the case or unit this page lists"
+    return None
