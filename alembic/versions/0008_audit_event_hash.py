@@ -4,7 +4,7 @@ Rows written before this revision are filled from the event at their position, s
 the event it was projected from can be compared without a rebuild.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 from alembic import op
