@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import admin, checkpoints, export, listing, projections, scan, scan_steps, service, verify
+from . import admin, checkpoints, export, listing, projections, scan, scan_steps, service, transfer, verify
 
 app = typer.Typer(
     name="ledger",
@@ -20,6 +20,9 @@ app.command("init")(admin.init)
 app.command("verify")(verify.verify)
 app.command("export")(export.export)
 app.command("serve")(service.serve)
+app.command("backup")(transfer.backup)
+app.command("restore")(transfer.restore)
+app.command("migrate")(transfer.migrate)
 app.command("demo")(service.demo)
 app.command("scan", epilog=scan_steps.purposes_epilog())(scan.scan)
 app.add_typer(service.users_app, name="users")
