@@ -35,7 +35,7 @@ from ledger.store.rawstore import StoreUnreadable
 
 from .common import settings
 
-console = Console(stderr=True)  # progress and errors that stop the run
+console = Console(stderr=True, soft_wrap=True)  # progress and errors that stop the run
 out = Console(soft_wrap=True, highlight=False)  # the proof and the verdict
 
 KeysOption = Annotated[Path | None, typer.Option(
