@@ -2,15 +2,15 @@
 
 A copy is a sequence of records read in ONE snapshot of the source: a ``header``, every event
 in commit order with its exact stored bytes, the signed checkpoints, the idempotency claims,
-the credentials and access tokens, then an ``end`` record with the counts. Read models and the
-Merkle tables are not copied: they are rebuilt from the events.
+the credentials and access tokens, the EPCIS captures, then an ``end`` record with the counts.
+Read models and the Merkle tables are not copied: they are rebuilt from the events.
 
 On disk (``ledger backup``) each record is one line of JSON (UTF-8)::
 
     {"record": "header", "format": "coi-ledger-backup", "version": 1, "created_at": ...,
      "source": "sqlite" | "postgres", "events": N, "checkpoint": {tree_size, root, issued_at, key_id, note} | null}
     {"record": "event", "position": P, "stream": UUID, "seq": S, "topic": T, "state": "<the stored JCS text>"}
-    {"record": "checkpoint" | "claim" | "credential" | "token", <the table's columns>}
+    {"record": "checkpoint" | "claim" | "credential" | "token" | "epcis_capture" | "epcis_event", <columns>}
     {"record": "end", "counts": {"event": N, ...}}
 
 ``state`` is the stored bytes as text (they are UTF-8 JSON); a row that is not UTF-8 is kept as
@@ -48,8 +48,14 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "credential": ("credentials", ("user_id", "password_hash", "wrapped_key", "updated_at")),
     "token": ("access_tokens", ("token_digest", "principal", "kind", "label", "issued_at", "expires_at",
                                 "revoked_at")),
+    # EPCIS captures are records beside the log, not a projection (alembic 0006)
+    "epcis_capture": ("epcis_captures", ("scope_id", "document_hash", "principal", "captured_at", "position",
+                                         "result", "document")),
+    "epcis_event": ("epcis_event_map", ("epcis_event_id", "scope_id", "idx", "ledger_event_id", "stream",
+                                        "ledger_type")),
 }
-_ORDER = {"checkpoint": "tree_size", "claim": "scope", "credential": "user_id", "token": "token_digest"}
+_ORDER = {"checkpoint": "tree_size", "claim": "scope", "credential": "user_id", "token": "token_digest",
+          "epcis_capture": "scope_id", "epcis_event": "scope_id, idx, ledger_event_id"}
 
 
 class CopyError(Exception):

@@ -1,0 +1,26 @@
+"""The application role may read the schema version (``/readyz`` checks no migration is pending).
+
+``alembic_version`` is created by the first migration, before 0003's default privileges, so a
+service connecting as a member of ``ledger_app`` (docker-compose.yml, docs/OPERATIONS.md) could
+not read it and would never be ready.
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("GRANT SELECT ON alembic_version TO ledger_app")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("REVOKE SELECT ON alembic_version FROM ledger_app")
