@@ -30,7 +30,7 @@ from ledger.keys.sealing import KeyRing
 from ledger.merkle import CheckpointError, ProofError, verify_consistency
 from ledger.settings import Settings
 from ledger.store.database import Database
-from ledger.store.portable import CopyError, Loaded, load, read_file, read_store, write_file
+from ledger.store.portable import CopyError, Loaded, TargetRefused, load, read_file, read_store, write_file
 from ledger.store.rawstore import StoreUnreadable
 
 from .common import settings
@@ -149,7 +149,7 @@ def _load(target: Settings, records: Iterable[dict[str, Any]]) -> Loaded:
         loaded = load(target.database, records)
     except CopyError as exc:
         console.print(f"[red]nothing restored:[/red] {exc}")
-        raise typer.Exit(2 if "not empty" in str(exc) or "migrate" in str(exc) else 1) from None
+        raise typer.Exit(2 if isinstance(exc, TargetRefused) else 1) from None
     except StoreUnreadable as exc:
         console.print(f"[red]cannot read the source:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -177,9 +177,9 @@ def _prove(target: Settings, loaded: Loaded, ring: KeyRing) -> None:
             out.print(f"restored tree head: size {head_size} root {_b64(head)}", markup=False)
             if head_size != size:
                 failures.append(f"the restored log holds {head_size} leaves, the copy {size} events")
-            if note is None:
+            if note is None and size:
                 failures.append("the copy carries no signed checkpoint: equality cannot be proven")
-            else:
+            elif note is not None:
                 cp = open_signed(note, ring.keys.values())
                 out.print(f"source's signed checkpoint: {cp.origin} size {cp.tree_size} root {_b64(cp.root)}",
                           markup=False)

@@ -62,8 +62,8 @@ class CopyError(Exception):
     """A copy cannot be read or loaded; the message says where and why."""
 
 
-class TargetNotEmpty(CopyError):
-    """The target store already holds data: a copy is only ever loaded into an empty store."""
+class TargetRefused(CopyError):
+    """The target store cannot take a copy: it holds data already, or its schema is not migrated."""
 
 
 @dataclass
@@ -196,10 +196,10 @@ def _refuse_non_empty(target: Database, conn: Any) -> None:
     tables = [target.events_table] + [name for name, _ in TABLES.values()]
     for table in tables:
         if not _has_table(target, conn, table):
-            raise CopyError(f"the target has no table {table}: migrate its schema first")
+            raise TargetRefused(f"the target has no table {table}: migrate its schema first")
         count = next(select(target, conn, f"SELECT COUNT(*) FROM {table}"))[0]  # noqa: S608
         if count:
-            raise TargetNotEmpty(f"the target database is not empty ({count} rows in {table}): "
+            raise TargetRefused(f"the target database is not empty ({count} rows in {table}): "
                                  "a copy is only loaded into an empty database")
 
 
@@ -285,5 +285,5 @@ class _Pending:
                     cur.executemany(self.sql[kind], queue)
 
 
-__all__ = ["FORMAT", "VERSION", "CopyError", "Loaded", "StoreUnreadable", "TargetNotEmpty", "load",
+__all__ = ["FORMAT", "VERSION", "CopyError", "Loaded", "StoreUnreadable", "TargetRefused", "load",
            "read_file", "read_store", "write_file"]
