@@ -4,15 +4,18 @@
 service connecting as a member of ``ledger_app`` (docker-compose.yml, docs/OPERATIONS.md) could
 not read it and would never be ready.
 
-Revision ID: 0007
-Revises: 0006
+Its own branch from 0002 (where ``ledger_app`` is created), like the identity branch (0100):
+it depends on nothing else, and ``ledger db upgrade`` applies every head.
+
+Revision ID: 0200
+Revises: 0002
 """
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
-branch_labels = None
+revision = "0200"
+down_revision = "0002"
+branch_labels = ("app_role",)
 depends_on = None
 
 
