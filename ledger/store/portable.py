@@ -10,7 +10,7 @@ On disk (``ledger backup``) each record is one line of JSON (UTF-8)::
     {"record": "header", "format": "coi-ledger-backup", "version": 1, "created_at": ...,
      "source": "sqlite" | "postgres", "events": N, "checkpoint": {tree_size, root, issued_at, key_id, note} | null}
     {"record": "event", "position": P, "stream": UUID, "seq": S, "topic": T, "state": "<the stored JCS text>"}
-    {"record": "checkpoint" | "claim" | "credential" | "token" | "epcis_capture" | "epcis_event", <columns>}
+    {"record": "checkpoint" | "claim" | "credential" | "token" | "epcis_capture" | "epcis_event", <every column>}
     {"record": "end", "counts": {"event": N, ...}}
 
 ``state`` is the stored bytes as text (they are UTF-8 JSON); a row that is not UTF-8 is kept as
@@ -41,21 +41,18 @@ from .rawstore import StoreUnreadable, select, snapshot
 FORMAT, VERSION = "coi-ledger-backup", 1
 BATCH = 500
 
-# record kind -> (table, columns), copied as they are
-TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "checkpoint": ("checkpoints", ("tree_size", "root", "issued_at", "key_id", "note")),
-    "claim": ("ledger_idempotency", ("scope", "request_digest", "result", "created_at")),
-    "credential": ("credentials", ("user_id", "password_hash", "wrapped_key", "updated_at")),
-    "token": ("access_tokens", ("token_digest", "principal", "kind", "label", "issued_at", "expires_at",
-                                "revoked_at")),
+# record kind -> (table, ordered by): copied with every column the table has (the target's schema
+# is migrated by the same code, so a column a later migration adds is copied without a change here)
+TABLES: dict[str, tuple[str, str]] = {
+    "checkpoint": ("checkpoints", "tree_size"),
+    "claim": ("ledger_idempotency", "scope"),
+    "credential": ("credentials", "user_id"),
+    "token": ("access_tokens", "token_digest"),
     # EPCIS captures are records beside the log, not a projection (alembic 0006)
-    "epcis_capture": ("epcis_captures", ("scope_id", "document_hash", "principal", "captured_at", "position",
-                                         "result", "document")),
-    "epcis_event": ("epcis_event_map", ("epcis_event_id", "scope_id", "idx", "ledger_event_id", "stream",
-                                        "ledger_type")),
+    "epcis_capture": ("epcis_captures", "scope_id"),
+    "epcis_event": ("epcis_event_map", "scope_id, idx, ledger_event_id"),
 }
-_ORDER = {"checkpoint": "tree_size", "claim": "scope", "credential": "user_id", "token": "token_digest",
-          "epcis_capture": "scope_id", "epcis_event": "scope_id, idx, ledger_event_id"}
+_CHECKPOINT = ("tree_size", "root", "issued_at", "key_id", "note")
 
 
 class CopyError(Exception):
@@ -93,7 +90,7 @@ def read_store(database: Database) -> Iterator[dict[str, Any]]:
         events = next(select(database, conn, f"SELECT COUNT(*) FROM {table}"))[0]  # noqa: S608
         checkpoint = None
         if _has_table(database, conn, "checkpoints"):
-            _, columns = TABLES["checkpoint"]
+            columns = _CHECKPOINT
             row = next(select(database, conn, f"SELECT {', '.join(columns)} FROM checkpoints "  # noqa: S608
                               "WHERE tree_size <= %s ORDER BY tree_size DESC LIMIT 1", (events,)), None)
             checkpoint = _row(columns, row) if row else None
@@ -105,15 +102,24 @@ def read_store(database: Database) -> Iterator[dict[str, Any]]:
             counts["event"] += 1
             yield {"record": "event", "position": int(position), "stream": str(UUID(str(stream))),
                    "seq": int(seq), "topic": topic, **_state_field(bytes(state))}
-        for kind, (name, columns) in TABLES.items():
+        for kind, (name, order) in TABLES.items():
             counts[kind] = 0
             if not _has_table(database, conn, name):
                 continue
-            sql = f"SELECT {', '.join(columns)} FROM {name} ORDER BY {_ORDER[kind]}"  # noqa: S608
+            columns = _columns(database, conn, name)
+            sql = f"SELECT {', '.join(columns)} FROM {name} ORDER BY {order}"  # noqa: S608
             for row in select(database, conn, sql, name=f"copy_{kind}"):
                 counts[kind] += 1
                 yield {"record": kind, **_row(columns, row)}
         yield {"record": "end", "counts": counts}
+
+
+def _columns(database: Database, conn: Any, table: str) -> tuple[str, ...]:
+    if database.kind == "sqlite":
+        return tuple(r[1] for r in conn.execute(f"PRAGMA table_info({table})"))
+    sql = ("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+           "AND table_name = %s ORDER BY ordinal_position")
+    return tuple(r[0] for r in select(database, conn, sql, (table,)))
 
 
 def _row(columns: tuple[str, ...], row: Any) -> dict[str, Any]:
@@ -226,7 +232,7 @@ def _load(target: Database, conn: Any, records: Iterator[dict[str, Any]]) -> Loa
                 row = (position, stream.hex if target.kind == "sqlite" else stream, int(record["seq"]),
                        record["topic"], _state_bytes(record))
             elif kind in TABLES:
-                row = tuple(record[c] for c in TABLES[kind][1])
+                row = tuple((k, v) for k, v in record.items() if k != "record")
             else:
                 raise CopyError(f"unknown record kind {kind!r}")
         except (KeyError, ValueError, TypeError) as exc:
@@ -253,36 +259,42 @@ def _advance_positions(target: Database, conn: Any, last: int) -> None:
 
 
 class _Pending:
-    """Rows queued per table and inserted in batches."""
+    """Rows queued per table (and column set) and inserted in batches."""
 
     def __init__(self, target: Database, conn: Any) -> None:
         self.target, self.conn = target, conn
-        self.rows: dict[str, list[tuple]] = {}
-        mark = "?" if target.kind == "sqlite" else "%s"
-        pos = _position_column(target)
-        columns = f"{pos}, originator_id, originator_version, topic, state"
-        self.sql = {"event": f"INSERT INTO {target.events_table} ({columns}) "  # noqa: S608
-                             f"VALUES ({', '.join([mark] * 5)})"}
-        for kind, (table, columns) in TABLES.items():
-            self.sql[kind] = (f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
-                              f"VALUES ({', '.join([mark] * len(columns))})")
+        self.mark = "?" if target.kind == "sqlite" else "%s"
+        self.rows: dict[tuple[str, tuple[str, ...]], list[tuple]] = {}
+        self.known: dict[str, set[str]] = {}  # the target's columns: nothing else reaches the SQL
 
     def add(self, kind: str, row: tuple) -> None:
-        queue = self.rows.setdefault(kind, [])
-        queue.append(row)
+        if kind == "event":
+            columns: tuple[str, ...] = (_position_column(self.target), "originator_id", "originator_version",
+                                        "topic", "state")
+            values = row
+        else:
+            columns, values = tuple(k for k, _ in row), tuple(v for _, v in row)
+            if kind not in self.known:
+                self.known[kind] = set(_columns(self.target, self.conn, TABLES[kind][0]))
+            unknown = set(columns) - self.known[kind]
+            if unknown:
+                raise CopyError(f"a {kind} record names columns the target does not have: {sorted(unknown)}")
+        queue = self.rows.setdefault((kind, columns), [])
+        queue.append(values)
         if len(queue) >= BATCH:
             self.flush()
 
     def flush(self) -> None:
-        for kind in ("event", *TABLES):  # events first, in order
-            queue = self.rows.pop(kind, [])
-            if not queue:
-                continue
+        for (kind, columns), queue in sorted(self.rows.items(), key=lambda item: item[0][0] != "event"):
+            table = self.target.events_table if kind == "event" else TABLES[kind][0]
+            sql = (f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - names from this module
+                   f"VALUES ({', '.join([self.mark] * len(columns))})")
             if self.target.kind == "sqlite":
-                self.conn.executemany(self.sql[kind], queue)
+                self.conn.executemany(sql, queue)
             else:
                 with self.conn.cursor() as cur:
-                    cur.executemany(self.sql[kind], queue)
+                    cur.executemany(sql, queue)
+        self.rows.clear()
 
 
 __all__ = ["FORMAT", "VERSION", "CopyError", "Loaded", "StoreUnreadable", "TargetRefused", "load",
