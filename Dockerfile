@@ -32,6 +32,9 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status == 200 else 1)"
 # GS1's EPCIS 2.0 JSON schema and the portal's templates are package data of `api`: the
 # `pip install .` above puts them in /opt/venv, so nothing needs to be mounted.
-# Migrations first (idempotent), then the service. Keys must exist: mount them, or run
-# `ledger init` once against the same volume (keys are never created outside dev mode).
-CMD ["sh", "-c", "ledger db upgrade && exec ledger serve --host 0.0.0.0 --port 8000 --workers ${LEDGER_WORKERS:-2}"]
+# The service only: it connects as a member of the append-only ledger_app role, which cannot
+# migrate. Migrations run separately as the schema owner (`ledger db upgrade`; the `migrate`
+# service of docker-compose.yml). Keys must exist: mount them, or run `ledger init` once
+# against the same volume (keys are never created outside dev mode).
+# HTTPS: add --tls-cert/--tls-key (mounted files), or set LEDGER_HTTPS=true behind a TLS proxy.
+CMD ["sh", "-c", "exec ledger serve --host 0.0.0.0 --port 8000 --workers ${LEDGER_WORKERS:-2}"]

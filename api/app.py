@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 
 from ledger.settings import Settings
 
@@ -17,6 +17,7 @@ from .container import Container, build_container
 from .deps import refuse_control_characters
 from .observability import Metrics, RequestContext, configure_logging
 from .portal import router as portal_router
+from .portal.session import renew_activity
 from .routes import (
     admin,
     audit,
@@ -68,7 +69,20 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
                    dossier_routes, epcis):
         app.include_router(module.router)
     app.include_router(portal_router)  # the auditor/QA portal: pages and static files under /portal
+    app.middleware("http")(renew_activity)
+    app.middleware("http")(strict_transport)
     return app
+
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+async def strict_transport(request: Request, call_next):
+    """HSTS on every answer when the service is reached over HTTPS only (``LEDGER_HTTPS``)."""
+    response = await call_next(request)
+    if request.app.state.container.settings.https:
+        response.headers["Strict-Transport-Security"] = HSTS
+    return response
 
 
 def app_from_env() -> FastAPI:

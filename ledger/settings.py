@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # occurred_at accepted from clients: this far before / after the server time
     occurred_past_days: int = Field(365, ge=0)
     occurred_future_minutes: int = Field(10, ge=0)
+    portal_idle_minutes: int = Field(15, gt=0)  # a portal session idle this long is signed out
+    # Reached over HTTPS only (`ledger serve --tls-cert`, or a TLS-terminating proxy in front):
+    # HSTS on every answer and Secure portal cookies.
+    https: bool = False
     run_projections: bool = True  # follow the log in the service process
     insecure_fast_hashing: bool = False  # cheap Argon2 for test suites; refused in production
     # Global log (docs/DESIGN.md "The global log and checkpoints"): the checkpoint origin line, which is

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import accounts, admin, checkpoints, export, listing, projections, scan, scan_steps, service, verify
+from . import accounts, admin, checkpoints, export, listing, projections, scan, scan_steps, service, transfer, verify
 from . import tokens as _tokens  # noqa: F401 - registers `tokens list` and `tokens revoke`
 
 app = typer.Typer(
@@ -19,8 +19,11 @@ app.add_typer(projections.projections_app, name="projections")
 app.add_typer(checkpoints.checkpoints_app, name="checkpoints")
 app.command("init")(admin.init)
 app.command("verify")(verify.verify)
-app.command("export")(export.export)
+app.add_typer(export.export_app, name="export")
 app.command("serve")(service.serve)
+app.command("backup")(transfer.backup)
+app.command("restore")(transfer.restore)
+app.command("migrate")(transfer.migrate)
 app.command("demo")(service.demo)
 app.command("scan", epilog=scan_steps.purposes_epilog())(scan.scan)
 app.add_typer(accounts.users_app, name="users")  # service's, with the commands of listing and accounts

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,14 +24,31 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS with this certificate (PEM chain).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key (PEM).")] = None,
 ) -> None:
-    """Run the REST API (uvicorn)."""
+    """Run the REST API (uvicorn); HTTPS with --tls-cert and --tls-key (then HSTS and Secure cookies)."""
+    import os
+
     import uvicorn
 
-    settings()  # refuse bad configuration before forking workers
-    console.print(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    current = settings()  # refuse bad configuration before forking workers
+    if (tls_cert is None) != (tls_key is None):
+        console.print("[red]give both --tls-cert and --tls-key[/red]")
+        raise typer.Exit(2)
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            console.print(f"[red]no file {path}[/red]")
+            raise typer.Exit(2)
+    scheme = "https" if tls_cert else "http"
+    if tls_cert:
+        os.environ["LEDGER_HTTPS"] = "true"  # the workers read their settings from the environment
+    elif current.https:
+        console.print("LEDGER_HTTPS is set: HSTS and Secure cookies, for the TLS-terminating proxy in front")
+    console.print(f"serving on {scheme}://{host}:{port}  (docs: {scheme}://{host}:{port}/docs)")
     uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False,
+                ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None)
 
 
 def demo(

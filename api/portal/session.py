@@ -3,8 +3,13 @@
 * Signing in calls the same ``authenticate()`` as ``POST /v1/auth/token`` (failures are
   recorded as ``AccessDenied`` and throttled per client and account) and issues the same kind of
   token; an account whose password must be changed is sent to the API to change it.
-* The cookie is HttpOnly, SameSite=Strict, Secure when the request came over https, and its
-  path is ``/portal``: the API routes never receive it and keep accepting bearer headers only.
+* The cookie is HttpOnly, SameSite=Strict, Secure when the request came over https or the
+  service is configured as reached over HTTPS only (``LEDGER_HTTPS``), and its path is
+  ``/portal``: the API routes never receive it and keep accepting bearer headers only.
+* Idle timeout (``LEDGER_PORTAL_IDLE_MINUTES``): a second cookie holds the time of the session's
+  last request, MACed with the session token under the token secret; a request later than the
+  timeout (by the server clock), or without a valid one, revokes the token and goes to sign-in.
+  Each request of a live session renews it (:func:`renew_activity`, a middleware).
 * Every request resolves the token exactly as the API does (:func:`api.deps.get_principal`):
   revoked, expired, deactivated or locked means signed out.
 * POST forms carry a CSRF token: before sign-in a random value double-submitted in its own
@@ -31,6 +36,7 @@ from ..deps import Principal, get_principal
 
 COOKIE = "ledger_portal"
 LOGIN_CSRF_COOKIE = "ledger_portal_login"
+ACTIVITY_COOKIE = "ledger_portal_seen"
 COOKIE_PATH = "/portal"
 
 
@@ -57,6 +63,10 @@ def current_principal(request: Request) -> Principal:
         raise SignedOut from None
     if not may_use_portal(principal):
         raise SignedOut
+    if not _active(request, token):
+        container_of(request).tokens.revoke(token)
+        raise SignedOut
+    request.state.portal_session = token
     return principal
 
 
@@ -69,7 +79,7 @@ def may_audit(principal: Principal) -> bool:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    return request.url.scheme == "https" or container_of(request).settings.https
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int | None) -> None:
@@ -86,6 +96,7 @@ def start_session(response: Response, request: Request, user_id: str) -> None:
     minutes = container.settings.token_minutes
     token = container.tokens.issue(user_id, "user", ttl=timedelta(minutes=minutes), label="portal")
     set_cookie(response, request, COOKIE, token, max_age=minutes * 60)
+    _mark_active(response, request, token)
     clear_cookie(response, request, LOGIN_CSRF_COOKIE)
 
 
@@ -95,6 +106,42 @@ def end_session(response: Response, request: Request) -> None:
     if token:
         container_of(request).tokens.revoke(token)
     clear_cookie(response, request, COOKIE)
+    clear_cookie(response, request, ACTIVITY_COOKIE)
+
+
+# -- idle timeout -------------------------------------------------------------------------------
+
+
+def _now(request: Request) -> int:
+    return int(container_of(request).ledger.clock().timestamp())  # the server clock
+
+
+def _activity_mac(request: Request, token: str, seconds: str) -> str:
+    key = container_of(request).settings.token_secret.get_secret_value().encode()
+    return hmac.new(key, b"portal-seen\x00" + token.encode() + b"\x00" + seconds.encode(), hashlib.sha256).hexdigest()
+
+
+def _mark_active(response: Response, request: Request, token: str) -> None:
+    seconds = str(_now(request))
+    set_cookie(response, request, ACTIVITY_COOKIE, f"{seconds}.{_activity_mac(request, token, seconds)}", None)
+
+
+def _active(request: Request, token: str) -> bool:
+    seconds, _, mac = (request.cookies.get(ACTIVITY_COOKIE) or "").partition(".")
+    if not seconds.isdigit() or not hmac.compare_digest(mac, _activity_mac(request, token, seconds)):
+        return False
+    idle = container_of(request).settings.portal_idle_minutes * 60
+    return _now(request) - int(seconds) <= idle
+
+
+async def renew_activity(request: Request, call_next):
+    """Middleware: a portal request of a live session renews its last-activity cookie."""
+    response = await call_next(request)
+    token = getattr(request.state, "portal_session", None)
+    ends = any(header.startswith(f"{COOKIE}=") for header in response.headers.getlist("set-cookie"))
+    if token and not ends:  # not when this very response signs in or out
+        _mark_active(response, request, token)
+    return response
 
 
 # -- CSRF ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -45,6 +45,31 @@ def connect(database: Database) -> Iterator[Any]:
                 yield conn
     except (sqlite3.Error, psycopg.Error) as exc:
         raise StoreUnreadable(f"cannot read the event store: {exc}") from exc
+
+
+@contextmanager
+def snapshot(database: Database) -> Iterator[Any]:
+    """A read-only connection whose every read sees one snapshot of the store."""
+    with connect(database) as conn:
+        if database.kind == "sqlite":
+            conn.execute("BEGIN")
+        else:
+            import psycopg
+
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        yield conn
+
+
+def select(database: Database, conn: Any, sql: str, params: Sequence[Any] = (), name: str = "") -> Iterator[Any]:
+    """Rows of ``sql`` (``%s`` placeholders on both stores); ``name``: streamed server-side on PostgreSQL."""
+    if database.kind == "sqlite":
+        yield from conn.execute(sql.replace("%s", "?"), params)
+        return
+    with conn.cursor(name=name or None) as cur:
+        if name:
+            cur.itersize = 5000
+        cur.execute(sql, params)
+        yield from cur
 
 
 def _bounds(database: Database, partition: int) -> tuple[Any, Any]:

@@ -50,7 +50,7 @@ from ..merkle import (
 )
 from ..merkle.witness import TERMINATOR, WitnessError, format_witness, parse_witness
 from ..store.database import Database
-from ..store.rawstore import connect
+from ..store.rawstore import select, snapshot
 from ..timefmt import parse_utc
 from .verify import Finding
 
@@ -122,7 +122,7 @@ def _leaf(state: bytes, stored_hash: Any) -> bytes:
         return leaf_hash(b"undecodable\x00" + state)
 
 
-def _open(note: str, keys: Iterable[PublishedKey], origin: str | None = None) -> Checkpoint:
+def open_signed(note: str, keys: Iterable[PublishedKey], origin: str | None = None) -> Checkpoint:
     """Open a checkpoint note signed under key name = its origin line by one of ``keys``."""
     name = note.split("\n", 1)[0]
     try:
@@ -142,14 +142,7 @@ class _Check:
         self.pos = "rowid" if self.sqlite else "notification_id"
 
     def rows(self, sql: str, params: Sequence[Any] = (), name: str = "") -> Iterator:
-        if self.sqlite:
-            yield from self.conn.execute(sql.replace("%s", "?"), params)
-            return
-        with self.conn.cursor(name=name or None) as cur:  # named: streamed server-side
-            if name:
-                cur.itersize = 5000
-            cur.execute(sql, params)
-            yield from cur
+        return select(self.db, self.conn, sql, params, name)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return next(iter(self.rows(sql, params)), None)
@@ -171,7 +164,7 @@ class _Check:
                 if not key.covers(parse_utc(issued_at)):
                     self.found.add("key not valid", f"{label}: key {key_id} was not valid at {issued_at}")
                     continue
-                cp = _open(note, [key])
+                cp = open_signed(note, [key])
             except (CheckpointError, LedgerError) as exc:
                 self.found.add("bad checkpoint signature", f"{label}: {exc}")
                 continue
@@ -185,7 +178,7 @@ class _Check:
         origin = rows[0][4].split("\n", 1)[0] if rows else None
         for number, note in enumerate(notes, start=1):
             try:
-                cp = _open(note, self.ring.keys.values(), origin)
+                cp = open_signed(note, self.ring.keys.values(), origin)
             except CheckpointError as exc:
                 self.found.add("bad checkpoint signature", f"witness note {number}: {exc}")
                 continue
@@ -306,13 +299,7 @@ def verify_log(
     on_events: Callable[[int], None] | None = None,
 ) -> LogReport:
     """Check the global log against its Merkle tree, checkpoints and ``witness`` notes."""
-    with connect(database) as conn:
-        if database.kind == "sqlite":
-            conn.execute("BEGIN")  # one snapshot for every read below
-        else:
-            import psycopg
-
-            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    with snapshot(database) as conn:  # one snapshot for every read below
         check = _Check(database, conn, keyring, max_per_reason)
         report, tables = check.report, check.has_tables()
         sql = "SELECT tree_size, root, issued_at, key_id, note FROM checkpoints ORDER BY tree_size"
@@ -336,4 +323,4 @@ def verify_log(
     return report
 
 
-__all__ = ["TERMINATOR", "LogReport", "WitnessError", "format_witness", "parse_witness", "verify_log"]
+__all__ = ["TERMINATOR", "LogReport", "WitnessError", "format_witness", "open_signed", "parse_witness", "verify_log"]
