@@ -20,6 +20,7 @@ from .credential_store import CredentialStore
 from .executor import Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .quality import QualityService
+from .scope import CaseUnits, no_units
 from .steps import as_step
 from .units import UnitService
 
@@ -56,8 +57,9 @@ def build_services(
     clock: Callable[[], datetime] = utc_now,
     argon2: Argon2Params = DEFAULT_PARAMS,
     password_days: int | None = None,
+    case_units: CaseUnits = no_units,
 ) -> Services:
-    executor = Executor(ledger, clock)
+    executor = Executor(ledger, clock, case_units)
     return Services(
         ledger=ledger,
         executor=executor,
