@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from sqlalchemy import Engine
 
@@ -12,12 +13,14 @@ from ledger.domain.credentials import DEFAULT_PARAMS, FAST_TEST_PARAMS
 from ledger.domain.identifiers import purpose_key
 from ledger.services import Services, build_services
 from ledger.services.access import TokenPolicy
+from ledger.services.scope import CaseUnits
 from ledger.services.sign_in_throttle import SignInThrottle
 from ledger.services.token_store import TokenStore
 from ledger.settings import Settings
 from ledger.store import migrations
 from ledger.store.application import Ledger
 from projections.checkpoints import CheckpointPublisher
+from projections.custody_query import units_of_case
 from projections.db import make_engine
 from projections.merkle_log import MerkleLog
 from projections.read_models import all_projections
@@ -64,6 +67,18 @@ class Container:
         self.engine.dispose()
 
 
+def case_units_reader(ledger: Ledger, engine: Engine, runner: ProjectionRunner) -> CaseUnits:
+    """A case's units for the site scope of writes, from the custody read model once it has
+    applied the log so far (if it lags, a write is refused, never wrongly allowed)."""
+
+    def case_units(coi: str) -> list[UUID]:
+        runner.wait_for(ledger.last_position())
+        with engine.connect() as conn:
+            return [UUID(unit) for unit in units_of_case(conn, coi)]
+
+    return case_units
+
+
 def build_container(settings: Settings) -> Container:
     if settings.dev_mode:
         migrations.upgrade(settings.database)  # first start of the embedded default
@@ -71,6 +86,8 @@ def build_container(settings: Settings) -> Container:
     # one connection per request thread (see api/app.py), plus the two followers' own
     engine = make_engine(settings.database, pool_size=settings.pool_size + 2)
     master_secret = settings.site_secret.get_secret_value().encode()
+    # Two followers, so slow read models never delay signed checkpoints (B7).
+    runner = ProjectionRunner(ledger, engine, all_projections(settings))
     services = build_services(
         ledger, engine, master_secret=master_secret,
         password_days=settings.password_days, password_min_length=settings.password_min_length,
@@ -79,9 +96,8 @@ def build_container(settings: Settings) -> Container:
         throttle=SignInThrottle(settings.rate_limit_storage, client_limits=settings.sign_in_client_limits,
                                 account_limits=settings.sign_in_account_limits,
                                 key=purpose_key(master_secret, "sign-in")),
+        case_units=case_units_reader(ledger, engine, runner),
     )
-    # Two followers, so slow read models never delay signed checkpoints (B7).
-    runner = ProjectionRunner(ledger, engine, all_projections(settings))
     publisher = CheckpointPublisher.from_settings(settings, ledger.sealing_key)
     log_follower = ProjectionRunner(ledger, engine, [MerkleLog(publisher)])
     container = Container(settings, ledger, engine, services, services.access.store, runner, log_follower, Metrics())

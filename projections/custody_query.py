@@ -86,3 +86,9 @@ def custody_timeline(conn: Connection, unit_id: str, *, now: datetime | str | No
                              tracking=s["tracking"]))
     out["gaps"] = sorted(gaps, key=lambda g: (g["from"], g["kind"]))
     return out
+
+
+def units_of_case(conn: Connection, coi: str) -> list[str]:
+    """The ids of the units labelled for the case ``coi``."""
+    return [row[0] for row in conn.execute(sql(
+        "SELECT unit_id FROM custody_units WHERE coi = :c ORDER BY labelled_position"), {"c": coi})]

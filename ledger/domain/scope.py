@@ -7,12 +7,15 @@ location of a handover or scan). A case or a unit involves the sites of all its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 from ..datatypes import EventData
 from .catalogue import SPECS, typed
+from .events_case import CaseEnrolled, DonorRegistered
 from .spec import no_sites
+from .unit import UnitState
 
 
 def event_sites(event_type: str, data: EventData | Mapping[str, Any], site: str | None = None) -> frozenset[str]:
@@ -37,3 +40,26 @@ def stream_sites(envelopes: Iterable[Mapping[str, Any]]) -> frozenset[str]:
     for envelope in envelopes:
         involved |= envelope_sites(envelope)
     return frozenset(involved)
+
+
+CASE_OPENERS = frozenset({CaseEnrolled.__name__, DonorRegistered.__name__})
+"""The events that open a case stream."""
+
+
+def owner_case(stream: Any, envelopes: Sequence[Mapping[str, Any]]) -> UUID | None:
+    """The case a stream belongs to: itself for a case stream; for a unit or a lot, the case its
+    first event names (``UnitLabelled.case``, ``ManufacturingStarted.case``); else None (a
+    registry stream belongs to no case)."""
+    if not envelopes:
+        return None
+    first = envelopes[0]
+    if first["type"] in CASE_OPENERS:
+        return UUID(str(stream))
+    case = first["data"].get("case") if isinstance(first["data"], Mapping) else None
+    return UUID(str(case)) if case else None
+
+
+def holds_custody(unit: UnitState, party: str) -> bool:
+    """Whether ``party`` is the unit's custodian or the recipient of its pending handover
+    (custody grants scope: a courier's hub is not a site the unit's events name)."""
+    return unit.custodian == party or (unit.pending is not None and unit.pending.to_party == party)

@@ -21,6 +21,7 @@ from .credential_store import CredentialStore
 from .executor import Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .quality import QualityService
+from .scope import CaseUnits, no_units
 from .sign_in_throttle import SignInThrottle
 from .steps import as_step
 from .token_store import TokenStore
@@ -63,8 +64,9 @@ def build_services(
     tokens: TokenPolicy = DEFAULT_TOKEN_POLICY,
     password_min_length: int = MIN_PASSWORD,
     throttle: SignInThrottle | None = None,
+    case_units: CaseUnits = no_units,
 ) -> Services:
-    executor = Executor(ledger, clock)
+    executor = Executor(ledger, clock, case_units)
     return Services(
         ledger=ledger,
         executor=executor,

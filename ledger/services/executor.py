@@ -20,10 +20,11 @@ from ..domain.esign import REQUIRED_MEANING, Manifestation, require_on_behalf
 from ..domain.registry import DeviceState, SiteState, fold_device, fold_site
 from ..domain.unit import UnitState, fold_unit
 from ..domain.users import UserState, fold_user
-from ..errors import RuleViolation, StreamConflict
+from ..errors import InvalidEvent, RuleViolation, StreamConflict, StreamNotFound
 from ..store.application import AppendResult, Claim, Draft, EsignIntent, Ledger
 from ..streams import device_stream, site_stream, user_stream
 from ..timefmt import format_utc, parse_utc
+from .scope import CaseUnits, no_units, require_in_scope, require_read_in_scope
 from .sites import named_sites, require_known_sites
 
 MAX_DECISION_RETRIES = 8
@@ -52,6 +53,8 @@ class Context:
     claim: Claim | None = None
     on_behalf_signoff: SignOff | None = None
     """The signature of the person acted for: ``on_behalf`` is accepted only with it."""
+    scope: tuple[str, ...] = ()
+    """The sites the actor may act at (``ledger.services.scope``); empty: unrestricted."""
 
     def event_time(self, clock: Callable[[], datetime]) -> datetime:
         """When the event happened: ``occurred_at`` when given (a backfilled post, a courier's
@@ -139,9 +142,10 @@ class Step:
 
 
 class Executor:
-    def __init__(self, ledger: Ledger, clock: Callable[[], datetime]) -> None:
+    def __init__(self, ledger: Ledger, clock: Callable[[], datetime], case_units: CaseUnits = no_units) -> None:
         self.ledger = ledger
         self.clock = clock
+        self.case_units = case_units
 
     def run(self, step: Step) -> Outcome:
         """Decide and append one step."""
@@ -167,10 +171,16 @@ class Executor:
                                       given.manifestation.signer if given else None)
                 try:
                     events = step.decide(reads, now, step.ctx.actor)
-                except RecordedRefusal as refusal:
-                    self._record_refusal(step.ctx, refusal)
+                except (RuleViolation, StreamNotFound, InvalidEvent) as refused:
+                    # another site's staff learn nothing of its state, and leave no trace on it
+                    require_read_in_scope(reads, actor=step.ctx.actor, scope=step.ctx.scope,
+                                          case_units=self.case_units)
+                    if isinstance(refused, RecordedRefusal):
+                        self._require_in_scope(reads, step.ctx, refused.events)
+                        self._record_refusal(step.ctx, refused)
                     raise
                 require_known_sites(reads, named_sites(events))
+                self._require_in_scope(reads, step.ctx, events)
                 reads.extend(events, actor=step.ctx.actor, now=self.clock())
                 decided.append((step, events, step.answer(events) if step.answer else {}))
             drafts = [d for step, events, _ in decided
@@ -190,6 +200,10 @@ class Executor:
                 continue
             return self._outcomes(result, len(steps), decided)
         raise StreamConflict("the streams kept changing while deciding; try again")
+
+    def _require_in_scope(self, reads: Reads, ctx: Context, events: list[NewEvent]) -> None:
+        require_in_scope(reads, events, actor=ctx.actor, site=ctx.site, scope=ctx.scope,
+                         case_units=self.case_units)
 
     def _outcomes(self, result: AppendResult, steps: int, decided: list) -> list[Outcome]:
         """The one place a replayed claim is answered: found before deciding, or taken by a

@@ -45,3 +45,18 @@ def login(client):
 
 
 ROLE_USERS = {roles[0]: user for user, (_, roles, _) in DEMO_USERS.items()}
+
+
+HOSPITAL_QA = "hospital-qa"
+
+
+@pytest.fixture
+def hospital_qa(client) -> str:
+    """A QA user of hospital-1: the demo's ``qa`` works at the factory, and a site-bound user acts
+    only on cases and units that involve its sites."""
+    from ledger.services.executor import Context
+
+    client.app.state.container.services.identity.create_user(
+        Context(actor="system"), user_id=HOSPITAL_QA, printed_name="Hana Hospital-QA", roles=["qa"],
+        sites=["hospital-1"], password=DEMO_PASSWORD)
+    return HOSPITAL_QA

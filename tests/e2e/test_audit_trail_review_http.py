@@ -9,6 +9,8 @@ from ledger.domain.events_case import AuditTrailReviewed, CaseEnrolled
 from ledger.services.journeys import DEMO_PASSWORD
 from ledger.streams import case_stream
 
+from .conftest import HOSPITAL_QA as QA
+
 REVIEWED = AuditTrailReviewed.__name__
 
 
@@ -20,7 +22,7 @@ def _enrol(client, login) -> dict:
     return response.json()
 
 
-def _review(client, login, coi, position, *, user="qa", meaning: str | None = "reviewed", **data):
+def _review(client, login, coi, position, *, user=QA, meaning: str | None = "reviewed", **data):
     body = {"type": REVIEWED, "coi": coi, "data": {"through_position": position, **data}}
     if meaning:
         body["esign"] = {"user_id": user, "password": DEMO_PASSWORD, "meaning": meaning}
@@ -33,7 +35,7 @@ def _refused(response, status: int, code: str) -> None:
     assert response.json()["code"] == code, response.json()
 
 
-def test_a_signed_review_is_recorded_shown_in_the_trail_and_kept_by_the_case(client, login):
+def test_a_signed_review_is_recorded_shown_in_the_trail_and_kept_by_the_case(client, login, hospital_qa):
     enrolled = _enrol(client, login)
     coi, position = enrolled["answer"]["coi"], enrolled["position"]
 
@@ -46,18 +48,18 @@ def test_a_signed_review_is_recorded_shown_in_the_trail_and_kept_by_the_case(cli
     assert trail.status_code == 200, trail.text
     [row] = trail.json()["items"]
     assert row["what"] == f"audit trail reviewed through position {position}: no findings"
-    assert row["actor"] == "qa" and row["coi"] == coi
+    assert row["actor"] == QA and row["coi"] == coi
     signature = row["signature"]
-    assert (signature["signer"], signature["meaning"]) == ("qa", "reviewed")
-    assert signature["printed_name"] == "Dr. Quentin Assurance" and signature["signed_at"]
+    assert (signature["signer"], signature["meaning"]) == (QA, "reviewed")
+    assert signature["printed_name"] == "Hana Hospital-QA" and signature["signed_at"]
 
     case = client.app.state.container.services.reads().case(case_stream(coi))
     assert case.last_review is not None
-    assert (case.last_review.through_position, case.last_review.by) == (position, "qa")
+    assert (case.last_review.through_position, case.last_review.by) == (position, QA)
     assert case.last_review.at == reviewed.json()["recorded_at"]
 
 
-def test_a_review_is_refused_unsigned_wrongly_signed_by_another_role_or_beyond_the_log(client, login):
+def test_a_review_is_refused_unsigned_wrongly_signed_by_another_role_or_beyond_the_log(client, login, hospital_qa):
     enrolled = _enrol(client, login)
     coi, position = enrolled["answer"]["coi"], enrolled["position"]
 

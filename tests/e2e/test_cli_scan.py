@@ -27,6 +27,9 @@ from scanners.own import ldg1_payload
 
 CLI = [sys.executable, "-m", "ledger_cli.main"]
 GS1_WITH_GS = "]C1010950600013435210LOT42\x1d17301231"  # symbology prefix, GS before the next AI
+SCANNER = "integrator"
+"""Who scans the demo case's units: bound to its sites. A courier may scan only what it holds or is
+offered (site scope of writes), as in the pickup tests at the end."""
 
 
 class LiveServer:
@@ -107,7 +110,7 @@ def up(server):
 @pytest.fixture(scope="module")
 def units(server, cois):
     """Units of the autologous demo case: kind -> [(unit_id, LDG1 payload)]."""
-    headers = {"Authorization": f"Bearer {server.token('courier')}"}
+    headers = {"Authorization": f"Bearer {server.token(SCANNER)}"}
     coi = cois["autologous"]
     graph = httpx.get(f"{server.url}/v1/cases/{coi}/genealogy", headers=headers).json()
     found: dict[str, list[tuple[str, str]]] = {}
@@ -117,9 +120,9 @@ def units(server, cois):
     return found
 
 
-def run_scan(server, env, tmp_path, *args, stdin="", timeout=60):
+def run_scan(server, env, tmp_path, *args, stdin="", timeout=60, user=SCANNER):
     return subprocess.run([*CLI, "scan", "--server", server.url, "--queue", str(tmp_path / "q.jsonl"),
-                           "--user", "courier", "--password", DEMO_PASSWORD, "--timeout", "2", *args],
+                           "--user", user, "--password", DEMO_PASSWORD, "--timeout", "2", *args],
                           env=env, input=stdin.encode(), capture_output=True, timeout=timeout)
 
 
@@ -130,8 +133,8 @@ def words(result) -> list[str]:
 def audit(server, sentinel: str, **filters) -> list[dict]:
     """UnitScanned rows in log order, once the read models have caught up with a fresh sentinel scan
     (so every earlier append is visible); the sentinel itself is left out."""
-    courier = {"Authorization": f"Bearer {server.token('courier')}"}
-    mark = httpx.post(f"{server.url}/v1/scans", headers=courier, json={"raw": sentinel, "purpose": "verify"})
+    scanner = {"Authorization": f"Bearer {server.token(SCANNER)}"}
+    mark = httpx.post(f"{server.url}/v1/scans", headers=scanner, json={"raw": sentinel, "purpose": "verify"})
     assert mark.status_code == 201, mark.text
     auditor = {"Authorization": f"Bearer {server.token('auditor')}"}
     reply = httpx.get(f"{server.url}/v1/audit-trail", headers=auditor, params={
@@ -169,7 +172,7 @@ def test_verdicts_are_coloured_on_a_terminal(up, env, units, tmp_path):
     master, terminal = pty.openpty()
     try:
         proc = subprocess.Popen([*CLI, "scan", "--server", up.url, "--queue", str(tmp_path / "q.jsonl"), "--user",
-                                 "courier", "--password", DEMO_PASSWORD], env=env | {"TERM": "xterm-256color"},
+                                 SCANNER, "--password", DEMO_PASSWORD], env=env | {"TERM": "xterm-256color"},
                                 stdin=subprocess.PIPE, stdout=terminal, stderr=subprocess.PIPE)
         os.close(terminal)
         proc.communicate(f"{units['shipper'][0][1]}\nnot a label\n".encode(), timeout=60)
@@ -262,7 +265,7 @@ def test_a_later_line_sends_the_queue_first_and_a_cut_short_line_is_skipped(serv
     (_, first), (_, second) = units["shipper"][0], units["shipper"][1]
     (tmp_path / "q.jsonl").write_bytes(b'{"key":"cut-short","body":{"raw":"LDG1|un')  # a crash mid-append
     proc = subprocess.Popen([*CLI, "scan", "--server", server.url, "--queue", str(tmp_path / "q.jsonl"), "--user",
-                             "courier", "--password", DEMO_PASSWORD, "--timeout", "2"], env=env,
+                             SCANNER, "--password", DEMO_PASSWORD, "--timeout", "2"], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(b.decode()) for b in proc.stdout], daemon=True).start()
@@ -338,7 +341,7 @@ def test_a_courier_picks_up_correct_labels_and_then_holds_them(up, env, cois, tm
     bag_label, bag, shipper = _pickup(up, coi)
     # the README's pickup: the courier scans the bag's label in the shipper offered to them
     readme = run_scan(up, env, tmp_path, "--purpose", "receipt", "--accept", "--location", "hospital-1",
-                      "--expect-coi", coi, stdin=bag_label + "\n")
+                      "--expect-coi", coi, stdin=bag_label + "\n", user="courier")
     assert readme.returncode == 0, (readme.stdout, readme.stderr)
     assert words(readme) == ["MATCH", "ACCEPTED"], readme.stdout
     mark = httpx.post(f"{up.url}/v1/scans", headers={"Authorization": f"Bearer {up.token('courier')}"},
@@ -348,14 +351,15 @@ def test_a_courier_picks_up_correct_labels_and_then_holds_them(up, env, cois, tm
         custody = httpx.get(f"{up.url}/v1/units/{unit}/custody", params={"min_position": mark}, headers=auditor)
         assert custody.status_code == 200 and custody.json()["custodian"] == "courier", custody.text
     # taken: scanning for receipt again is the wrong step, and the exit code says so
-    again = run_scan(up, env, tmp_path, "--purpose", "receipt", "--accept", stdin=bag_label + "\n")
+    again = run_scan(up, env, tmp_path, "--purpose", "receipt", "--accept", stdin=bag_label + "\n", user="courier")
     assert words(again) == ["WRONG STEP"] and again.returncode == 5, again.stdout
-    assert run_scan(up, env, tmp_path, "--purpose", "verify", "--accept", stdin="").returncode == 2
+    assert run_scan(up, env, tmp_path, "--purpose", "verify", "--accept", stdin="", user="courier").returncode == 2
 
 
 def test_a_handover_scan_at_pickup_is_the_wrong_step(up, env, cois, tmp_path):
     """Why the README's pickup uses receipt: handover is the sender's scan, before offering."""
     coi = cois["autologous"]
     bag_label, _, _ = _pickup(up, coi)
-    sender_step = run_scan(up, env, tmp_path, "--purpose", "handover", "--expect-coi", coi, stdin=bag_label + "\n")
+    sender_step = run_scan(up, env, tmp_path, "--purpose", "handover", "--expect-coi", coi, stdin=bag_label + "\n",
+                           user="courier")
     assert words(sender_step) == ["WRONG STEP"] and sender_step.returncode == 5, sender_step.stdout

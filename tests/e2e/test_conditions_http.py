@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from ledger.services.journeys import DEMO_PASSWORD, run_autologous_journey
 from tests.e2e.test_dossier_http import pdf_text
 
+OPERATOR = "integrator"  # bound to hospital-1 (the case's) and factory-1 (where it labels, so the qa may act)
+
 
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -37,11 +39,11 @@ class Steps:
 
     def label(self, coi, kind, spec=None) -> str:
         data = {"kind": kind} | ({"spec": spec} if spec else {})
-        return self.event("tech", "UnitLabelled", data, coi=coi)["answer"]["unit_id"]
+        return self.event(OPERATOR, "UnitLabelled", data, coi=coi)["answer"]["unit_id"]
 
     def upload(self, unit, start: datetime, temps: list[float]):
         readings = [{"t": iso(start + timedelta(minutes=i)), "celsius": c} for i, c in enumerate(temps)]
-        response = self.client.post(f"/v1/units/{unit}/temperatures", headers=self.login("tech"),
+        response = self.client.post(f"/v1/units/{unit}/temperatures", headers=self.login(OPERATOR),
                                     json={"logger_id": "LOG-7", "readings": readings})
         assert response.status_code == 201, response.text
         return response.json()
@@ -59,7 +61,7 @@ def test_the_upload_answers_what_it_recorded_applied_and_opened(client, login):
     shipper = steps.label(coi, "shipper")
     start = steps.clock
     steps.clock += timedelta(minutes=10)
-    steps.event("tech", "PackedInto", {"container_id": shipper}, unit_id=bag)  # packed at start + 15 min
+    steps.event(OPERATOR, "PackedInto", {"container_id": shipper}, unit_id=bag)  # packed at start + 15 min
     packed = steps.clock
     steps.clock = start + timedelta(minutes=40)
     # 9.6 °C for the first 3 minutes (before packing: not applied to the bag), 9.6 °C at 20..21 (inside)
@@ -100,11 +102,12 @@ def test_a_container_carries_nothing_without_a_temperature_range(client, login):
     dose = steps.label(coi, "final_product_bag", {"qc_required": ["sterility"]})
     frozen = steps.label(coi, "cryobag", {"min_celsius": -196, "max_celsius": -150})
     bare_shipper = steps.label(coi, "shipper")
-    steps.event("tech", "PackedInto", {"container_id": bare_shipper}, unit_id=dose, expect=409,
+    steps.event(OPERATOR, "PackedInto", {"container_id": bare_shipper}, unit_id=dose, expect=409,
                 code="NO_TEMPERATURE_SPEC")
     cold_shipper = steps.label(coi, "shipper", {"min_celsius": 2, "max_celsius": 8})
-    steps.event("tech", "PackedInto", {"container_id": cold_shipper}, unit_id=frozen, expect=409, code="SPEC_CONFLICT")
-    steps.event("tech", "PackedInto", {"container_id": cold_shipper}, unit_id=dose)
+    steps.event(OPERATOR, "PackedInto", {"container_id": cold_shipper}, unit_id=frozen, expect=409,
+                code="SPEC_CONFLICT")
+    steps.event(OPERATOR, "PackedInto", {"container_id": cold_shipper}, unit_id=dose)
     start = steps.clock
     steps.clock += timedelta(minutes=20)
     report = steps.upload(cold_shipper, start, [5.0, 9.6, 9.6, 5.0])["answer"]
@@ -112,8 +115,8 @@ def test_a_container_carries_nothing_without_a_temperature_range(client, login):
     assert inside["unit_id"] == dose
     assert inside["limits"] == {"min_celsius": 2.0, "max_celsius": 8.0, "source": "container"}
     assert inside["excursions_opened"] == 1
-    steps.event("tech", "UnpackedFrom", {"container_id": cold_shipper}, unit_id=dose)
-    steps.event("tech", "QCResultRecorded", {"test": "sterility", "result": "pass"}, unit_id=dose)
+    steps.event(OPERATOR, "UnpackedFrom", {"container_id": cold_shipper}, unit_id=dose)
+    steps.event(OPERATOR, "QCResultRecorded", {"test": "sterility", "result": "pass"}, unit_id=dose)
     steps.event("qa", "ProductReleased", {}, unit_id=dose, sign="released", expect=409, code="EXCURSION_UNASSESSED")
     excursion = client.get(f"/v1/units/{dose}", headers=login("qa")).json()["excursions"][0]["id"]
     steps.event("qa", "ExcursionAssessed", {"excursion_id": excursion, "decision": "use",

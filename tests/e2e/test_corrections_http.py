@@ -73,30 +73,30 @@ def test_a_courier_changes_neither_a_qc_result_nor_a_units_expiry_or_spec(api, c
     assert [q["result"] for q in shown["qc"]] == ["fail"]
 
 
-def test_an_e_signed_event_is_not_corrected(api, client, unit):
+def test_an_e_signed_event_is_not_corrected(api, client, unit, hospital_qa):
     body = {"type": "AuditTrailReviewed", "coi": unit["coi"], "data": {"through_position": _last(client)},
-            "esign": {"user_id": "qa", "password": DEMO_PASSWORD, "meaning": "reviewed"}}
-    reviewed = client.post("/v1/events", headers=api.login("qa"), json=body)
+            "esign": {"user_id": hospital_qa, "password": DEMO_PASSWORD, "meaning": "reviewed"}}
+    reviewed = client.post("/v1/events", headers=api.login(hospital_qa), json=body)
     assert reviewed.status_code == 201, reviewed.text
     before = _last(client)
-    _correct(api, "qa", reviewed.json()["stream"], reviewed.json()["event_id"], expect=409,
+    _correct(api, hospital_qa, reviewed.json()["stream"], reviewed.json()["event_id"], expect=409,
              code="NOT_CORRECTABLE", comment="reviewed nothing")
     assert _last(client) == before
 
 
-def test_the_right_person_corrects_a_typo_or_a_qc_result(api, client, login, unit):
+def test_the_right_person_corrects_a_typo_or_a_qc_result(api, client, login, unit, hospital_qa):
     fixed = _correct(api, "nurse", unit["unit"], unit["labelled"], identifiers={"lot": "LOT-71"})
     value = _correct(api, "nurse", unit["unit"], unit["qc"], value=21.5)
     result = _correct(api, "nurse", unit["unit"], unit["qc"], result="pass")
     assert fixed["stream"] == result["stream"] == unit["unit"]
     for correction in (fixed, value, result):  # GMP-critical facts: they apply once QA approves them
-        done = api.event("qa", "CorrectionApproved", {"correction_event_id": correction["event_id"]},
+        done = api.event(hospital_qa, "CorrectionApproved", {"correction_event_id": correction["event_id"]},
                          stream=unit["unit"], sign="approved")
-    shown = client.get(f"/v1/units/{unit['unit']}", headers=login("qa"),
+    shown = client.get(f"/v1/units/{unit['unit']}", headers=login(hospital_qa),
                        params={"min_position": done["position"]}).json()
     assert shown["identifiers"] == {"lot": "LOT-71"}
     assert [q["result"] for q in shown["qc"]] == ["pass"]
-    trail = client.get("/v1/audit-trail", headers=login("qa"), params={"coi": unit["coi"], "type": "EventCorrected",
+    trail = client.get("/v1/audit-trail", headers=login(hospital_qa), params={"coi": unit["coi"], "type": "EventCorrected",
                                                                      "min_position": done["position"]})
     assert [r["actor"] for r in trail.json()["items"]] == ["nurse", "nurse", "nurse"]
     assert "value: 12.5 -> 21.5" in trail.json()["items"][1]["what"]

@@ -55,10 +55,12 @@ def test_the_demo_journey_and_its_refusals_over_http(api, client, login):
     api.event("nurse", "MaterialCollected", {"wristband": MRN, "material": "leukapheresis",
               "collection_site": "hospital-1"}, unit_id=bag)
     api.event("nurse", "PackedInto", {"container_id": shipper}, unit_id=bag)
-    api.event("courier", "CustodyTransferred", {"to_party": "tech"}, unit_id=shipper, expect=409, code="NOT_CUSTODIAN")
+    # (the courier and the factory's tech may not act on the shipper before it is offered to them: SITE_FORBIDDEN)
+    api.event("clinician", "CustodyTransferred", {"to_party": "tech"}, unit_id=shipper,
+              expect=409, code="NOT_CUSTODIAN")
     api.event("nurse", "CustodyTransferred", {"to_party": "courier", "location": "hospital-1"}, unit_id=shipper)
     api.event("nurse", "CustodyTransferred", {"to_party": "tech"}, unit_id=shipper, expect=409, code="TRANSFER_PENDING")
-    api.event("tech", "CustodyAcknowledged", {}, unit_id=shipper, expect=409, code="NOT_RECEIVER")
+    api.event("clinician", "CustodyAcknowledged", {}, unit_id=shipper, expect=409, code="NOT_RECEIVER")
     api.event("courier", "CustodyAcknowledged", {"condition": "sealed"}, unit_id=shipper)
     api.event("nurse", "CustodyTransferred", {"to_party": "tech"}, unit_id=shipper, expect=409, code="NOT_CUSTODIAN")
     api.event("courier", "ShipmentDispatched", {"carrier": "X", "tracking": "T1", "from_site": "hospital-1",
@@ -196,6 +198,7 @@ def test_auditor_reads_genealogy_custody_conditions_and_the_trail(client, login)
 
 
 def test_scan_to_verify_at_handoff_and_a_refused_wrong_bag(client, login):
+    from ledger.services import Context
     from ledger.services.journeys import run_autologous_journey
     from scanners.own import ldg1_payload
 
@@ -203,7 +206,8 @@ def test_scan_to_verify_at_handoff_and_a_refused_wrong_bag(client, login):
     first = run_autologous_journey(services)
     other = run_autologous_journey(services, mrn="MRN-7777-1234")
     spare = services.units.state(first.units["spare_product"])
-    courier = login("courier")
+    services.units.handover(Context(actor="tech", site="factory-1"), unit_id=spare.stream, to_party="courier")
+    courier = login("courier")  # the recipient of the handover: custody gives it the unit's scope
     ok = client.post("/v1/scans", headers=courier, json={
         "raw": "]Q1" + ldg1_payload(spare.label, spare.coi), "purpose": "verify", "expect": {"coi": first.coi}})
     assert ok.status_code == 201, ok.text
