@@ -96,7 +96,7 @@ def test_the_right_person_corrects_a_typo_or_a_qc_result(api, client, login, uni
                        params={"min_position": done["position"]}).json()
     assert shown["identifiers"] == {"lot": "LOT-71"}
     assert [q["result"] for q in shown["qc"]] == ["pass"]
-    trail = client.get("/v1/audit-trail", headers=login(hospital_qa), params={"coi": unit["coi"], "type": "EventCorrected",
-                                                                     "min_position": done["position"]})
+    trail = client.get("/v1/audit-trail", headers=login(hospital_qa),
+                       params={"coi": unit["coi"], "type": "EventCorrected", "min_position": done["position"]})
     assert [r["actor"] for r in trail.json()["items"]] == ["nurse", "nurse", "nurse"]
     assert "value: 12.5 -> 21.5" in trail.json()["items"][1]["what"]
