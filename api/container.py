@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -69,7 +70,7 @@ def build_container(settings: Settings) -> Container:
     engine = make_engine(settings.database, pool_size=settings.pool_size + 2)
     services = build_services(
         ledger, engine, master_secret=settings.site_secret.get_secret_value().encode(),
-        password_days=settings.password_days,
+        password_days=settings.password_days, backfill_tolerance=timedelta(hours=settings.backfill_hours),
         argon2=FAST_TEST_PARAMS if settings.insecure_fast_hashing else DEFAULT_PARAMS,
     )
     # Two followers, so slow read models never delay signed checkpoints (B7).

@@ -16,7 +16,7 @@ from ledger.store.admission import has_control_character
 from ledger.store.application import Claim
 from ledger.timefmt import utc_now
 
-from .authority import Principal, authorise
+from .authority import Principal, authorise, permits
 from .container import Container
 
 __all__ = ["Principal", "authorise"]
@@ -91,8 +91,10 @@ IdempotencyKey = Annotated[str | None, Header(
 
 def context_for(principal: Principal, *, site: str | None, occurred_at: str | None = None,
                 idempotency_key: str | None = None, request_body: object = None, route: str = "",
-                on_behalf: str | None = None, device_sig: dict | None = None) -> Context:
-    """The ledger context of one request: actor, site (authorised), idempotency claim."""
+                on_behalf: str | None = None, device_sig: dict | None = None,
+                backfill_reason: str | None = None) -> Context:
+    """The ledger context of one request: actor, site (authorised), idempotency claim, and whether
+    it may record a backfill (the executor decides whether it is one)."""
     site = site or (principal.sites[0] if principal.sites else None)
     authorise(principal, None, site)
     claim = None
@@ -101,7 +103,7 @@ def context_for(principal: Principal, *, site: str | None, occurred_at: str | No
         claim = Claim(f"{principal.id}\x00{idempotency_key}", hashlib.sha256(body).hexdigest())
     return Context(actor=principal.id, on_behalf=on_behalf, site=site, occurred_at=occurred_at,
                    device=principal.id if principal.kind == "device" else None, device_sig=device_sig,
-                   claim=claim)
+                   claim=claim, may_backfill=permits(principal, "backfill"), backfill_reason=backfill_reason)
 
 
 MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="wait until this write is visible")]

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # occurred_at accepted from clients: this far before / after the server time
     occurred_past_days: int = Field(365, ge=0)
     occurred_future_minutes: int = Field(10, ge=0)
+    # an occurred_at older than this is a backfill: the `backfill` permission and a reason
+    backfill_hours: int = Field(72, ge=0)
     run_projections: bool = True  # follow the log in the service process
     insecure_fast_hashing: bool = False  # cheap Argon2 for test suites; refused in production
     # Global log (docs/DESIGN.md "The global log and checkpoints"): the checkpoint origin line, which is

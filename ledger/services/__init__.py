@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -17,7 +17,7 @@ from ..store.application import Ledger
 from ..timefmt import utc_now
 from .cases import CaseService
 from .credential_store import CredentialStore
-from .executor import Context, Executor, Outcome, Reads, SignOff, Step
+from .executor import BACKFILL_TOLERANCE, Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .quality import QualityService
 from .steps import as_step
@@ -56,8 +56,9 @@ def build_services(
     clock: Callable[[], datetime] = utc_now,
     argon2: Argon2Params = DEFAULT_PARAMS,
     password_days: int | None = None,
+    backfill_tolerance: timedelta = BACKFILL_TOLERANCE,
 ) -> Services:
-    executor = Executor(ledger, clock)
+    executor = Executor(ledger, clock, backfill_tolerance)
     return Services(
         ledger=ledger,
         executor=executor,
