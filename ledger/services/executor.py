@@ -161,7 +161,7 @@ class Executor:
         if claim is not None:
             replay = self.ledger.claimed(claim)
             if replay is not None:
-                return self._outcomes(replay, len(steps), [])
+                return self._outcomes(replay, len(steps), [], [])
         times = [step.ctx.event_time(self.clock) if step.at_event_time else self.clock()
                  for step in steps]
         backfills = [require_backfill_permitted(step.ctx, self.clock(), self.backfill_tolerance)
@@ -203,14 +203,13 @@ class Executor:
             return self._outcomes(result, len(steps), decided, counts)
         raise StreamConflict("the streams kept changing while deciding; try again")
 
-    def _outcomes(self, result: AppendResult, steps: int, decided: list,
-                  counts: list[int] | None = None) -> list[Outcome]:
+    def _outcomes(self, result: AppendResult, steps: int, decided: list, counts: list[int]) -> list[Outcome]:
         """The one place a replayed claim is answered: found before deciding, or taken by a
         concurrent retry of the same request while this one decided."""
         if result.replayed:
             self._raise_if_refused(result)
             return self._replayed(result, steps)
-        return self._split(result, decided, counts or [])
+        return self._split(result, decided, counts)
 
     @staticmethod
     def _replayed(replay: AppendResult, steps: int) -> list[Outcome]:

@@ -129,3 +129,15 @@ def test_epcis_capture_with_an_old_event_time_follows_the_same_rule(client, logi
     labelled, backfilled = _stream(client, str(unit))[:2]
     assert labelled["type"] == "UnitLabelled" and backfilled["type"] == Backfilled.__name__
     assert backfilled["data"]["reason"] == "LIMS outage"
+
+
+def test_a_retried_backfill_is_recorded_once(client, login):
+    nurse = {**login("nurse"), "Idempotency-Key": "paper-batch-7"}
+    coi = _enrol(client, login("nurse"), "MRN-BACKFILL-7")
+    body = _hold(coi, TEN_DAYS_AGO, backfill_reason="late entry")
+    first = client.post("/v1/events", headers=nurse, json=body)
+    again = client.post("/v1/events", headers=nurse, json=body)
+    assert first.status_code == 201 and again.status_code in (200, 201), again.text
+    assert again.json()["events"] == first.json()["events"] and again.json()["replayed"] is True
+    types = [e["type"] for e in _stream(client, first.json()["stream"])]
+    assert types == ["CaseEnrolled", "CaseOnHold", Backfilled.__name__]
