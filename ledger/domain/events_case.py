@@ -148,8 +148,8 @@ CASE_SPECS: tuple[EventSpec[Any], ...] = (
                         + "; ".join(f"{c.field}: {c.old!r} -> {c.new!r}" for c in d.changes), OBSERVE,
               correctable=False),
     EventSpec(Backfilled, (),
-              lambda d: f"backfilled {', '.join(dict.fromkeys(e.type for e in d.events))} that occurred at "
-                        f"{format_utc(d.occurred_at)}: {d.reason}",
+              lambda d: f"the {len(d.events)} event(s) before were recorded late (backfill), having occurred "
+                        f"at {format_utc(d.occurred_at)}: {d.reason}",
               NotExported("the ledger's own record of a late recording, not a supply-chain event"),
               correctable=False),
     EventSpec(AuditTrailReviewed, ("qa",),

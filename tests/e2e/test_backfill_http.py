@@ -76,7 +76,7 @@ def test_a_permitted_backfill_is_sealed_with_its_record_in_the_same_commit(clien
     trail = client.get("/v1/audit-trail", headers=login("qa"), params={"coi": coi, "type": Backfilled.__name__})
     assert trail.status_code == 200, trail.text
     text = json.dumps(trail.json())
-    assert "backfilled CaseOnHold that occurred at" in text and "entered from the paper batch record" in text
+    assert "recorded late (backfill), having occurred at" in text and "entered from the paper batch record" in text
 
 
 def test_within_the_tolerance_nothing_changes(client, login):

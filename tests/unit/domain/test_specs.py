@@ -47,7 +47,8 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
                        f"UnitScanned {U1} corrected: reason: None -> 'x'; n: 4 -> 4.5"),
     "Backfilled": ({"reason": "paper record entered", "occurred_at": "2026-01-02T03:04:05+01:00",
                     "events": [{"type": "CaseOnHold", "stream": U1}]},
-                   "backfilled CaseOnHold that occurred at 2026-01-02T02:04:05.000000Z: paper record entered"),
+                   ("the 1 event(s) before were recorded late (backfill), having occurred at "
+                    "2026-01-02T02:04:05.000000Z: paper record entered")),
     "AuditTrailReviewed": ({"coi": COI, "case": U1, "through_position": 42},
                            "audit trail reviewed through position 42"),
     "UnitLabelled": ({"kind": "cryobag", "coi": COI, "case": U1, "label": LABEL, "custodian": "op",
