@@ -18,7 +18,7 @@ from ledger.domain.catalogue import DOMAIN_EVENTS
 from ledger.services.commands import Command, registered  # importing ledger.services declares them
 
 from .policy import EVENT_ROLES
-from .requests import DeviceSig, EsignInput, Ident, Name
+from .requests import BackfillReason, DeviceSig, EsignInput, Ident, Name
 
 __all__ = ["COMMANDS", "REQUEST_MODELS", "Command", "EventRequest"]
 
@@ -36,6 +36,7 @@ def _request_model(command: Command) -> type[BaseModel]:
     fields: dict[str, Any] = {
         "type": (Literal[command.type], ...),  # type: ignore[valid-type]
         "occurred_at": (AwareDatetime | None, Field(default=None, description="when it happened (RFC 3339, zone)")),
+        "backfill_reason": (BackfillReason, None),
         "site": (Ident | None, Field(default=None, description="where it happened (a registered site id)")),
         "on_behalf": (Ident | None, Field(default=None, description=(
             "the user a device or integrator acts for: only with that user's own `esign` in the same request"))),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 from sqlalchemy import Engine
@@ -97,6 +98,7 @@ def build_container(settings: Settings) -> Container:
                                 account_limits=settings.sign_in_account_limits,
                                 key=purpose_key(master_secret, "sign-in")),
         case_units=case_units_reader(ledger, engine, runner),
+        backfill_tolerance=timedelta(hours=settings.backfill_hours),
     )
     publisher = CheckpointPublisher.from_settings(settings, ledger.sealing_key)
     log_follower = ProjectionRunner(ledger, engine, [MerkleLog(publisher)])

@@ -19,7 +19,7 @@ from ledger.store.application import Claim
 from ledger.timefmt import utc_now
 from projections.scope_query import ReadScope, case_visible, unit_visible
 
-from .authority import Principal, authorise, read_scope
+from .authority import Principal, authorise, permits, read_scope
 from .container import Container
 
 __all__ = ["Principal", "ReadScope", "authorise"]
@@ -129,10 +129,12 @@ IdempotencyKey = Annotated[str | None, Header(
 
 def context_for(principal: Principal, *, site: str | None, occurred_at: str | None = None,
                 idempotency_key: str | None = None, request_body: object = None, route: str = "",
-                on_behalf: str | None = None, device_sig: dict | None = None) -> Context:
-    """The ledger context of one request: actor, site (authorised), idempotency claim, and the
-    site scope of its writes (``ledger.services.scope``): the principal's sites, narrowed to the
-    ``site`` the caller names; none for a principal bound to no site."""
+                on_behalf: str | None = None, device_sig: dict | None = None,
+                backfill_reason: str | None = None) -> Context:
+    """The ledger context of one request: actor, site (authorised), idempotency claim, the site
+    scope of its writes (``ledger.services.scope``: the principal's sites, narrowed to the ``site``
+    the caller names; none for a principal bound to no site), and whether it may record a backfill
+    (the executor decides whether it is one)."""
     scope = (site,) if site and principal.sites else principal.sites
     site = site or (principal.sites[0] if principal.sites else None)
     authorise(principal, None, site)
@@ -142,7 +144,8 @@ def context_for(principal: Principal, *, site: str | None, occurred_at: str | No
         claim = Claim(f"{principal.id}\x00{idempotency_key}", hashlib.sha256(body).hexdigest())
     return Context(actor=principal.id, on_behalf=on_behalf, site=site, occurred_at=occurred_at,
                    device=principal.id if principal.kind == "device" else None, device_sig=device_sig,
-                   claim=claim, scope=scope)
+                   claim=claim, scope=scope, may_backfill=permits(principal, "backfill"),
+                   backfill_reason=backfill_reason)
 
 
 MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="wait until this write is visible")]

@@ -17,7 +17,12 @@ from ledger.domain.events_case import Reason
 from ledger.domain.spec import Meaning
 from ledger.services.commands import Ident, Name, Secret
 
-__all__ = ["DeviceSig", "EsignInput", "Ident", "Meaning", "Name", "Reason", "Secret"]
+__all__ = ["BackfillReason", "DeviceSig", "EsignInput", "Ident", "Meaning", "Name", "Reason", "Secret"]
+
+
+BackfillReason = Annotated[Reason | None, Field(description=(
+    "why an event that occurred more than `LEDGER_BACKFILL_HOURS` ago is recorded only now: required "
+    "then, with the `backfill` permission, and kept in a `Backfilled` event"))]
 
 
 class EsignInput(BaseModel):

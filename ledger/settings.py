@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # Reached over HTTPS only (`ledger serve --tls-cert`, or a TLS-terminating proxy in front):
     # HSTS on every answer and Secure portal cookies.
     https: bool = False
+    # an occurred_at older than this is a backfill: the `backfill` permission and a reason
+    backfill_hours: int = Field(72, ge=0)
     run_projections: bool = True  # follow the log in the service process
     insecure_fast_hashing: bool = False  # cheap Argon2 for test suites; refused in production
     # Global log (docs/DESIGN.md "The global log and checkpoints"): the checkpoint origin line, which is

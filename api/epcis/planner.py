@@ -93,7 +93,9 @@ class PlanState:
         return self.principal.may(EVENT_ROLES[event_type])
 
     def ctx(self, event: Mapping[str, Any]) -> Context:
-        return context_for(self.principal, site=None, occurred_at=utc_text(event.get("eventTime")))
+        reason = ids.ours(event).get("backfillReason")
+        return context_for(self.principal, site=None, occurred_at=utc_text(event.get("eventTime")),
+                           backfill_reason=reason if isinstance(reason, str) else None)
 
     def run(self, what: str, unit: Known | None, epc: str | None, call: Callable[[], Any],
             **detail: Any) -> None:

@@ -35,7 +35,7 @@ from ..deps import (
     found,
     fresh,
 )
-from ..requests import Ident
+from ..requests import BackfillReason, Ident
 from ..responses import CaseList, CaseSummary, Genealogy
 from ..schemas import PROBLEMS, AppendResponse, append_response
 from ..views import case_view
@@ -47,6 +47,7 @@ class Enrolment(Enrol):
     model_config = ConfigDict(extra="forbid")
     site: Ident | None = Field(None, description="where the enrolment is recorded (default: treating_site)")
     occurred_at: AwareDatetime | None = Field(None, description="when it happened (RFC 3339 with zone; default: now)")
+    backfill_reason: BackfillReason = None
 
 
 @router.post("", status_code=201, response_model=AppendResponse,
@@ -56,7 +57,8 @@ def enrol(body: Enrolment, principal: PrincipalDep, container: ContainerDep,
     authorise(principal, CaseEnrolled.__name__)
     ctx = context_for(principal, site=COMMANDS[CaseEnrolled.__name__].site(body, body.site),
                       occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
-                      idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"), route="/v1/cases")
+                      idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"), route="/v1/cases",
+                      backfill_reason=body.backfill_reason)
     outcome = container.services.cases.enrol(
         ctx, kind=body.kind, product=body.product, treating_site=body.treating_site, mrn=body.mrn,
         collection_site=body.collection_site, protocol=body.protocol)

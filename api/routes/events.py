@@ -51,6 +51,7 @@ def run_command(container: Container, principal: Principal, body: Any, key: str 
         occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
         idempotency_key=key, request_body=_without_secrets(body), route=route, on_behalf=body.on_behalf,
         device_sig=body.device_sig.model_dump(exclude_none=True) if body.device_sig else None,
+        backfill_reason=body.backfill_reason,
     )
     signoff = signoff_for(container, principal, body.esign, command.meaning, body.on_behalf)
     if body.on_behalf is not None:

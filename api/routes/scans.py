@@ -23,7 +23,7 @@ from scanners.parse import parse_scan
 
 from ..container import Container
 from ..deps import ContainerDep, IdempotencyKey, Scanner, context_for
-from ..requests import Ident, Name
+from ..requests import BackfillReason, Ident, Name
 from ..schemas import PROBLEMS, Receipt
 
 router = APIRouter(prefix="/v1", tags=["scans"], responses=PROBLEMS)
@@ -49,6 +49,7 @@ class ScanRequest(BaseModel):
     expect: Expectation | None = Field(None, description="what the step expects; omitted: the scan is only looked up")
     site: Ident | None = Field(None, description="the site recorded with the scan event")
     occurred_at: AwareDatetime | None = Field(None, description="when it happened (RFC 3339 with zone)")
+    backfill_reason: BackfillReason = None
 
 
 class ScanResponse(BaseModel):
@@ -89,7 +90,8 @@ def scan(body: ScanRequest, principal: Scanner, container: ContainerDep,
         reasons = "; ".join(e.message for e in result.errors) or "no unit matches these identifiers"
         raise InvalidEvent(f"scan not recognised: {reasons}", code="UNKNOWN_IDENTIFIER")
     ctx = context_for(principal, site=body.site, occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
-                      idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"), route="/v1/scans")
+                      idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"), route="/v1/scans",
+                      backfill_reason=body.backfill_reason)
     outcome = container.services.units.scan(
         ctx, unit_id=unit_id, raw=result.raw, kind=result.scheme, purpose=body.purpose, parsed=parsed,
         expected_coi=expected_coi, expected_unit=expect.unit_id, location=body.location)

@@ -38,7 +38,7 @@ from ..deps import (
     fresh,
     unit_in_scope,
 )
-from ..requests import Ident, Name
+from ..requests import BackfillReason, Ident, Name
 from ..responses import Conditions, Custody, Genealogy, UnitState, UploadResponse
 from ..schemas import PROBLEMS, AppendResponse, append_response
 from ..views import unit_view
@@ -51,6 +51,7 @@ class Labelling(Label):
     coi: Name = Field(description="the case's COI id")
     site: Ident | None = Field(None, description="where it is labelled (site id)")
     occurred_at: AwareDatetime | None = Field(None, description="when it happened (RFC 3339 with zone; default: now)")
+    backfill_reason: BackfillReason = None
 
 
 @router.post("", status_code=201, response_model=AppendResponse,
@@ -59,7 +60,8 @@ def label_unit(body: Labelling, principal: PrincipalDep, container: ContainerDep
                idempotency_key: IdempotencyKey = None) -> AppendResponse:
     authorise(principal, UnitLabelled.__name__)
     ctx = context_for(principal, site=body.site, occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
-                      idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"), route="/v1/units")
+                      idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"), route="/v1/units",
+                      backfill_reason=body.backfill_reason)
     outcome = container.services.units.label(
         ctx, coi=body.coi, kind=body.kind, spec=spec_json(body.spec), identifiers=body.identifiers,
         parents=body.parents, custodian=body.custodian, product=body.product, volume_ml=body.volume_ml)
@@ -86,6 +88,7 @@ class LoggerUpload(BaseModel):
     readings: Readings = Field(description="the logger's readings, in time order")
     site: Ident | None = Field(None, description="where the upload is made (site id)")
     occurred_at: AwareDatetime | None = Field(None, description="when it happened (RFC 3339 with zone)")
+    backfill_reason: BackfillReason = None
     device_sig: dict[str, str] | None = Field(None, description="the device's signature, for a signing logger")
 
 
@@ -98,7 +101,8 @@ def upload_temperatures(unit_id: UUID, body: LoggerUpload, principal: PrincipalD
     authorise(principal, TemperatureRecorded.__name__)
     ctx = context_for(principal, site=body.site, occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
                       idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"),
-                      route=f"/v1/units/{unit_id}/temperatures", device_sig=body.device_sig)
+                      route=f"/v1/units/{unit_id}/temperatures", device_sig=body.device_sig,
+                      backfill_reason=body.backfill_reason)
     readings = [r.model_dump(mode="json") for r in body.readings]
     outcome = container.services.quality.record_temperatures(ctx, unit_id=unit_id, logger=body.logger_id,
                                                              readings=readings)

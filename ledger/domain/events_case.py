@@ -11,7 +11,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, JsonValue
 
-from ..datatypes import EventData, Identifier, Text
+from ..datatypes import EventData, Identifier, Text, UtcTime
+from ..timefmt import format_utc
 from .identifiers import coi_field, label_field
 from .spec import OBSERVE, EventSpec, NotExported, given
 
@@ -118,6 +119,18 @@ class CorrectionRejected(EventData):
     corrected_event_id: UUID
     corrected_type: Identifier
     reason: Reason
+class RecordedEvent(EventData):
+    type: Identifier
+    stream: UUID
+
+
+class Backfilled(EventData):
+    """The events just before it, in the same transaction, were recorded well after they happened
+    (``occurred_at`` beyond ``LEDGER_BACKFILL_HOURS``): by a permitted actor, with a reason."""
+
+    reason: Reason
+    occurred_at: UtcTime
+    events: Annotated[list[RecordedEvent], Field(min_length=1, max_length=1000)]
 
 
 class AuditTrailReviewed(EventData):
@@ -134,7 +147,7 @@ CASE_EVENTS: dict[str, type[EventData]] = {
     m.__name__: m
     for m in (CaseEnrolled, DonorRegistered, CaseOnHold, CaseResumed, CaseCancelled,
               ProductAllocated, OperationRefused, EventCorrected, CorrectionApproved, CorrectionRejected,
-              AuditTrailReviewed)
+              Backfilled, AuditTrailReviewed)
 }
 
 CASE_SPECS: tuple[EventSpec[Any], ...] = (
@@ -154,6 +167,11 @@ CASE_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(EventCorrected, ("qa", "operator", "clinician", "courier", "integrator"),
               lambda d: f"{d.corrected_type} {d.corrected_event_id} corrected: "
                         + "; ".join(f"{c.field}: {c.old!r} -> {c.new!r}" for c in d.changes), OBSERVE,
+              correctable=False),
+    EventSpec(Backfilled, (),
+              lambda d: f"the {len(d.events)} event(s) before were recorded late (backfill), having occurred "
+                        f"at {format_utc(d.occurred_at)}: {d.reason}",
+              NotExported("the ledger's own record of a late recording, not a supply-chain event"),
               correctable=False),
     EventSpec(AuditTrailReviewed, ("qa",),
               lambda d: f"audit trail reviewed through position {d.through_position}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -18,7 +18,7 @@ from ..timefmt import utc_now
 from .access import DEFAULT_TOKEN_POLICY, AccessService, TokenPolicy
 from .cases import CaseService
 from .credential_store import CredentialStore
-from .executor import Context, Executor, Outcome, Reads, SignOff, Step
+from .executor import BACKFILL_TOLERANCE, Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .quality import QualityService
 from .scope import CaseUnits, no_units
@@ -65,8 +65,9 @@ def build_services(
     password_min_length: int = MIN_PASSWORD,
     throttle: SignInThrottle | None = None,
     case_units: CaseUnits = no_units,
+    backfill_tolerance: timedelta = BACKFILL_TOLERANCE,
 ) -> Services:
-    executor = Executor(ledger, clock, case_units)
+    executor = Executor(ledger, clock, case_units, backfill_tolerance)
     return Services(
         ledger=ledger,
         executor=executor,

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from ..domain.base import NewEvent, RecordedRefusal
+from ..domain.base import NewEvent, RecordedRefusal, new_event
 from ..domain.case import CaseState, fold_case
 from ..domain.esign import REQUIRED_MEANING, Manifestation, require_on_behalf
+from ..domain.events_case import Backfilled
 from ..domain.registry import DeviceState, SiteState, fold_device, fold_site
 from ..domain.unit import UnitState, fold_unit
 from ..domain.users import UserState, fold_user
-from ..errors import InvalidEvent, RuleViolation, StreamConflict, StreamNotFound
+from ..errors import Forbidden, InvalidEvent, RuleViolation, StreamConflict, StreamNotFound
 from ..store.application import AppendResult, Claim, Draft, EsignIntent, Ledger
 from ..streams import device_stream, site_stream, user_stream
 from ..timefmt import format_utc, parse_utc
@@ -28,6 +29,7 @@ from .scope import CaseUnits, no_units, require_in_scope, require_read_in_scope
 from .sites import named_sites, require_known_sites
 
 MAX_DECISION_RETRIES = 8
+BACKFILL_TOLERANCE = timedelta(hours=72)  # LEDGER_BACKFILL_HOURS: a courier's offline queue
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ class Context:
     """The signature of the person acted for: ``on_behalf`` is accepted only with it."""
     scope: tuple[str, ...] = ()
     """The sites the actor may act at (``ledger.services.scope``); empty: unrestricted."""
+    may_backfill: bool = False
+    """The submitter holds the ``backfill`` permission (API principals: ``api.policy``; the
+    CLI's and the demo's own contexts are system-level)."""
+    backfill_reason: str | None = None
 
     def event_time(self, clock: Callable[[], datetime]) -> datetime:
         """When the event happened: ``occurred_at`` when given (a backfilled post, a courier's
@@ -142,10 +148,12 @@ class Step:
 
 
 class Executor:
-    def __init__(self, ledger: Ledger, clock: Callable[[], datetime], case_units: CaseUnits = no_units) -> None:
+    def __init__(self, ledger: Ledger, clock: Callable[[], datetime], case_units: CaseUnits = no_units,
+                 backfill_tolerance: timedelta = BACKFILL_TOLERANCE) -> None:
         self.ledger = ledger
         self.clock = clock
         self.case_units = case_units
+        self.backfill_tolerance = backfill_tolerance
 
     def run(self, step: Step) -> Outcome:
         """Decide and append one step."""
@@ -157,9 +165,11 @@ class Executor:
         if claim is not None:
             replay = self.ledger.claimed(claim)
             if replay is not None:
-                return self._outcomes(replay, len(steps), [])
+                return self._outcomes(replay, len(steps), [], [])
         times = [step.ctx.event_time(self.clock) if step.at_event_time else self.clock()
                  for step in steps]
+        backfills = [require_backfill_permitted(step.ctx, self.clock(), self.backfill_tolerance)
+                     for step in steps]
         for attempt in range(MAX_DECISION_RETRIES):
             reads = Reads(self.ledger, trust_issued=attempt == 0)
             decided: list[tuple[Step, list[NewEvent], dict[str, Any]]] = []
@@ -183,35 +193,37 @@ class Executor:
                 self._require_in_scope(reads, step.ctx, events)
                 reads.extend(events, actor=step.ctx.actor, now=self.clock())
                 decided.append((step, events, step.answer(events) if step.answer else {}))
-            drafts = [d for step, events, _ in decided
-                      for d in self._drafts(step.ctx, events, reads.versions,
-                                            step.signoff or step.ctx.on_behalf_signoff)]
+            per_step = [self._drafts(step.ctx, events, reads.versions, step.signoff or step.ctx.on_behalf_signoff)
+                        + (backfill_record(step.ctx, events, reads.versions) if backfilled else [])
+                        for (step, events, _), backfilled in zip(decided, backfills, strict=True)]
+            drafts = [d for step_drafts in per_step for d in step_drafts]
+            counts = [len(step_drafts) for step_drafts in per_step]
             if not drafts:
                 return [Outcome(AppendResult([], answered), events) for _, events, answered in decided]
             answers = [answered for _, _, answered in decided]
             stored_claim = None
             if claim is not None:
                 kept = answers[0] if len(steps) == 1 else {
-                    "results": answers, "counts": [len(events) for _, events, _ in decided]}
+                    "results": answers, "counts": counts}
                 stored_claim = Claim(claim.scope, claim.request_digest, kept)
             try:
                 result = self.ledger.append(drafts, claim=stored_claim)
             except StreamConflict:
                 continue
-            return self._outcomes(result, len(steps), decided)
+            return self._outcomes(result, len(steps), decided, counts)
         raise StreamConflict("the streams kept changing while deciding; try again")
 
     def _require_in_scope(self, reads: Reads, ctx: Context, events: list[NewEvent]) -> None:
         require_in_scope(reads, events, actor=ctx.actor, site=ctx.site, scope=ctx.scope,
                          case_units=self.case_units)
 
-    def _outcomes(self, result: AppendResult, steps: int, decided: list) -> list[Outcome]:
+    def _outcomes(self, result: AppendResult, steps: int, decided: list, counts: list[int]) -> list[Outcome]:
         """The one place a replayed claim is answered: found before deciding, or taken by a
         concurrent retry of the same request while this one decided."""
         if result.replayed:
             self._raise_if_refused(result)
             return self._replayed(result, steps)
-        return self._split(result, decided)
+        return self._split(result, decided, counts)
 
     @staticmethod
     def _replayed(replay: AppendResult, steps: int) -> list[Outcome]:
@@ -225,11 +237,12 @@ class Executor:
         return outcomes
 
     @staticmethod
-    def _split(result: AppendResult, decided: list) -> list[Outcome]:
+    def _split(result: AppendResult, decided: list, counts: list[int]) -> list[Outcome]:
+        """Each step's receipts: its events', then its ``Backfilled`` record's, if any."""
         outcomes, offset = [], 0
-        for _, events, answered in decided:
-            receipts = result.receipts[offset:offset + len(events)]
-            offset += len(events)
+        for (_, events, answered), count in zip(decided, counts, strict=True):
+            receipts = result.receipts[offset:offset + count]
+            offset += count
             outcomes.append(Outcome(AppendResult(receipts, answered), events))
         return outcomes
 
@@ -286,6 +299,32 @@ class Executor:
             raise RuleViolation(refused["detail"], code=refused["code"],
                                 recorded_event=[r.event_id for r in replay.receipts])
 
+
+def require_backfill_permitted(ctx: Context, now: datetime, tolerance: timedelta) -> bool:
+    """Whether ``ctx`` records a backfill: an ``occurred_at`` more than ``tolerance`` before
+    ``now``. A backfill is an explicit permission (403 ``BACKFILL_FORBIDDEN``) and needs a reason
+    (422 ``BACKFILL_REASON_REQUIRED``); it is then recorded by :func:`backfill_record`."""
+    if ctx.occurred_at is None or parse_utc(ctx.occurred_at) >= now - tolerance:
+        return False
+    hours = int(tolerance.total_seconds() // 3600)
+    if not ctx.may_backfill:
+        raise Forbidden(f"{ctx.actor} may not record an event that occurred more than {hours} hours ago "
+                        "(backfill)", code="BACKFILL_FORBIDDEN")
+    if not (ctx.backfill_reason or "").strip():
+        raise InvalidEvent(f"an event that occurred more than {hours} hours ago needs a backfill_reason",
+                           code="BACKFILL_REASON_REQUIRED")
+    return True
+
+
+def backfill_record(ctx: Context, events: list[NewEvent], versions: dict[UUID, int]) -> list[Draft]:
+    """The audit record of a backfill: a ``Backfilled`` event after the command's events, on the
+    first one's stream, in the same transaction (the envelope has no field for it)."""
+    if not events:
+        return []
+    record = new_event(events[0].stream, Backfilled, reason=ctx.backfill_reason, occurred_at=ctx.occurred_at,
+                       events=[{"type": e.type, "stream": e.stream} for e in events])
+    return [Draft(type=record.type, stream=record.stream, data=record.data, actor=ctx.actor,
+                  on_behalf=ctx.on_behalf, site=ctx.site, expected_seq=versions.get(record.stream))]
 
 
 def provisional(

@@ -61,14 +61,17 @@ def seed_identities(services: Services, *, password: str = DEMO_PASSWORD) -> Non
 class Timeline:
     """Simulated times for a demo journey: each step happens a little after the previous one.
 
-    The ledger's ``recorded_at`` stays the real server time; ``occurred_at`` carries these."""
+    The ledger's ``recorded_at`` stays the real server time; ``occurred_at`` carries these. The
+    demo's contexts are system-level: steps older than ``LEDGER_BACKFILL_HOURS`` are recorded as
+    backfills (reason "demo journey", a ``Backfilled`` event each)."""
 
     def __init__(self, start: datetime) -> None:
         self.now = start
 
     def at(self, actor: str, site: str | None = None, *, after: timedelta = timedelta(minutes=7)) -> Context:
         self.now += after
-        return Context(actor=actor, site=site, occurred_at=_iso(self.now))
+        return Context(actor=actor, site=site, occurred_at=_iso(self.now), may_backfill=True,
+                       backfill_reason="demo journey")
 
     def readings(self, count: int, celsius: Callable[[int], float]) -> list[dict[str, Any]]:
         """One reading a minute from now on; the timeline moves past the last one."""

@@ -71,10 +71,12 @@ def test_occurred_at_is_kept_to_a_window_around_the_server_time(client, login):
     for when in ("1900-01-01T00:00:00Z", "9999-12-31T23:59:59Z", now - timedelta(days=366),
                  now + timedelta(minutes=30)):
         stamp = when if isinstance(when, str) else when.isoformat()
-        for path, body in (("/v1/units", {"coi": coi, "kind": "apheresis_bag", "occurred_at": stamp}),
-                           ("/v1/events", {"type": "CaseOnHold", "coi": coi, "occurred_at": stamp,
-                                           "data": {"reason": "late entry"}})):
+        late = {"occurred_at": stamp, "backfill_reason": "paper record"}  # a permitted backfill, too old
+        for path, body in (("/v1/units", {"coi": coi, "kind": "apheresis_bag", **late}),
+                           ("/v1/events", {"type": "CaseOnHold", "coi": coi, "data": {"reason": "late entry"},
+                                           **late})):
             _refused(client.post(path, headers=nurse, json=body), "OCCURRED_AT_OUT_OF_WINDOW")
     backdated = client.post("/v1/units", headers=nurse, json={
-        "coi": coi, "kind": "apheresis_bag", "occurred_at": (now - timedelta(days=30)).isoformat()})
+        "coi": coi, "kind": "apheresis_bag", "occurred_at": (now - timedelta(days=30)).isoformat(),
+        "backfill_reason": "paper record"})
     assert backdated.status_code == 201, backdated.text

@@ -84,7 +84,7 @@ def test_a_backfilled_derive_and_scan_dated_before_expiry_are_judged_at_their_ti
     coi = _enrol(client, nurse, "MRN-EXP-1")
     expiry = now - timedelta(hours=1)  # the server clock is past it; the events below are not
     bag = client.post("/v1/units", headers=nurse, json={
-        "coi": coi, "kind": "apheresis_bag", "occurred_at": _iso(now - timedelta(days=3)),
+        "coi": coi, "kind": "apheresis_bag", "occurred_at": _iso(now - timedelta(days=2)),
         "spec": {"expiry": _iso(expiry)}}).json()
     bag_id = bag["answer"]["unit_id"]
 
@@ -96,7 +96,7 @@ def test_a_backfilled_derive_and_scan_dated_before_expiry_are_judged_at_their_ti
                                            "collection_site": "hospital-1"}),
              (nurse, "CustodyTransferred", {"to_party": "tech"}), (tech, "CustodyAcknowledged", {})]
     for number, (headers, type_, data) in enumerate(steps):
-        response = event(headers, type_, data, now - timedelta(days=3, hours=-number), unit_id=bag_id)
+        response = event(headers, type_, data, now - timedelta(days=2, hours=-number), unit_id=bag_id)
         assert response.status_code == 201, response.text
     assert client.app.state.container.wait_for(bag["position"], timeout=5)
 
@@ -106,7 +106,7 @@ def test_a_backfilled_derive_and_scan_dated_before_expiry_are_judged_at_their_ti
     assert f"expired at {expiry.strftime('%Y-%m-%dT%H:%M:%S')}" in late.json()["reason"]
     assert late.json()["reason"].endswith("Z")
     backfilled = client.post("/v1/scans", headers=tech, json={
-        "raw": raw, "purpose": "manufacturing", "occurred_at": _iso(now - timedelta(days=2))})
+        "raw": raw, "purpose": "manufacturing", "occurred_at": _iso(now - timedelta(days=1))})
     assert backfilled.status_code == 201 and backfilled.json()["verdict"] == "match", backfilled.text
 
     outputs = [{"kind": "final_product_bag", "spec": {"expiry": _iso(now + timedelta(days=30))}}]
@@ -114,7 +114,7 @@ def test_a_backfilled_derive_and_scan_dated_before_expiry_are_judged_at_their_ti
     refused = event(tech, "UnitsDerived", data, now - timedelta(minutes=30), coi=coi)
     assert refused.status_code == 409 and refused.json()["code"] == "UNIT_EXPIRED"
     assert f"expired at {expiry.strftime('%Y-%m-%dT%H:%M:%S')}" in refused.json()["detail"]
-    derived = event(tech, "UnitsDerived", data, now - timedelta(days=2), coi=coi)
+    derived = event(tech, "UnitsDerived", data, now - timedelta(days=1), coi=coi)
     assert derived.status_code == 201, derived.text
 
 

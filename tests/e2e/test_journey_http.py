@@ -18,7 +18,8 @@ def iso(moment: datetime) -> str:
 class Api:
     def __init__(self, client, login):
         self.client, self.login = client, login
-        self.clock = datetime.now(UTC) - timedelta(days=10)
+        # about 35 hours of steps, within LEDGER_BACKFILL_HOURS: couriers and clinicians post too
+        self.clock = datetime.now(UTC) - timedelta(hours=60)
 
     def at(self, minutes: int = 5) -> str:
         self.clock += timedelta(minutes=minutes)
@@ -239,7 +240,7 @@ def test_a_retried_refused_request_replays_the_refusal_without_recording_it_twic
     coi = client.post("/v1/cases", headers=login("nurse"), json={
         "kind": "autologous", "product": "p", "treating_site": "hospital-1", "mrn": "MRN-R-1"}).json()["answer"]["coi"]
     bag = client.post("/v1/units", headers=login("nurse"), json={"coi": coi, "kind": "apheresis_bag"}).json()
-    occurred = (datetime.now(UTC) - timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
+    occurred = (datetime.now(UTC) - timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
     occurred_at = occurred.isoformat().replace("+00:00", "Z")
     body = {"type": "MaterialCollected", "unit_id": bag["answer"]["unit_id"], "occurred_at": occurred_at,
             "data": {"wristband": "MRN-WRONG", "material": "leukapheresis", "collection_site": "hospital-1"}}

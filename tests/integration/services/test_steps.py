@@ -42,7 +42,8 @@ def test_a_concurrent_retry_that_wins_the_claim_answers_both_requests_alike(seed
 
 def test_a_batch_is_a_list_of_steps_decided_in_order_at_their_own_times(seeded):
     backfilled = "2020-01-05T10:00:00Z"
-    nurse = Context(actor="nurse", site=HOSPITAL, occurred_at=backfilled)
+    nurse = Context(actor="nurse", site=HOSPITAL, occurred_at=backfilled, may_backfill=True,
+                    backfill_reason="paper record")
     enrol = seeded.plan.cases.enrol(nurse, kind="autologous", product="CAR-T", treating_site=HOSPITAL,
                                     mrn="MRN-0002")
     assert isinstance(enrol, Step) and not enrol.at_event_time

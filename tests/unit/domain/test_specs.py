@@ -51,6 +51,10 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "CorrectionRejected": ({"correction_event_id": U2, "corrected_event_id": U1, "corrected_type": "QCResultRecorded",
                             "reason": "no evidence"},
                            f"correction {U2} of QCResultRecorded {U1} rejected: no evidence"),
+    "Backfilled": ({"reason": "paper record entered", "occurred_at": "2026-01-02T03:04:05+01:00",
+                    "events": [{"type": "CaseOnHold", "stream": U1}]},
+                   ("the 1 event(s) before were recorded late (backfill), having occurred at "
+                    "2026-01-02T02:04:05.000000Z: paper record entered")),
     "AuditTrailReviewed": ({"coi": COI, "case": U1, "through_position": 42},
                            "audit trail reviewed through position 42"),
     "UnitLabelled": ({"kind": "cryobag", "coi": COI, "case": U1, "label": LABEL, "custodian": "op",
