@@ -113,7 +113,6 @@ Scanner = Annotated[Principal, Depends(authorised("scan"))]
 EpcisReader = Annotated[Principal, Depends(authorised("query_epcis"))]
 
 
-
 def get_read_scope(principal: PrincipalDep) -> ReadScope:
     return read_scope(principal)
 
