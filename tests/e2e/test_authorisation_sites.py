@@ -41,6 +41,8 @@ WHO = {
     "CaseResumed": HOSPITAL_OPERATORS,
     "ProductAllocated": HOSPITAL_OPERATORS,
     "EventCorrected": HOSPITAL_OPERATORS,
+    "CorrectionRejected": HOSPITAL_QA,  # first: it ends the pending correction for good (then 409)
+    "CorrectionApproved": HOSPITAL_QA,
     "AuditTrailReviewed": HOSPITAL_QA,
     "UnitLabelled": HOSPITAL_OPERATORS,
     "MaterialCollected": HOSPITAL_OPERATORS,
@@ -83,6 +85,10 @@ def requests(w: dict) -> dict[str, tuple[str, dict]]:
         "ProductAllocated": (event, {"coi": coi, "data": {"donor_coi": coi, "unit_id": bag}}),
         "EventCorrected": (event, {"stream": bag, "data": {"event_id": w["qc_event"], "reason": "typo",
                                                            "changes": {"value": 1.25}}}),
+        "CorrectionRejected": (event, {"stream": bag, "data": {"correction_event_id": w["pending"],
+                                                               "reason": "no evidence"}, "esign": "reviewed"}),
+        "CorrectionApproved": (event, {"stream": bag, "data": {"correction_event_id": w["pending"]},
+                                       "esign": "approved"}),
         "AuditTrailReviewed": (event, {"coi": coi, "data": {"through_position": w["position"]},
                                        "esign": "reviewed"}),
         "UnitLabelled": (event, {"coi": coi, "data": {"kind": "sample"}}),
@@ -144,13 +150,16 @@ def world(client):
                 for i in range(5)]
     services.quality.record_temperatures(nurse, unit_id=bag, logger="L0", readings=readings)
     qc = services.quality.record_qc(nurse, unit_id=bag, test="sterility", result="fail", value=12.5)
+    qc_event = qc.result.receipts[0].event_id
+    pending = services.quality.correct(nurse, stream=bag, event_id=qc_event, reason="transcription error",
+                                       changes={"result": "pass"})  # GMP-critical: awaits QA's approval
     services.units.handover(nurse, unit_id=taken, to_party="operator-f1", location=H1)
     last = services.units.acknowledge(tech, unit_id=taken, location=F1)
     assert container.wait_for(last.position, timeout=10)
     state = services.units.state(bag)
     return {"coi": coi, "bag": str(bag), "fresh": str(fresh), "shipper": str(shipper), "factory_bag": str(taken),
             "bag_label": state.label, "excursion": str(state.excursions[0].id),
-            "qc_event": qc.result.receipts[0].event_id, "position": last.position}
+            "qc_event": qc_event, "pending": pending.result.receipts[0].event_id, "position": last.position}
 
 
 def test_every_event_type_the_api_records_is_in_the_site_matrix():
