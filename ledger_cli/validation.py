@@ -75,9 +75,10 @@ def _signing_key(key: Path | None):
 def _run_suite(root: Path, marker: str, paths: list[str], junit: Path) -> dict[str, object]:
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={junit}",
                "-m", marker, *paths]
-    console.print(f"running: {' '.join(command[1:])}")
+    shown = " ".join(["pytest", *command[3:]])
+    console.print(f"running: {shown}")
     done = subprocess.run(command, cwd=root)  # noqa: S603 - our own interpreter and pytest
-    return {"command": " ".join(["pytest", *command[4:]]), "exit_code": done.returncode}
+    return {"command": shown, "exit_code": done.returncode}
 
 
 def validation_report(

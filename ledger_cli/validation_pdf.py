@@ -31,7 +31,7 @@ def report_pdf(document: dict[str, Any]) -> bytes:
         _p(f"Generated {report.get('generated_at')} at commit {report.get('commit')}", STYLES["BodyText"]),
         _p(f"Result: {report['result'].upper()} - " + ", ".join(f"{v} {k}" for k, v in report["summary"].items()),
            STYLES["Heading2"]),
-        _p("Run: " + str(report.get("run")), STYLES["BodyText"]),
+        _p("Run: " + ", ".join(f"{k} {v}" for k, v in report.get("run", {}).items()), STYLES["BodyText"]),
         _p("Environment: " + ", ".join(f"{k} {v}" for k, v in sorted(env.items())), STYLES["BodyText"]),
         _p(f"Signed (Ed25519) with key {sig['key_id']}: {sig['signature']}", SMALL),
         _p("Verify: ledger validation-verify REPORT.json --keys keyring.json", SMALL),
