@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from . import accounts, admin, checkpoints, export, listing, projections, scan, scan_steps, service, transfer, verify
+from . import (
+    accounts,
+    admin,
+    checkpoints,
+    export,
+    listing,
+    projections,
+    scan,
+    scan_steps,
+    service,
+    transfer,
+    validation,
+    verify,
+)
 from . import tokens as _tokens  # noqa: F401 - registers `tokens list` and `tokens revoke`
 
 app = typer.Typer(
@@ -25,6 +38,8 @@ app.command("backup")(transfer.backup)
 app.command("restore")(transfer.restore)
 app.command("migrate")(transfer.migrate)
 app.command("demo")(service.demo)
+app.command("validation-report")(validation.validation_report)
+app.command("validation-verify")(validation.validation_verify)
 app.command("scan", epilog=scan_steps.purposes_epilog())(scan.scan)
 app.add_typer(accounts.users_app, name="users")  # service's, with the commands of listing and accounts
 app.add_typer(service.tokens_app, name="tokens")

@@ -34,6 +34,7 @@ def test_request_fields_carry_the_domain_bounds(client):
     assert tuple(meaning["enum"]) == MEANINGS
 
 
+@pytest.mark.req("URS-ALCOA-ACC")
 def test_an_impossible_temperature_is_refused_at_the_door(client, login):
     reading = {"t": "2026-01-01T00:00:00Z", "celsius": 5000}
     upload = client.post(f"/v1/units/{uuid4()}/temperatures", headers=login("courier"),

@@ -5,6 +5,8 @@ audit trail shows it with its signature manifestation; the case state keeps the 
 
 from __future__ import annotations
 
+import pytest
+
 from ledger.domain.events_case import AuditTrailReviewed, CaseEnrolled
 from ledger.services.journeys import DEMO_PASSWORD
 from ledger.streams import case_stream
@@ -35,6 +37,7 @@ def _refused(response, status: int, code: str) -> None:
     assert response.json()["code"] == code, response.json()
 
 
+@pytest.mark.req("URS-P11-50")
 def test_a_signed_review_is_recorded_shown_in_the_trail_and_kept_by_the_case(client, login, hospital_qa):
     enrolled = _enrol(client, login)
     coi, position = enrolled["answer"]["coi"], enrolled["position"]
@@ -59,6 +62,7 @@ def test_a_signed_review_is_recorded_shown_in_the_trail_and_kept_by_the_case(cli
     assert case.last_review.at == reviewed.json()["recorded_at"]
 
 
+@pytest.mark.req("URS-P11-200")
 def test_a_review_is_refused_unsigned_wrongly_signed_by_another_role_or_beyond_the_log(client, login, hospital_qa):
     enrolled = _enrol(client, login)
     coi, position = enrolled["answer"]["coi"], enrolled["position"]

@@ -175,6 +175,7 @@ def test_every_route_is_in_the_matrix(client):
 
 @pytest.mark.parametrize("route", [r for r, (who, _) in ROUTES.items() if who not in (PUBLIC, "per type")],
                          ids=lambda r: f"{r[0]} {r[1]}")
+@pytest.mark.req("URS-P11-10d")
 def test_route_by_role(client, tokens, route):
     allowed, body = ROUTES[route]
     method, path = route
@@ -189,6 +190,7 @@ def test_route_by_role(client, tokens, route):
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENT_BODIES))
+@pytest.mark.req("URS-P11-10g")
 def test_events_by_type_and_role(client, tokens, event_type):
     data, target = EVENT_BODIES[event_type]
     body = {"type": event_type, "data": data, **target}

@@ -168,6 +168,7 @@ def test_every_event_type_the_api_records_is_in_the_site_matrix():
         assert all(USERS[user][0] in EVENT_ROLES[event_type] for user in users), event_type
 
 
+@pytest.mark.req("URS-P11-10g")
 def test_events_by_type_and_site(client, login, world):
     bodies = requests(world)
     assert set(bodies) == set(EVENT_ROLES)

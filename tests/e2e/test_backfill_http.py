@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import pytest
+
 from ledger.domain.events_case import Backfilled
 
 TEN_DAYS_AGO = (datetime.now(UTC) - timedelta(days=10)).isoformat()
@@ -35,6 +37,7 @@ def _stream(client, stream: str) -> list[dict]:
     return [e.envelope for e in client.app.state.container.ledger.read_stream(UUID(stream))]
 
 
+@pytest.mark.req("URS-A11-9")
 def test_an_old_event_needs_the_permission_and_a_reason(client, login):
     nurse, clinician = login("nurse"), login("clinician")
     coi = _enrol(client, nurse, "MRN-BACKFILL-1")
@@ -50,6 +53,7 @@ def test_an_old_event_needs_the_permission_and_a_reason(client, login):
     assert client.get("/v1/ledger/info", headers=nurse).json() == before  # nothing was written
 
 
+@pytest.mark.req("URS-ALCOA-CONT")
 def test_a_permitted_backfill_is_sealed_with_its_record_in_the_same_commit(client, login):
     nurse = login("nurse")
     coi = _enrol(client, nurse, "MRN-BACKFILL-3")

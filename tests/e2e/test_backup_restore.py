@@ -74,6 +74,7 @@ def events_in(url: str) -> int:
         return count_events(database, conn)
 
 
+@pytest.mark.req("URS-P11-10c", "URS-A11-7-2")
 def test_restore_drill_proves_the_restored_ledger_equal(database, cli_env, fresh_url, tmp_path):
     backup = tmp_path / "ledger.backup.jsonl"
     made = run(["backup", str(backup)], cli_env)
@@ -95,6 +96,7 @@ def test_restore_drill_proves_the_restored_ledger_equal(database, cli_env, fresh
     assert refused.returncode == 2 and "not empty" in refused.stderr
 
 
+@pytest.mark.req("URS-A11-7-2")
 def test_a_backup_with_one_byte_changed_is_not_proven(database, cli_env, fresh_url, tmp_path):
     backup = tmp_path / "ledger.backup.jsonl"
     assert run(["backup", str(backup)], cli_env).returncode == 0
@@ -128,6 +130,7 @@ def test_a_backup_with_one_byte_changed_is_not_proven(database, cli_env, fresh_u
     assert events_in(target) == 0
 
 
+@pytest.mark.req("URS-A11-4-8")
 def test_migration_to_the_other_store_is_proven(database, cli_env, fresh_url):
     other = "postgres" if database.kind == "sqlite" else "sqlite"
     target = fresh_url(other)
@@ -146,6 +149,7 @@ def verify_archive(*args):
     return subprocess.run([sys.executable, str(tool), *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.req("URS-A11-17")
 def test_the_whole_ledger_archive_verifies_offline_and_fails_when_tampered(database, cli_env, tmp_path):
     assert run(["demo"], cli_env).returncode == 0  # a second journey: two signed checkpoints at least
     assert run(["export", "archive", str(tmp_path / "archive.zip")], cli_env).returncode == 0

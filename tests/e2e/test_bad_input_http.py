@@ -57,6 +57,7 @@ def test_a_control_character_in_a_query_or_path_parameter_is_a_422(client, login
 
 
 @pytest.mark.parametrize("user_id", ["system", "System"])
+@pytest.mark.req("URS-P11-100")
 def test_an_admin_cannot_create_a_user_the_ledger_itself_acts_as(client, login, user_id):
     created = client.post("/v1/users", headers=login(ADMIN), json={
         "user_id": user_id, "printed_name": "Not the ledger", "roles": ["admin"],
@@ -64,6 +65,7 @@ def test_an_admin_cannot_create_a_user_the_ledger_itself_acts_as(client, login, 
     _refused(created, "RESERVED_ID")
 
 
+@pytest.mark.req("URS-A11-5", "URS-ALCOA-CONT")
 def test_occurred_at_is_kept_to_a_window_around_the_server_time(client, login):
     nurse = login("nurse")
     coi = _enrol(client, nurse, "MRN-WINDOW-1")

@@ -225,6 +225,7 @@ def test_refused_credentials_keep_the_scan_queued(up, env, units, tmp_path):
     assert run_scan(up, env, tmp_path, "--flush").returncode == 0
 
 
+@pytest.mark.req("URS-OFF-2")
 def test_offline_scans_are_queued_then_sent_in_order_exactly_once(server, env, units, tmp_path):
     picked = [units["shipper"][0], units["shipper"][1], units["final_product_bag"][1]]
     server.stop()
@@ -336,6 +337,7 @@ def _pickup(server, coi: str) -> tuple[str, str, str]:
     return bag["label"], bag["unit_id"], shipper["unit_id"]
 
 
+@pytest.mark.req("URS-COC-1")
 def test_a_courier_picks_up_correct_labels_and_then_holds_them(up, env, cois, tmp_path):
     coi = cois["autologous"]
     bag_label, bag, shipper = _pickup(up, coi)
@@ -356,6 +358,7 @@ def test_a_courier_picks_up_correct_labels_and_then_holds_them(up, env, cois, tm
     assert run_scan(up, env, tmp_path, "--purpose", "verify", "--accept", stdin="", user="courier").returncode == 2
 
 
+@pytest.mark.req("URS-P11-10f")
 def test_a_handover_scan_at_pickup_is_the_wrong_step(up, env, cois, tmp_path):
     """Why the README's pickup uses receipt: handover is the sender's scan, before offering."""
     coi = cois["autologous"]

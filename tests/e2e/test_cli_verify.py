@@ -7,6 +7,8 @@ import subprocess
 import sys
 import uuid
 
+import pytest
+
 from ledger.keys.keystore import KeyStore
 from ledger.store.application import Draft, Ledger
 from tests import tamper
@@ -23,6 +25,7 @@ def run(args, env):
     )
 
 
+@pytest.mark.req("URS-P11-10a")
 def test_init_then_verify_finds_tampering_and_exits_non_zero(database, tmp_path):
     env = {
         "LEDGER_DATABASE_URL": database.url,

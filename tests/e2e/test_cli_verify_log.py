@@ -72,6 +72,7 @@ def test_a_deleted_stream_is_found_and_named_even_without_a_witness(operator, da
     assert any(line.startswith("log: checkpoint mismatch: checkpoint 9") for line in lines)
 
 
+@pytest.mark.req("URS-OFF-1")
 def test_against_finds_history_rewritten_after_the_witness_took_its_copy(operator, database, tmp_path):
     env, streams = operator
     witness = tmp_path / "witness.txt"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from ledger.services.journeys import DEMO_PASSWORD, run_autologous_journey
 from tests.e2e.test_dossier_http import pdf_text
 
@@ -54,6 +56,7 @@ def _case(steps: Steps) -> str:
                                                  "treating_site": "hospital-1", "mrn": "MRN-C-1"})["answer"]["coi"]
 
 
+@pytest.mark.req("URS-TMP-1")
 def test_the_upload_answers_what_it_recorded_applied_and_opened(client, login):
     steps = Steps(client, login)
     coi = _case(steps)

@@ -84,6 +84,7 @@ def exceptions(api: Api, product, position: int) -> dict[str, str]:
             if item["kind"] in ("correction_pending", "event_corrected")}
 
 
+@pytest.mark.req("URS-P11-10e", "URS-A11-9", "URS-A11-14")
 def test_a_qc_result_corrected_fail_to_pass_applies_only_after_another_qa_approves_it_signed(api, product):
     fix = correct(api, "nurse", product, product["qc"], result="pass")
     release(api, product, expect=409, code="QC_FAILED")
@@ -104,6 +105,7 @@ def test_a_qc_result_corrected_fail_to_pass_applies_only_after_another_qa_approv
     release(api, product)
 
 
+@pytest.mark.req("URS-P11-10g")
 def test_the_qa_who_corrected_may_not_approve_it_another_may(api, product):
     fix = correct(api, "qa", product, product["qc"], result="pass")
     review(api, "qa", product, fix["event_id"], expect=409, code="CORRECTION_SELF_APPROVAL")
@@ -122,6 +124,7 @@ def test_a_rejected_correction_never_applies(api, product):
     release(api, product, expect=409, code="QC_FAILED")
 
 
+@pytest.mark.req("URS-TMP-1")
 def test_a_widened_expiry_and_temperature_range_are_pending_until_approved(api, client, product):
     wide = {**product["spec"], "min_celsius": -50, "max_celsius": 40, "expiry": "2099-01-01T00:00:00Z"}
     fix = correct(api, "nurse", product, product["labelled"], spec=wide)

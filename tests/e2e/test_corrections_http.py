@@ -84,6 +84,7 @@ def test_an_e_signed_event_is_not_corrected(api, client, unit, hospital_qa):
     assert _last(client) == before
 
 
+@pytest.mark.req("URS-P11-10e")
 def test_the_right_person_corrects_a_typo_or_a_qc_result(api, client, login, unit, hospital_qa):
     fixed = _correct(api, "nurse", unit["unit"], unit["labelled"], identifiers={"lot": "LOT-71"})
     value = _correct(api, "nurse", unit["unit"], unit["qc"], value=21.5)

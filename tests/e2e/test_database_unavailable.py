@@ -15,6 +15,7 @@ def database(pg_database):
     return pg_database
 
 
+@pytest.mark.req("URS-ALCOA-AVAIL")
 def test_requests_get_503_with_retry_after_when_postgres_is_gone(client, login, database):
     nurse = login("nurse")
     assert client.get("/v1/cases", headers=nurse).status_code == 200

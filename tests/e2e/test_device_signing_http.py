@@ -71,6 +71,7 @@ def test_signed_submissions_with_fresh_nonces_are_accepted_and_verifiable(client
     assert unsigned.status_code == 422 and unsigned.json()["code"] == "DEVICE_SIGNATURE_REQUIRED"
 
 
+@pytest.mark.req("URS-P11-10h")
 def test_the_same_signed_submission_twice_is_refused_and_recorded_once(client, logger):
     body = upload(logger, "n-1", reading(20))
     assert post(client, logger, body).status_code == 201
@@ -105,6 +106,7 @@ def test_a_signed_submission_is_refused_from_any_other_principal(client, login, 
     assert replayed.status_code == 422 and recorded(client, logger) == 1
 
 
+@pytest.mark.req("URS-P11-300c")
 def test_revoking_the_last_key_stops_the_device_writing(client, login, logger):
     assert post(client, logger, upload(logger, "n-1", reading(20))).status_code == 201
     revoked = client.post(f"/v1/devices/logger-1/keys/{logger['kid']}/revoke", headers=login("admin"),

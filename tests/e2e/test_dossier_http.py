@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import pytest
+
 from ledger.services.executor import Context
 from ledger.services.journeys import run_autologous_journey
 from ledger.verification.dossier import verify_dossier
@@ -14,6 +16,7 @@ from tests.unit.test_dossier import tool
 MRN = "MRN-0042-7781"
 
 
+@pytest.mark.req("URS-P11-10b")
 def test_dossier_json_and_pdf_for_an_auditor(client, login, tmp_path):
     journey = run_autologous_journey(client.app.state.container.services, mrn=MRN)
     response = client.get(f"/v1/cases/{journey.coi.lower()}/dossier", headers=login("auditor"))

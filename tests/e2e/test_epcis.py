@@ -54,6 +54,7 @@ def test_accepted(client, login, path):
 
 
 @pytest.mark.parametrize("path", files("invalid") + files("invalid-semantic"), ids=lambda p: p.stem)
+@pytest.mark.req("URS-A11-5")
 def test_refused(client, login, path):
     response = capture(client, login, path)
     assert response.status_code == 422, response.text
@@ -329,6 +330,7 @@ def _shape(graph: dict) -> tuple[list, list]:
     return nodes, edges
 
 
+@pytest.mark.req("URS-P11-10b")
 def test_export_validates_and_reimport_gives_the_same_genealogy(client, login, settings, tmp_path):
     from api.app import create_app
     from api.epcis.query import case_document

@@ -51,6 +51,7 @@ def test_an_identifier_no_later_step_could_use_is_refused_at_labelling(client, l
         assert refused.json()["code"] == "INVALID_IDENTIFIER" and why in refused.json()["detail"]
 
 
+@pytest.mark.req("URS-COI-2")
 def test_every_identifier_kind_accepted_renders_and_scans_back(client, login):
     nurse = login("nurse")
     coi = _enrol(client, nurse, "MRN-ID-3")
@@ -154,6 +155,7 @@ def _allogeneic(client):
     return doses, patients
 
 
+@pytest.mark.req("URS-COI-1")
 def test_a_dose_allocated_to_the_patient_matches_their_coi_at_the_bedside(client, login):
     from ledger.services.executor import Context
     from ledger.streams import case_stream

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.envelope import submission_bytes
 from ledger.keys.sealing import b64, key_id_of, raw_public_key
 
 
+@pytest.mark.req("URS-P11-100")
 def test_a_deactivated_user_id_is_never_reused(client, login):
     admin = login("admin")
     body = {"user_id": "temp-qa", "printed_name": "Temp QA", "roles": ["qa"], "password": "a-long-password-1"}
@@ -23,6 +25,7 @@ def test_a_deactivated_user_id_is_never_reused(client, login):
     assert again.status_code == 409 and again.json()["code"] == "USER_ID_TAKEN"
 
 
+@pytest.mark.req("URS-P11-10h")
 def test_a_registered_logger_must_sign_and_a_revoked_key_is_refused(client, login):
     admin = login("admin")
     key = Ed25519PrivateKey.generate()

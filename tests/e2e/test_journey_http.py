@@ -42,6 +42,7 @@ def api(client, login):
     return Api(client, login)
 
 
+@pytest.mark.req("URS-P11-10f", "URS-P11-200")
 def test_the_demo_journey_and_its_refusals_over_http(api, client, login):
     coi = api.event("nurse", "CaseEnrolled", {"kind": "autologous", "product": "CAR-T", "treating_site": "hospital-1",
                                               "mrn": MRN})["answer"]["coi"]
@@ -156,6 +157,7 @@ def test_bad_input_gets_a_problem_never_a_500(client, login):
         assert response.json()["code"]
 
 
+@pytest.mark.req("URS-P11-10e", "URS-ALCOA-AVAIL")
 def test_auditor_reads_genealogy_custody_conditions_and_the_trail(client, login):
     """The demo journey, then what an auditor and QA see through the read models."""
     from ledger.services.journeys import run_autologous_journey
@@ -198,6 +200,7 @@ def test_auditor_reads_genealogy_custody_conditions_and_the_trail(client, login)
     assert journey.coi in {c["coi"] for c in listed["items"]}
 
 
+@pytest.mark.req("URS-COI-1")
 def test_scan_to_verify_at_handoff_and_a_refused_wrong_bag(client, login):
     from ledger.services import Context
     from ledger.services.journeys import run_autologous_journey

@@ -36,6 +36,7 @@ def _positions(client) -> int:
     return client.app.state.container.ledger.last_position()
 
 
+@pytest.mark.req("URS-P11-200")
 def test_on_behalf_without_that_persons_signature_is_refused(client, login, coi):
     before = _positions(client)
     _refused(_label(client, login, coi, on_behalf="clinician"), 403, "ON_BEHALF_UNSIGNED")
@@ -58,6 +59,7 @@ def test_on_behalf_an_unknown_or_deactivated_user_is_refused(client, login, coi)
     assert _positions(client) == before
 
 
+@pytest.mark.req("URS-ALCOA-ATTR")
 def test_on_behalf_with_that_persons_own_signature_is_recorded(client, login, coi):
     response = _label(client, login, coi, on_behalf="nurse", esign={
         "user_id": "nurse", "password": DEMO_PASSWORD, "meaning": "authored"})

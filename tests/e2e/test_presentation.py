@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 from uuid import UUID
 
+import pytest
+
 from api.commands import COMMANDS
 from api.policy import EVENT_ROLES, event_roles_markdown
 from ledger.services.journeys import DEMO_USERS, run_allogeneic_journey, run_autologous_journey
@@ -42,6 +44,7 @@ def _portal(client, user: str, path: str) -> str:
 
 # Defect 4: one case status -------------------------------------------------------------------
 
+@pytest.mark.req("URS-ALCOA-CONS")
 def test_every_view_shows_the_same_status_for_an_infused_case(client, login, tmp_path):
     journey = run_autologous_journey(client.app.state.container.services)
     _caught_up(client)
@@ -91,6 +94,7 @@ def test_a_held_case_is_on_hold_everywhere(client, login):
 
 # Defect 8: the dossier PDF and the portal trail ------------------------------------------------
 
+@pytest.mark.req("URS-P11-50", "URS-ALCOA-LEG")
 def test_the_dossier_pdf_shows_each_step_once_with_labels_names_and_whole_times(client, login, tmp_path):
     journey = run_autologous_journey(client.app.state.container.services)
     response = client.get(f"/v1/cases/{journey.coi}/dossier", params={"format": "pdf"}, headers=login("auditor"))
@@ -143,6 +147,7 @@ def test_the_portal_trail_shows_each_step_once(client):
 
 # Defect 11: docs and /openapi.json ------------------------------------------------------------
 
+@pytest.mark.req("URS-P11-10k")
 def test_the_docs_table_of_roles_is_the_policy():
     api_md = (ROOT / "docs" / "API.md").read_text()
     found = re.search(r"<!-- event-roles:start -->\n(.*?)\n<!-- event-roles:end -->", api_md, re.S)
@@ -214,6 +219,7 @@ def test_the_readme_lists_the_demo_users():
 
 # Defect 12: genealogy states, samples and packing ------------------------------------------------
 
+@pytest.mark.req("URS-GEN-1")
 def test_genealogy_states_follow_the_events_with_samples_and_packing(client, login):
     services = client.app.state.container.services
     journey = run_autologous_journey(services)

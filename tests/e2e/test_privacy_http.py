@@ -68,6 +68,7 @@ def _everything_stored(client) -> str:
     return "\n".join(out)
 
 
+@pytest.mark.req("URS-PRIV-1")
 def test_an_unrecognised_scan_keeps_no_text(client, login):
     nurse = login("nurse")
     enrolled = client.post("/v1/cases", headers=nurse, json=BODY)

@@ -148,6 +148,7 @@ def _not_found_like_unknown(client, login, user: str, url: str, unknown_url: str
             unknown.json()["detail"].replace(unknown_url.split("/")[3], "X")
 
 
+@pytest.mark.req("URS-P11-10d")
 def test_case_and_unit_routes_answer_own_site_and_global_readers_only(client, login, world):
     """Each "case" / "unit" route: the hospital's clinician reads its case, the other hospital's
     clinician gets the 404 of an unknown case or unit; global QA and the auditor read both."""

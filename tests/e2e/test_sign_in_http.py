@@ -71,6 +71,7 @@ def client(quick):
         yield c
 
 
+@pytest.mark.req("URS-P11-300d", "URS-A11-12")
 def test_failures_back_off_and_expire_without_locking_the_user_or_ending_sessions(client):
     user = from_address(client, "203.0.113.7")
     session = bearer(sign_in(user, "courier"))
@@ -168,6 +169,7 @@ def test_unlock_and_reset_from_the_cli_are_events_the_running_service_honours(cl
 
 @pytest.mark.parametrize(("password", "reason"), [(" " * 12, "whitespace"), ("password1234", "guess"),
                                                   ("new-nurse-2-password", "user id")])
+@pytest.mark.req("URS-P11-300a")
 def test_weak_passwords_are_refused_with_the_reason(client, login, password, reason):
     body = {"user_id": "new-nurse-2", "printed_name": "New Nurse", "roles": ["clinician"], "password": password}
     refused = client.post("/v1/users", headers=login("admin"), json=body)
@@ -222,6 +224,7 @@ def test_anyone_signed_in_changes_their_own_password_and_nobody_elses(client, lo
     assert sign_in(client, "qa").status_code == 200  # only the caller's password changed
 
 
+@pytest.mark.req("URS-P11-300a")
 def test_an_expired_password_leads_to_a_change_not_a_lock_out(client):
     past = datetime.now(UTC) - timedelta(days=1)
     record(client, new_event(user_stream("clinician"), PasswordSet, user="clinician", expires_at=past))
@@ -234,6 +237,7 @@ def test_an_expired_password_leads_to_a_change_not_a_lock_out(client):
     assert client.get("/v1/cases", headers=expired).status_code == 200
 
 
+@pytest.mark.req("URS-P11-300d")
 def test_a_hundred_failures_record_a_bounded_number_of_access_denied(client):
     statuses = [sign_in(from_address(client, f"192.0.2.{i}"), "courier", f"guess {i}").status_code
                 for i in range(100)]

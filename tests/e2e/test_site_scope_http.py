@@ -51,6 +51,7 @@ def refused(client, response) -> None:
     assert response.json()["code"] == "SITE_FORBIDDEN", response.text
 
 
+@pytest.mark.req("URS-A11-12")
 def test_another_hospital_may_not_hold_cancel_quarantine_or_fail_qc(api, client, case):
     coi, bag = case
     before = last(client)

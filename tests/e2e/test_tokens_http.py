@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -64,6 +65,7 @@ def test_an_integrator_gets_a_long_lived_token_capped_and_recorded(client, login
     assert client.get("/v1/cases", headers=bearer(body["access_token"])).json()["code"] == "INVALID_TOKEN"
 
 
+@pytest.mark.req("URS-P11-300c")
 def test_a_revoked_token_is_refused_at_once_and_the_revocation_is_recorded(client, login):
     admin = login("admin")
     issued = client.post("/v1/tokens", headers=admin, json={"user": "integrator", "days": 30}).json()

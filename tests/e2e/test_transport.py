@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -46,6 +47,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.req("URS-P11-30")
 def test_serve_with_tls_answers_https_with_hsts(tmp_path):
     cert, key = self_signed(tmp_path)
     env = {**os.environ, "LEDGER_ENV": "test", "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/l.sqlite",

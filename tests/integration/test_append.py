@@ -18,6 +18,7 @@ def reading(stream, celsius=4.25, **kw):
     return Draft("ReadingTaken", stream, data, actor="courier-7", **kw)
 
 
+@pytest.mark.req("URS-ALCOA-ORIG")
 def test_events_chain_and_seal_and_verify(ledger, database, sealing_key):
     stream = uuid.uuid4()
     first = ledger.append([reading(stream)]).receipts[0]
@@ -32,6 +33,7 @@ def test_events_chain_and_seal_and_verify(ledger, database, sealing_key):
     assert report.intact and report.events == 2 and report.streams == 1
 
 
+@pytest.mark.req("URS-ALCOA-COMP")
 def test_batch_is_all_or_nothing(ledger):
     stream, other = uuid.uuid4(), uuid.uuid4()
     before = ledger.last_position()
@@ -61,6 +63,7 @@ def test_batch_is_all_or_nothing(ledger):
         ({"type": "NoteAdded", "data": {"text": "x" * 3000}}, InvalidEvent, "INVALID_DATA"),
     ],
 )
+@pytest.mark.req("URS-A11-5")
 def test_bad_input_is_refused_with_a_typed_error_before_anything_is_written(ledger, draft_kwargs, error, code):
     base = {
         "type": "ReadingTaken",
@@ -94,6 +97,7 @@ def test_oversized_payloads_and_batches_are_refused(database, sealing_key):
         app.close()
 
 
+@pytest.mark.req("URS-ALCOA-ACC")
 def test_a_floats_fourth_decimal_anywhere_in_data_is_refused(database, sealing_key):
     from ledger.datatypes import EventData
     from ledger.store.event_types import EventCatalogue
@@ -147,6 +151,7 @@ def test_rows_are_stored_under_the_topics_of_the_stored_format(ledger, database)
     assert [e.type for e in ledger.read_stream(device_stream("logger-1"))] == ["DeviceKeyRegistered"]
 
 
+@pytest.mark.req("URS-ALCOA-END")
 def test_events_sealed_before_a_rotation_still_verify(database, tmp_path):
     from ledger.keys.keystore import KeyStore
 

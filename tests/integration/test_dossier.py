@@ -64,6 +64,7 @@ def events(bundle):
     return [e for s in bundle["streams"] for e in s["events"]]
 
 
+@pytest.mark.req("URS-P11-10b")
 def test_autologous_dossier_is_complete_and_verifies(container, journeys):
     auto, _ = journeys
     bundle = dossier_for(container, auto.coi)
@@ -89,6 +90,7 @@ def test_autologous_dossier_is_complete_and_verifies(container, journeys):
     assert any("patient_ref" in e["envelope"]["data"] for e in events(bundle))  # byte-exact events
 
 
+@pytest.mark.req("URS-GEN-1")
 def test_allogeneic_patient_dossier_reaches_the_donor(container, journeys):
     _, allo = journeys
     patient = allo.extra["patients"][0]
@@ -107,6 +109,7 @@ def test_a_second_dossier_reuses_the_covering_checkpoint(container, journeys):
     assert first["checkpoint"] == second["checkpoint"]
 
 
+@pytest.mark.req("URS-P11-30")
 def test_sampled_tampering_fails_with_both_verifiers(container, journeys):
     auto, _ = journeys
     bundle = dossier_for(container, auto.coi)
@@ -147,6 +150,7 @@ def cli(args, env, *, tool_script=False):
                           timeout=180, cwd=ROOT)
 
 
+@pytest.mark.req("URS-OFF-1")
 def test_export_and_verify_as_processes(container, journeys, env, tmp_path):
     auto, _ = journeys
     container.catch_up()

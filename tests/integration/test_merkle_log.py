@@ -121,6 +121,7 @@ def test_inclusion_proofs_of_random_events_verify_against_checkpoint_roots(ledge
             inclusion_proof(conn, events[0].envelope["event_id"], 42)  # beyond the tree
 
 
+@pytest.mark.req("URS-ALCOA-END")
 def test_consistency_proofs_between_checkpoints_verify(ledger, engine, sealing_key):
     append(ledger, 23)
     runner, _, _ = follower(ledger, engine, sealing_key, every_events=5, batch_size=4)
@@ -234,6 +235,7 @@ def test_an_intact_log_verifies_and_a_tail_is_only_information(ledger, database,
     assert any("2 events after the newest checkpoint" in n for n in report.notes)
 
 
+@pytest.mark.req("URS-ALCOA-COMP")
 def test_deleting_a_whole_stream_is_found(database, sealing_key, signed_log):
     gone = signed_log[2]
     for seq in range(1, 5):

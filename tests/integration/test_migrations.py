@@ -13,6 +13,7 @@ def empty_sqlite(tmp_path) -> Database:
     return Database.from_url(f"sqlite:///{tmp_path}/fresh.sqlite")
 
 
+@pytest.mark.req("URS-A11-10")
 def test_pending_counts_only_what_is_not_applied(empty_sqlite):
     everything = migrations.pending(empty_sqlite)
     assert "0001" in everything and "0100" in everything
@@ -24,6 +25,7 @@ def test_pending_counts_only_what_is_not_applied(empty_sqlite):
     assert migrations.pending(empty_sqlite) == []
 
 
+@pytest.mark.req("URS-A11-10")
 def test_a_migrated_postgres_database_has_nothing_pending(pg_database):
     assert migrations.pending(pg_database) == []
 

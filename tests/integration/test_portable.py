@@ -28,6 +28,7 @@ def target(tmp_path) -> Database:
     return database
 
 
+@pytest.mark.req("URS-A11-4-8", "URS-ALCOA-ORIG")
 def test_a_copy_keeps_every_byte_and_position_and_refuses_a_used_target(ledger, database, target):
     stream = uuid.uuid4()
     for i in range(3):
@@ -39,6 +40,7 @@ def test_a_copy_keeps_every_byte_and_position_and_refuses_a_used_target(ledger, 
         load(target, read_store(database))
 
 
+@pytest.mark.req("URS-A11-7-2")
 def test_a_damaged_copy_loads_nothing_and_column_names_are_checked(ledger, database, target):
     ledger.append([Draft("NoteAdded", uuid.uuid4(), {"text": "n"}, actor="a")])
     records = list(read_store(database))

@@ -48,6 +48,7 @@ def test_the_app_role_appends_and_reads(app_role_url, sealing_key):
         "DELETE FROM ledger_idempotency",
     ],
 )
+@pytest.mark.req("URS-P11-10c")
 def test_the_app_role_cannot_change_or_remove(app_role_url, sealing_key, statement):
     app = Ledger(app_role_url, sealing_key, core_catalogue(), pool_size=1)
     app.append([Draft("NoteAdded", uuid.uuid4(), {"text": "keep me"}, actor="a")])
@@ -62,6 +63,7 @@ def test_the_app_role_cannot_change_or_remove(app_role_url, sealing_key, stateme
     "statement",
     ["UPDATE ledger_events SET topic = 'x'", "DELETE FROM ledger_events", "TRUNCATE ledger_events"],
 )
+@pytest.mark.req("URS-P11-10c")
 def test_triggers_refuse_changes_even_by_the_owner_and_in_replica_mode(pg_database, sealing_key, statement):
     app = Ledger(pg_database, sealing_key, core_catalogue(), pool_size=1)
     app.append([Draft("NoteAdded", uuid.uuid4(), {"text": "keep me"}, actor="a")])

@@ -56,6 +56,7 @@ def test_a_valid_device_signature_is_accepted_and_reverified_offline(ledger, dat
 
 
 @pytest.mark.parametrize("variant", ["wrong key", "other stream", "unknown key id", "garbage"])
+@pytest.mark.req("URS-P11-10h")
 def test_bad_device_signatures_are_refused_before_writing(ledger, registered_device, variant):
     stream = uuid.uuid4()
     rogue = Ed25519PrivateKey.generate()
@@ -144,6 +145,7 @@ def qa_key(ledger):
     return EsignIntent("qa-1", "Dr. Ada Example", "released", USER_KID, lambda d: b64(USER_KEY.sign(d)))
 
 
+@pytest.mark.req("URS-P11-70", "URS-A11-14")
 def test_an_esignature_is_sealed_with_its_record_and_verifies(ledger, database, sealing_key, qa_key):
     stream = uuid.uuid4()
     ledger.append([Draft("NoteAdded", stream, {"text": "release"}, actor="qa-1", esign=qa_key)])
@@ -153,6 +155,7 @@ def test_an_esignature_is_sealed_with_its_record_and_verifies(ledger, database, 
     assert verify_database(database, ring_of(sealing_key), workers=1).intact
 
 
+@pytest.mark.req("URS-P11-70")
 def test_a_copied_esignature_fails_even_when_rehashed_and_resealed(ledger, database, sealing_key, qa_key):
     """An insider holding the sealing key copies a release signature onto another record."""
     signed_stream, other = uuid.uuid4(), uuid.uuid4()

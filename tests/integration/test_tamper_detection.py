@@ -35,6 +35,7 @@ def test_untouched_store_is_intact_in_parallel(database, sealing_key, journey):
     assert report.intact and report.events == 6 and report.streams == 2
 
 
+@pytest.mark.req("URS-P11-10a")
 def test_a_changed_byte_in_a_stored_event_is_found(database, sealing_key, journey):
     state = tamper.read_state(database, journey, 3)
     tamper.write_state(database, journey, 3, state.replace(b"step 2", b"step 9"))

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ledger.store.rawstore import connect
 
@@ -61,6 +62,7 @@ def _stored(database, receipts: list[dict]) -> set[str]:
     return found
 
 
+@pytest.mark.req("URS-A11-7-1")
 def test_kill_9_under_write_load_loses_no_acknowledged_event(served):
     served.start()
     token = served.token("integrator")

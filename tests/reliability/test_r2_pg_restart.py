@@ -31,6 +31,7 @@ def _restart_postgres() -> None:
 
 @pytest.mark.skipif(not ENABLED, reason="restarts the shared PostgreSQL: set LEDGER_DRILLS=pg-restart (or CI=true)")
 @pytest.mark.parametrize("database", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.req("URS-A11-7-1")
 def test_postgres_restart_under_load(served):
     served.start()
     token = served.token("integrator")

@@ -68,6 +68,7 @@ def _with_hash_and_seal(drill, record):
     return json.dumps(record).encode()
 
 
+@pytest.mark.req("URS-P11-10a")
 def test_every_tampering_is_found_with_stream_seq_and_reason(database, journey):
     drill, _, envs = journey
     db = database
@@ -156,6 +157,7 @@ def _restore(db, rows):
                          (index, stream, seq, topic, state))
 
 
+@pytest.mark.req("URS-ALCOA-CONS")
 def test_every_read_model_edit_is_named_with_table_key_and_column(database, journey):
     """A DBA's edits of the read models the API, CSV and portal serve (no event touched): each row
     is named, table, key and column, stored against expected."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+
 from api.container import build_container
 from ledger.services.journeys import HOSPITAL, Timeline
 from ledger.timefmt import utc_now
@@ -14,6 +16,7 @@ from .conftest import FULL, report
 CLIENTS = 20
 
 
+@pytest.mark.req("URS-COC-1")
 def test_twenty_simultaneous_handovers_one_wins(served):
     container = build_container(served.settings)
     try:

@@ -54,6 +54,7 @@ def _all_tables(database) -> str:
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+@pytest.mark.req("URS-PRIV-1")
 def test_no_patient_identifier_anywhere_after_a_demo_run(served):
     import zxingcpp
     from PIL import Image

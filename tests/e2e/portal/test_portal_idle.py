@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from api.portal.session import ACTIVITY_COOKIE
 
 
@@ -14,6 +16,7 @@ def move_clock(client, minutes: float) -> None:
     ledger.clock = lambda: base() + timedelta(minutes=minutes)
 
 
+@pytest.mark.req("URS-A11-12")
 def test_an_idle_session_is_sent_to_sign_in_and_its_token_revoked(client, portal_login):
     assert portal_login("qa").status_code == 303
     assert client.get("/portal/cases").status_code == 200
