@@ -58,6 +58,14 @@ def authorise(principal: Principal, action: str | None, site: str | None = None)
     return principal
 
 
+def authorise_account(principal: Principal, account: str, own_action: str) -> Principal:
+    """``principal`` if it may act on the credentials of the person ``account``: its own with
+    ``own_action``, anyone else's only as an admin; else ``Forbidden`` (403)."""
+    if principal.kind == "user" and principal.id == account:
+        return authorise(principal, own_action)
+    return authorise(principal, "admin")
+
+
 def read_scope(principal: Principal) -> ReadScope:
     """What ``principal`` may read of cases and units (the one read rule, applied by every read).
 

@@ -1,4 +1,4 @@
-"""``ledger users unlock`` and ``ledger users reset-password``: recorded as events by `system`,
+"""``ledger users unlock``, ``reset-password`` and ``revoke-signing-key``: recorded as events by `system`,
 like every other command of the CLI (an operator at the server's console)."""
 
 from __future__ import annotations
@@ -38,3 +38,14 @@ def users_reset_password(
         container.services.identity.reset_password(CONSOLE, user_id=user_id, password=password, reason=reason)
         container.tokens.revoke_all(user_id)
     console.print(f"temporary password set for {user_id}: it must be changed at the next sign-in")
+
+
+@users_app.command("revoke-signing-key")
+def users_revoke_signing_key(user_id: Annotated[str, typer.Argument(help="User id.")], reason: Reason) -> None:
+    """Revoke the user's e-signature key (`UserSigningKeyRevoked`), e.g. on a suspected compromise.
+
+    The user cannot sign until they issue a new key with their password (`POST /v1/auth/signing-key`)
+    or their password is changed or reset; their earlier signatures stay valid."""
+    with one_off_container() as container:
+        container.services.identity.revoke_signing_key(CONSOLE, user_id=user_id, reason=reason)
+    console.print(f"e-signature key of {user_id} revoked: no signing until a new key is issued")

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger.domain.events_registry import ROLES
 from ledger.errors import InvalidEvent
 from ledger.keys.sealing import key_id_of, unb64
+from ledger.services.executor import Context, Outcome
 
+from ..container import Container
 from ..deps import Admin, ContainerDep, IdempotencyKey, context_for
 from ..requests import Ident, Name, Reason, Secret
 from ..schemas import PROBLEMS, AppendResponse, append_response
@@ -79,13 +81,32 @@ def register_device(body: NewDevice, principal: Admin, container: ContainerDep) 
     identity = container.services.identity
     outcome = identity.register_device(ctx, device_id=body.device_id, kind=body.kind, site=body.site)
     if body.public_key:
-        try:
-            raw = unb64(body.public_key)
-        except ValueError as exc:
-            raise InvalidEvent(str(exc), code="INVALID_DATA") from None
-        outcome = identity.register_device_key(ctx, device_id=body.device_id, key_id=key_id_of(raw),
-                                               public_key=body.public_key)
+        outcome = _register_key(container, ctx, body.device_id, body.public_key)
     return append_response(outcome)
+
+
+def _register_key(container: Container, ctx: Context, device_id: str, public_key: str) -> Outcome:
+    try:
+        raw = unb64(public_key)
+    except ValueError as exc:
+        raise InvalidEvent(str(exc), code="INVALID_DATA") from None
+    return container.services.identity.register_device_key(ctx, device_id=device_id, key_id=key_id_of(raw),
+                                                           public_key=public_key)
+
+
+class NewDeviceKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    public_key: str = Field(description="Ed25519 raw public key, standard base64 (its key_id: SHA-256 prefix)")
+
+
+@router.post("/devices/{device_id}/keys", status_code=201, response_model=AppendResponse,
+             summary="Register a new signing key for a device (after a loss or in rotation)")
+def register_device_key(device_id: Ident, body: NewDeviceKey, principal: Admin,
+                        container: ContainerDep) -> AppendResponse:
+    """Recorded as ``DeviceKeyRegistered``; the device's submissions signed with it are accepted
+    from now on. Other keys stay as they are: revoke a lost one apart."""
+    return append_response(_register_key(container, context_for(principal, site=None), device_id,
+                                         body.public_key))
 
 
 class Deactivation(BaseModel):

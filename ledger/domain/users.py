@@ -75,6 +75,11 @@ class UserState:
     def key(self, key_id: str) -> SigningKey | None:
         return next((k for k in self.keys if k.key_id == key_id), None)
 
+    @property
+    def signing_key(self) -> SigningKey | None:
+        """The active e-signature key (at most one: issuing one supersedes the others)."""
+        return next((k for k in reversed(self.keys) if k.active), None)
+
 
 def _evolve(s: UserState, event: EventData, _: Envelope) -> UserState:
     match event:
@@ -260,10 +265,17 @@ def decide_issue_signing_key(user: UserState, *, key_id: str, public_key: str, a
     return [*revoked, issued]
 
 
-def decide_revoke_signing_key(user: UserState, key_id: str, reason: str, *, actor: str,
+def decide_revoke_signing_key(user: UserState, key_id: str | None, reason: str, *, actor: str,
                               now: datetime) -> list[NewEvent]:
+    """Revoke one of the user's e-signature keys (``key_id``; ``None``: the active one), e.g. on a
+    suspected compromise (21 CFR 11.300(d)). The user cannot sign until a new key is issued;
+    signatures made before stay valid (a key is valid until the revocation is recorded)."""
     require_aware(now)
     _require_user(user)
+    if key_id is None:
+        if user.signing_key is None:
+            raise refusal("KEY_REVOKED", f"user {user.user_id} has no active signing key")
+        key_id = user.signing_key.key_id
     key = user.key(key_id)
     if key is None:
         raise refusal("UNKNOWN_KEY", f"user {user.user_id} has no key {key_id}")

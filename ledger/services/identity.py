@@ -89,10 +89,15 @@ class IdentityService(Commands[Outcome]):
             password = users.decide_set_password(state, expires_at=self._expiry(now), actor=actor, now=now)
         else:
             password = users.decide_reset_password(state, reset_reason, actor=actor, now=now)
-        state = users.fold_user(provisional(stream, earlier + password, actor=actor, now=now))
-        key = users.decide_issue_signing_key(state, key_id=key_id, public_key=public_key,
-                                             actor=actor, now=now)
-        return password + key
+        return password + self._issue_key(reads, user_id, earlier + password, key_id, public_key, actor, now)
+
+    def _issue_key(self, reads, user_id, earlier, key_id, public_key, actor, now):
+        """The one way a personal e-signature key is issued (creation, reset, re-issue, a password
+        change after a revocation): the events of ``users.decide_issue_signing_key`` after
+        ``earlier`` (new events of the same command)."""
+        stream = reads.envelopes(user_stream(user_id))
+        state = users.fold_user(provisional(stream, earlier, actor=actor, now=now))
+        return users.decide_issue_signing_key(state, key_id=key_id, public_key=public_key, actor=actor, now=now)
 
     def reset_password(self, ctx: Context, *, user_id: str, password: str, reason: str) -> Outcome:
         """An admin sets a temporary password, which the user must change at the next sign-in
@@ -108,19 +113,64 @@ class IdentityService(Commands[Outcome]):
     def change_password(self, ctx: Context, *, current: str, new: str, client: str | None = None) -> Outcome:
         """The signed-in user (``ctx.actor``) replaces their password, proving the current one
         (a sign-in attempt: throttled, a failure recorded). The e-signature key is kept,
-        re-wrapped under the new password, so earlier signatures stay valid."""
+        re-wrapped under the new password, so earlier signatures stay valid; a revoked key is
+        replaced by a new one instead."""
         user_id = ctx.actor
         user = self.authenticate(user_id, current, client=client)
         self.check_password_policy(new, user_id, user.printed_name)
         if new == current:
             raise InvalidEvent("the new password must differ from the current one", code="WEAK_PASSWORD")
+        credential = self._credential(user_id)
+        if self._key_active(user, credential):
+            wrapped = creds.rewrap(credential.wrapped_key, current, new, params=self.params)
+            public_key = None
+        else:
+            wrapped, public_key, _ = creds.new_signing_key(new, params=self.params)
+
+        def decide(reads: Reads, now: datetime, actor: str):
+            changed = users.decide_change_password(reads.user(user_id), expires_at=self._expiry(now),
+                                                   actor=actor, now=now)
+            if public_key is None:
+                return changed
+            return changed + self._issue_key(reads, user_id, changed, wrapped.key_id, public_key, actor, now)
+
+        outcome = self.command(ctx, decide)
+        self.store.put(Credential(user_id, creds.hash_password(new, self.params), wrapped))
+        return outcome
+
+    def _credential(self, user_id: str) -> Credential:
         credential = self.store.get(user_id)
         if credential is None:
             raise Unauthorised("no password is set for this user", code="PASSWORD_NOT_SET")
-        wrapped = creds.rewrap(credential.wrapped_key, current, new, params=self.params)
-        outcome = self.command(ctx, lambda r, now, actor: users.decide_change_password(
-            r.user(user_id), expires_at=self._expiry(now), actor=actor, now=now))
-        self.store.put(Credential(user_id, creds.hash_password(new, self.params), wrapped))
+        return credential
+
+    @staticmethod
+    def _key_active(user: users.UserState, credential: Credential) -> bool:
+        """Whether the stored (wrapped) key is the user's active e-signature key."""
+        key = user.key(credential.wrapped_key.key_id)
+        return key is not None and key.active
+
+    def revoke_signing_key(self, ctx: Context, *, user_id: str, reason: str) -> Outcome:
+        """Revoke the user's active e-signature key (``UserSigningKeyRevoked``, 21 CFR 11.300(d)).
+
+        The user cannot sign (``SIGNING_KEY_REVOKED``) until a new key is issued under their
+        password: :meth:`issue_signing_key`, or at the next password change or reset. Who may
+        revoke whose key is the caller's rule (``api.authority.authorise_account``)."""
+        return self.command(ctx, lambda r, now, actor: users.decide_revoke_signing_key(
+            r.user(user_id), None, reason, actor=actor, now=now))
+
+    def issue_signing_key(self, ctx: Context, *, password: str, client: str | None = None) -> Outcome:
+        """The signed-in user (``ctx.actor``) gets a new e-signature key, wrapped under their
+        password, which they prove (a sign-in attempt: throttled, a failure recorded). Any active
+        key is revoked as superseded. No one else can: the private key is wrapped with the
+        user's password (an administrator resets the password instead)."""
+        user_id = ctx.actor
+        self.authenticate(user_id, password, client=client)
+        credential = self._credential(user_id)
+        wrapped, public_key, key_id = creds.new_signing_key(password, params=self.params)
+        outcome = self.command(ctx, lambda reads, now, actor: self._issue_key(
+            reads, user_id, [], key_id, public_key, actor, now), answer=lambda _: {"key_id": key_id})
+        self.store.put(Credential(user_id, credential.password_hash, wrapped))
         return outcome
 
     def change_roles(self, ctx: Context, *, user_id: str, roles: Sequence[str],
@@ -186,6 +236,9 @@ class IdentityService(Commands[Outcome]):
         credential = self.store.get(user_id)
         if credential is None:
             raise Unauthorised("no signing key for this user", code="PASSWORD_NOT_SET")
+        if not self._key_active(signer, credential):
+            raise Forbidden("the signer's e-signature key is revoked: sign in and issue a new one "
+                            "(POST /v1/auth/signing-key)", code="SIGNING_KEY_REVOKED")
         private_key = creds.unwrap_signing_key(credential.wrapped_key, password)
         manifestation = Manifestation(
             signer=user_id, printed_name=signer.printed_name or user_id, meaning=meaning,

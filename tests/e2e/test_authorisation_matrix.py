@@ -130,6 +130,9 @@ ROUTES = {
     ("POST", "/v1/users/{user_id}/deactivate"): ({"admin"}, {"reason": "r"}),
     ("POST", "/v1/users/{user_id}/roles"): ({"admin"}, {"roles": ["qa"]}),
     ("POST", "/v1/devices/{device_id}/keys/{key_id}/revoke"): ({"admin"}, {"reason": "r"}),
+    ("POST", "/v1/devices/{device_id}/keys"): ({"admin"}, {"public_key": "A" * 43 + "="}),
+    ("POST", "/v1/users/{user_id}/signing-key/revoke"): ({"admin"}, {"reason": "r"}),  # and everyone their own
+    ("POST", "/v1/auth/signing-key"): (READERS, {"password": DEMO_PASSWORD}),
     ("POST", "/v1/sites"): ({"admin"}, {"site_id": "s", "name": "S", "kind": "hospital"}),
     ("POST", "/v1/devices"): ({"admin"}, {"device_id": "d", "kind": "scanner", "site": "nowhere"}),
     ("POST", "/v1/tokens"): ({"admin"}, {"device": "no-such-device"}),
