@@ -62,6 +62,7 @@ class Container:
             return publisher.publish_now(conn)
 
     def close(self) -> None:
+        self.services.operations.flush_unknown_sign_ins(force=True)
         self.runner.stop()
         self.log_follower.stop()
         self.ledger.close()

@@ -6,6 +6,7 @@ import typer
 
 from . import accounts, admin, checkpoints, export, listing, projections, scan, scan_steps, service, transfer, verify
 from . import tokens as _tokens  # noqa: F401 - registers `tokens list` and `tokens revoke`
+from .common import operator_option
 
 app = typer.Typer(
     name="ledger",
@@ -13,6 +14,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.callback()(operator_option)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(projections.projections_app, name="projections")
