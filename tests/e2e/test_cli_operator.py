@@ -94,3 +94,22 @@ def test_only_the_first_admin_is_created_by_system(database, tmp_path, cli_env):
                                        "--admin-password", "maple ferry 81 quartz"],
                                  input="maple ferry 81 quartz\n")
     assert by_root.exit_code == 0, by_root.output
+
+
+def test_the_service_records_its_settings_at_start_only_when_they_changed(settings):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from ledger.services.operations import SETTINGS
+
+    def start(current) -> list[dict]:
+        with TestClient(create_app(current, record_settings=True)) as service:
+            assert service.get("/healthz").status_code == 200
+            return service.app.state.container.services.reads().envelopes(SETTINGS)
+
+    assert [e["data"]["values"]["token_minutes"] for e in start(settings)] == [60]
+    assert len(start(settings)) == 1  # a restart with the same settings records nothing
+    changed = start(settings.model_copy(update={"token_minutes": 20, "https": True}))
+    assert [e["data"]["values"]["token_minutes"] for e in changed] == [60, 20]
+    assert changed[-1]["actor"] == "system" and changed[-1]["data"]["values"]["https"] is True
+    assert settings.site_secret.get_secret_value() not in str(changed)
