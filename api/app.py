@@ -37,7 +37,10 @@ from .routes import (
 from .routes import dossier as dossier_routes
 
 
-def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, container: Container | None = None,
+               record_settings: bool = False) -> FastAPI:
+    """``record_settings``: record the effective settings at start (``SettingsRecorded``), as the
+    service does (``app_from_env``)."""
     metrics = container.metrics if container else Metrics()
 
     @asynccontextmanager
@@ -46,6 +49,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         built = container or build_container(settings or Settings())
         built.metrics = metrics
         app.state.container = built
+        if record_settings:
+            built.services.operations.record_settings(built.settings.recorded_values())
         # Sync routes run on anyio's thread pool (40 threads by default). More threads than
         # pooled connections only made the read pool open and close connections under load
         # (an overflow connection is closed on return): at most pool_size requests run at once.
@@ -89,4 +94,4 @@ async def strict_transport(request: Request, call_next):
 def app_from_env() -> FastAPI:
     """For ``uvicorn --factory api.app:app_from_env``."""
     configure_logging()
-    return create_app()
+    return create_app(record_settings=True)

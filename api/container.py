@@ -62,10 +62,13 @@ class Container:
             return publisher.publish_now(conn)
 
     def close(self) -> None:
-        self.runner.stop()
-        self.log_follower.stop()
-        self.ledger.close()
-        self.engine.dispose()
+        try:
+            self.services.operations.flush_unknown_sign_ins(force=True)  # the open window's count
+        finally:
+            self.runner.stop()
+            self.log_follower.stop()
+            self.ledger.close()
+            self.engine.dispose()
 
 
 def case_units_reader(ledger: Ledger, engine: Engine, runner: ProjectionRunner) -> CaseUnits:

@@ -84,6 +84,20 @@ class Settings(BaseSettings):
             parse_many(limits)  # a ValueError names what it cannot read
         return self
 
+    def recorded_values(self) -> dict[str, str | int | float | bool | None]:
+        """The security-relevant settings, never a secret: recorded as ``SettingsRecorded`` at
+        service start when they differ from the last recorded ones."""
+        return {
+            "env": self.env, "database": self.database.kind, "token_minutes": self.token_minutes,
+            "session_max_hours": self.session_max_hours, "token_max_days": self.token_max_days,
+            "password_days": self.password_days, "password_min_length": self.password_min_length,
+            "sign_in_client_limits": self.sign_in_client_limits,
+            "sign_in_account_limits": self.sign_in_account_limits,
+            "occurred_past_days": self.occurred_past_days, "occurred_future_minutes": self.occurred_future_minutes,
+            "backfill_hours": self.backfill_hours, "portal_idle_minutes": self.portal_idle_minutes,
+            "https": self.https, "insecure_fast_hashing": self.insecure_fast_hashing,
+        }
+
     @property
     def database(self) -> Database:
         return Database.from_url(self.database_url)

@@ -39,3 +39,8 @@ def unit_stream(label: str) -> UUID:
 def lot_stream(coi: str, lot: str) -> UUID:
     """A manufacturing lot's stream: lot numbers are the manufacturer's, unique within a case."""
     return uuid5(LEDGER_NAMESPACE, f"lot:{coi}:{lot}")
+
+
+def ledger_stream(name: str) -> UUID:
+    """A stream of the ledger's own operation (``settings``, ``sealing-keys``, ``sign-in``)."""
+    return uuid5(LEDGER_NAMESPACE, f"ledger:{name}")

@@ -51,9 +51,13 @@ def init(
 
 
 def _first_admin(user_id: str, password: str | None) -> None:
+    """The first administrator is created by `system` (the bootstrap); once the ledger has a user,
+    a further one is created by the person running the CLI (``--as``)."""
+    from ledger.keys.keyevents import UserSigningKeyIssued
     from ledger.services.executor import Context
+    from ledger.store import rawstore
 
-    from .common import one_off_container
+    from .common import SYSTEM, acting, one_off_container
 
     if not password:
         console.print("[red]--admin-password is required with --admin-user[/red]")
@@ -62,23 +66,38 @@ def _first_admin(user_id: str, password: str | None) -> None:
         if container.services.identity.user(user_id).version:
             console.print(f"user {user_id} exists already")
             return
-        container.services.identity.create_user(Context(actor="system"), user_id=user_id, printed_name=user_id,
+        database = container.settings.database
+        with rawstore.connect(database) as conn:  # every user has a signing key: a key event
+            first = not any(e["type"] == UserSigningKeyIssued.__name__
+                            for e in rawstore.key_event_envelopes(database, conn))
+        ctx = Context(actor=SYSTEM) if first else acting(container)
+        container.services.identity.create_user(ctx, user_id=user_id, printed_name=user_id,
                                                 roles=["admin"], password=password)
         console.print(f"created administrator {user_id}")
 
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Start a new sealing key; the old public key stays published with its validity period."""
-    from ledger.bootstrap import key_store, sealing_key
+    """Start a new sealing key; the old public key stays published with its validity period.
+    Recorded as `SealingKeyRotated` by the person running the CLI (``--as``), sealed with the new key."""
+    from ledger.bootstrap import key_store
+
+    from .common import acting, one_off_container
+
     current = settings()
+    with one_off_container() as container:  # who rotates: signed in before the key changes
+        ctx = acting(container)
+    store = key_store(current)
     try:
-        old = sealing_key(current)
-        new = key_store(current).rotate(current.key_passphrase.get_secret_value())
+        new = store.rotate(current.key_passphrase.get_secret_value())
+        ring = store.key_ring()
     except KeyStoreError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    console.print(f"retired {old.key_id}; new sealing key {new.key_id}")
+    retired = max((k for k in ring.keys.values() if k.valid_until is not None), key=lambda k: k.valid_until)
+    with one_off_container() as container:  # opened after the rotation: seals with the new key
+        container.services.operations.record_key_rotation(ctx, retired, ring.keys[new.key_id])
+    console.print(f"retired {retired.key_id}; new sealing key {new.key_id}")
 
 
 @keys_app.command("show")

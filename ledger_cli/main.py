@@ -19,6 +19,7 @@ from . import (
     verify,
 )
 from . import tokens as _tokens  # noqa: F401 - registers `tokens list` and `tokens revoke`
+from .common import operator_option
 
 app = typer.Typer(
     name="ledger",
@@ -26,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.callback()(operator_option)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(projections.projections_app, name="projections")

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from ledger.errors import LedgerError
 
-from .common import open_container, settings
+from .common import acting, open_container, settings
 
 console = Console(stderr=True)
 users_app = typer.Typer(help="People who use the ledger.", no_args_is_help=True)
@@ -95,13 +95,11 @@ def users_create(
     printed_name: Annotated[str | None, typer.Option(help="Name shown in signatures.")] = None,
     site: Annotated[list[str] | None, typer.Option(help="Site id (repeatable).")] = None,
 ) -> None:
-    """Create a user (the action is recorded as an event by `system`)."""
-    from ledger.services.executor import Context
-
+    """Create a user (recorded as an event by the person running the CLI, `--as`)."""
     container = open_container()
     try:
         container.services.identity.create_user(
-            Context(actor="system"), user_id=name, printed_name=printed_name or name, roles=role,
+            acting(container), user_id=name, printed_name=printed_name or name, roles=role,
             sites=site or [], password=password)
     except LedgerError as exc:
         console.print(f"[red]{exc.code}[/red]: {exc.detail}")
@@ -123,21 +121,20 @@ def tokens_create(
 ) -> None:
     """Issue a long-lived, revocable bearer token (recorded as TokenIssued); it is printed once
     and stored only as a digest. People sign in instead."""
-    from ledger.services.executor import Context
-
     if (device is None) == (user is None):
         console.print("[red]name exactly one of --device or --user[/red]")
         raise typer.Exit(2)
     container = open_container()
     try:
+        ctx = acting(container)
         reads = container.services.reads()
         if device is not None and reads.device(device).version == 0:
             if site is None:
                 console.print(f"[red]device {device} is not registered: give --site to register it[/red]")
                 raise typer.Exit(2)
-            container.services.identity.register_device(Context(actor="system"), device_id=device, kind=kind,
+            container.services.identity.register_device(ctx, device_id=device, kind=kind,
                                                         site=site)
-        issued = container.services.access.issue_long_lived(Context(actor="system"), device=device, user=user,
+        issued = container.services.access.issue_long_lived(ctx, device=device, user=user,
                                                              days=days, label=label)
         token = issued.token
         console.print(f"token {issued.record.token_id} for {issued.record.principal} "

@@ -11,9 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ledger.errors import LedgerError
-
-from .common import open_container
+from .common import acting, one_off_container, open_container
 from .listing import Format, _emit
 from .service import tokens_app
 
@@ -44,14 +42,6 @@ def tokens_revoke(
     reason: Annotated[str, typer.Option(help="Why (recorded).")],
 ) -> None:
     """Revoke a token now; recorded as TokenRevoked on its holder's stream."""
-    from ledger.services.executor import Context
-
-    container = open_container()
-    try:
-        container.services.access.revoke(Context(actor="system"), token_id=token_id, reason=reason)
-    except LedgerError as exc:
-        console.print(f"[red]{exc.code}[/red]: {exc.detail}")
-        raise typer.Exit(1) from None
-    finally:
-        container.close()
+    with one_off_container() as container:
+        container.services.access.revoke(acting(container), token_id=token_id, reason=reason)
     console.print(f"token {token_id} revoked")

@@ -20,6 +20,7 @@ from .cases import CaseService
 from .credential_store import CredentialStore
 from .executor import BACKFILL_TOLERANCE, Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
+from .operations import OperationsService
 from .quality import QualityService
 from .scope import CaseUnits, no_units
 from .sign_in_throttle import SignInThrottle
@@ -47,6 +48,7 @@ class Services:
     quality: QualityService[Outcome]
     identity: IdentityService
     access: AccessService
+    operations: OperationsService
     plan: Planned
 
     def reads(self) -> Reads:
@@ -68,6 +70,7 @@ def build_services(
     backfill_tolerance: timedelta = BACKFILL_TOLERANCE,
 ) -> Services:
     executor = Executor(ledger, clock, case_units, backfill_tolerance)
+    operations = OperationsService(executor)
     return Services(
         ledger=ledger,
         executor=executor,
@@ -76,8 +79,9 @@ def build_services(
         quality=QualityService(executor, master_secret),
         identity=IdentityService(executor, CredentialStore(engine), params=argon2,
                                  password_days=password_days, password_min_length=password_min_length,
-                                 throttle=throttle),
+                                 throttle=throttle, unknown_failed=operations.unknown_sign_in_failed),
         access=AccessService(executor, TokenStore(engine), tokens),
+        operations=operations,
         plan=Planned(CaseService(executor, master_secret, as_step),
                      UnitService(executor, master_secret, as_step),
                      QualityService(executor, master_secret, as_step)),

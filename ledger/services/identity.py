@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 
@@ -24,7 +24,7 @@ from ..store.application import EsignIntent
 from ..streams import user_stream
 from .credential_store import Credential, CredentialStore
 from .executor import Context, Executor, Outcome, Reads, SignOff, provisional
-from .sign_in_throttle import SignInThrottle
+from .sign_in_throttle import Attempt, SignInThrottle
 from .steps import Commands
 
 log = logging.getLogger("ledger.sign_in")
@@ -45,6 +45,7 @@ class IdentityService(Commands[Outcome]):
         password_days: int | None = None,
         password_min_length: int = creds.MIN_PASSWORD,
         throttle: SignInThrottle | None = None,
+        unknown_failed: Callable[[str, str | None], None] | None = None,
     ) -> None:
         super().__init__(executor, executor.run)
         self.store = store
@@ -52,6 +53,7 @@ class IdentityService(Commands[Outcome]):
         self.password_days = password_days
         self.password_min_length = password_min_length
         self.throttle = throttle
+        self.unknown_failed = unknown_failed  # (keyed digest, client): counted, see services.operations
 
     def check_password_policy(self, password: str, user_id: str, *hints: str | None) -> None:
         creds.check_password_policy(password, user_id=user_id, min_length=self.password_min_length,
@@ -208,9 +210,8 @@ class IdentityService(Commands[Outcome]):
             attempt = self.throttle.attempt(client, user_id, self.user(user_id).unlocks)
             self.throttle.check(attempt)
         credential = self.store.get(user_id)
-        if credential is None and attempt is not None:  # a trace that never holds the typed id
-            log.warning("failed sign-in for an unknown id (keyed digest %s) from %s",
-                        attempt.account.split(":")[0], client or "an unknown client")
+        if credential is None and attempt is not None:
+            self._unknown_id_failed(attempt, client)
         stored = credential.password_hash if credential is not None else self._unknown_user_hash
         ok = creds.verify_password(stored, password) and credential is not None
         seen: dict[str, users.UserState] = {}
@@ -227,6 +228,14 @@ class IdentityService(Commands[Outcome]):
                 self.throttle.failed(attempt)
             raise
         return seen["user"]
+
+    def _unknown_id_failed(self, attempt: Attempt, client: str | None) -> None:
+        """A trace that never holds the typed id: a log line and the window's count."""
+        digest = attempt.account.split(":")[0]
+        log.warning("failed sign-in for an unknown id (keyed digest %s) from %s", digest,
+                    client or "an unknown client")
+        if self.unknown_failed is not None:
+            self.unknown_failed(digest, client)
 
     def signoff(self, *, user_id: str, password: str, meaning: str) -> SignOff:
         """Re-authenticate (both components, 11.200) and prepare a Part 11 signature."""

@@ -153,9 +153,12 @@ def test_unlock_and_reset_from_the_cli_are_events_the_running_service_honours(cl
         sign_in(client, "courier", f"wrong guess {i}")
     other = from_address(client, "203.0.113.10")
     assert sign_in(other, "courier").status_code == 429
-    result = CliRunner().invoke(cli, ["users", "unlock", "courier", "--reason", "caller verified"])
+    result = CliRunner().invoke(cli, ["--as", "admin", "users", "unlock", "courier", "--reason", "caller verified"],
+                                input=f"{DEMO_PASSWORD}\n")
     assert result.exit_code == 0, result.output
     assert sign_in(other, "courier").status_code == 200  # the service's own memory:// counts: a new key
+    monkeypatch.setenv("LEDGER_CLI_USER", "admin")
+    monkeypatch.setenv("LEDGER_CLI_PASSWORD", DEMO_PASSWORD)
     weak = CliRunner().invoke(cli, ["users", "reset-password", "qa", "--reason", "forgotten"],
                               input="password1234\npassword1234\n")
     assert weak.exit_code == 1 and "WEAK_PASSWORD" in weak.output

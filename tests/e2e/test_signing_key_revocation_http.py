@@ -59,8 +59,9 @@ def _cli(settings, monkeypatch) -> CliRunner:
     for name, value in {"LEDGER_DATABASE_URL": settings.database_url, "LEDGER_KEYS_DIR": str(settings.keys_dir),
                         "LEDGER_KEY_PASSPHRASE": PASSPHRASE, "LEDGER_ENV": "test",
                         "LEDGER_SITE_SECRET": settings.site_secret.get_secret_value(),
-                        "LEDGER_TOKEN_SECRET": settings.token_secret.get_secret_value()}.items():
-        monkeypatch.setenv(name, value)
+                        "LEDGER_TOKEN_SECRET": settings.token_secret.get_secret_value(),
+                        "LEDGER_CLI_USER": "admin", "LEDGER_CLI_PASSWORD": DEMO_PASSWORD}.items():
+        monkeypatch.setenv(name, value)  # outside dev the CLI records the person running it
     return CliRunner()
 
 
@@ -154,7 +155,7 @@ def test_the_cli_revokes_a_signing_key(client, login, hospital_qa, settings, mon
     again = cli.invoke(cli_app, ["users", "revoke-signing-key", hospital_qa, "--reason", "badge stolen"])
     assert again.exit_code == 1 and "KEY_REVOKED" in again.output
     _refused(_review(client, login(hospital_qa), hospital_qa, _case(client, login)), 403, "SIGNING_KEY_REVOKED")
-    assert _user_events(client, hospital_qa)[-1]["actor"] == "system"
+    assert _user_events(client, hospital_qa)[-1]["actor"] == "admin"
 
 
 def test_a_device_whose_key_was_lost_writes_again_only_with_its_new_key(client, login, logger,  # noqa: F811

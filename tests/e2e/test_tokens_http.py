@@ -151,7 +151,8 @@ def test_a_device_token_is_listed_and_revoked_by_the_cli(client, login, settings
     for name, value in {"LEDGER_DATABASE_URL": settings.database_url, "LEDGER_KEYS_DIR": str(settings.keys_dir),
                         "LEDGER_KEY_PASSPHRASE": PASSPHRASE, "LEDGER_ENV": "test",
                         "LEDGER_SITE_SECRET": settings.site_secret.get_secret_value(),
-                        "LEDGER_TOKEN_SECRET": settings.token_secret.get_secret_value()}.items():
+                        "LEDGER_TOKEN_SECRET": settings.token_secret.get_secret_value(),
+                        "LEDGER_CLI_USER": "admin", "LEDGER_CLI_PASSWORD": DEMO_PASSWORD}.items():
         monkeypatch.setenv(name, value)
     cli = CliRunner()
     listed = cli.invoke(cli_app, ["tokens", "list", "--principal", "logger-7"])
@@ -164,4 +165,4 @@ def test_a_device_token_is_listed_and_revoked_by_the_cli(client, login, settings
     assert revoked.exit_code == 0, revoked.output
     assert client.get("/v1/tokens", headers=device).status_code == 401
     [event] = audit(client, login, "TokenRevoked")
-    assert event["actor"] == "system" and issued["token_id"] in event["what"]
+    assert event["actor"] == "admin" and issued["token_id"] in event["what"]  # the person, not `system`
