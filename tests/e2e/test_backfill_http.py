@@ -77,7 +77,7 @@ def test_a_permitted_backfill_is_sealed_with_its_record_in_the_same_commit(clien
 
     container = client.app.state.container
     assert container.wait_for(record["position"], timeout=10)
-    trail = client.get("/v1/audit-trail", headers=login("qa"), params={"coi": coi, "type": Backfilled.__name__})
+    trail = client.get("/v1/audit-trail", headers=login("auditor"), params={"coi": coi, "type": Backfilled.__name__})
     assert trail.status_code == 200, trail.text
     text = json.dumps(trail.json())
     assert "recorded late (backfill), having occurred at" in text and "entered from the paper batch record" in text
@@ -119,12 +119,12 @@ def _commission(coi: str, when: str, **ours) -> bytes:
 
 
 def test_epcis_capture_with_an_old_event_time_follows_the_same_rule(client, login):
-    tech = {**login("tech"), "Content-Type": "application/json"}
+    mes = {**login("integrator"), "Content-Type": "application/json"}  # bound to the case's hospital
     coi = _enrol(client, login("integrator"), "MRN-BACKFILL-6")
     old = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    _problem(client.post("/v1/epcis/capture", headers=tech, content=_commission(coi, old)),
+    _problem(client.post("/v1/epcis/capture", headers=mes, content=_commission(coi, old)),
              422, "BACKFILL_REASON_REQUIRED")
-    captured = client.post("/v1/epcis/capture", headers=tech,
+    captured = client.post("/v1/epcis/capture", headers=mes,
                            content=_commission(coi, old, **{"coi:backfillReason": "LIMS outage"}))
     assert captured.status_code == 201, captured.text
     [event] = captured.json()["events"]
