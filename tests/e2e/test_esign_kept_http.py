@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import pytest
-
 from ledger.envelope import esign_digest
 from ledger.keys.keydir import KeyDirectory
 from ledger.keys.keystore import KeyStore
@@ -17,35 +15,20 @@ from ledger.services.journeys import DEMO_PASSWORD
 from ledger.store.rawstore import connect, key_event_envelopes
 from ledger.verification.verify import verify_database
 
+from . import test_on_behalf_http as shared
 from .conftest import HOSPITAL_QA
-from .test_journey_http import MRN
+
+coi = shared.coi  # the fixture: a case enrolled by the nurse at hospital-1
+_refused, _last = shared._refused, shared._positions
 
 
 def _sign(user: str, meaning: str, password: str = DEMO_PASSWORD) -> dict:
     return {"user_id": user, "password": password, "meaning": meaning}
 
 
-def _refused(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == code, response.text
-
-
-def _last(client) -> int:
-    return client.app.state.container.ledger.last_position()
-
-
 def _envelope(client, appended: dict) -> dict:
     return next(e.envelope for e in client.app.state.container.ledger.read_stream(UUID(appended["stream"]))
                 if str(e.envelope["event_id"]) == appended["event_id"])
-
-
-@pytest.fixture
-def coi(client, login) -> str:
-    response = client.post("/v1/cases", headers=login("nurse"), json={
-        "kind": "autologous", "product": "CAR-T", "treating_site": "hospital-1", "mrn": MRN})
-    assert response.status_code == 201, response.text
-    return response.json()["answer"]["coi"]
 
 
 def _label(client, login, coi: str, **extra):
