@@ -4,7 +4,7 @@ The commands are declared next to their service methods (``ledger.services.comma
 names its event (the domain's data model), its target (``coi``, ``unit_id`` or ``stream``),
 its request data and the service method that records it. Here they become request models, a
 discriminated union on ``type``, so ``/openapi.json`` documents every event's fields. The
-roles and the Part 11 meaning a command requires come from its event's spec.
+roles and the Part 11 signature a command takes come from its event's spec.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _TARGETS = {"coi": "the case's COI id", "unit_id": "the unit (or container) the 
 
 
 def _request_model(command: Command) -> type[BaseModel]:
-    meaning = command.meaning
+    signature = command.signature
     fields: dict[str, Any] = {
         "type": (Literal[command.type], ...),  # type: ignore[valid-type]
         "occurred_at": (AwareDatetime | None, Field(default=None, description="when it happened (RFC 3339, zone)")),
@@ -42,8 +42,8 @@ def _request_model(command: Command) -> type[BaseModel]:
             "the user a device or integrator acts for: only with that user's own `esign` in the same request"))),
         "data": (command.data, Field(description=f"the {command.type} event's fields")),
         "esign": (EsignInput | None, Field(default=None, description=(
-            f"Part 11 e-signature, required with meaning {meaning!r}" if meaning
-            else "Part 11 e-signature (not required for this event)"))),
+            f"Part 11 e-signature ({signature.describe()}): kept in the record's envelope, or the "
+            "request is refused (`SIGNATURE_NOT_ACCEPTED`, `WRONG_SIGNATURE_MEANING`)"))),
         "device_sig": (DeviceSig | None, Field(default=None, description="a signing device's signature")),
     }
     if command.target != "none":

@@ -39,8 +39,9 @@ HOLDER_READERS = ("courier",)
 
 def event_roles_markdown() -> str:
     """The table of docs/API.md "Who may post which event" (a test keeps the two equal)."""
-    lines = ["| event type | roles that may post it |", "|---|---|"]
-    lines += [f"| `{event}` | {', '.join(roles)} |" for event, roles in EVENT_ROLES.items()]
+    lines = ["| event type | roles that may post it | e-signature |", "|---|---|---|"]
+    lines += [f"| `{event}` | {', '.join(roles)} | {SPECS[event].signing.describe()} |"
+              for event, roles in EVENT_ROLES.items()]
     return "\n".join(lines)
 
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
-from ledger.domain.esign import require_on_behalf
-from ledger.errors import Forbidden, InvalidEvent
+from ledger.domain.esign import require_on_behalf, require_signature_accepted
+from ledger.errors import Forbidden
 from ledger.services import SignOff
 from ledger.timefmt import format_utc
 
@@ -21,21 +21,21 @@ from ..schemas import PROBLEMS, AppendResponse, append_response
 router = APIRouter(prefix="/v1", tags=["events"], responses=PROBLEMS)
 
 
-def signoff_for(container: Container, principal: Principal, esign: Any, meaning: str | None,
+def signoff_for(container: Container, principal: Principal, esign: Any, event_type: str,
                 on_behalf: str | None = None) -> SignOff | None:
     """Re-authenticate the signer (user id and password, 11.200) and prepare the signature: the
     signed-in user's, or, acting ``on_behalf`` of someone, that person's (``require_on_behalf``,
-    checked here before their password is tried, and again by the executor)."""
+    checked here before their password is tried, and again by the executor). A signature the
+    event type would not keep is refused first (``require_signature_accepted``)."""
     if on_behalf is not None:
         require_on_behalf(on_behalf, container.services.reads().user(on_behalf),
                           esign.user_id if esign is not None else None)
     if esign is None:
         return None
+    require_signature_accepted(event_type, esign.meaning)
     if on_behalf is None and (principal.kind != "user" or esign.user_id != principal.id):
         raise Forbidden("only the signed-in user can sign, with their own id and password",
                         code="SIGNER_NOT_AUTHORISED")
-    if meaning is not None and esign.meaning != meaning:
-        raise InvalidEvent(f"this step is signed with meaning {meaning!r}", code="WRONG_SIGNATURE_MEANING")
     return container.services.identity.signoff(user_id=esign.user_id, password=esign.password,
                                                 meaning=esign.meaning)
 
@@ -53,9 +53,8 @@ def run_command(container: Container, principal: Principal, body: Any, key: str 
         device_sig=body.device_sig.model_dump(exclude_none=True) if body.device_sig else None,
         backfill_reason=body.backfill_reason,
     )
-    signoff = signoff_for(container, principal, body.esign, command.meaning, body.on_behalf)
-    if body.on_behalf is not None:
-        ctx = replace(ctx, on_behalf_signoff=signoff)
+    signoff = signoff_for(container, principal, body.esign, body.type, body.on_behalf)
+    ctx = replace(ctx, signoff=signoff)
     target = getattr(body, command.target) if command.target != "none" else None
     return command.handle(services or container.services, ctx, target, body.data, signoff)
 

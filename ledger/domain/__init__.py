@@ -14,7 +14,9 @@ Contract with the application service:
   ``OperationRefused`` / ``AccessDenied`` records), then answer with the error.
 * Events whose type is in :data:`ledger.domain.esign.REQUIRED_MEANING` are emitted on one
   stream only; the service puts the manifestation checked by the decision into that
-  envelope's ``esign`` and has the signer sign the record digest (see ``esign``).
+  envelope's ``esign`` and has the signer sign the record digest (see ``esign``). A
+  signature offered on a step of another type is kept the same way when its spec takes one
+  (``EventSpec.signature``), else refused (``ledger.services.executor.signed_index``).
 
 Modules: ``case`` (enrolment, donors, hold/cancel, allocation), ``unit`` (unit state and
 guards), ``labelling`` (label, collect, scan), ``custody`` (handover, pack, ship),

@@ -28,8 +28,21 @@ from .spec import MEANINGS
 from .users import UserState
 
 REQUIRED_MEANING: dict[str, str] = {t: s.meaning for t, s in SPECS.items() if s.meaning}
-"""Event types that need an e-signature, and its meaning (``EventSpec.meaning``). Each is
+"""Event types that need an e-signature, and its meaning (``EventSpec.signature``). Each is
 emitted on one stream only."""
+
+
+def require_signature_accepted(event_type: str, meaning: str) -> None:
+    """Refuse a signature the type would not keep, before anything is written (11.70: a
+    signature offered is kept with its record or refused, never dropped): on a type that takes
+    none, 422 ``SIGNATURE_NOT_ACCEPTED``; with a meaning it does not accept, 422
+    ``WRONG_SIGNATURE_MEANING`` (``EventSpec.signature``)."""
+    signing = SPECS[event_type].signing
+    if signing.rule == "none":
+        raise InvalidEvent(f"{event_type} takes no e-signature", code="SIGNATURE_NOT_ACCEPTED")
+    if not signing.accepts(meaning):
+        raise InvalidEvent(f"{event_type} is signed with meaning {' or '.join(map(repr, signing.meanings))}, "
+                           f"not {meaning!r}", code="WRONG_SIGNATURE_MEANING")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from ..datatypes import EventData, Identifier, UtcTime
 from .events_case import Name, Reason
-from .spec import EventSpec, NotExported
+from .spec import UNSIGNED, EventSpec, NotExported
 
 TokenId = Annotated[str, Field(pattern=r"^tok-[0-9a-f]{16}$")]
 TokenKind = Literal["user", "integrator", "device"]
@@ -45,7 +45,7 @@ SECURITY = NotExported("access security records: not supply-chain visibility")
 
 ACCESS_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(TokenIssued, (), lambda d: f"{d.kind} token {d.token_id} issued to {d.principal}", SECURITY,
-              correctable=False),
+              correctable=False, signature=UNSIGNED),
     EventSpec(TokenRevoked, (), lambda d: f"{d.kind} token {d.token_id} of {d.principal} revoked", SECURITY,
-              correctable=False),
+              correctable=False, signature=UNSIGNED),
 )

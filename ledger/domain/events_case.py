@@ -14,7 +14,7 @@ from pydantic import AfterValidator, Field, JsonValue
 from ..datatypes import EventData, Identifier, Text, UtcTime
 from ..timefmt import format_utc
 from .identifiers import coi_field, label_field
-from .spec import OBSERVE, EventSpec, NotExported, given
+from .spec import OBSERVE, UNSIGNED, EventSpec, NotExported, Signature, given
 
 CoiId = Annotated[str, AfterValidator(coi_field)]
 LabelId = Annotated[str, AfterValidator(label_field)]
@@ -153,39 +153,44 @@ CASE_EVENTS: dict[str, type[EventData]] = {
 CASE_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(CaseEnrolled, ("operator", "clinician", "integrator"),
               lambda d: f"case {d.coi} enrolled ({d.kind}, {d.product}, treating site {d.treating_site})",
-              OBSERVE, sites=lambda d: given(d.treating_site, d.collection_site), critical="all"),
+              OBSERVE, sites=lambda d: given(d.treating_site, d.collection_site), critical="all",
+              signature=Signature.optional("authored")),
     EventSpec(DonorRegistered, ("operator", "integrator"),
               lambda d: f"donor case {d.coi} registered ({d.product})", OBSERVE,
-              sites=lambda d: given(d.collection_site), critical="all"),
-    EventSpec(CaseOnHold, ("qa", "clinician", "operator"), lambda d: "case put on hold", OBSERVE),
-    EventSpec(CaseResumed, ("qa", "clinician", "operator"), lambda d: "case resumed", OBSERVE),
-    EventSpec(CaseCancelled, ("qa", "clinician"), lambda d: "case cancelled", OBSERVE),
+              sites=lambda d: given(d.collection_site), critical="all", signature=Signature.optional("authored")),
+    EventSpec(CaseOnHold, ("qa", "clinician", "operator"), lambda d: "case put on hold", OBSERVE,
+              signature=Signature.optional("authored", "approved")),
+    EventSpec(CaseResumed, ("qa", "clinician", "operator"), lambda d: "case resumed", OBSERVE,
+              signature=Signature.optional("authored", "approved")),
+    EventSpec(CaseCancelled, ("qa", "clinician"), lambda d: "case cancelled", OBSERVE,
+              signature=Signature.optional("authored", "approved")),
     EventSpec(ProductAllocated, ("operator", "qa", "integrator"),
               lambda d: f"unit {d.label} of donor {d.donor_coi} allocated to {d.patient_coi}", OBSERVE,
-              critical="all"),
-    EventSpec(OperationRefused, (), lambda d: f"{d.step} refused: {d.code}", OBSERVE, correctable=False),
+              critical="all", signature=Signature.optional("authored", "approved")),
+    EventSpec(OperationRefused, (), lambda d: f"{d.step} refused: {d.code}", OBSERVE, correctable=False,
+              signature=UNSIGNED),
     EventSpec(EventCorrected, ("qa", "operator", "clinician", "courier", "integrator"),
               lambda d: f"{d.corrected_type} {d.corrected_event_id} corrected: "
                         + "; ".join(f"{c.field}: {c.old!r} -> {c.new!r}" for c in d.changes), OBSERVE,
-              correctable=False),
+              correctable=False, signature=Signature.optional("authored")),
     EventSpec(Backfilled, (),
               lambda d: f"the {len(d.events)} event(s) before were recorded late (backfill), having occurred "
                         f"at {format_utc(d.occurred_at)}: {d.reason}",
               NotExported("the ledger's own record of a late recording, not a supply-chain event"),
-              correctable=False),
+              correctable=False, signature=UNSIGNED),
     EventSpec(AuditTrailReviewed, ("qa",),
               lambda d: f"audit trail reviewed through position {d.through_position}"
                         + (f": {d.comment}" if d.comment else ""),
-              NotExported("a review of the ledger's own record, not a supply-chain event"), meaning="reviewed",
-              critical=("coi", "case", "through_position")),
+              NotExported("a review of the ledger's own record, not a supply-chain event"),
+              critical=("coi", "case", "through_position"), signature=Signature.required("reviewed")),
     EventSpec(CorrectionApproved, ("qa",),
               lambda d: f"correction {d.correction_event_id} of {d.corrected_type} {d.corrected_event_id} approved: "
                         + "; ".join(f"{c.field}: {c.old!r} -> {c.new!r}" for c in d.changes),
-              NotExported("a review of the ledger's own record, not a supply-chain event"), meaning="approved",
-              correctable=False),
+              NotExported("a review of the ledger's own record, not a supply-chain event"),
+              correctable=False, signature=Signature.required("approved")),
     EventSpec(CorrectionRejected, ("qa",),
               lambda d: f"correction {d.correction_event_id} of {d.corrected_type} {d.corrected_event_id} "
                         f"rejected: {d.reason}",
-              NotExported("a review of the ledger's own record, not a supply-chain event"), meaning="reviewed",
-              correctable=False),
+              NotExported("a review of the ledger's own record, not a supply-chain event"),
+              correctable=False, signature=Signature.required("reviewed")),
 )

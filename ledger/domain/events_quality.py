@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from ..datatypes import Celsius, Decimal2, EventData, Identifier, Text, UtcTime
 from .events_case import CoiId, LabelId, PatientRef, Reason
 from .events_unit import SHIPPING
-from .spec import OBSERVE, Epcis, EventSpec, num
+from .spec import OBSERVE, UNSIGNED, Epcis, EventSpec, Signature, num
 
 MAX_READINGS = 20_000
 
@@ -173,30 +173,35 @@ MAKERS = ("operator", "integrator")
 QUALITY_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(TemperatureRecorded, SHIPPING,
               lambda d: f"{len(d.readings)} readings from logger {d.logger}",
-              Epcis("sensor", "sensor_reporting", action="OBSERVE"), critical="all"),
-    EventSpec(ExcursionDetected, (), _excursion, _inspecting("non_conformant"), correctable=False),
+              Epcis("sensor", "sensor_reporting", action="OBSERVE"), critical="all",
+              signature=Signature.optional("authored")),
+    EventSpec(ExcursionDetected, (), _excursion, _inspecting("non_conformant"), correctable=False, signature=UNSIGNED),
     EventSpec(ExcursionAssessed, ("qa",), lambda d: f"excursion {d.excursion_id} assessed: {d.decision}",
-              OBSERVE, meaning="assessed", critical="all"),
+              OBSERVE, critical="all", signature=Signature.required("assessed")),
     EventSpec(UnitsDerived, MAKERS,
               lambda d: f"{d.process}: {len(d.inputs)} input(s) -> {len(d.outputs)} output(s)",
-              Epcis("transformation"), critical="all"),
+              Epcis("transformation"), critical="all", signature=Signature.optional("authored", "reviewed")),
     EventSpec(ManufacturingStarted, MAKERS,
               lambda d: f"lot {d.lot} started at {d.site} ({d.process}): {len(d.inputs)} input(s) consumed",
-              Epcis("lot_start"), critical="all"),
+              Epcis("lot_start"), critical="all", signature=Signature.optional("authored", "reviewed")),
     EventSpec(ManufacturingStepRecorded, MAKERS, lambda d: f"lot {d.lot}: {d.stage}", OBSERVE,
-              critical=("lot", "stage")),
+              critical=("lot", "stage"), signature=Signature.optional("authored", "reviewed")),
     EventSpec(ProductFilled, MAKERS, lambda d: f"lot {d.lot} filled into {len(d.outputs)} unit(s)",
-              Epcis("lot_fill"), critical="all"),
-    EventSpec(QCResultRecorded, ("operator", "qa", "integrator"), _qc, _inspecting(), critical="all"),
-    EventSpec(ProductReleased, ("qa",), lambda d: f"{d.label} released", _inspecting("conformant"),
-              meaning="released", critical="all"),
+              Epcis("lot_fill"), critical="all", signature=Signature.optional("authored", "reviewed")),
+    EventSpec(QCResultRecorded, ("operator", "qa", "integrator"), _qc, _inspecting(), critical="all",
+              signature=Signature.optional("authored", "reviewed", "approved")),
+    EventSpec(ProductReleased, ("qa",), lambda d: f"{d.label} released", _inspecting("conformant"), critical="all",
+              signature=Signature.required("released")),
     EventSpec(ProductInfused, ("clinician",), lambda d: f"{d.label} infused into {d.coi}",
-              Epcis("observe", "dispensing", action="OBSERVE"), meaning="administered",
-              critical="all"),
+              Epcis("observe", "dispensing", action="OBSERVE"),
+              critical="all", signature=Signature.required("administered")),
     EventSpec(UnitQuarantined, ("qa", "operator"), lambda d: "unit quarantined",
-              Epcis("observe", "holding", "non_conformant", "OBSERVE")),
-    EventSpec(UnitReleasedFromQuarantine, ("qa",), lambda d: "unit released from quarantine", OBSERVE),
+              Epcis("observe", "holding", "non_conformant", "OBSERVE"),
+              signature=Signature.optional("authored", "approved")),
+    EventSpec(UnitReleasedFromQuarantine, ("qa",), lambda d: "unit released from quarantine", OBSERVE,
+              signature=Signature.optional("approved", "authored")),
     EventSpec(UnitDisposed, ("qa", "operator"),
               lambda d: "unit disposed of" + (f" ({d.method})" if d.method else ""),
-              Epcis("observe", "destroying", "destroyed", "OBSERVE")),
+              Epcis("observe", "destroying", "destroyed", "OBSERVE"),
+              signature=Signature.optional("authored", "approved")),
 )

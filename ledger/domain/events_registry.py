@@ -13,7 +13,7 @@ from stdnum import ean
 
 from ..datatypes import EventData, Identifier, UtcTime
 from .events_case import Name, Reason
-from .spec import EventSpec, NotExported
+from .spec import UNSIGNED, EventSpec, NotExported
 
 Role = Literal["admin", "courier", "operator", "qa", "clinician", "auditor", "integrator", "device"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
@@ -143,24 +143,28 @@ is changed by ``UserRolesChanged``, never by rewriting history)."""
 REGISTRY_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(UserCreated, (), lambda d: f"user {d.user} ({d.printed_name}) created with roles "
                                          f"{', '.join(d.roles)}", IDENTITY, sites=lambda d: d.sites,
-              correctable=False),
+              correctable=False, signature=UNSIGNED),
     EventSpec(UserRolesChanged, (), lambda d: f"user {d.user} roles {', '.join(d.previous_roles)} -> "
                                               f"{', '.join(d.roles)}", IDENTITY, sites=lambda d: d.sites,
-              correctable=False),
-    EventSpec(UserDeactivated, (), lambda d: f"user {d.user} deactivated", IDENTITY, correctable=False),
-    EventSpec(PasswordSet, (), lambda d: f"password set for {d.user}", IDENTITY, correctable=False),
-    EventSpec(PasswordChanged, (), lambda d: f"password changed by {d.user}", IDENTITY, correctable=False),
+              correctable=False, signature=UNSIGNED),
+    EventSpec(UserDeactivated, (), lambda d: f"user {d.user} deactivated", IDENTITY, correctable=False,
+              signature=UNSIGNED),
+    EventSpec(PasswordSet, (), lambda d: f"password set for {d.user}", IDENTITY, correctable=False, signature=UNSIGNED),
+    EventSpec(PasswordChanged, (), lambda d: f"password changed by {d.user}", IDENTITY, correctable=False,
+              signature=UNSIGNED),
     EventSpec(PasswordReset, (), lambda d: f"temporary password set for {d.user}: change required", IDENTITY,
-              correctable=False),
+              correctable=False, signature=UNSIGNED),
     EventSpec(AccessDenied, (), lambda d: f"access denied to {d.user} ({d.reason}, attempt {d.attempt})",
-              IDENTITY, correctable=False),
+              IDENTITY, correctable=False, signature=UNSIGNED),
     EventSpec(UserAuthenticated, (), lambda d: f"{d.user} signed in after {d.after_failures} failure(s)",
-              IDENTITY, correctable=False),
+              IDENTITY, correctable=False, signature=UNSIGNED),
     EventSpec(UserLocked, (), lambda d: f"user {d.user} locked after {d.attempts} attempts", IDENTITY,
-              correctable=False),
-    EventSpec(UserUnlocked, (), lambda d: f"user {d.user} unlocked", IDENTITY, correctable=False),
-    EventSpec(SiteRegistered, (), lambda d: f"site {d.site} ({d.name}) registered", IDENTITY, correctable=False),
+              correctable=False, signature=UNSIGNED),
+    EventSpec(UserUnlocked, (), lambda d: f"user {d.user} unlocked", IDENTITY, correctable=False, signature=UNSIGNED),
+    EventSpec(SiteRegistered, (), lambda d: f"site {d.site} ({d.name}) registered", IDENTITY, correctable=False,
+              signature=UNSIGNED),
     EventSpec(DeviceRegistered, (), lambda d: f"{d.kind} device {d.device} registered at {d.site}", IDENTITY,
-              correctable=False),
-    EventSpec(DeviceDeactivated, (), lambda d: f"device {d.device} deactivated", IDENTITY, correctable=False),
+              correctable=False, signature=UNSIGNED),
+    EventSpec(DeviceDeactivated, (), lambda d: f"device {d.device} deactivated", IDENTITY, correctable=False,
+              signature=UNSIGNED),
 )

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, Field, model_validator
 from ..datatypes import Celsius, Decimal2, EventData, Identifier, Text, UtcTime
 from .events_case import CoiId, LabelId, Reason
 from .identifiers import validate_label_identifiers
-from .spec import OBSERVE, Epcis, EventSpec, given, num
+from .spec import OBSERVE, UNSIGNED, Epcis, EventSpec, Signature, given, num
 
 UnitKind = Literal[
     "apheresis_bag", "sample", "cryobag", "final_product_bag", "shipper", "container"
@@ -180,34 +180,38 @@ UNIT_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(UnitLabelled, ("operator", "integrator"),
               lambda d: f"{d.kind} {d.label} labelled for {d.coi}"
                         + (f" from {len(d.parents)} parent(s)" if d.parents else ""),
-              Epcis("commissioning", "commissioning", "active", "ADD"), critical="all"),
+              Epcis("commissioning", "commissioning", "active", "ADD"), critical="all",
+              signature=Signature.optional("authored", "reviewed")),
     EventSpec(MaterialCollected, ("operator", "clinician"),
               lambda d: f"{d.material} collected at {d.collection_site}"
                         + (f", {num(d.volume_ml)} mL" if d.volume_ml else ""),
               Epcis("observe", "collecting", action="OBSERVE"),
-              sites=lambda d: given(d.collection_site), critical="all"),
+              sites=lambda d: given(d.collection_site), critical="all", signature=Signature.optional("authored")),
     EventSpec(UnitScanned, (*FIELD, "qa"), lambda d: f"scan for {d.purpose}: {d.verdict}",
               Epcis("observe", "inspecting", action="OBSERVE"), sites=lambda d: given(d.location),
-              critical=("raw", "scanned", "parsed", "purpose", "verdict", "expected", "location", "device")),
+              critical=("raw", "scanned", "parsed", "purpose", "verdict", "expected", "location", "device"),
+              signature=UNSIGNED),
     EventSpec(CustodyTransferred, FIELD, lambda d: f"handover offered {d.from_party} -> {d.to_party}",
               Epcis("custody", "shipping", action="OBSERVE"), sites=lambda d: given(d.location),
-              critical=CUSTODY),
+              critical=CUSTODY, signature=Signature.optional("authored")),
     EventSpec(CustodyAcknowledged, FIELD,
               lambda d: f"custody taken by {d.to_party} from {d.from_party}",
               Epcis("custody", "receiving", action="OBSERVE"), sites=lambda d: given(d.location),
-              critical=CUSTODY),
+              critical=CUSTODY, signature=Signature.optional("received")),
     EventSpec(CustodyDeclined, FIELD, lambda d: f"handover declined by {d.to_party}", OBSERVE,
-              critical=("from_party", "to_party", "via_container")),
+              critical=("from_party", "to_party", "via_container"), signature=Signature.optional("authored")),
     EventSpec(PackedInto, FIELD, lambda d: f"unit {d.unit} packed into {d.container}",
-              Epcis("aggregation", "packing", action="ADD"), critical="all"),
+              Epcis("aggregation", "packing", action="ADD"), critical="all", signature=Signature.optional("authored")),
     EventSpec(UnpackedFrom, FIELD, lambda d: f"unit {d.unit} unpacked from {d.container}",
-              Epcis("aggregation", "unpacking", action="DELETE"), critical="all"),
+              Epcis("aggregation", "unpacking", action="DELETE"), critical="all",
+              signature=Signature.optional("authored", "received")),
     EventSpec(ShipmentDispatched, SHIPPING,
               lambda d: f"dispatched {d.from_site} -> {d.to_site} with {d.carrier} ({d.tracking})",
               Epcis("shipment", "departing", action="OBSERVE"),
-              sites=lambda d: given(d.from_site, d.to_site), critical=("from_site", "to_site", "via_container")),
+              sites=lambda d: given(d.from_site, d.to_site), critical=("from_site", "to_site", "via_container"),
+              signature=Signature.optional("authored")),
     EventSpec(ShipmentDelivered, SHIPPING,
               lambda d: f"delivered to {d.to_site} by {d.carrier} ({d.tracking})",
               Epcis("shipment", "arriving", action="OBSERVE"), sites=lambda d: given(d.to_site),
-              critical=("to_site", "via_container")),
+              critical=("to_site", "via_container"), signature=Signature.optional("received")),
 )

@@ -116,7 +116,9 @@ ACCESS = {
 
 ESIGN = {
     "ESIGNATURE_REQUIRED": "this step needs a Part 11 e-signature",
-    "WRONG_SIGNATURE_MEANING": "the e-signature's meaning is not the one this step requires",
+    "WRONG_SIGNATURE_MEANING": "the e-signature's meaning is not one this event type accepts (422 before "
+                               "anything is written)",
+    "SIGNATURE_NOT_ACCEPTED": "this event type takes no e-signature: one offered is refused, never dropped (422)",
     "SIGNER_NOT_AUTHORISED": "the signer is not the actor, is inactive, lacks the role or the key",
     "WRONG_PASSWORD": "the password does not open the signing key",
     "ON_BEHALF_UNSIGNED": "`on_behalf` needs that person's own e-signature in the same request (403)",

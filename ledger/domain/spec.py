@@ -2,7 +2,7 @@
 
 An :class:`EventSpec` is declared next to its data model (``ledger/domain/events_*.py``) and
 says, once, what other layers used to keep in tables of their own keyed by the type's name:
-who may record it, the Part 11 meaning a signature on it must carry, the sites it acts on,
+who may record it, whether it takes a Part 11 e-signature and with which meanings, the sites it acts on,
 how it reads in the audit trail, and how it maps to GS1 EPCIS 2.0 (or that it is not
 exported). The catalogue (``ledger.domain.catalogue``) collects every spec; policy, audit
 text, EPCIS export and the API's documentation are built from it, and a test fails when a
@@ -21,6 +21,52 @@ D = TypeVar("D", bound=EventData)
 
 Meaning = Literal["authored", "reviewed", "approved", "released", "received", "administered", "assessed"]
 MEANINGS: tuple[str, ...] = Meaning.__args__  # type: ignore[attr-defined]
+
+SignatureRule = Literal["required", "optional", "none"]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Whether an event type takes a Part 11 e-signature, and with which meanings.
+
+    ``required``: the step is refused without one, of its single meaning (``ESIGNATURE_REQUIRED``,
+    ``WRONG_SIGNATURE_MEANING``). ``optional``: a signature offered with one of ``meanings`` is
+    kept in the record's envelope (``esign``) exactly as a required one. ``none``: an offered
+    signature is refused before anything is written (``SIGNATURE_NOT_ACCEPTED``). A signature is
+    never accepted and then dropped (21 CFR 11.70).
+    """
+
+    rule: SignatureRule
+    meanings: tuple[Meaning, ...] = ()
+
+    def __post_init__(self) -> None:
+        wanted = {"required": len(self.meanings) == 1, "optional": len(self.meanings) >= 1,
+                  "none": not self.meanings}[self.rule]
+        if not wanted or not set(self.meanings) <= set(MEANINGS):
+            raise ValueError(f"a {self.rule} signature cannot have the meanings {self.meanings!r}")
+
+    @classmethod
+    def required(cls, meaning: Meaning) -> Signature:
+        return cls("required", (meaning,))
+
+    @classmethod
+    def optional(cls, *meanings: Meaning) -> Signature:
+        return cls("optional", meanings)
+
+    def accepts(self, meaning: str) -> bool:
+        return meaning in self.meanings
+
+    @property
+    def required_meaning(self) -> Meaning | None:
+        return self.meanings[0] if self.rule == "required" else None
+
+    def describe(self) -> str:
+        """How the API documentation shows it, e.g. ``required: released``."""
+        return f"{self.rule}: {', '.join(self.meanings)}" if self.meanings else self.rule
+
+
+UNSIGNED = Signature("none")
+"""Identity, security and key records and the ledger's own records: never e-signed."""
 
 EpcisShape = Literal["commissioning", "aggregation", "custody", "shipment", "sensor", "transformation",
                      "lot_start", "lot_fill", "observe"]
@@ -80,8 +126,9 @@ class EventSpec(Generic[D]):
     describe: Callable[[D], str]
     """The audit trail's "what": one line a person can read."""
     epcis: Epcis | NotExported
-    meaning: Meaning | None = None
-    """The Part 11 meaning a signature on it must carry, if it needs one."""
+    signature: Signature | None = None
+    """Whether it takes an e-signature, and with which meanings (:class:`Signature`). Every spec
+    declares it (a test checks); an undeclared one accepts no signature."""
     sites: Callable[[D], Iterable[str]] = field(default=no_sites)
     """The site ids its data names (each must be registered master data)."""
     correctable: bool = True
@@ -104,3 +151,13 @@ class EventSpec(Generic[D]):
     @property
     def type(self) -> str:
         return self.data.__name__
+
+    @property
+    def signing(self) -> Signature:
+        """Its signature rule (an undeclared one takes none)."""
+        return self.signature or UNSIGNED
+
+    @property
+    def meaning(self) -> Meaning | None:
+        """The meaning a signature on it must carry, if it requires one."""
+        return self.signing.required_meaning

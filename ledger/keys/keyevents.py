@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator
 
 from ..datatypes import EventData, Identifier, Text
-from ..domain.spec import EventSpec, NotExported
+from ..domain.spec import UNSIGNED, EventSpec, NotExported
 
 
 def _raw_ed25519_public_key(value: str) -> str:
@@ -71,11 +71,11 @@ KEYS = NotExported("key lifecycle records: for verifiers, not supply-chain visib
 
 KEY_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(DeviceKeyRegistered, (), lambda d: f"key {d.key_id} registered for device {d.device}", KEYS,
-              correctable=False),
+              correctable=False, signature=UNSIGNED),
     EventSpec(DeviceKeyRevoked, (), lambda d: f"key {d.key_id} of device {d.device} revoked", KEYS,
-              correctable=False),
+              correctable=False, signature=UNSIGNED),
     EventSpec(UserSigningKeyIssued, (), lambda d: f"signing key {d.key_id} issued to {d.user}", KEYS,
-              correctable=False),
+              correctable=False, signature=UNSIGNED),
     EventSpec(UserSigningKeyRevoked, (), lambda d: f"signing key {d.key_id} of {d.user} revoked", KEYS,
-              correctable=False),
+              correctable=False, signature=UNSIGNED),
 )

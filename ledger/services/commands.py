@@ -3,8 +3,8 @@
 The decorator records, on the service method itself, what a client may submit for one event
 type (``POST /v1/events``): the event it records, what it targets (``coi``, ``unit_id``,
 ``stream`` or ``none``), its request data model and the data field naming its site. The API
-builds its typed requests from :func:`registered`; roles and the required signature meaning
-come from the event's spec. Request data models subclass :class:`Data`, use the domain's
+builds its typed requests from :func:`registered`; roles and the signature rule come from the
+event's spec. Request data models subclass :class:`Data`, use the domain's
 constrained types and describe every field; ``Data.arguments`` maps them onto the method's
 keyword arguments.
 """
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..datatypes import Decimal2, Identifier
 from ..domain.catalogue import spec_of
-from ..domain.spec import Meaning
+from ..domain.spec import Signature
 from ..errors import InvalidEvent
 from .executor import Context, SignOff
 
@@ -60,9 +60,9 @@ class Command:
         return self.event.__name__
 
     @property
-    def meaning(self) -> Meaning | None:
-        """The Part 11 meaning this step requires (from the event's spec)."""
-        return spec_of(self.type).meaning
+    def signature(self) -> Signature:
+        """Whether this step takes a Part 11 signature, and with which meanings (its event's spec)."""
+        return spec_of(self.type).signing
 
     @property
     def signed(self) -> bool:

@@ -16,7 +16,8 @@ from uuid import UUID
 
 from ..domain.base import NewEvent, RecordedRefusal, new_event
 from ..domain.case import CaseState, fold_case
-from ..domain.esign import REQUIRED_MEANING, Manifestation, require_on_behalf
+from ..domain.catalogue import spec_of
+from ..domain.esign import Manifestation, require_on_behalf, require_signature_accepted
 from ..domain.events_case import Backfilled
 from ..domain.registry import DeviceState, SiteState, fold_device, fold_site
 from ..domain.unit import UnitState, fold_unit
@@ -53,8 +54,9 @@ class Context:
     device_sig: Mapping[str, Any] | None = None
     occurred_at: str | None = None
     claim: Claim | None = None
-    on_behalf_signoff: SignOff | None = None
-    """The signature of the person acted for: ``on_behalf`` is accepted only with it."""
+    signoff: SignOff | None = None
+    """The signature offered with the request (with ``on_behalf``, the person acted for's: it is
+    accepted only with it); kept with the step's record or refused (``signed_index``)."""
     scope: tuple[str, ...] = ()
     """The sites the actor may act at (``ledger.services.scope``); empty: unrestricted."""
     may_backfill: bool = False
@@ -176,7 +178,7 @@ class Executor:
             for step, now in zip(steps, times, strict=True):
                 require_known_sites(reads, [step.ctx.site])
                 if step.ctx.on_behalf is not None:
-                    given = step.ctx.on_behalf_signoff or step.signoff
+                    given = step.ctx.signoff or step.signoff
                     require_on_behalf(step.ctx.on_behalf, reads.user(step.ctx.on_behalf),
                                       given.manifestation.signer if given else None)
                 try:
@@ -193,7 +195,7 @@ class Executor:
                 self._require_in_scope(reads, step.ctx, events)
                 reads.extend(events, actor=step.ctx.actor, now=self.clock())
                 decided.append((step, events, step.answer(events) if step.answer else {}))
-            per_step = [self._drafts(step.ctx, events, reads.versions, step.signoff or step.ctx.on_behalf_signoff)
+            per_step = [self._drafts(step.ctx, events, reads.versions, step.signoff or step.ctx.signoff)
                         + (backfill_record(step.ctx, events, reads.versions) if backfilled else [])
                         for (step, events, _), backfilled in zip(decided, backfills, strict=True)]
             drafts = [d for step_drafts in per_step for d in step_drafts]
@@ -250,13 +252,9 @@ class Executor:
         self, ctx: Context, events: list[NewEvent], versions: dict[UUID, int], signoff: SignOff | None
     ) -> list[Draft]:
         drafts = []
-        signed = False
+        signed = signed_index(ctx, events, signoff) if signoff is not None else None
         for index, event in enumerate(events):
-            esign = None
-            if signoff is not None and not signed and (
-                event.type in REQUIRED_MEANING or index == len(events) - 1
-            ):
-                esign, signed = signoff.intent, True
+            esign = signoff.intent if signoff is not None and index == signed else None
             device_sig = ctx.device_sig if index == 0 else None
             drafts.append(
                 Draft(
@@ -298,6 +296,22 @@ class Executor:
         if refused is not None:
             raise RuleViolation(refused["detail"], code=refused["code"],
                                 recorded_event=[r.event_id for r in replay.receipts])
+
+
+def signed_index(ctx: Context, events: list[NewEvent], signoff: SignOff) -> int | None:
+    """Which of a step's events keeps its signature: the first that requires one, else the first
+    that may take one; refused (``require_signature_accepted``) when that one does not accept its
+    meaning or none takes a signature, and (``SIGNER_NOT_AUTHORISED``) when the signer is neither
+    the actor nor the person acted for."""
+    if not events:
+        return None
+    who = signoff.manifestation.signer
+    if who not in (ctx.actor, ctx.on_behalf):
+        raise Forbidden(f"{who} cannot sign a step done by {ctx.actor}", code="SIGNER_NOT_AUTHORISED")
+    rules = [spec_of(event.type).signing.rule for event in events]
+    index = next((rules.index(rule) for rule in ("required", "optional") if rule in rules), 0)
+    require_signature_accepted(events[index].type, signoff.manifestation.meaning)
+    return index
 
 
 def require_backfill_permitted(ctx: Context, now: datetime, tolerance: timedelta) -> bool:

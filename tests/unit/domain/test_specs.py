@@ -12,9 +12,10 @@ from api.epcis.export import SHAPES
 from api.policy import EVENT_ROLES
 from ledger.datatypes import EventData
 from ledger.domain.catalogue import DOMAIN_EVENTS, SPECS, spec_of, typed
-from ledger.domain.esign import REQUIRED_MEANING
+from ledger.domain.esign import REQUIRED_MEANING, require_signature_accepted
 from ledger.domain.events_registry import ROLES
-from ledger.domain.spec import MEANINGS, Epcis, EventSpec, NotExported
+from ledger.domain.spec import MEANINGS, UNSIGNED, Epcis, EventSpec, NotExported, Signature
+from ledger.errors import InvalidEvent
 
 COI, OTHER_COI, LABEL = "COI-ZSKP-JBH7-H", "COI-1FQS-GYLR-J", "UNT-838C-9DM7-9"
 REF = "ab" * 32
@@ -132,8 +133,8 @@ def spec_problems(spec: EventSpec[Any], example: EventData) -> list[str]:
         problems.append("data is not an EventData model")
     if not isinstance(spec.roles, tuple) or not set(spec.roles) <= set(ROLES):
         problems.append(f"roles {spec.roles!r} are not a tuple of {ROLES}")
-    if spec.meaning is not None and spec.meaning not in MEANINGS:
-        problems.append(f"meaning {spec.meaning!r} is not one of {MEANINGS}")
+    if not isinstance(spec.signature, Signature):
+        problems.append("signature is not declared (Signature.required/optional or UNSIGNED)")
     if isinstance(spec.epcis, Epcis):
         if spec.epcis.shape not in SHAPES:
             problems.append(f"EPCIS shape {spec.epcis.shape!r} has no exporter")
@@ -179,15 +180,16 @@ def test_incomplete_specs_are_caught() -> None:
     model = DOMAIN_EVENTS["CaseOnHold"]
     example = typed("CaseOnHold", EXAMPLES["CaseOnHold"][0])
     assert example is not None
+    declared = {"signature": UNSIGNED}
     bad = [
-        EventSpec(model, ("nurse",), lambda d: "x", NotExported("no")),
-        EventSpec(model, ("qa",), lambda d: d.no_such_field, NotExported("no")),
-        EventSpec(model, ("qa",), lambda d: "", NotExported("no")),
-        EventSpec(model, ("qa",), lambda d: "x", None),  # type: ignore[arg-type]
-        EventSpec(model, ("qa",), lambda d: "x", Epcis("teleport")),  # type: ignore[arg-type]
-        EventSpec(model, ("qa",), lambda d: "x", NotExported("no"), meaning="signed"),  # type: ignore[arg-type]
-        EventSpec(model, ("qa",), lambda d: "x", NotExported("no"), sites=lambda d: [None]),
-        EventSpec(model, ("qa",), lambda d: "x", NotExported("no"), critical=("result",)),
+        EventSpec(model, ("nurse",), lambda d: "x", NotExported("no"), **declared),
+        EventSpec(model, ("qa",), lambda d: d.no_such_field, NotExported("no"), **declared),
+        EventSpec(model, ("qa",), lambda d: "", NotExported("no"), **declared),
+        EventSpec(model, ("qa",), lambda d: "x", None, **declared),  # type: ignore[arg-type]
+        EventSpec(model, ("qa",), lambda d: "x", Epcis("teleport"), **declared),  # type: ignore[arg-type]
+        EventSpec(model, ("qa",), lambda d: "x", NotExported("no")),  # no signature rule declared
+        EventSpec(model, ("qa",), lambda d: "x", NotExported("no"), sites=lambda d: [None], **declared),
+        EventSpec(model, ("qa",), lambda d: "x", NotExported("no"), critical=("result",), **declared),
     ]
     for spec in bad:
         assert spec_problems(spec, example), spec
@@ -204,6 +206,56 @@ def test_signed_types_need_their_meaning_from_the_spec() -> None:
     assert REQUIRED_MEANING == {"ProductReleased": "released", "ExcursionAssessed": "assessed",
                                 "ProductInfused": "administered", "AuditTrailReviewed": "reviewed",
                                 "CorrectionApproved": "approved", "CorrectionRejected": "reviewed"}
+
+
+def test_every_spec_declares_its_signature_rule() -> None:
+    """21 CFR 11.70: each type says whether it takes an e-signature, and which meanings; the
+    types that require one are exactly those that did before (``REQUIRED_MEANING``)."""
+    undeclared = [name for name, spec in SPECS.items() if not isinstance(spec.signature, Signature)]
+    assert not undeclared, f"declare signature= on {undeclared}"
+    required = {name: spec.signature.meanings for name, spec in SPECS.items() if spec.signature.rule == "required"}
+    assert required == {name: (meaning,) for name, meaning in REQUIRED_MEANING.items()}
+    for name, spec in SPECS.items():
+        assert set(spec.signature.meanings) <= set(MEANINGS), name
+        if spec.signature.rule == "required":
+            assert spec.meaning == spec.signature.meanings[0], name
+        else:
+            assert spec.meaning is None, name
+    # what a person records through the event API may be signed (and so acted for, `on_behalf`);
+    # identity, security, key and the ledger's own records never are
+    assert all(SPECS[name].signature.rule != "none" for name in COMMANDS)
+    for name, spec in SPECS.items():
+        if not spec.roles:
+            assert spec.signature.rule == "none" or name in REQUIRED_MEANING, name
+
+
+def test_a_signature_rule_is_consistent_with_its_meanings() -> None:
+    assert Signature.required("released").required_meaning == "released"
+    assert Signature.optional("authored", "received").accepts("received")
+    assert not UNSIGNED.accepts("authored") and UNSIGNED.describe() == "none"
+    for rule, meanings in (("required", ()), ("required", ("released", "approved")), ("optional", ()),
+                           ("none", ("authored",)), ("optional", ("signed",))):
+        with pytest.raises(ValueError):
+            Signature(rule, meanings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("event_type", "meaning", "code"), [
+    ("UserCreated", "authored", "SIGNATURE_NOT_ACCEPTED"),  # identity: takes none
+    ("OperationRefused", "reviewed", "SIGNATURE_NOT_ACCEPTED"),  # the ledger's own record
+    ("UnitScanned", "authored", "SIGNATURE_NOT_ACCEPTED"),
+    ("QCResultRecorded", "administered", "WRONG_SIGNATURE_MEANING"),  # optional, not that meaning
+    ("ProductReleased", "approved", "WRONG_SIGNATURE_MEANING"),  # required, another meaning
+    ("QCResultRecorded", "reviewed", None),
+    ("CustodyAcknowledged", "received", None),
+    ("ProductReleased", "released", None),
+])
+def test_an_offered_signature_is_accepted_only_with_a_meaning_the_type_takes(event_type, meaning, code) -> None:
+    if code is None:
+        require_signature_accepted(event_type, meaning)
+        return
+    with pytest.raises(InvalidEvent) as refused:
+        require_signature_accepted(event_type, meaning)
+    assert refused.value.code == code
 
 
 def test_the_design_document_describes_every_event_type():
