@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ..datatypes import EventData, Identifier, UtcTime
-from .spec import EventSpec, NotExported
+from .spec import UNSIGNED, EventSpec, NotExported
 
 Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Setting = str | int | float | bool | None
@@ -53,10 +53,10 @@ OPERATIONS = NotExported("the ledger's own operation: for auditors, not supply-c
 
 LEDGER_SPECS: tuple[EventSpec[Any], ...] = (
     EventSpec(SettingsRecorded, (), lambda d: f"settings recorded (digest {d.digest[:16]})", OPERATIONS,
-              correctable=False),
+              signature=UNSIGNED, correctable=False),
     EventSpec(SealingKeyRotated, (), lambda d: f"sealing key {d.retired_key_id} retired; new key {d.new_key_id}",
-              OPERATIONS, correctable=False),
+              OPERATIONS, signature=UNSIGNED, correctable=False),
     EventSpec(UnknownSignInFailures, (),
               lambda d: f"{d.count} failed sign-in(s) for {d.distinct_ids} unknown id(s)", OPERATIONS,
-              correctable=False),
+              signature=UNSIGNED, correctable=False),
 )
