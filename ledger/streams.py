@@ -42,5 +42,6 @@ def lot_stream(coi: str, lot: str) -> UUID:
 
 
 def ledger_stream(name: str) -> UUID:
-    """A stream of the ledger's own operation (``settings``, ``sealing-keys``, ``sign-in``)."""
+    """A stream of the ledger's own operation (``settings``, ``sealing-keys``, ``sign-in``,
+    ``log-reviews``)."""
     return uuid5(LEDGER_NAMESPACE, f"ledger:{name}")

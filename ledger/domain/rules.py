@@ -88,6 +88,10 @@ CORRECTIONS = {
     "CORRECTION_SELF_APPROVAL": "a correction of GMP-critical facts is approved by someone other than its corrector",
 }
 
+REVIEWS = {
+    "REVIEW_GAP": "a review of the whole audit trail starts at most one position after the reviews so far reached",
+}
+
 IDENTITY = {
     "USER_ID_TAKEN": "user ids are never reused, even after deactivation",
     "RESERVED_ID": "user ids the ledger itself acts as (`system`) are refused (422)",
@@ -134,6 +138,6 @@ MALFORMED = {
 }
 
 CODES: dict[str, str] = {
-    **CASES, **UNITS, **CONDITIONS, **QUALITY, **MANUFACTURING, **CORRECTIONS, **IDENTITY, **ACCESS, **ESIGN,
+    **CASES, **UNITS, **CONDITIONS, **QUALITY, **MANUFACTURING, **CORRECTIONS, **REVIEWS, **IDENTITY, **ACCESS, **ESIGN,
     **MALFORMED,
 }

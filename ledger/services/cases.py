@@ -1,4 +1,5 @@
-"""Case commands: enrolment (patient and donor), hold, resume, cancel, allocation."""
+"""Case commands: enrolment (patient and donor), hold, resume, cancel, allocation, and QA's reviews
+of a case's audit trail and of the whole log."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from uuid import UUID
 from pydantic import Field
 
 from ..domain import case as cases
+from ..domain import log_review
 from ..domain.events_case import (
     AuditTrailReviewed,
     CaseCancelled,
@@ -24,13 +26,15 @@ from ..domain.events_case import (
     TherapyKind,
 )
 from ..domain.events_case import Name as ProductName
+from ..domain.events_ledger import AuditLogReviewed
 from ..domain.identifiers import issue_coi
-from ..streams import case_stream
+from ..streams import case_stream, ledger_stream
 from .commands import Data, Ident, Name, Secret, command
 from .executor import Context, Executor, SignOff, Step
 from .steps import Commands
 
 R = TypeVar("R")
+LOG_REVIEWS = ledger_stream("log-reviews")
 
 
 class Enrol(Data):
@@ -72,6 +76,14 @@ def site_secret(master: bytes, site: str) -> bytes:
 class AuditTrailReview(Data):
     through_position: Position = Field(
         description="the global log position the review reached (a write's position; at most the ledger's last)")
+    comment: Reason | None = Field(None, description="the reviewer's findings, if any (no patient data)")
+
+
+class AuditLogReview(Data):
+    from_position: Position = Field(
+        description="the first log position reviewed: at most one past where the previous review ended (1 at first)")
+    through_position: Position = Field(
+        description="the last log position reviewed (at least from_position; at most the ledger's last)")
     comment: Reason | None = Field(None, description="the reviewer's findings, if any (no patient data)")
 
 
@@ -147,3 +159,14 @@ class CaseService(Commands[R]):
             r.case(case_stream(coi)), through_position=through_position, last_position=r.ledger.last_position(),
             comment=comment, esign=signoff.manifestation if signoff else None,
             signer=signoff.signer if signoff else None, actor=actor, now=now), signoff=signoff)
+
+    @command(AuditLogReviewed, target="none", request=AuditLogReview)
+    def review_audit_log(self, ctx: Context, *, from_position: int, through_position: int,
+                         signoff: SignOff | None, comment: str | None = None) -> R:
+        """Record QA's e-signed review of the whole audit trail over a range of positions (Annex 11
+        §9). Only a principal bound to no site may record it (``ledger.services.scope``)."""
+        return self.command(ctx, lambda r, now, actor: log_review.decide_review_audit_log(
+            r.envelopes(LOG_REVIEWS), LOG_REVIEWS, from_position=from_position, through_position=through_position,
+            last_position=r.ledger.last_position(), comment=comment,
+            esign=signoff.manifestation if signoff else None, signer=signoff.signer if signoff else None,
+            actor=actor, now=now), signoff=signoff)

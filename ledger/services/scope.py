@@ -12,6 +12,9 @@ unrestricted: its ``Context.scope`` is empty. Any other may append an event to a
 * the stream is new: a unit or lot of a case in scope; anything else (an enrolment, a donor
   registration, a registry stream) only if every site its events name is one of its sites.
 
+The ledger's own records (``ledger.domain.events_ledger``: settings, keys, sign-ins, QA's review
+of the whole audit trail) span every site: a site-bound principal never records one.
+
 The events being decided never widen the scope of their own stream (they name the writer's own
 site). The units labelled for a case are found through ``CaseUnits`` (the case stream does not
 name them); it is consulted only when the direct check fails.
@@ -24,6 +27,7 @@ from typing import Any
 from uuid import UUID
 
 from ..domain.base import NewEvent
+from ..domain.events_ledger import LEDGER_EVENTS
 from ..domain.events_unit import UnitLabelled
 from ..domain.scope import event_sites, holds_custody, owner_case, stream_sites
 from ..errors import Forbidden
@@ -48,6 +52,9 @@ def require_in_scope(reads: Any, events: Iterable[NewEvent], *, actor: str, site
         by_stream.setdefault(event.stream, []).append(event)
     judge = _Scope(reads, actor, frozenset(scope), case_units)
     for stream, new in by_stream.items():
+        if any(event.type in LEDGER_EVENTS for event in new):
+            raise Forbidden(f"{actor} may not record {new[0].type}: it concerns every site, and {actor} is bound "
+                            f"to {', '.join(sorted(scope))}", code="SITE_FORBIDDEN")
         if not judge.may_append(stream, new, site):
             raise Forbidden(f"{actor} may not record {new[0].type} on stream {stream}: it involves none of "
                             f"the site(s) {', '.join(sorted(scope))}", code="SITE_FORBIDDEN")

@@ -55,6 +55,7 @@ EVENT_BODIES = {
     "UnitReleasedFromQuarantine": ({"reason": "r"}, {"unit_id": NO_UNIT}),
     "UnitDisposed": ({"reason": "r"}, {"unit_id": NO_UNIT}),
     "EventCorrected": ({"event_id": NO_UNIT, "reason": "r", "changes": {"x": 1}}, {"stream": NO_UNIT}),
+    "AuditLogReviewed": ({"from_position": 1, "through_position": 1}, {}),
 }
 
 EVENT_ALLOWED = {
@@ -86,6 +87,7 @@ EVENT_ALLOWED = {
     "UnitReleasedFromQuarantine": {"qa"},
     "UnitDisposed": {"qa", "operator"},
     "EventCorrected": {"qa", "operator", "clinician", "courier", "integrator"},
+    "AuditLogReviewed": {"qa"},
 }
 
 ROUTES = {

@@ -6,6 +6,9 @@ test_authorisation_matrix.py covers route x role with unrestricted users; this c
 expectations are written out by hand, as the specification: the own site's user, the other
 site's user and the request for each type. Manufacturing happens at a factory, so its steps are
 tried by an operator of factory-1 (where the bag was taken) and one of factory-2.
+
+A review of the whole audit trail (``AuditLogReviewed``) concerns every site, so it has no own
+site: it is allowed to a QA bound to no site and refused to a site-bound QA (``GLOBAL_ONLY``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from uuid import UUID
 import pytest
 
 from api.policy import EVENT_ROLES
+from ledger.domain.events_ledger import LEDGER_EVENTS
 from ledger.services.executor import Context
 from ledger.services.journeys import DEMO_PASSWORD
 from scanners.own import ldg1_payload
@@ -27,11 +31,13 @@ USERS = {  # user: (role, site)
     "clinician-h1": ("clinician", H1), "clinician-h2": ("clinician", H2),
     "qa-h1": ("qa", H1), "qa-h2": ("qa", H2),
     "operator-f1": ("operator", F1), "operator-f2": ("operator", F2),
+    "qa-global": ("qa", None),
 }
 HOSPITAL_OPERATORS = ("operator-h1", "operator-h2")
 HOSPITAL_QA = ("qa-h1", "qa-h2")
 CLINICIANS = ("clinician-h1", "clinician-h2")
 FACTORY_OPERATORS = ("operator-f1", "operator-f2")
+GLOBAL_ONLY = ("qa-global", "qa-h1")  # (bound to no site, bound to a site)
 
 # event type: (own site's user, other site's user)
 WHO = {
@@ -44,6 +50,7 @@ WHO = {
     "CorrectionRejected": HOSPITAL_QA,  # first: it ends the pending correction for good (then 409)
     "CorrectionApproved": HOSPITAL_QA,
     "AuditTrailReviewed": HOSPITAL_QA,
+    "AuditLogReviewed": GLOBAL_ONLY,
     "UnitLabelled": HOSPITAL_OPERATORS,
     "MaterialCollected": HOSPITAL_OPERATORS,
     "UnitScanned": HOSPITAL_OPERATORS,
@@ -91,6 +98,8 @@ def requests(w: dict) -> dict[str, tuple[str, dict]]:
                                        "esign": "approved"}),
         "AuditTrailReviewed": (event, {"coi": coi, "data": {"through_position": w["position"]},
                                        "esign": "reviewed"}),
+        "AuditLogReviewed": (event, {"data": {"from_position": 1, "through_position": w["position"]},
+                                     "esign": "reviewed"}),
         "UnitLabelled": (event, {"coi": coi, "data": {"kind": "sample"}}),
         "MaterialCollected": (event, {"unit_id": fresh, "data": {"wristband": MRN, "material": "leukapheresis",
                                                                  "collection_site": H1}}),
@@ -132,7 +141,8 @@ def world(client):
     services.identity.register_site(system, site_id=H2, name="Second Hospital", kind="hospital")
     services.identity.register_site(system, site_id=F2, name="Second Plant", kind="manufacturing")
     for user, (role, site) in USERS.items():
-        services.identity.create_user(system, user_id=user, printed_name=user, roles=[role], sites=[site],
+        services.identity.create_user(system, user_id=user, printed_name=user, roles=[role],
+                                      sites=[site] if site else [],
                                       password=DEMO_PASSWORD)
     nurse, tech = Context(actor="operator-h1", site=H1), Context(actor="operator-f1", site=F1)
     coi = services.cases.enrol(nurse, kind="autologous", product="p", treating_site=H1, mrn=MRN).result.answer["coi"]
@@ -166,6 +176,10 @@ def test_every_event_type_the_api_records_is_in_the_site_matrix():
     assert set(WHO) == set(EVENT_ROLES)
     for event_type, users in WHO.items():
         assert all(USERS[user][0] in EVENT_ROLES[event_type] for user in users), event_type
+        # a user bound to no site is the allowed one only for the ledger's own, every-site records
+        own, other = users
+        assert (USERS[own][1] is None) == (event_type in LEDGER_EVENTS), event_type
+        assert USERS[other][1] is not None, event_type
 
 
 @pytest.mark.req("URS-P11-10g")

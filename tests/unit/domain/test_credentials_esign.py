@@ -146,7 +146,8 @@ def test_manifestation_shows_name_time_and_meaning() -> None:
 def test_required_meanings() -> None:
     assert REQUIRED_MEANING == {"ProductReleased": "released", "ExcursionAssessed": "assessed",
                                 "ProductInfused": "administered", "AuditTrailReviewed": "reviewed",
-                                "CorrectionApproved": "approved", "CorrectionRejected": "reviewed"}
+                                "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
+                                "AuditLogReviewed": "reviewed"}
 
 
 def test_require_esign_checks(staffed: Ledger) -> None:

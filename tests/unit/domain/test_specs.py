@@ -67,6 +67,8 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
                               "100 failed sign-in(s) for 40 unknown id(s)"),
     "AuditTrailReviewed": ({"coi": COI, "case": U1, "through_position": 42},
                            "audit trail reviewed through position 42"),
+    "AuditLogReviewed": ({"from_position": 1, "through_position": 42, "comment": "no findings"},
+                         "whole audit trail reviewed, positions 1 to 42: no findings"),
     "UnitLabelled": ({"kind": "cryobag", "coi": COI, "case": U1, "label": LABEL, "custodian": "op",
                       "parents": [U2]}, f"cryobag {LABEL} labelled for {COI} from 1 parent(s)"),
     "MaterialCollected": ({"material": "apheresis", "collection_site": "H1", "patient_ref": REF, "volume_ml": 200},
@@ -205,7 +207,8 @@ def test_every_command_type_has_roles() -> None:
 def test_signed_types_need_their_meaning_from_the_spec() -> None:
     assert REQUIRED_MEANING == {"ProductReleased": "released", "ExcursionAssessed": "assessed",
                                 "ProductInfused": "administered", "AuditTrailReviewed": "reviewed",
-                                "CorrectionApproved": "approved", "CorrectionRejected": "reviewed"}
+                                "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
+                                "AuditLogReviewed": "reviewed"}
 
 
 def test_every_spec_declares_its_signature_rule() -> None:
