@@ -6,7 +6,7 @@ decided events atomically with the versions it read (optimistic concurrency).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +20,7 @@ from .cases import CaseService
 from .credential_store import CredentialStore
 from .executor import BACKFILL_TOLERANCE, Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
+from .qualification import QualificationService
 from .quality import QualityService
 from .scope import CaseUnits, no_units
 from .sign_in_throttle import SignInThrottle
@@ -46,6 +47,7 @@ class Services:
     units: UnitService[Outcome]
     quality: QualityService[Outcome]
     identity: IdentityService
+    qualification: QualificationService
     access: AccessService
     plan: Planned
 
@@ -66,17 +68,20 @@ def build_services(
     throttle: SignInThrottle | None = None,
     case_units: CaseUnits = no_units,
     backfill_tolerance: timedelta = BACKFILL_TOLERANCE,
+    required_training: Mapping[str, str] | None = None,
 ) -> Services:
     executor = Executor(ledger, clock, case_units, backfill_tolerance)
+    identity = IdentityService(executor, CredentialStore(engine), params=argon2, password_days=password_days,
+                               password_min_length=password_min_length, throttle=throttle,
+                               required_training=required_training)
     return Services(
         ledger=ledger,
         executor=executor,
         cases=CaseService(executor, master_secret),
         units=UnitService(executor, master_secret),
         quality=QualityService(executor, master_secret),
-        identity=IdentityService(executor, CredentialStore(engine), params=argon2,
-                                 password_days=password_days, password_min_length=password_min_length,
-                                 throttle=throttle),
+        identity=identity,
+        qualification=QualificationService(identity),
         access=AccessService(executor, TokenStore(engine), tokens),
         plan=Planned(CaseService(executor, master_secret, as_step),
                      UnitService(executor, master_secret, as_step),
