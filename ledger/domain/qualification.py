@@ -91,11 +91,19 @@ def require_fit_to_sign(user: UserState, qualification: Qualification, now: date
         raise Forbidden(f"{user.user_id} has not acknowledged the e-signature policy "
                         f"v{SIGNATURE_POLICY_VERSION}: POST /v1/auth/acknowledge-signature-policy",
                         code="SIGNATURE_POLICY_NOT_ACKNOWLEDGED")
-    missing = sorted({curriculum for role in user.roles if (curriculum := required_training.get(role))
-                      and not qualification.current_training(curriculum, now.date())})
-    if missing:
+    lapsed = unqualified_roles(user, qualification, now, required_training)
+    if lapsed:
+        missing = sorted({required_training[role] for role in lapsed})
         raise Forbidden(f"{user.user_id} has no current training in {', '.join(missing)}, required by "
-                        f"their role(s) {', '.join(user.roles)}", code="TRAINING_REQUIRED")
+                        f"their role(s) {', '.join(lapsed)}", code="TRAINING_REQUIRED")
+
+
+def unqualified_roles(user: UserState, qualification: Qualification, now: datetime,
+                      required_training: Mapping[str, str] = REQUIRED_TRAINING) -> tuple[str, ...]:
+    """The roles of ``user`` whose required curriculum has no current training at ``now``: they
+    may not be used to write or sign until it is recorded."""
+    return tuple(role for role in user.roles if (curriculum := required_training.get(role))
+                 and not qualification.current_training(curriculum, now.date()))
 
 
 def _require_person(user: UserState) -> None:

@@ -163,6 +163,7 @@ def tokens(client):
             out[role] = container.tokens.issue("matrix-device", "device", ttl=timedelta(days=1))
             continue
         identity.create_user(system, user_id=f"m-{role}", printed_name=role, roles=[role], password=DEMO_PASSWORD)
+        container.services.qualification.qualify(system, user_id=f"m-{role}")
         out[role] = container.tokens.issue(f"m-{role}", "user", ttl=timedelta(minutes=5))
     out["expired"] = container.tokens.issue("m-qa", "user", ttl=timedelta(seconds=-1))
     return out

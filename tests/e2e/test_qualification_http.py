@@ -59,6 +59,16 @@ def test_each_gate_refuses_an_esignature_until_its_record_exists(client, login):
     coi, position = _enrolled_case(client, login)
     admin = login("admin")
 
+    # an untrained role is refused at the write itself (api.authority), before any signature
+    _refused(_review(client, login, coi, position), 403, "TRAINING_REQUIRED")
+    expired = client.post(f"/v1/users/{NEW_QA}/training", headers=admin,
+                          json=_training(timedelta(days=400), expires=timedelta(days=0)))
+    assert expired.status_code == 201, expired.text
+    _refused(_review(client, login, coi, position), 403, "TRAINING_REQUIRED")
+    current = client.post(f"/v1/users/{NEW_QA}/training", headers=admin,
+                          json=_training(timedelta(days=1), expires=timedelta(days=365)))
+    assert current.status_code == 201, current.text
+
     _refused(_review(client, login, coi, position), 403, "IDENTITY_NOT_VERIFIED")
     verified = client.post(f"/v1/users/{NEW_QA}/identity-verification", headers=admin,
                            json={"document_type": "passport"})
@@ -74,15 +84,6 @@ def test_each_gate_refuses_an_esignature_until_its_record_exists(client, login):
     assert refused.status_code in (409, 422) and refused.json()["code"] == "SIGNATURE_POLICY_MISMATCH"
     acknowledged = client.post(acknowledge, headers=login(NEW_QA), json=_acknowledgement())
     assert acknowledged.status_code == 201, acknowledged.text
-
-    _refused(_review(client, login, coi, position), 403, "TRAINING_REQUIRED")
-    expired = client.post(f"/v1/users/{NEW_QA}/training", headers=admin,
-                          json=_training(timedelta(days=400), expires=timedelta(days=-1)))
-    assert expired.status_code == 201, expired.text
-    _refused(_review(client, login, coi, position), 403, "TRAINING_REQUIRED")
-    current = client.post(f"/v1/users/{NEW_QA}/training", headers=admin,
-                          json=_training(timedelta(days=1), expires=timedelta(days=365)))
-    assert current.status_code == 201, current.text
 
     signed = _review(client, login, coi, position)
     assert signed.status_code == 201, signed.text
@@ -118,6 +119,19 @@ def test_no_document_number_is_taken(client, login):
                          json={"document_type": "passport", "document_number": "X1234567"}), 422, "VALIDATION_FAILED")
     assert "document_number" not in IdentityVerified.model_fields
     assert not any("number" in field for field in IdentityVerified.model_fields)
+
+
+def test_an_untrained_operator_may_not_write_until_trained(client, login):
+    created = client.post("/v1/users", headers=login("admin"), json={
+        "user_id": "new-nurse", "printed_name": "Nell New", "roles": ["operator"], "sites": ["hospital-1"],
+        "password": DEMO_PASSWORD})
+    assert created.status_code == 201, created.text
+    enrol = {"type": CaseEnrolled.__name__, "data": {"kind": "autologous", "product": "CAR-T",
+                                                     "treating_site": "hospital-1", "mrn": "MRN-Q-2"}}
+    _refused(client.post("/v1/events", headers=login("new-nurse"), json=enrol), 403, "TRAINING_REQUIRED")
+    trained = client.post("/v1/users/new-nurse/training", headers=login("admin"), json=_training(timedelta(days=1)))
+    assert trained.status_code == 201, trained.text
+    assert client.post("/v1/events", headers=login("new-nurse"), json=enrol).status_code == 201
 
 
 def test_only_admin_verifies_identity_and_only_admin_or_qa_records_training(client, login):

@@ -91,6 +91,7 @@ def world(client) -> World:
     for user, (roles, sites) in NEW_USERS.items():
         services.identity.create_user(system, user_id=user, printed_name=user.title(), roles=roles, sites=sites,
                                       password=DEMO_PASSWORD)
+        services.qualification.qualify(system, user_id=user)
     cois, units = [], []
     for nurse, site, mrn in (("nurse", HOSPITAL, "MRN-SCOPE-A"), ("nurse2", HOSPITAL_2, "MRN-SCOPE-B")):
         at = Context(actor=nurse, site=site)
