@@ -28,6 +28,9 @@ class Principal:
     roles: tuple[str, ...]
     sites: tuple[str, ...]
     printed_name: str | None = None
+    unqualified: tuple[str, ...] = ()
+    """Roles held without the current training they require (``ledger.domain.qualification``):
+    not usable to record events until it is recorded."""
 
     def may(self, permitted: tuple[str, ...]) -> bool:
         return allowed(self.roles, permitted)
@@ -43,14 +46,21 @@ def _roles_for(action: str) -> tuple[str, ...]:
 
 
 def permits(principal: Principal, action: str) -> bool:
-    """Whether ``principal``'s roles may do ``action`` (anywhere)."""
-    return principal.may(_roles_for(action))
+    """Whether ``principal``'s roles may do ``action`` (anywhere); recording an event only by a
+    role whose required training is current."""
+    roles = _roles_for(action)
+    if action in EVENT_ROLES:
+        return allowed([r for r in principal.roles if r not in principal.unqualified], roles)
+    return principal.may(roles)
 
 
 def authorise(principal: Principal, action: str | None, site: str | None = None) -> Principal:
     """``principal`` if it may do ``action`` (``None``: no role needed) at ``site`` (``None``: no
     site named); else ``Forbidden`` (403)."""
     if action is not None and not permits(principal, action):
+        if action in EVENT_ROLES and principal.may(_roles_for(action)):
+            raise Forbidden(f"{principal.id} needs current training for role(s) {', '.join(principal.unqualified)} "
+                            f"to record {action}", code="TRAINING_REQUIRED")
         verb = action.replace("_", " ") if action in ACTIONS else f"record {action}"
         raise Forbidden(f"role(s) {', '.join(principal.roles)} may not {verb}")
     if site is not None and principal.sites and site not in principal.sites:

@@ -102,6 +102,7 @@ def build_container(settings: Settings) -> Container:
                                 key=purpose_key(master_secret, "sign-in")),
         case_units=case_units_reader(ledger, engine, runner),
         backfill_tolerance=timedelta(hours=settings.backfill_hours),
+        required_training=settings.required_training,
     )
     publisher = CheckpointPublisher.from_settings(settings, ledger.sealing_key)
     log_follower = ProjectionRunner(ledger, engine, [MerkleLog(publisher)])

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from ledger.domain.qualification import fold_qualification, unqualified_roles
 from ledger.domain.tokens import is_service_account
 from ledger.domain.users import password_change_due
 from ledger.envelope import canonical
@@ -16,6 +17,7 @@ from ledger.errors import Forbidden, InvalidEvent, StorageUnavailable, StreamNot
 from ledger.services.executor import Context
 from ledger.store.admission import has_control_character
 from ledger.store.application import Claim
+from ledger.streams import user_stream
 from ledger.timefmt import utc_now
 from projections.scope_query import ReadScope, case_visible, unit_visible
 
@@ -66,7 +68,9 @@ def get_principal(request: Request, container: ContainerDep,
             raise Unauthorised("a long-lived token is void once its account holds a person's role",
                                code="INVALID_TOKEN")
         principal = Principal(user.user_id or record.principal, "user", tuple(user.roles), tuple(user.sites),
-                              user.printed_name)
+                              user.printed_name, unqualified_roles(
+                                  user, fold_qualification(reads.envelopes(user_stream(record.principal))),
+                                  utc_now(), container.services.identity.required_training))
         if record.kind == "user":
             require_password_current(request, user)
     request.state.principal_id = principal.id

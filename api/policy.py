@@ -25,6 +25,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "change_own_password": READERS,
     # revoke one's own e-signature key and issue a new one (an admin revokes anyone's: 11.300(d))
     "manage_own_signing_key": READERS,
+    "acknowledge_signature_policy": READERS,
+    "record_training": ("admin", "qa"),  # 11.10(i); identity verification is the administrator's
     # record an event that occurred more than LEDGER_BACKFILL_HOURS ago (with a reason): those who
     # enter late records (paper batch records, an MES or LIMS catching up); a courier's offline
     # queue stays within the tolerance, and a late bedside or custody record is QA's to enter

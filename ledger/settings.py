@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     https: bool = False
     # an occurred_at older than this is a backfill: the `backfill` permission and a reason
     backfill_hours: int = Field(72, ge=0)
+    # The curriculum each role needs a current TrainingRecorded of before its holder may e-sign, as
+    # JSON, e.g. {"qa": "part11-esign"} ({}: none); unset: ledger.domain.qualification.REQUIRED_TRAINING
+    required_training: dict[str, str] | None = None
     run_projections: bool = True  # follow the log in the service process
     insecure_fast_hashing: bool = False  # cheap Argon2 for test suites; refused in production
     # Global log (docs/DESIGN.md "The global log and checkpoints"): the checkpoint origin line, which is

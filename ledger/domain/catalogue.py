@@ -12,6 +12,7 @@ from ..store.event_types import EventCatalogue
 from .events_access import ACCESS_EVENTS, ACCESS_SPECS
 from .events_case import CASE_EVENTS, CASE_SPECS
 from .events_ledger import LEDGER_EVENTS, LEDGER_SPECS
+from .events_qualification import QUALIFICATION_EVENTS, QUALIFICATION_SPECS
 from .events_quality import QUALITY_EVENTS, QUALITY_SPECS
 from .events_registry import REGISTRY_EVENTS, REGISTRY_SPECS
 from .events_unit import UNIT_EVENTS, UNIT_SPECS
@@ -25,12 +26,13 @@ DOMAIN_EVENTS: dict[str, type[EventData]] = {
     **REGISTRY_EVENTS,
     **ACCESS_EVENTS,
     **LEDGER_EVENTS,
+    **QUALIFICATION_EVENTS,
 }
 
 
 SPECS: dict[str, EventSpec[Any]] = {
     spec.type: spec for spec in (*KEY_SPECS, *CASE_SPECS, *UNIT_SPECS, *QUALITY_SPECS, *REGISTRY_SPECS,
-                                    *ACCESS_SPECS, *LEDGER_SPECS)
+                                    *ACCESS_SPECS, *LEDGER_SPECS, *QUALIFICATION_SPECS)
 }
 """Every event type's spec, by type name (a test keeps it equal to ``DOMAIN_EVENTS``)."""
 

@@ -129,6 +129,18 @@ ESIGN = {
     "ON_BEHALF_UNKNOWN": "`on_behalf` names no active user: unknown, deactivated or locked (422)",
 }
 
+QUALIFICATION = {
+    "IDENTITY_NOT_VERIFIED": "the signer's identity has not been verified by an administrator (403)",
+    "SIGNATURE_POLICY_NOT_ACKNOWLEDGED": "the signer has not acknowledged the current e-signature policy (403)",
+    "TRAINING_REQUIRED": "a role of the signer requires a current qualification they lack or let lapse (403)",
+    "SIGNATURE_POLICY_MISMATCH": "the acknowledged policy version or text hash is not the current one",
+    "NOT_YOUR_ACKNOWLEDGEMENT": "only the user acknowledges their own signature policy",
+    "SELF_TRAINING": "a person's training is recorded by someone else (admin or QA)",
+    "SELF_VERIFICATION": "a person's identity is verified by another administrator",
+    "TRAINING_IN_FUTURE": "a training completion date lies in the future",
+    "TRAINING_EXPIRY_BEFORE_COMPLETION": "a qualification must expire after it was completed",
+}
+
 MALFORMED = {
     "INVALID_COI": "not a valid COI id (COI-XXXX-XXXX-C, ISO 7064 mod 37-2 check)",
     "INVALID_LABEL": "not a valid unit label id (UNT-XXXX-XXXX-C)",
@@ -139,5 +151,5 @@ MALFORMED = {
 
 CODES: dict[str, str] = {
     **CASES, **UNITS, **CONDITIONS, **QUALITY, **MANUFACTURING, **CORRECTIONS, **REVIEWS, **IDENTITY, **ACCESS, **ESIGN,
-    **MALFORMED,
+    **QUALIFICATION, **MALFORMED,
 }

@@ -6,7 +6,7 @@ decided events atomically with the versions it read (optimistic concurrency).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +21,7 @@ from .credential_store import CredentialStore
 from .executor import BACKFILL_TOLERANCE, Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .operations import OperationsService
+from .qualification import QualificationService
 from .quality import QualityService
 from .scope import CaseUnits, no_units
 from .sign_in_throttle import SignInThrottle
@@ -47,6 +48,7 @@ class Services:
     units: UnitService[Outcome]
     quality: QualityService[Outcome]
     identity: IdentityService
+    qualification: QualificationService
     access: AccessService
     operations: OperationsService
     plan: Planned
@@ -68,18 +70,22 @@ def build_services(
     throttle: SignInThrottle | None = None,
     case_units: CaseUnits = no_units,
     backfill_tolerance: timedelta = BACKFILL_TOLERANCE,
+    required_training: Mapping[str, str] | None = None,
 ) -> Services:
     executor = Executor(ledger, clock, case_units, backfill_tolerance)
     operations = OperationsService(executor)
+    identity = IdentityService(executor, CredentialStore(engine), params=argon2, password_days=password_days,
+                               password_min_length=password_min_length, throttle=throttle,
+                               unknown_failed=operations.unknown_sign_in_failed,
+                               required_training=required_training)
     return Services(
         ledger=ledger,
         executor=executor,
         cases=CaseService(executor, master_secret),
         units=UnitService(executor, master_secret),
         quality=QualityService(executor, master_secret),
-        identity=IdentityService(executor, CredentialStore(engine), params=argon2,
-                                 password_days=password_days, password_min_length=password_min_length,
-                                 throttle=throttle, unknown_failed=operations.unknown_sign_in_failed),
+        identity=identity,
+        qualification=QualificationService(identity),
         access=AccessService(executor, TokenStore(engine), tokens),
         operations=operations,
         plan=Planned(CaseService(executor, master_secret, as_step),

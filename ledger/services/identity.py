@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 
 from ..domain import credentials as creds
+from ..domain import qualification as qual
 from ..domain import registry as reg
 from ..domain import users
 from ..domain.esign import Manifestation, sign_record
@@ -46,6 +47,7 @@ class IdentityService(Commands[Outcome]):
         password_min_length: int = creds.MIN_PASSWORD,
         throttle: SignInThrottle | None = None,
         unknown_failed: Callable[[str, str | None], None] | None = None,
+        required_training: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(executor, executor.run)
         self.store = store
@@ -54,6 +56,7 @@ class IdentityService(Commands[Outcome]):
         self.password_min_length = password_min_length
         self.throttle = throttle
         self.unknown_failed = unknown_failed  # (keyed digest, client): counted, see services.operations
+        self.required_training = qual.training_policy(required_training)
 
     def check_password_policy(self, password: str, user_id: str, *hints: str | None) -> None:
         creds.check_password_policy(password, user_id=user_id, min_length=self.password_min_length,
@@ -192,6 +195,9 @@ class IdentityService(Commands[Outcome]):
     def user(self, user_id: str) -> users.UserState:
         return Reads(self.executor.ledger).user(user_id)
 
+    def qualification(self, user_id: str) -> qual.Qualification:
+        return qual.fold_qualification(Reads(self.executor.ledger).envelopes(user_stream(user_id)))
+
     # ------------------------------------------------------------ sign-in
 
     @cached_property
@@ -242,6 +248,7 @@ class IdentityService(Commands[Outcome]):
         signer = self.authenticate(user_id, password)
         if users.password_change_due(signer, self.clock()):  # a temporary password is known to an admin
             raise Forbidden("the signer must change their password before signing", code="PASSWORD_CHANGE_REQUIRED")
+        qual.require_fit_to_sign(signer, self.qualification(user_id), self.clock(), self.required_training)
         credential = self.store.get(user_id)
         if credential is None:
             raise Unauthorised("no signing key for this user", code="PASSWORD_NOT_SET")

@@ -45,7 +45,8 @@ class JourneyResult:
 
 
 def seed_identities(services: Services, *, password: str = DEMO_PASSWORD) -> None:
-    """Sites and one user per role (idempotent: existing ones are left alone)."""
+    """Sites and one user per role, each person fit to e-sign (identity verified, trained, the
+    signature policy acknowledged); idempotent: existing ones are left alone."""
     admin = Context(actor="system")
     sites = [(HOSPITAL, "St. Example Hospital", "hospital"), (FACTORY, "Example Cell Therapy Plant",
              "manufacturing"), (COURIER_HUB, "Example Courier Hub", "courier_hub")]
@@ -56,6 +57,8 @@ def seed_identities(services: Services, *, password: str = DEMO_PASSWORD) -> Non
         if services.identity.user(user_id).version == 0:
             services.identity.create_user(admin, user_id=user_id, printed_name=name, roles=roles,
                                           sites=user_sites, password=password)
+        if "integrator" not in roles:  # a service account never signs
+            services.qualification.qualify(admin, user_id=user_id)
 
 
 class Timeline:

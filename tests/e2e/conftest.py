@@ -56,7 +56,9 @@ def hospital_qa(client) -> str:
     only on cases and units that involve its sites."""
     from ledger.services.executor import Context
 
-    client.app.state.container.services.identity.create_user(
+    services = client.app.state.container.services
+    services.identity.create_user(
         Context(actor="system"), user_id=HOSPITAL_QA, printed_name="Hana Hospital-QA", roles=["qa"],
         sites=["hospital-1"], password=DEMO_PASSWORD)
+    services.qualification.qualify(Context(actor="system"), user_id=HOSPITAL_QA)
     return HOSPITAL_QA

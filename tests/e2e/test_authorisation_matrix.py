@@ -129,6 +129,12 @@ ROUTES = {
     ("POST", "/v1/users/{user_id}/password"): ({"admin"}, {"password": "lilac tugboat 27 temp", "reason": "r"}),
     ("POST", "/v1/auth/password"): (READERS, {"current_password": DEMO_PASSWORD,
                                               "new_password": "violet kettle on the 9th floor"}),
+    ("GET", "/v1/auth/signature-policy"): (READERS, None),
+    ("POST", "/v1/auth/acknowledge-signature-policy"): (READERS, {"password": DEMO_PASSWORD, "policy_version": "0",
+                                                                 "text_sha256": "0" * 64}),
+    ("POST", "/v1/users/{user_id}/identity-verification"): ({"admin"}, {"document_type": "passport"}),
+    ("POST", "/v1/users/{user_id}/training"): ({"admin", "qa"}, {"curriculum": "part11-esign", "version": "1",
+                                                                 "completed_on": "2026-01-01", "trainer": "T"}),
     ("POST", "/v1/users/{user_id}/deactivate"): ({"admin"}, {"reason": "r"}),
     ("POST", "/v1/users/{user_id}/roles"): ({"admin"}, {"roles": ["qa"]}),
     ("POST", "/v1/devices/{device_id}/keys/{key_id}/revoke"): ({"admin"}, {"reason": "r"}),
@@ -162,6 +168,7 @@ def tokens(client):
             out[role] = container.tokens.issue("matrix-device", "device", ttl=timedelta(days=1))
             continue
         identity.create_user(system, user_id=f"m-{role}", printed_name=role, roles=[role], password=DEMO_PASSWORD)
+        container.services.qualification.qualify(system, user_id=f"m-{role}")
         out[role] = container.tokens.issue(f"m-{role}", "user", ttl=timedelta(minutes=5))
     out["expired"] = container.tokens.issue("m-qa", "user", ttl=timedelta(seconds=-1))
     return out

@@ -144,6 +144,7 @@ def world(client):
         services.identity.create_user(system, user_id=user, printed_name=user, roles=[role],
                                       sites=[site] if site else [],
                                       password=DEMO_PASSWORD)
+        services.qualification.qualify(system, user_id=user)
     nurse, tech = Context(actor="operator-h1", site=H1), Context(actor="operator-f1", site=F1)
     coi = services.cases.enrol(nurse, kind="autologous", product="p", treating_site=H1, mrn=MRN).result.answer["coi"]
 

@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 
 from ledger.domain.folding import corrections_of
+from ledger.services.executor import Context
 from ledger.services.journeys import DEMO_PASSWORD
 
 from .test_journey_http import MRN, Api, iso
@@ -24,6 +25,7 @@ def api(client, login) -> Api:
         "user_id": QA2, "printed_name": "Quinn Second", "roles": ["qa"], "sites": ["factory-1"],
         "password": QA2_PASSWORD})
     assert created.status_code == 201, created.text
+    client.app.state.container.services.qualification.qualify(Context(actor="system"), user_id=QA2)
     token = client.post("/v1/auth/token", data={"username": QA2, "password": QA2_PASSWORD})
     assert token.status_code == 200, token.text
     api = Api(client, login)

@@ -234,6 +234,7 @@ def test_an_unknown_site_is_refused_in_every_write_that_names_one(client, login)
     client.app.state.container.services.identity.create_user(
         Context(actor="system"), user_id="ops", printed_name="Ops (all sites)", roles=["operator"],
         password="demo-password-123")
+    client.app.state.container.services.qualification.qualify(Context(actor="system"), user_id="ops")
     ops, nurse, admin = login("ops"), login("nurse"), login("admin")
 
     def refused(response) -> None:

@@ -49,6 +49,7 @@ ROUTES = {
     "/v1/ledger/checkpoint": "none", "/v1/ledger/checkpoints.txt": "none",
     "/v1/ledger/proofs/inclusion": "none", "/v1/ledger/proofs/consistency": "none",
     "/v1/tokens": "none",  # token metadata: a principal's own, or anyone's for an admin (test_tokens_http)
+    "/v1/auth/signature-policy": "none",
     "/openapi.json": "none", "/docs": "none", "/docs/oauth2-redirect": "none", "/redoc": "none",
     "/": "none", "/portal": "none", "/portal/": "none", "/portal/login": "none", "/portal/static/{name}": "none",
 }
@@ -90,6 +91,7 @@ def world(client) -> World:
     for user, (roles, sites) in NEW_USERS.items():
         services.identity.create_user(system, user_id=user, printed_name=user.title(), roles=roles, sites=sites,
                                       password=DEMO_PASSWORD)
+        services.qualification.qualify(system, user_id=user)
     cois, units = [], []
     for nurse, site, mrn in (("nurse", HOSPITAL, "MRN-SCOPE-A"), ("nurse2", HOSPITAL_2, "MRN-SCOPE-B")):
         at = Context(actor=nurse, site=site)

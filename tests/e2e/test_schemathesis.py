@@ -44,6 +44,7 @@ def fuzzed_app(tmp_path_factory):
         seed_identities(container.services)
         container.services.identity.create_user(Context(actor="system"), user_id="fuzzer", printed_name="Fuzzer",
                                                 roles=ALL_ROLES, password=DEMO_PASSWORD)
+        container.services.qualification.qualify(Context(actor="system"), user_id="fuzzer")
         client.app.state.fuzz_token = container.tokens.issue("fuzzer", "user", ttl=timedelta(hours=1))
         yield client.app
 

@@ -28,6 +28,7 @@ def api(client, login) -> Api:
     for user, role in OTHER_STAFF.items():
         services.identity.create_user(system, user_id=user, printed_name=user, roles=[role], sites=[OTHER],
                                       password=DEMO_PASSWORD)
+        services.qualification.qualify(system, user_id=user)
     for user in [*OTHER_STAFF, "nurse", "clinician", "integrator", "tech", "qa", "courier"]:
         login(user)  # signing in appends events: done before anything is counted
     return Api(client, login)
