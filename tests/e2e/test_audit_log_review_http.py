@@ -21,6 +21,7 @@ def global_qa(client) -> str:
     client.app.state.container.services.identity.create_user(
         Context(actor="system"), user_id=GLOBAL_QA, printed_name="Gil Global-QA", roles=["qa"], sites=[],
         password=DEMO_PASSWORD)
+    client.app.state.container.services.qualification.qualify(Context(actor="system"), user_id=GLOBAL_QA)
     return GLOBAL_QA
 
 

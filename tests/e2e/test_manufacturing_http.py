@@ -36,7 +36,7 @@ def test_lot_started_stepped_and_filled_over_http(api, client, login):
     api.event("tech", "UnitsDerived", {"inputs": [bag], "outputs": product, "process": "p"}, coi=coi,
               expect=409, code="UNIT_CONSUMED")
     api.event("tech", "ManufacturingStepRecorded", {"lot": "LOT-7", "stage": "expansion"}, coi=coi)
-    api.clock += timedelta(days=8)
+    api.clock += timedelta(hours=30)  # expansion (the clock stays in the past: occurred_at may not lie ahead)
     api.event("integrator", "ManufacturingStepRecorded", {"lot": "LOT-7", "stage": "harvest",
                                                           "notes": "from the MES"}, coi=coi)
     filled = api.event("tech", "ProductFilled", {"lot": "LOT-7", "outputs": product}, coi=coi)

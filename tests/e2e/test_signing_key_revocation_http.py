@@ -80,7 +80,8 @@ def test_an_admin_revokes_a_key_the_person_cannot_sign_until_they_issue_a_new_on
     coi = case[0]
     before = _review(client, qa, hospital_qa, case)
     assert before.status_code == 201, before.text
-    old_key = _user_events(client, hospital_qa)[-1]["data"]["key_id"]
+    issued = [e for e in _user_events(client, hospital_qa) if e["type"] == "UserSigningKeyIssued"]
+    old_key = issued[-1]["data"]["key_id"]
 
     url = f"/v1/users/{hospital_qa}/signing-key/revoke"
     _refused(client.post(url, headers=login("nurse"), json={"reason": "suspected compromise"}), 403, "FORBIDDEN")
