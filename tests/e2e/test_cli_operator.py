@@ -38,6 +38,7 @@ def stream(client, user_id):
     return client.app.state.container.services.reads().envelopes(user_stream(user_id))
 
 
+@pytest.mark.req("URS-P11-10e")
 def test_a_recording_command_outside_dev_needs_a_person(client, cli_env):
     refused = CliRunner().invoke(cli, NEW_USER, input=NEW_PASSWORD)
     assert refused.exit_code == OPERATOR_REQUIRED_EXIT and "OPERATOR_REQUIRED" in refused.output
@@ -67,6 +68,7 @@ def test_dev_still_records_as_system_without_a_person(client, cli_env):
     assert stream(client, "nurse-9")[0]["actor"] == "system"
 
 
+@pytest.mark.req("URS-P11-10e")
 def test_a_key_rotation_is_recorded_by_the_person_and_sealed_with_the_new_key(client, cli_env, settings):
     store = KeyStore(settings.keys_dir)
     old = store.active_key(PASSPHRASE).key_id
@@ -96,6 +98,7 @@ def test_only_the_first_admin_is_created_by_system(database, tmp_path, cli_env):
     assert by_root.exit_code == 0, by_root.output
 
 
+@pytest.mark.req("URS-P11-10e")
 def test_the_service_records_its_settings_at_start_only_when_they_changed(settings):
     from fastapi.testclient import TestClient
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import pytest
+
 from ledger.envelope import esign_digest
 from ledger.keys.keydir import KeyDirectory
 from ledger.keys.keystore import KeyStore
@@ -36,6 +38,7 @@ def _label(client, login, coi: str, **extra):
         "type": "UnitLabelled", "coi": coi, "data": {"kind": "apheresis_bag"}, **extra})
 
 
+@pytest.mark.req("URS-P11-70b")
 def test_a_signature_on_an_optional_type_is_kept_in_the_envelope_and_verifies(client, login, coi, database,
                                                                               settings):
     labelled = _label(client, login, coi, esign=_sign("nurse", "authored"))
@@ -60,6 +63,7 @@ def test_a_signature_on_an_optional_type_is_kept_in_the_envelope_and_verifies(cl
     assert plain.status_code == 201 and _envelope(client, plain.json())["esign"] is None
 
 
+@pytest.mark.req("URS-P11-70b")
 def test_a_meaning_the_type_does_not_take_is_refused_before_the_password_and_writes_nothing(client, login, coi):
     before = _last(client)
     _refused(_label(client, login, coi, esign=_sign("nurse", "released")), 422, "WRONG_SIGNATURE_MEANING")
@@ -81,6 +85,7 @@ def test_a_route_whose_event_takes_no_signature_refuses_one_and_writes_nothing(c
     assert _last(client) == before
 
 
+@pytest.mark.req("URS-P11-70b", "URS-P11-200")
 def test_a_required_signature_is_still_required_and_kept(client, login, coi, hospital_qa):
     body = {"type": "AuditTrailReviewed", "coi": coi, "data": {"through_position": _last(client)}}
     before = _last(client)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from ledger.domain.events_case import AuditTrailReviewed, CaseEnrolled
 from ledger.domain.events_qualification import IdentityVerified, SignaturePolicyAcknowledged, TrainingRecorded
 from ledger.domain.qualification import PART11_ESIGN, SIGNATURE_POLICY_SHA256, SIGNATURE_POLICY_VERSION
@@ -54,6 +56,7 @@ def _acknowledgement(password: str = DEMO_PASSWORD, text_sha256: str = SIGNATURE
     return {"password": password, "policy_version": SIGNATURE_POLICY_VERSION, "text_sha256": text_sha256}
 
 
+@pytest.mark.req("URS-P11-10i", "URS-P11-10j", "URS-P11-100b")
 def test_each_gate_refuses_an_esignature_until_its_record_exists(client, login):
     _create_newcomer(client, login)
     coi, position = _enrolled_case(client, login)
@@ -113,6 +116,7 @@ def test_the_demo_people_are_seeded_fit_to_sign(client, login):
     assert len(verified) == 7  # every demo person; the integrator account never signs
 
 
+@pytest.mark.req("URS-P11-100b")
 def test_no_document_number_is_taken(client, login):
     _create_newcomer(client, login)
     _refused(client.post(f"/v1/users/{NEW_QA}/identity-verification", headers=login("admin"),
@@ -121,6 +125,7 @@ def test_no_document_number_is_taken(client, login):
     assert not any("number" in field for field in IdentityVerified.model_fields)
 
 
+@pytest.mark.req("URS-P11-10i")
 def test_an_untrained_operator_may_not_write_until_trained(client, login):
     created = client.post("/v1/users", headers=login("admin"), json={
         "user_id": "new-nurse", "printed_name": "Nell New", "roles": ["operator"], "sites": ["hospital-1"],
@@ -134,6 +139,7 @@ def test_an_untrained_operator_may_not_write_until_trained(client, login):
     assert client.post("/v1/events", headers=login("new-nurse"), json=enrol).status_code == 201
 
 
+@pytest.mark.req("URS-P11-10i", "URS-P11-100b")
 def test_only_admin_verifies_identity_and_only_admin_or_qa_records_training(client, login):
     _create_newcomer(client, login)
     for user in ("nurse", "auditor", "qa", "clinician"):

@@ -74,6 +74,7 @@ def _verified(client, login, cli, coi) -> None:
         assert verify_dossier(bundle) == [] and tool.verify(bundle) == []
 
 
+@pytest.mark.req("URS-P11-300c")
 def test_an_admin_revokes_a_key_the_person_cannot_sign_until_they_issue_a_new_one(
         client, login, hospital_qa, settings, monkeypatch):
     qa, case = login(hospital_qa), _case(client, login)
@@ -159,6 +160,7 @@ def test_the_cli_revokes_a_signing_key(client, login, hospital_qa, settings, mon
     assert _user_events(client, hospital_qa)[-1]["actor"] == "admin"
 
 
+@pytest.mark.req("URS-P11-300c", "URS-P11-10h")
 def test_a_device_whose_key_was_lost_writes_again_only_with_its_new_key(client, login, logger,  # noqa: F811
                                                                        settings, monkeypatch):
     admin = login("admin")

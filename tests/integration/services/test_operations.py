@@ -35,6 +35,7 @@ def recorded(services, stream):
     return [e for e in services.reads().envelopes(stream)]
 
 
+@pytest.mark.req("URS-P11-300d")
 def test_a_hundred_unknown_id_failures_are_one_event_per_window_with_their_count(timed):
     services, now = timed
     for i in range(100):
