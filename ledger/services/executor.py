@@ -176,23 +176,7 @@ class Executor:
             reads = Reads(self.ledger, trust_issued=attempt == 0)
             decided: list[tuple[Step, list[NewEvent], dict[str, Any]]] = []
             for step, now in zip(steps, times, strict=True):
-                require_known_sites(reads, [step.ctx.site])
-                if step.ctx.on_behalf is not None:
-                    given = step.ctx.signoff or step.signoff
-                    require_on_behalf(step.ctx.on_behalf, reads.user(step.ctx.on_behalf),
-                                      given.manifestation.signer if given else None)
-                try:
-                    events = step.decide(reads, now, step.ctx.actor)
-                except (RuleViolation, StreamNotFound, InvalidEvent) as refused:
-                    # another site's staff learn nothing of its state, and leave no trace on it
-                    require_read_in_scope(reads, actor=step.ctx.actor, scope=step.ctx.scope,
-                                          case_units=self.case_units)
-                    if isinstance(refused, RecordedRefusal):
-                        self._require_in_scope(reads, step.ctx, refused.events)
-                        self._record_refusal(step.ctx, refused)
-                    raise
-                require_known_sites(reads, named_sites(events))
-                self._require_in_scope(reads, step.ctx, events)
+                events = self._decide(reads, step, now)
                 reads.extend(events, actor=step.ctx.actor, now=self.clock())
                 decided.append((step, events, step.answer(events) if step.answer else {}))
             per_step = [self._drafts(step.ctx, events, reads.versions, step.signoff or step.ctx.signoff)
@@ -214,6 +198,27 @@ class Executor:
                 continue
             return self._outcomes(result, len(steps), decided, counts)
         raise StreamConflict("the streams kept changing while deciding; try again")
+
+    def _decide(self, reads: Reads, step: Step, now: datetime) -> list[NewEvent]:
+        """One step's events, decided and checked: known sites, the signature of the person acted
+        for, and the site scope of what it reads and writes."""
+        ctx = step.ctx
+        require_known_sites(reads, [ctx.site])
+        if ctx.on_behalf is not None:
+            given = ctx.signoff or step.signoff
+            require_on_behalf(ctx.on_behalf, reads.user(ctx.on_behalf), given.manifestation.signer if given else None)
+        try:
+            events = step.decide(reads, now, ctx.actor)
+        except (RuleViolation, StreamNotFound, InvalidEvent) as refused:
+            # another site's staff learn nothing of its state, and leave no trace on it
+            require_read_in_scope(reads, actor=ctx.actor, scope=ctx.scope, case_units=self.case_units)
+            if isinstance(refused, RecordedRefusal):
+                self._require_in_scope(reads, ctx, refused.events)
+                self._record_refusal(ctx, refused)
+            raise
+        require_known_sites(reads, named_sites(events))
+        self._require_in_scope(reads, ctx, events)
+        return events
 
     def _require_in_scope(self, reads: Reads, ctx: Context, events: list[NewEvent]) -> None:
         require_in_scope(reads, events, actor=ctx.actor, site=ctx.site, scope=ctx.scope,
