@@ -3,6 +3,7 @@ answer and one hash verification for every failure, unlock, the password policy,
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -269,7 +270,7 @@ def test_the_throttle_fails_closed_and_refuses_unreadable_limits(settings):
 
 def test_the_redis_throttle_is_shared_by_two_service_instances(quick):
     shared = quick.model_copy(update={
-        "rate_limit_storage": "redis://127.0.0.1:6379/0",
+        "rate_limit_storage": os.environ.get("LEDGER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
         "site_secret": quick.site_secret.__class__(f"redis run {uuid.uuid4()} secret"),  # keys of this run only
     })
     with TestClient(create_app(shared), raise_server_exceptions=False, client=("198.51.100.20", 1)) as first, \
