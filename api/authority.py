@@ -68,10 +68,12 @@ def authorise(principal: Principal, action: str | None, site: str | None = None)
     return principal
 
 
-def authorise_account(principal: Principal, account: str, own_action: str) -> Principal:
-    """``principal`` if it may act on the credentials of the person ``account``: its own with
-    ``own_action``, anyone else's only as an admin; else ``Forbidden`` (403)."""
-    if principal.kind == "user" and principal.id == account:
+def authorise_account(principal: Principal, account: str, own_action: str | None, *,
+                      device: bool = False) -> Principal:
+    """``principal`` if it may act on the credentials (keys, tokens) of ``account`` (a device's when
+    ``device``, else a person's or an integrator's): its own with ``own_action`` (``None``: no role
+    needed), anyone else's only as an admin; else ``Forbidden`` (403)."""
+    if principal.id == account and (principal.kind == "device") == device:
         return authorise(principal, own_action)
     return authorise(principal, "admin")
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.services.token_store import TokenRecord
 
-from ..authority import permits
+from ..authority import authorise_account, permits
 from ..deps import Admin, ContainerDep, PrincipalDep, authorise, context_for
 from ..requests import Ident, Name, Reason
 from ..schemas import PROBLEMS, AppendResponse, append_response
@@ -92,6 +92,5 @@ class Revocation(BaseModel):
 def revoke_token(token_id: Ident, body: Revocation, principal: PrincipalDep, container: ContainerDep) -> AppendResponse:
     access = container.services.access
     record = access.token(token_id)
-    if (record.principal, record.kind == "device") != (principal.id, principal.kind == "device"):
-        authorise(principal, "admin")
+    authorise_account(principal, record.principal, None, device=record.kind == "device")
     return append_response(access.revoke(context_for(principal, site=None), token_id=token_id, reason=body.reason))
