@@ -150,7 +150,6 @@ def _worker(args: tuple[str, str, int, int, int]) -> tuple[int, float]:
         container.close()
 
 
-
 def generate(bench_ledger, events: int, *, processes: int = 2, batch: int = 500, seed: int = 7) -> dict:
     """Write about ``events`` events (whole cases) and return what was written and how fast."""
     container = bench_ledger.container()

@@ -28,7 +28,6 @@ REQUIRED_TRAINING: Mapping[str, str] = {"qa": PART11_ESIGN, "clinician": PART11_
 """Default: the curriculum each role needs a current qualification in before its holder e-signs."""
 
 
-
 def training_policy(table: Mapping[str, str] | None) -> dict[str, str]:
     """``table`` (``None``: :data:`REQUIRED_TRAINING`), refusing a role the ledger does not know."""
     table = REQUIRED_TRAINING if table is None else table

@@ -119,7 +119,6 @@ def test_a_backfilled_derive_and_scan_dated_before_expiry_are_judged_at_their_ti
     assert derived.status_code == 201, derived.text
 
 
-
 # Defect 3: the allogeneic bedside check understands allocation.
 
 def _allogeneic(client):
