@@ -53,3 +53,24 @@ def is_valid_mod37_2(text: str, check_char: str) -> bool:
         return mod37_2_check_char(text) == check_char
     except ValueError:
         return False
+
+
+# GS1 General Specifications "Check character calculation (for alphanumeric keys)" (GMN, AI 8013):
+# data characters valued by their place in CSET 82, weighted by primes from the right, mod 1021,
+# split into two CSET 32 characters. Neither biip nor python-stdnum has it.
+_CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+_CSET32 = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101,
+           103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167, 173, 179, 181, 191, 193, 197, 199,
+           211, 223, 227, 229, 233, 239, 241, 251, 257, 263, 269, 271, 277, 281, 283, 293, 307, 311, 313, 317,
+           331, 337, 347, 349, 353, 359, 367, 373, 379, 383, 389, 397, 401, 409, 419, 421, 431, 433, 439, 443,
+           449, 457, 461, 463, 467, 479, 487, 491, 499, 503, 509)
+
+
+def is_valid_gs1_check_pair(text: str) -> bool:
+    """True if the last two characters of ``text`` are the GS1 alphanumeric check character pair."""
+    data = text[:-2]
+    if len(text) < 2 or len(data) > len(_PRIMES) or any(c not in _CSET82 for c in data):
+        return False
+    total = sum(_CSET82.index(c) * _PRIMES[len(data) - 1 - i] for i, c in enumerate(data)) % 1021
+    return text[-2:] == _CSET32[total >> 5] + _CSET32[total & 31]

@@ -8,7 +8,8 @@ Contract:
   canonical ``value`` (normalised: upper case for our own ids, digits only for GS1 keys,
   pure identity URI for EPC).  Scheme-specific subclasses add typed extras.
 * A :class:`ScanError` always has a machine ``code`` (one of :data:`ERROR_CODES`) and a
-  non-empty human-readable ``message``.
+  non-empty human-readable ``message``; ``position`` is the 0-based character offset into the
+  raw scan where the problem lies, or None when no single place is at fault.
 * No type here has a field for patient data (name, date of birth, MRN).
 """
 
@@ -58,6 +59,10 @@ ERROR_CODES = {
     "TOO_LONG": "the input is longer than the accepted maximum",
     "CONTROL_CHAR": "the input holds a control character that no supported format allows",
     "BAD_SYMBOLOGY": "the symbology identifier prefix is malformed",
+    "UNSUPPORTED_SYMBOLOGY": "the symbology identifier names a carrier or mode whose data no supported format uses",
+    "GS1_AI_REPEATED": "a GS1 AI appears twice with different values (in a Digital Link: twice at all)",
+    "EMPTY_VALUE": "a GS1 element or Digital Link query parameter has an empty value",
+    "BAD_LENGTH": "a value is shorter or longer than its fixed or maximum length",
     "UNRECOGNISED": "the input matches no supported format",
     "BAD_FORMAT": "the input looks like a supported format but its structure is wrong",
     "CHECK_DIGIT": "a check digit or check character does not match",
@@ -72,10 +77,12 @@ ERROR_CODES = {
 
 @dataclass(frozen=True)
 class ScanError:
-    """One problem found in a scan: a stable machine ``code`` and a message for people."""
+    """One problem found in a scan: a stable machine ``code``, a message for people and, where
+    one place is at fault, its ``position``: a 0-based character offset into the raw scan."""
 
     code: str
     message: str
+    position: int | None = None
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

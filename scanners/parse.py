@@ -6,8 +6,15 @@ Contract:
   The only exception is ValueError for an invalid ``gs_substitute`` argument, which is a
   programming error, not scanned input.
 * Input longer than :data:`MAX_LENGTH` characters is refused (``TOO_LONG``) unread.
-* An optional ISO/IEC 15424 symbology identifier (``]d2``, ``]C1``, ``]Q3``, ``]e0``...)
-  is split off into ``symbology``; a GS1 symbology forces GS1 decoding.
+* An optional ISO/IEC 15424 symbology identifier is split off into ``symbology``. GS1 mode
+  (``]C1`` GS1-128, ``]e0`` GS1 DataBar/composite, ``]d2`` GS1 DataMatrix, ``]Q3`` GS1 QR,
+  ``]J1`` GS1 DotCode) carries element strings only; ``]E0`` (EAN-13/UPC-A/UPC-E), ``]E4``
+  (EAN-8) and ``]I1`` (ITF-14) carry a GTIN with its check digit; plain mode (``]C0``, ``]d1``,
+  ``]Q1``, ``]J0``) carries a Digital Link URI or a non-GS1 format, never element strings.
+  Any other identifier is refused (``UNSUPPORTED_SYMBOLOGY``). Sources: GS1 General
+  Specifications 5.1.2 (symbology identifiers), GS1 Syntax Engine ``scandata.c``.
+* ``ScanError.position`` is an offset into ``raw`` as given (parsers report offsets into the
+  text after the symbology identifier; ``_parse`` adds the stripped prefix).
 * ``scheme`` is the family that produced at least one identifier; when nothing was
   identified it is ``"unrecognised"`` and ``errors`` says why (each with a ``code``).
 * ``expired`` is True when an expiry (GS1 AI 17/7003, ISBT 128 004/005) lies before
@@ -22,9 +29,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from scanners import epc, gs1, isbt128, own
+from scanners import epc, gs1, gs1_dl, isbt128, own
 from scanners.model import (
     Gs1Identifier,
     Identifier,
@@ -34,7 +42,9 @@ from scanners.model import (
 )
 
 MAX_LENGTH = 4096
-GS1_SYMBOLOGIES = frozenset({"]C1", "]e0", "]e1", "]e2", "]d2", "]Q3", "]J1", "]E0", "]E3", "]E4", "]I1"})
+GS1_SYMBOLOGIES = frozenset({"]C1", "]e0", "]d2", "]Q3", "]J1"})  # GS1 mode: element strings
+GTIN_SYMBOLOGIES = frozenset({"]E0", "]E4", "]I1"})  # EAN-13/UPC-A/UPC-E, EAN-8, ITF-14
+PLAIN_SYMBOLOGIES = frozenset({"]C0", "]d1", "]Q1", "]J0"})  # Code 128, DataMatrix, QR, DotCode
 _SYMBOLOGY = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _HEX_LETTER = re.compile(r"[A-Fa-f]")
 
@@ -73,10 +83,14 @@ def _parse(raw: str, gs_substitute: str | None, today: date | None, now: datetim
     if not text:
         return _refused(raw, None, "EMPTY", "nothing was scanned")
     symbology = None
+    lead = len(raw) - len(raw.lstrip(" \t\r\n"))
     if text.startswith("]"):
         if _SYMBOLOGY.match(text) is None:
-            return _refused(raw, None, "BAD_SYMBOLOGY", f"malformed symbology identifier {text[:3]!r}")
+            return _refused(raw, None, "BAD_SYMBOLOGY", f"malformed symbology identifier {text[:3]!r}", lead)
         symbology, text = text[:3], text[3:]
+        if symbology not in GS1_SYMBOLOGIES | GTIN_SYMBOLOGIES | PLAIN_SYMBOLOGIES:
+            return _refused(raw, symbology, "UNSUPPORTED_SYMBOLOGY",
+                            f"symbology identifier {symbology!r} is not one this ledger reads", lead)
     if not text:
         return _refused(raw, symbology, "EMPTY", "only a symbology identifier was scanned")
     if not text.isascii():
@@ -86,6 +100,8 @@ def _parse(raw: str, gs_substitute: str | None, today: date | None, now: datetim
         return _refused(raw, symbology, "CONTROL_CHAR", f"control characters {', '.join(bad)}")
     separators = (gs1.GS,) if gs_substitute is None else (gs1.GS, gs_substitute)
     scheme, identifiers, errors, warnings, masked = _route(text, symbology, separators)
+    shift = lead + len(symbology or "")
+    errors = tuple(e if e.position is None else replace(e, position=e.position + shift) for e in errors)
     if not identifiers:
         scheme = "unrecognised"
         if not errors:
@@ -106,20 +122,23 @@ def _parse(raw: str, gs_substitute: str | None, today: date | None, now: datetim
 
 
 def _route(text: str, symbology: str | None, separators: tuple[str, ...]) -> Family:
-    if symbology in GS1_SYMBOLOGIES and not text.lower().startswith(("http://", "https://")):
-        if text.startswith("("):
-            return _guarded("gs1", gs1.parse_hri, text)
+    if symbology in GS1_SYMBOLOGIES:
         return _guarded("gs1", lambda t: gs1.parse_element_string(t, separators=separators), text)
+    if symbology in GTIN_SYMBOLOGIES:
+        return _guarded("gs1", lambda t: gs1.parse_gtin_carrier(t, symbology, separators=separators), text)
     if own.looks_like_own(text):
         scheme, identifiers, errors = own.parse_own(text)
         return scheme, identifiers, errors, (), text
     if epc.looks_like_epc_uri(text):
         return _guarded("epc", epc.parse_epc, text)
     if text.lower().startswith(("http://", "https://")):
-        return _guarded("gs1_digital_link", gs1.parse_digital_link, text)
+        return _guarded("gs1_digital_link", gs1_dl.parse_digital_link, text)
     if isbt128.looks_like_isbt(text):
         identifiers, errors, warnings, masked = isbt128.parse_isbt(text)
         return "isbt128", identifiers, errors, warnings, masked
+    if symbology in PLAIN_SYMBOLOGIES and (text.startswith("(") or text[0].isdigit() or text[0] == gs1.GS):
+        message = f"{symbology} is a plain (non-GS1) mode: it carries no GS1 element string or key"
+        return "unrecognised", (), (ScanError("UNSUPPORTED_SYMBOLOGY", message, -len(symbology)),), (), text
     if text.startswith("("):
         return _guarded("gs1", gs1.parse_hri, text)
     if text[0].isdigit() or text[0] == gs1.GS:
@@ -187,10 +206,10 @@ def _expiry(
     return True, (ScanError("EXPIRED", f"expired: {', '.join(expired_at)}"),)
 
 
-def _refused(raw: str, symbology: str | None, code: str, message: str) -> ScanResult:
+def _refused(raw: str, symbology: str | None, code: str, message: str, position: int | None = None) -> ScanResult:
     return ScanResult(
         raw=raw,
         symbology=symbology,
         scheme="unrecognised",
-        errors=(ScanError(code=code, message=message),),
+        errors=(ScanError(code=code, message=message, position=position),),
     )
