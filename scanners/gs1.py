@@ -5,7 +5,8 @@ Contract (every rule names its source; vectors in ``tests/vectors/gs1/``):
 * Each ``parse_*`` function returns ``(identifiers, errors)`` and never raises for scanned text.
   When there is any error, no identifier is returned: a wrong read is worse than no read.
   Each error has a ``position``: the 0-based offset, in the text given, of the AI or value at fault.
-* Splitting (GS1 General Specifications section 7.8.5, figure 7.8.5-2): an AI whose first two digits
+* Splitting (GS1 General Specifications, table of element strings with predefined length, figure
+  7.8.5-2 in recent editions): an AI whose first two digits
   are in :data:`PREDEFINED_LENGTH` has exactly that length; every other AI's value runs to FNC1 (GS, or
   a configured substitute) or the end of the data. ``biip`` instead stops a value where its pattern
   stops matching and reads the rest as a new AI (``7007`` + 6 digits + ``21ABC`` became a serial
@@ -15,9 +16,10 @@ Contract (every rule names its source; vectors in ``tests/vectors/gs1/``):
 * Check digits (GS1 mod 10) for every AI with a ``csum`` component in the GS1 Barcode Syntax
   Dictionary (:data:`CHECK_DIGITS`) and the alphanumeric check character pair (``csumalpha``) for
   GMN 8013 and 8014. biip verifies only 00, 01-03 and 41x.
-* Repeated AIs (GenSpecs section 4.14, "repeated AIs must have identical values"; GS1 Syntax Engine
-  ``validateAIrepeats``): the same AI with a different value is refused (``GS1_AI_REPEATED``); an
-  identical repeat is allowed and reported once.
+* Repeated AIs (GS1 General Specifications: an AI repeated in the data of one item, e.g. from two
+  carriers on one label, must carry the same value; GS1 Syntax Engine ``validateAIrepeats``): the
+  same AI with a different value is refused (``GS1_AI_REPEATED``); an identical repeat is allowed
+  and reported once.
 * EAN/UPC (``]E0`` 13 digits, ``]E4`` 8 digits) and ITF-14 (``]I1`` 14 digits) carry a GTIN with its
   check digit, never element strings; ``|]e0`` may add a composite component (GS1 Syntax Engine
   ``scandata.c``).
@@ -47,7 +49,7 @@ AI_KINDS = {
     "7003": "expiry", "8004": "giai", "8017": "gsrn", "8018": "gsrn",
 }
 
-# GenSpecs figure 7.8.5-2 "Element strings with predefined length using GS1 Application Identifiers":
+# GS1 General Specifications "Element strings with predefined length using GS1 Application Identifiers":
 # the first two digits of the AI -> length of AI plus value. These never need FNC1; all others do.
 PREDEFINED_LENGTH = {
     "00": 20, "01": 16, "02": 16, "03": 16, "04": 18,
@@ -218,9 +220,10 @@ def parsed_ai(ai: str) -> GS1ApplicationIdentifier | None:
 def length_bounds(ai: GS1ApplicationIdentifier) -> tuple[int, int]:
     """(minimum, maximum) value length from biip's format, e.g. ``N4+N14[+X..16]`` -> (14, 30)."""
     spec = ai.format.split("+", 1)[1] if "+" in ai.format else ""
+    spec = re.sub(r"([NXYZ])\d+\.\.[NXYZ](\d+)", r"\1..\2", spec)  # 8043 "[N1..N2]" means N..2
     mandatory, _, optional = spec.partition("[")
     low = sum(1 if m.group(2) else int(m.group(3)) for m in _LENGTH_TOKEN.finditer(mandatory))
-    high = sum(int(m.group(3)) for m in _LENGTH_TOKEN.finditer(spec))
+    high = sum(int(m.group(3)) for m in _LENGTH_TOKEN.finditer(spec)) + spec.count("[-]")  # 4330-4333 "N6+[-]"
     return low, high
 
 

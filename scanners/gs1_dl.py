@@ -11,7 +11,8 @@ Contract (GS1 Digital Link URI Syntax 1.x; behaviour matched to the GS1 Barcode 
   digits). A GTIN (01) is 14 digits; GTIN-8/12/13 are zero-extended to 14 (the DL standard's
   examples); any other length is refused, never padded (biip pads ``/01/123``).
 * Query: ``&``-separated; a numeric key must be a known AI with a non-empty value (biip drops
-  ``?17=``); other keys are ignored. An AI may appear once in the whole URI, path and query
+  ``?17=``); other keys are ignored. A key qualifier that could stand in the path is refused in the
+  query (Syntax Engine ``AI_SHOULD_BE_IN_PATH_INFO``). An AI may appear once in the whole URI, path and query
   together (Syntax Engine "Forbid duplicate AIs"; biip took the last of repeated query values and
   kept path and query values side by side).
 * Errors carry the offset in the URI of the AI or value at fault; no identifiers on any error.
@@ -53,6 +54,11 @@ def parse_digital_link(text: str) -> Gs1Parse:
     query, problem = _query(text, uri)
     if problem:
         return (), (problem,)
+    path = [e.ai for e in elements]
+    for element in query:  # Syntax Engine AI_SHOULD_BE_IN_PATH_INFO: a key qualifier belongs in the path
+        if any(_valid_path([*path[:j], element.ai, *path[j:]]) for j in range(1, len(path) + 1)):
+            return _refuse("BAD_FORMAT", f"({element.ai}) qualifies ({path[0]}): it belongs in the path",
+                           element.at - len(element.ai) - 1)
     elements += query
     seen: dict[str, Element] = {}
     for element in elements:
@@ -84,13 +90,16 @@ def _path(text: str, uri: re.Match) -> tuple[list[Element], ScanError | None]:
         return [], ScanError("BAD_FORMAT", "no GS1 Digital Link primary key (/AI/value) in the path",
                              uri.start("path") if uri.group("path") else len(text))
     elements = [Element(segments[i], unquote(segments[i + 1]), offsets[i + 1]) for i in range(key, len(segments), 2)]
-    allowed = QUALIFIERS[segments[key]]
-    order = [e.ai for e in elements[1:]]
-    if order and not any(_in_order(order, sequence) for sequence in allowed):
+    if not _valid_path([e.ai for e in elements]):
         wrong = elements[1]
-        return [], ScanError("BAD_FORMAT", f"qualifiers {order} are not allowed after ({segments[key]})",
-                             wrong.at - len(wrong.ai) - 1)
+        return [], ScanError("BAD_FORMAT", f"qualifiers {[e.ai for e in elements[1:]]} are not allowed after "
+                             f"({segments[key]}) or not in this order", wrong.at - len(wrong.ai) - 1)
     return elements, None
+
+
+def _valid_path(ais: list[str]) -> bool:
+    """A primary key followed by qualifiers in one of its allowed orders (each optional)."""
+    return not ais[1:] or any(_in_order(ais[1:], sequence) for sequence in QUALIFIERS.get(ais[0], ()))
 
 
 def _in_order(order: list[str], sequence: tuple[str, ...]) -> bool:
