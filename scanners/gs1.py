@@ -16,6 +16,7 @@ Contract (every rule names its source; vectors in ``tests/vectors/gs1/``):
 * Check digits (GS1 mod 10) for every AI with a ``csum`` component in the GS1 Barcode Syntax
   Dictionary (:data:`CHECK_DIGITS`) and the alphanumeric check character pair (``csumalpha``) for
   GMN 8013 and 8014. biip verifies only 00, 01-03 and 41x.
+* (7007) is a date or a date range, each half a date; biip read 12 digits as one datetime.
 * Repeated AIs (GS1 General Specifications: an AI repeated in the data of one item, e.g. from two
   carriers on one label, must carry the same value; GS1 Syntax Engine ``validateAIrepeats``): the
   same AI with a different value is refused (``GS1_AI_REPEATED``); an identical repeat is allowed
@@ -29,9 +30,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import NamedTuple
 
-from biip import ParseError
+from biip import ParseConfig, ParseError
 from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 from biip.gs1_element_strings import GS1ElementString
 from biip.gtin import Gtin
@@ -66,6 +68,7 @@ CHECK_DIGITS = {
 }
 CHECK_PAIRS = frozenset({"8013", "8014"})  # GS1 alphanumeric check character pair ("csumalpha")
 
+_NO_DATES = ParseConfig(gs1_element_strings_verify_date=False)
 _LENGTH_TOKEN = re.compile(r"([NXYZ])(\.\.)?(\d+)")
 
 Gs1Parse = tuple[tuple[Identifier, ...], tuple[ScanError, ...]]
@@ -189,7 +192,9 @@ def _identifier(element: Element, problems: list[ScanError]) -> Gs1Identifier | 
         problems.append(ScanError("EMPTY_VALUE", f"({ai}) has an empty value", at))
         return None
     try:
-        parsed = GS1ElementString.parse(ai + value)
+        parsed = GS1ElementString.parse(ai + value, config=_NO_DATES if ai == "7007" else None)
+        if ai == "7007":
+            parsed = _date_range(parsed)
     except ParseError as exc:
         problems.append(ScanError(_classify(parsed_ai(ai), value, str(exc)), str(exc)[:300], at))
         return None
@@ -206,6 +211,18 @@ def _identifier(element: Element, problems: list[ScanError]) -> Gs1Identifier | 
         return None
     return Gs1Identifier(kind=AI_KINDS.get(ai, "gs1_ai"), value=parsed.value, ai=ai, title=parsed.ai.data_title,
                          date=parsed.date, datetime=parsed.datetime)
+
+
+def _date_range(parsed: GS1ElementString) -> GS1ElementString:
+    """(7007) is N6,yymmdd [N6,yymmdd]: a date or a date range (syntax dictionary). biip reads a
+    12-digit value as one datetime YYMMDDhhmmss (refusing 010101491231, misreading 211225211231);
+    here each half is read as a date (as AI 7006, a plain N6 date) and the start is kept."""
+    halves = [parsed.value[i:i + 6] for i in range(0, len(parsed.value), 6)]
+    try:
+        days = [GS1ElementString.parse("7006" + half).date for half in halves]
+    except ParseError as exc:
+        raise ParseError(f"Failed to parse GS1 AI (7007) date range from {parsed.value!r}.") from exc
+    return replace(parsed, date=days[0], datetime=None)
 
 
 def parsed_ai(ai: str) -> GS1ApplicationIdentifier | None:

@@ -123,3 +123,79 @@ def test_bad_gs_substitute_is_a_programming_error():
         parse_scan("x", gs_substitute="ab")
     with pytest.raises(ValueError):
         parse_scan("x", gs_substitute="1")
+
+
+# --- properties: what is encoded is what is read, or the scan is refused -------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from scanners.checks import gs1_mod10_check_digit  # noqa: E402
+from scanners.gs1 import PREDEFINED_LENGTH  # noqa: E402
+
+CSET82_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-./_"
+_text = st.text(alphabet=CSET82_SAFE, min_size=1, max_size=20)
+_digits = st.text(alphabet="0123456789", min_size=12, max_size=12)
+_date = st.dates(min_value=date(2001, 1, 1), max_value=date(2049, 12, 31)).map(lambda d: d.strftime("%y%m%d"))
+_keyed = {
+    "01": _digits.map(lambda d: "0" + d + gs1_mod10_check_digit("0" + d)),
+    "10": _text,
+    "17": _date,
+    "21": _text,
+    "7007": st.tuples(_date, st.sampled_from(["", "491231"])).map("".join),
+    "8003": st.tuples(_digits, st.text(alphabet=CSET82_SAFE, max_size=16)).map(
+        lambda t: "0" + t[0] + gs1_mod10_check_digit(t[0]) + t[1]),
+}
+_elements = st.lists(st.sampled_from(sorted(_keyed)), min_size=1, max_size=5, unique=True).flatmap(
+    lambda ais: st.tuples(*(st.tuples(st.just(ai), _keyed[ai]) for ai in ais)))
+
+
+def _element_string(elements) -> str:
+    out = ""
+    for n, (ai, value) in enumerate(elements):
+        out += ai + value + (GS if ai[:2] not in PREDEFINED_LENGTH and n < len(elements) - 1 else "")
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(_elements, st.sampled_from(["]C1", "]d2", "]Q3", "]e0", "]J1"]))
+def test_encoded_elements_are_read_back_exactly(elements, symbology):
+    result = parse_scan(symbology + _element_string(elements), today=TODAY)
+    assert result.ok, result.errors
+    assert as_hri(result.identifiers) == "".join(f"({ai}){value}" for ai, value in elements)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_elements, st.data())
+def test_a_second_different_value_for_an_ai_is_refused(elements, data):
+    ai, value = data.draw(st.sampled_from(elements))
+    other = data.draw(_keyed[ai].filter(lambda v: v != value))
+    result = parse_scan("]C1" + _element_string([*elements, (ai, other)]), today=TODAY)
+    assert not result.ok and result.identifiers == ()
+    assert result.errors[0].code == "GS1_AI_REPEATED"
+
+
+@settings(max_examples=200, deadline=None)
+@given(_elements, st.data())
+def test_a_dropped_separator_is_never_read_as_other_data(elements, data):
+    scan = "]C1" + _element_string(elements)
+    gaps = [i for i, c in enumerate(scan) if c == GS]
+    if not gaps:
+        return
+    cut = data.draw(st.sampled_from(gaps))
+    result = parse_scan(scan[:cut] + scan[cut + 1:], today=TODAY)
+    if result.ok:  # only when the joined text is itself a legal value of the first AI (e.g. lot "A" + "21B")
+        assert len(result.identifiers) < len(elements)
+
+
+def test_7007_date_range_is_two_dates_not_biips_datetime():
+    """biip 5.2 reads (7007)211225211231 as the datetime 2021-12-25 21:12:31 and refuses
+    (7007)010101491231 (hour 49); the syntax dictionary says N6,yymmdd [N6,yymmdd]."""
+    from biip.gs1_element_strings import GS1ElementString
+
+    assert GS1ElementString.parse("7007211225211231").datetime is not None  # the library behaviour wrapped
+    read = parse_scan("]C1" + "7007" + "211225211231")
+    assert read.ok and read.identifiers[0].date == date(2021, 12, 25) and read.identifiers[0].datetime is None
+    assert parse_scan("]C1" + "7007" + "010101491231").ok
+    refused = parse_scan("]C1" + "7007" + "211225211331")
+    assert not refused.ok and refused.errors[0].code == "BAD_DATE" and refused.errors[0].position == 7
