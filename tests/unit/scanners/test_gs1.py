@@ -199,3 +199,30 @@ def test_7007_date_range_is_two_dates_not_biips_datetime():
     assert parse_scan("]C1" + "7007" + "010101491231").ok
     refused = parse_scan("]C1" + "7007" + "211225211331")
     assert not refused.ok and refused.errors[0].code == "BAD_DATE" and refused.errors[0].position == 7
+
+
+@settings(max_examples=200, deadline=None)
+@given(_elements, st.sampled_from(["https://id.gs1.org", "https://example.com/some/stem", "HTTP://a"]), _keyed["01"])
+def test_digital_link_of_encoded_elements_is_read_back_exactly(elements, stem, some_gtin):
+    from urllib.parse import quote
+
+    chosen = dict(elements)
+    gtin = chosen.get("01", some_gtin)
+    path = [("01", gtin)] + [(ai, chosen[ai]) for ai in ("10", "21") if ai in chosen]
+    query = [(ai, chosen[ai]) for ai in ("17", "7007", "8003") if ai in chosen]
+    uri = stem + "".join(f"/{ai}/{quote(v, safe='')}" for ai, v in path)
+    uri += ("?" + "&".join(f"{ai}={quote(v, safe='')}" for ai, v in query)) if query else ""
+    result = parse_scan(uri, today=TODAY)
+    assert result.ok, (uri, result.errors)
+    assert as_hri(result.identifiers) == "".join(f"({ai}){v}" for ai, v in path + query)
+
+
+def test_positions_count_from_the_raw_scan():
+    """Leading blanks and the symbology identifier are counted: the position points into raw."""
+    raw = "  ]d2" + "0109506000134352" + "10LOT1" + GS + "10LOT2"
+    error = parse_scan(raw).errors[0]
+    assert error.code == "GS1_AI_REPEATED"
+    assert raw[error.position:].startswith("LOT2")
+    uri = " https://id.gs1.org/01/09506000134352?17="
+    error = parse_scan(uri).errors[0]
+    assert (error.code, uri[error.position - 3:error.position]) == ("EMPTY_VALUE", "17=")
