@@ -226,3 +226,65 @@ def test_positions_count_from_the_raw_scan():
     uri = " https://id.gs1.org/01/09506000134352?17="
     error = parse_scan(uri).errors[0]
     assert (error.code, uri[error.position - 3:error.position]) == ("EMPTY_VALUE", "17=")
+
+
+# --- biip 5.2 behaviours the ledger wraps (if biip changes, these say so) ------------------------
+
+def _biip_message(text):
+    from biip.gs1_messages import GS1Message
+
+    return [(e.ai.ai, e.value) for e in GS1Message.parse(text).element_strings]
+
+
+def _biip_hri(text):
+    from biip.gs1_messages import GS1Message
+
+    return [(e.ai.ai, e.value) for e in GS1Message.parse_hri(text).element_strings]
+
+
+def _biip_dl(text):
+    from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+
+    return [(e.ai.ai, e.value) for e in GS1DigitalLinkURI.parse(text).element_strings]
+
+
+BIIP_LENIENCIES = [
+    # (what biip does, the scan as the ledger gets it, biip's reading, the ledger's refusal code)
+    ("splits a variable-length value where its pattern stops: (7007) then a serial, no FNC1",
+     lambda: _biip_message("700721122521ABC"), [("7007", "211225"), ("21", "ABC")], "]C1700721122521ABC", "BAD_FORMAT"),
+    ("drops an empty HRI value", lambda: _biip_hri("(01)09506000134352(10)(21)ABC"),
+     [("01", "09506000134352"), ("21", "ABC")], "(01)09506000134352(10)(21)ABC", "EMPTY_VALUE"),
+    ("pads a 3-digit GTIN in a Digital Link", lambda: _biip_dl("https://id.gs1.org/01/123"),
+     [("01", "00000000000123")], "https://id.gs1.org/01/123", "BAD_LENGTH"),
+    ("ignores an empty query parameter", lambda: _biip_dl("https://id.gs1.org/01/09506000134352?17="),
+     [("01", "09506000134352")], "https://id.gs1.org/01/09506000134352?17=", "EMPTY_VALUE"),
+    ("keeps the last of repeated query values",
+     lambda: _biip_dl("https://id.gs1.org/01/09506000134352?17=261231&17=270101"),
+     [("01", "09506000134352"), ("17", "270101")], "https://id.gs1.org/01/09506000134352?17=261231&17=270101",
+     "GS1_AI_REPEATED"),
+    ("keeps a path lot and a different query lot", lambda: _biip_dl("https://id.gs1.org/01/09506000134352/10/A?10=B"),
+     [("01", "09506000134352"), ("10", "A"), ("10", "B")], "https://id.gs1.org/01/09506000134352/10/A?10=B",
+     "GS1_AI_REPEATED"),
+    ("does not check the GRAI (8003) check digit", lambda: _biip_message("800302112345678901ABC"),
+     [("8003", "02112345678901ABC")], "]C1800302112345678901ABC", "CHECK_DIGIT"),
+]
+
+
+@pytest.mark.parametrize(("behaviour", "biip_reads", "biip_reading", "scan", "code"), BIIP_LENIENCIES,
+                         ids=[row[0] for row in BIIP_LENIENCIES])
+def test_biip_leniency_is_refused_here(behaviour, biip_reads, biip_reading, scan, code):
+    assert biip_reads() == biip_reading, f"biip no longer {behaviour}: revisit scanners/gs1*.py"
+    result = parse_scan(scan, today=TODAY)
+    assert not result.ok and result.identifiers == ()
+    assert result.errors[0].code == code
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([8, 12, 13, 14]).flatmap(lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n)))
+def test_gs1_mod10_agrees_with_python_stdnum(number):
+    """The GS1 mod 10 used for every csum AI agrees with python-stdnum's EAN/GTIN rule."""
+    from stdnum import ean
+
+    from scanners.checks import is_valid_gs1_mod10
+
+    assert is_valid_gs1_mod10(number) == ean.is_valid(number)
