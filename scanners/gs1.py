@@ -89,7 +89,7 @@ def parse_element_string(text: str, *, separators: Iterable[str] = (GS,)) -> Gs1
 
 
 def split_element_string(text: str, separators: tuple[str, ...], base: int = 0) -> tuple[list[Element], list]:
-    """Split element strings by GenSpecs 7.8.5: predefined lengths, else up to FNC1 or the end."""
+    """Split element strings: predefined lengths (GS1 General Specifications), else up to FNC1 or the end."""
     elements: list[Element] = []
     pos = 1 if text[:1] in separators else 0
     while pos < len(text):
