@@ -8,7 +8,8 @@ Contract:
   canonical ``value`` (normalised: upper case for our own ids, digits only for GS1 keys,
   pure identity URI for EPC).  Scheme-specific subclasses add typed extras.
 * A :class:`ScanError` always has a machine ``code`` (one of :data:`ERROR_CODES`) and a
-  non-empty human-readable ``message``.
+  non-empty human-readable ``message``; ``position`` is the 0-based character offset into the
+  raw scan where the problem lies, or None when no single place is at fault.
 * No type here has a field for patient data (name, date of birth, MRN).
 """
 
@@ -45,6 +46,7 @@ IDENTIFIER_KINDS = (
     "isbt_expiry",
     "coi_isbt",
     "isbt_structure",
+    "isbt_sec",
     # RFID
     "epc_uri",
     # the ledger's own labels
@@ -63,6 +65,9 @@ ERROR_CODES = {
     "CHECK_DIGIT": "a check digit or check character does not match",
     "BAD_DATE": "a date or time field is not a valid date or time",
     "ISBT_COMPOUND_COUNT": "an ISBT 128 compound message announces a different structure count",
+    "ISBT_TRUNCATED": "an ISBT 128 data structure is shorter than its fixed length (e.g. a DIN without its flags)",
+    "ISBT_SEC_MISMATCH": "the Single European Code (038) disagrees with the DIN, product or expiry scanned with it",
+    "DONOR_DATA": "a donor identifier (ISBT 128 019/037/039) was present in the scan and has been dropped",
     "NOT_CHECKED": "a rule needing a licensed table was not checked (warning only)",
     "EXPIRED": "the product is past its expiry (warning; see ScanResult.expired)",
     "PATIENT_DATA": "patient data was present in the scan and has been dropped",
@@ -72,10 +77,12 @@ ERROR_CODES = {
 
 @dataclass(frozen=True)
 class ScanError:
-    """One problem found in a scan: a stable machine ``code`` and a message for people."""
+    """One problem found in a scan: a stable machine ``code``, a message for people and, where
+    one place is at fault, its ``position``: a 0-based character offset into the raw scan."""
 
     code: str
     message: str
+    position: int | None = None
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -159,6 +166,25 @@ class IsbtStructure(Identifier):
     """An ISBT 128 data structure whose length is known but whose content is not interpreted."""
 
     structure: str
+
+
+@dataclass(frozen=True)
+class IsbtSecIdentifier(Identifier):
+    """ISBT 128 Single European Code (data structure 038, ST-012); ``value`` is the 40 characters.
+
+    Donation identification sequence: ``country`` (ISO 3166-1 alpha-2), ``te_code`` (EU tissue
+    establishment, 6), ``donation_number`` (13; the DIN for ISBT 128 labelled products).
+    Product identification sequence: ``coding_system`` (A = ISBT 128, B = Eurocode, E = EUTC),
+    ``product_code`` (7), ``split_number`` (3), ``expiry`` (None for ``00000000``).
+    """
+
+    country: str
+    te_code: str
+    donation_number: str
+    coding_system: str
+    product_code: str
+    split_number: str
+    expiry: date | None = None
 
 
 @dataclass(frozen=True)

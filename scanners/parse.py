@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from scanners import epc, gs1, isbt128, own
@@ -86,6 +87,9 @@ def _parse(raw: str, gs_substitute: str | None, today: date | None, now: datetim
         return _refused(raw, symbology, "CONTROL_CHAR", f"control characters {', '.join(bad)}")
     separators = (gs1.GS,) if gs_substitute is None else (gs1.GS, gs_substitute)
     scheme, identifiers, errors, warnings, masked = _route(text, symbology, separators)
+    # the family parsers give positions in ``text``; a ScanError's position is into ``raw``
+    offset = len(raw) - len(raw.lstrip(" \t\r\n")) + len(symbology or "")
+    errors, warnings = _into_raw(errors, offset), _into_raw(warnings, offset)
     if not identifiers:
         scheme = "unrecognised"
         if not errors:
@@ -185,6 +189,13 @@ def _expiry(
     if not expired_at:
         return False, ()
     return True, (ScanError("EXPIRED", f"expired: {', '.join(expired_at)}"),)
+
+
+def _into_raw(problems: tuple[ScanError, ...], offset: int) -> tuple[ScanError, ...]:
+    """Shift the positions of ``problems`` from the parsed text into the raw scan."""
+    if not offset:
+        return problems
+    return tuple(p if p.position is None else replace(p, position=p.position + offset) for p in problems)
 
 
 def _refused(raw: str, symbology: str | None, code: str, message: str) -> ScanResult:
