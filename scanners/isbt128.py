@@ -259,21 +259,21 @@ def _sec_consistency(identifiers: list[Identifier], structures: list[tuple[str, 
         return []
     at = next(start for number, _, start in structures if number == "038")
     sec = secs[0]
-    problems: list[str] = []
+    problems: list[tuple[str, int]] = []  # (what, offset of the SEC element)
     for ident in identifiers:
         if isinstance(ident, DinIdentifier) and ident.value != sec.donation_number:
-            problems.append(f"donation number {sec.donation_number} is not the DIN {ident.value}")
+            problems.append((f"donation number {sec.donation_number} is not the DIN {ident.value}", 8))
         elif (
             isinstance(ident, ProductCodeIdentifier)
             and sec.coding_system == "A"
             and sec.product_code != "00" + ident.product_description_code
         ):
-            problems.append(f"product code {sec.product_code} is not 00{ident.product_description_code}")
+            problems.append((f"product code {sec.product_code} is not 00{ident.product_description_code}", 22))
         elif isinstance(ident, IsbtExpiryIdentifier) and sec.expiry != ident.expires_at.date():
-            problems.append(f"expiry {sec.expiry} is not {ident.expires_at.date()}")
+            problems.append((f"expiry {sec.expiry} is not {ident.expires_at.date()}", 32))
         elif isinstance(ident, IsbtSecIdentifier) and ident.value != sec.value:
-            problems.append("two different SECs")
-    return [ScanError("ISBT_SEC_MISMATCH", "Single European Code: " + p, at) for p in problems]
+            problems.append(("two different SECs", 0))
+    return [ScanError("ISBT_SEC_MISMATCH", "Single European Code: " + what, at + where) for what, where in problems]
 
 
 def _coi(content: str, start: int) -> IsbtCoiIdentifier:
