@@ -68,6 +68,8 @@ ERROR_CODES = {
     "ISBT_TRUNCATED": "an ISBT 128 data structure is shorter than its fixed length (e.g. a DIN without its flags)",
     "ISBT_SEC_MISMATCH": "the Single European Code (038) disagrees with the DIN, product or expiry scanned with it",
     "DONOR_DATA": "a donor identifier (ISBT 128 019/037/039) was present in the scan and has been dropped",
+    "EPC_NOT_ENCODABLE": "an EPC whose round trip (tag URI -> hex -> tag URI, or hex -> URI -> hex) is not exact",
+    "EPC_UNSUPPORTED": "an EPC scheme the EPC library does not implement (TDS 2.x SGTIN+/DSGTIN+)",
     "NOT_CHECKED": "a rule needing a licensed table was not checked (warning only)",
     "EXPIRED": "the product is past its expiry (warning; see ScanResult.expired)",
     "PATIENT_DATA": "patient data was present in the scan and has been dropped",

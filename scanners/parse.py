@@ -128,6 +128,8 @@ def _route(text: str, symbology: str | None, separators: tuple[str, ...]) -> Fam
         return _guarded("gs1", gs1.parse_hri, text)
     if text[0].isdigit() or text[0] == gs1.GS:
         return _digits(text, separators)
+    if epc.looks_like_epc_hex(text):  # headers from A0 up (e.g. TDS 2.x F7, FB)
+        return _guarded("epc", epc.parse_epc, text)
     return (
         "unrecognised",
         (),
@@ -155,7 +157,9 @@ def _guarded(scheme: str, parser: Callable[[str], tuple], text: str) -> Family:
         identifiers, errors = parser(text)
     except Exception as exc:  # noqa: BLE001 - biip/epcpy raise several types
         message = str(exc) or type(exc).__name__
-        return scheme, (), (ScanError(_classify(message), message[:300]),), (), text
+        code = getattr(exc, "code", None) or _classify(message)
+        error = ScanError(code, message[:300], getattr(exc, "position", None))
+        return scheme, (), (error,), (), text
     return scheme, identifiers, errors, (), text
 
 
