@@ -9,7 +9,9 @@ Contract:
 * An optional ISO/IEC 15424 symbology identifier (``]d2``, ``]C1``, ``]Q3``, ``]e0``...)
   is split off into ``symbology``; a GS1 symbology forces GS1 decoding.
 * ``scheme`` is the family that produced at least one identifier; when nothing was
-  identified it is ``"unrecognised"`` and ``errors`` says why (each with a ``code``).
+  identified it is ``"unrecognised"`` and ``errors`` says why (each with a ``code`` and, where
+  one place is at fault, a ``position``: the 0-based offset into ``raw``, whitespace and
+  symbology identifier included).
 * ``expired`` is True when an expiry (GS1 AI 17/7003, ISBT 128 004/005) lies before
   ``today`` (default: today in UTC), or before ``now`` when given and the expiry has a time.
 * Routing: own labels (``COI-``, ``UNT-``, ``coi:``, ``unit:``, ``LDG1|``), EPC URIs
