@@ -63,7 +63,7 @@ def _ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
         headers = {"Retry-After": str(exc.extra["retry_after"])}
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
-    extra = {k: v for k, v in exc.extra.items() if k in ("errors", "current_seq", "recorded_event")}
+    extra = {k: v for k, v in exc.extra.items() if k in ("errors", "parse_errors", "current_seq", "recorded_event")}
     return problem(status, code, detail, headers=headers, **extra)
 
 

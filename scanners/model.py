@@ -46,6 +46,7 @@ IDENTIFIER_KINDS = (
     "isbt_expiry",
     "coi_isbt",
     "isbt_structure",
+    "isbt_sec",
     # RFID
     "epc_uri",
     # the ledger's own labels
@@ -68,6 +69,11 @@ ERROR_CODES = {
     "CHECK_DIGIT": "a check digit or check character does not match",
     "BAD_DATE": "a date or time field is not a valid date or time",
     "ISBT_COMPOUND_COUNT": "an ISBT 128 compound message announces a different structure count",
+    "ISBT_TRUNCATED": "an ISBT 128 data structure is shorter than its fixed length (e.g. a DIN without its flags)",
+    "ISBT_SEC_MISMATCH": "the Single European Code (038) disagrees with the DIN, product or expiry scanned with it",
+    "DONOR_DATA": "a donor identifier (ISBT 128 019/037/039) was present in the scan and has been dropped",
+    "EPC_NOT_ENCODABLE": "an EPC whose round trip (tag URI -> hex -> tag URI, or hex -> URI -> hex) is not exact",
+    "EPC_UNSUPPORTED": "an EPC scheme the EPC library does not implement (TDS 2.x SGTIN+/DSGTIN+)",
     "NOT_CHECKED": "a rule needing a licensed table was not checked (warning only)",
     "EXPIRED": "the product is past its expiry (warning; see ScanResult.expired)",
     "PATIENT_DATA": "patient data was present in the scan and has been dropped",
@@ -166,6 +172,25 @@ class IsbtStructure(Identifier):
     """An ISBT 128 data structure whose length is known but whose content is not interpreted."""
 
     structure: str
+
+
+@dataclass(frozen=True)
+class IsbtSecIdentifier(Identifier):
+    """ISBT 128 Single European Code (data structure 038, ST-012); ``value`` is the 40 characters.
+
+    Donation identification sequence: ``country`` (ISO 3166-1 alpha-2), ``te_code`` (EU tissue
+    establishment, 6), ``donation_number`` (13; the DIN for ISBT 128 labelled products).
+    Product identification sequence: ``coding_system`` (A = ISBT 128, B = Eurocode, E = EUTC),
+    ``product_code`` (7), ``split_number`` (3), ``expiry`` (None for ``00000000``).
+    """
+
+    country: str
+    te_code: str
+    donation_number: str
+    coding_system: str
+    product_code: str
+    split_number: str
+    expiry: date | None = None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ Contract:
 * ``ScanError.position`` is an offset into ``raw`` as given (parsers report offsets into the
   text after the symbology identifier; ``_parse`` adds the stripped prefix).
 * ``scheme`` is the family that produced at least one identifier; when nothing was
-  identified it is ``"unrecognised"`` and ``errors`` says why (each with a ``code``).
+  identified it is ``"unrecognised"`` and ``errors`` says why (each with a ``code`` and, where
+  one place is at fault, a ``position``: the 0-based offset into ``raw``, whitespace and
+  symbology identifier included).
 * ``expired`` is True when an expiry (GS1 AI 17/7003, ISBT 128 004/005) lies before
   ``today`` (default: today in UTC), or before ``now`` when given and the expiry has a time.
 * Routing: own labels (``COI-``, ``UNT-``, ``coi:``, ``unit:``, ``LDG1|``), EPC URIs
@@ -100,8 +102,9 @@ def _parse(raw: str, gs_substitute: str | None, today: date | None, now: datetim
         return _refused(raw, symbology, "CONTROL_CHAR", f"control characters {', '.join(bad)}")
     separators = (gs1.GS,) if gs_substitute is None else (gs1.GS, gs_substitute)
     scheme, identifiers, errors, warnings, masked = _route(text, symbology, separators)
+    # the family parsers give positions in ``text``; a ScanError's position is into ``raw``
     shift = lead + len(symbology or "")
-    errors = tuple(e if e.position is None else replace(e, position=e.position + shift) for e in errors)
+    errors, warnings = _into_raw(errors, shift), _into_raw(warnings, shift)
     if not identifiers:
         scheme = "unrecognised"
         if not errors:
@@ -143,6 +146,8 @@ def _route(text: str, symbology: str | None, separators: tuple[str, ...]) -> Fam
         return _guarded("gs1", gs1.parse_hri, text)
     if text[0].isdigit() or text[0] == gs1.GS:
         return _digits(text, separators)
+    if epc.looks_like_epc_hex(text):  # headers from A0 up (e.g. TDS 2.x F7, FB)
+        return _guarded("epc", epc.parse_epc, text)
     return (
         "unrecognised",
         (),
@@ -170,7 +175,9 @@ def _guarded(scheme: str, parser: Callable[[str], tuple], text: str) -> Family:
         identifiers, errors = parser(text)
     except Exception as exc:  # noqa: BLE001 - biip/epcpy raise several types
         message = str(exc) or type(exc).__name__
-        return scheme, (), (ScanError(_classify(message), message[:300]),), (), text
+        code = getattr(exc, "code", None) or _classify(message)
+        error = ScanError(code, message[:300], getattr(exc, "position", None))
+        return scheme, (), (error,), (), text
     return scheme, identifiers, errors, (), text
 
 
@@ -204,6 +211,13 @@ def _expiry(
     if not expired_at:
         return False, ()
     return True, (ScanError("EXPIRED", f"expired: {', '.join(expired_at)}"),)
+
+
+def _into_raw(problems: tuple[ScanError, ...], offset: int) -> tuple[ScanError, ...]:
+    """Shift the positions of ``problems`` from the parsed text into the raw scan."""
+    if not offset:
+        return problems
+    return tuple(p if p.position is None else replace(p, position=p.position + offset) for p in problems)
 
 
 def _refused(raw: str, symbology: str | None, code: str, message: str, position: int | None = None) -> ScanResult:

@@ -52,10 +52,17 @@ class ScanRequest(BaseModel):
     backfill_reason: BackfillReason = None
 
 
+class ParseError(BaseModel):
+    code: str = Field(description="why the scan was not read (scanners.model.ERROR_CODES)")
+    message: str
+    position: int | None = Field(
+        None, description="0-based character offset into `raw` where the problem lies; null when no single place")
+
+
 class ScanResponse(BaseModel):
     scheme: str
     identifiers: list[dict[str, Any]]
-    errors: list[dict[str, str]]
+    errors: list[ParseError]
     unit_id: str | None
     coi: str | None = Field(description="the COI of the unit scanned or read from the scan; never the expected one")
     verdict: str
@@ -86,9 +93,11 @@ def scan(body: ScanRequest, principal: Scanner, container: ContainerDep,
     expect = body.expect or Expectation()
     expected_coi = expect.coi or (parsed.get("coi") if "unit_label" not in parsed else None)
     unit_id = resolve(container, parsed)
+    errors = [ParseError(code=e.code, message=e.message, position=e.position) for e in result.errors]
     if unit_id is None and expected_coi is None:
         reasons = "; ".join(e.message for e in result.errors) or "no unit matches these identifiers"
-        raise InvalidEvent(f"scan not recognised: {reasons}", code="UNKNOWN_IDENTIFIER")
+        raise InvalidEvent(f"scan not recognised: {reasons}", code="UNKNOWN_IDENTIFIER",
+                           parse_errors=[e.model_dump() for e in errors])
     ctx = context_for(principal, site=body.site, occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
                       idempotency_key=idempotency_key, request_body=body.model_dump(mode="json"), route="/v1/scans",
                       backfill_reason=body.backfill_reason)
@@ -101,7 +110,7 @@ def scan(body: ScanRequest, principal: Scanner, container: ContainerDep,
     return ScanResponse(
         scheme=result.scheme,
         identifiers=[{"kind": i.kind, "value": i.value} for i in result.identifiers],
-        errors=[{"code": e.code, "message": e.message} for e in result.errors],
+        errors=errors,
         unit_id=str(unit_id) if unit_id and unit and unit.version else None,
         coi=unit.coi if unit and unit.version else parsed.get("coi"),  # only what was read
         verdict=recorded["verdict"], reason=recorded.get("reason"),

@@ -26,9 +26,13 @@ def test_a_din_in_data_identifier_form_is_normalised_and_the_label_renders(clien
     png = client.get(f"/v1/units/{unit_id}/label.png", headers=nurse)
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     assert client.app.state.container.wait_for(labelled.json()["position"], timeout=5)
-    scan = client.post("/v1/scans", headers=nurse, json={"raw": "=W123426654321", "purpose": "verify"})
+    scan = client.post("/v1/scans", headers=nurse, json={"raw": "=W12342665432100", "purpose": "verify"})
     assert scan.status_code == 201, scan.text
     assert scan.json()["unit_id"] == unit_id
+    # a scanned DIN structure without its two flag characters is truncated (ISBT 128 ST-001 2.4.1)
+    truncated = client.post("/v1/scans", headers=nurse, json={"raw": "=W123426654321", "purpose": "verify"})
+    assert truncated.status_code == 422, truncated.text
+    assert truncated.json()["parse_errors"][0]["code"] == "ISBT_TRUNCATED"
 
 
 @pytest.mark.parametrize(("identifiers", "why"), [

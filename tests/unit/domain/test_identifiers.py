@@ -92,10 +92,11 @@ def test_patient_pseudonym_is_keyed_and_stable() -> None:
 
 # Label identifiers: each one accepted must print on the label and scan back to the value stored.
 @pytest.mark.parametrize(("kind", "given", "stored", "scanned"), [
-    ("din", "=W123426654321", "W123426654321", "=W123426654321"),
-    ("din", "w123426654321", "W123426654321", "W123426654321"),
+    # scanned: structure 001 with its flags, or keyboard entry with K (ISBT 128 ST-001 2.4.1, Table 30)
+    ("din", "=W123426654321", "W123426654321", "=W12342665432100"),
+    ("din", "w123426654321", "W123426654321", "W123426654321C"),
     ("isbt_din", "A999917123456", "A999917123456", "=A99991712345600"),
-    ("din", "=W1234266543210R", "W123426654321", "=W123426654321"),
+    ("din", "=W1234266543210R", "W123426654321", "=W1234266543210R"),
     ("gtin", "9506000134352", "09506000134352", "09506000134352"),
     ("gtin", "(01)09506000134352", "09506000134352", "(01)09506000134352"),
     ("sscc", "106141411234567897", "106141411234567897", "(00)106141411234567897"),
