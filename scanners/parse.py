@@ -44,9 +44,11 @@ from scanners.model import (
 )
 
 MAX_LENGTH = 4096
-GS1_SYMBOLOGIES = frozenset({"]C1", "]e0", "]d2", "]Q3", "]J1"})  # GS1 mode: element strings
+# Data Matrix rectangular extension symbols (DMRE, ISO/IEC 21471) report their modifier plus 6:
+# ]d7 plain, ]d8 GS1 (zxing-cpp DMDecoder: ``modifier += isDMRE * 6``)
+GS1_SYMBOLOGIES = frozenset({"]C1", "]e0", "]d2", "]d8", "]Q3", "]J1"})  # GS1 mode: element strings
 GTIN_SYMBOLOGIES = frozenset({"]E0", "]E4", "]I1"})  # EAN-13/UPC-A/UPC-E, EAN-8, ITF-14
-PLAIN_SYMBOLOGIES = frozenset({"]C0", "]d1", "]Q1", "]J0"})  # Code 128, DataMatrix, QR, DotCode
+PLAIN_SYMBOLOGIES = frozenset({"]C0", "]d1", "]d7", "]Q1", "]J0"})  # Code 128, DataMatrix, QR, DotCode
 _SYMBOLOGY = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _HEX_LETTER = re.compile(r"[A-Fa-f]")
 

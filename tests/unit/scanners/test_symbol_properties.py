@@ -166,3 +166,14 @@ def test_check_character_of_generated_dins_is_what_the_label_prints():
                       unit_kind="bag", isbt_din="G123417654321")
     assert f"DIN  G123417654321 {mod37_2_check_char('G123417654321')}" in label.text_lines()
     assert mod37_2_check_char("G123417654321") == "A"
+
+
+def test_a_long_message_in_a_rectangular_data_matrix_reads_as_plain_data():
+    """zxing-cpp encodes long data as a DMRE symbol (ISO/IEC 21471) and reports ``]d7`` (plain,
+    modifier + 6); a GS1 DMRE would be ``]d8``. Both are Data Matrix modes the ledger reads."""
+    text = "=+04000=100000000000000=<E0000000&>0000010000&,4AA0000001000000000000A00E000000020000101"
+    found = zxingcpp.read_barcodes(zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.DataMatrix).to_image(scale=3))
+    assert [(f.symbology_identifier, f.text) for f in found] == [("]d7", text)]
+    result = parse_scan(found[0].symbology_identifier + found[0].text)
+    assert result.ok, result.errors
+    assert result.scheme == "isbt128"
