@@ -31,7 +31,8 @@ def case(client, login, hospital_qa):
     scanned = client.post("/v1/scans", headers=login("nurse"), json={
         "raw": "unit:UNT-0000-0000-O", "purpose": "verify", "expect": {"coi": coi}})
     assert scanned.status_code == 201, scanned.text
-    return {"api": api, "coi": coi, "sample": sample, "position": max(qc["position"], scanned.json()["event"]["position"])}
+    position = max(qc["position"], scanned.json()["event"]["position"])
+    return {"api": api, "coi": coi, "sample": sample, "position": position}
 
 
 def listed(client, login, coi, position, **params):
