@@ -110,3 +110,15 @@ def test_the_policy_refuses_unknown_steps() -> None:
         WitnessPolicy.parse("labelling,bedside")
     assert WitnessPolicy.parse(" ").steps == frozenset()
     assert WitnessPolicy.parse("labelling, infusion", 5).window == timedelta(minutes=5)
+
+
+def test_the_witness_deadline_is_not_corrected(ward: Ledger) -> None:
+    from ledger.domain.corrections import decide_correct
+    led = ward
+    case = led.enrol()
+    bag = led.label(case, "apheresis_bag", actor="nurse.ola", witness=WitnessPolicy.parse("labelling"))
+    label = led.streams[bag][0]
+    with pytest.raises(RuleViolation) as err:
+        decide_correct(led.streams[bag], label["event_id"], "more time", {"witness_due": "2099-01-01T00:00:00Z"},
+                       roles=("operator",), actor="nurse.ola", now=led.now)
+    assert err.value.code == "CORRECTION_NOT_ALLOWED"
