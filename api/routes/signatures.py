@@ -27,10 +27,12 @@ from ledger.domain.events_case import CorrectionApproved, EventCorrected, Reason
 from ledger.domain.events_witness import StepWitnessed
 from ledger.domain.spec import Meaning
 from ledger.domain.witness import pending_not_found, witnessable
+from ledger.errors import Forbidden
 from ledger.timefmt import utc_now
 from projections.signatures_query import pending_signatures
 
 from ..authority import permits
+from ..policy import EVENT_ROLES
 from ..commands import REQUEST_MODELS
 from ..deps import ContainerDep, IdempotencyKey, MinPosition, PrincipalDep, Reader, Scope, fresh
 from ..requests import Ident, Secret
@@ -38,6 +40,9 @@ from ..schemas import PROBLEMS, AppendResponse, append_response
 from .events import run_command
 
 router = APIRouter(prefix="/v1/signatures", tags=["signatures"], responses=PROBLEMS)
+
+SIGNED = (CorrectionApproved.__name__, StepWitnessed.__name__)
+"""What a second signature records; a principal holding neither's roles is refused at once (403)."""
 
 
 class SignatureBody(BaseModel):
@@ -89,6 +94,8 @@ def _request(container: Any, body: SignatureBody) -> Any:
              summary="Sign a pending step: approve a correction (`approved`) or witness a step (`reviewed`)")
 def sign(body: SignatureBody, principal: PrincipalDep, container: ContainerDep,
          idempotency_key: IdempotencyKey = None) -> AppendResponse:
+    if not any(principal.may(EVENT_ROLES[t]) for t in SIGNED):
+        raise Forbidden(f"role(s) {', '.join(principal.roles)} sign no pending step")
     outcome = run_command(container, principal, _request(container, body), idempotency_key, "/v1/signatures")
     container.metrics.events_appended.inc(len(outcome.result.receipts))
     return append_response(outcome)

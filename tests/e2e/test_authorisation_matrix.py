@@ -56,6 +56,7 @@ EVENT_BODIES = {
     "UnitDisposed": ({"reason": "r"}, {"unit_id": NO_UNIT}),
     "EventCorrected": ({"event_id": NO_UNIT, "reason": "r", "changes": {"x": 1}}, {"stream": NO_UNIT}),
     "AuditLogReviewed": ({"from_position": 1, "through_position": 1}, {}),
+    "StepWitnessed": ({"witnessed_event_id": NO_UNIT}, {"unit_id": NO_UNIT}),
 }
 
 EVENT_ALLOWED = {
@@ -88,6 +89,7 @@ EVENT_ALLOWED = {
     "UnitDisposed": {"qa", "operator"},
     "EventCorrected": {"qa", "operator", "clinician", "courier", "integrator"},
     "AuditLogReviewed": {"qa"},
+    "StepWitnessed": {"operator", "clinician"},
 }
 
 ROUTES = {
@@ -106,6 +108,9 @@ ROUTES = {
     ("GET", "/v1/units/{unit_id}/conditions"): (READERS, None),
     ("GET", "/v1/audit-trail"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("GET", "/v1/exceptions"): ({"admin", "qa", "auditor", "clinician"}, None),
+    ("POST", "/v1/signatures"): ({"qa", "operator", "clinician"}, {"pending_id": NO_UNIT, "user_id": "x",
+                                                                 "password": "p", "meaning": "reviewed"}),
+    ("GET", "/v1/signatures/pending"): (READERS, None),
     ("GET", "/v1/cases/{coi}/dossier"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("POST", "/v1/epcis/capture"): ({"integrator", "operator", "courier", "device"},
                                     {"type": "EPCISDocument", "schemaVersion": "2.0"}),
