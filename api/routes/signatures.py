@@ -32,9 +32,9 @@ from ledger.timefmt import utc_now
 from projections.signatures_query import pending_signatures
 
 from ..authority import permits
-from ..policy import EVENT_ROLES
 from ..commands import REQUEST_MODELS
 from ..deps import ContainerDep, IdempotencyKey, MinPosition, PrincipalDep, Reader, Scope, fresh
+from ..policy import EVENT_ROLES
 from ..requests import Ident, Secret
 from ..schemas import PROBLEMS, AppendResponse, append_response
 from .events import run_command

@@ -16,13 +16,13 @@ from .events_case import CorrectionApproved, CorrectionRejected, EventCorrected,
 from .events_quality import (
     ExcursionAssessed,
     ExcursionDetected,
+    ProductInfused,
     QCResultRecorded,
     UnitDisposed,
     UnitQuarantined,
     UnitReleasedFromQuarantine,
 )
 from .events_registry import AccessDenied, UserAuthenticated, UserLocked, UserUnlocked
-from .events_quality import ProductInfused
 from .events_review import ExceptionDispositioned, InformationalAcknowledged
 from .events_unit import (
     CustodyAcknowledged,

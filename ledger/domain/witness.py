@@ -71,6 +71,8 @@ class WitnessPolicy:
 
 
 NO_WITNESS = WitnessPolicy(frozenset())
+DEFAULT_WITNESS = WitnessPolicy()
+"""The settings' default: the bedside check is witnessed within 30 minutes."""
 
 
 def pending_not_found(pending_id: object) -> RuleViolation:

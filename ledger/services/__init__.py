@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from ..domain.credentials import DEFAULT_PARAMS, MIN_PASSWORD, Argon2Params
-from ..domain.witness import WitnessPolicy
+from ..domain.witness import DEFAULT_WITNESS, WitnessPolicy
 from ..store.application import Ledger
 from ..timefmt import utc_now
 from .access import DEFAULT_TOKEN_POLICY, AccessService, TokenPolicy
@@ -76,7 +76,7 @@ def build_services(
     backfill_tolerance: timedelta = BACKFILL_TOLERANCE,
     required_training: Mapping[str, str] | None = None,
     event_streams: EventStreams = no_event_streams,
-    witness: WitnessPolicy = WitnessPolicy(),
+    witness: WitnessPolicy = DEFAULT_WITNESS,
 ) -> Services:
     executor = Executor(ledger, clock, case_units, backfill_tolerance)
     operations = OperationsService(executor)

@@ -33,7 +33,7 @@ from ..domain.events_witness import StepWitnessed
 from ..domain.identifiers import patient_pseudonym
 from ..domain.manufacturing import DerivedOutput
 from ..domain.unit import UnitState
-from ..domain.witness import WitnessPolicy
+from ..domain.witness import DEFAULT_WITNESS, WitnessPolicy
 from ..streams import case_stream, lot_stream
 from .cases import WithReason, site_secret
 from .commands import Data, Ident, Name, Secret, Volume, command
@@ -198,7 +198,7 @@ def lineage(reads: Reads, unit: UnitState) -> list[UnitState]:
 
 class QualityService(Commands[R]):
     def __init__(self, executor: Executor, master_secret: bytes,
-                 run: Callable[[Step], R] | None = None, *, witness: WitnessPolicy = WitnessPolicy()) -> None:
+                 run: Callable[[Step], R] | None = None, *, witness: WitnessPolicy = DEFAULT_WITNESS) -> None:
         super().__init__(executor, run or executor.run)  # type: ignore[arg-type]
         self.master_secret = master_secret
         self.witness = witness  # LEDGER_WITNESS_STEPS / _MINUTES: does the bedside need a second person?

@@ -60,7 +60,8 @@ def people(client) -> None:
     clinician of hospital-2, and a clinician of hospital-1 without the training to sign."""
     services, system = client.app.state.container.services, Context(actor="system")
     services.identity.register_site(system, site_id=H2, name="Second Hospital", kind="hospital")
-    for user, site, qualified in (("clin2", "hospital-1", True), ("clin-h2", H2, True), ("clin-new", "hospital-1", False)):
+    for user, site, qualified in (("clin2", "hospital-1", True), ("clin-h2", H2, True),
+                                  ("clin-new", "hospital-1", False)):
         services.identity.create_user(system, user_id=user, printed_name=f"Dr. {user}", roles=["clinician"],
                                       sites=[site], password=DEMO_PASSWORD)
         if qualified:
@@ -183,7 +184,8 @@ def product_with_pending_corrections(api):
     spec = {"expiry": iso(datetime.now(UTC) + timedelta(days=3)), "qc_required": ["sterility"]}
     out = []
     for _ in range(2):
-        unit = api.event("nurse", "UnitLabelled", {"kind": "final_product_bag", "spec": spec}, coi=coi)["answer"]["unit_id"]
+        labelled = api.event("nurse", "UnitLabelled", {"kind": "final_product_bag", "spec": spec}, coi=coi)
+        unit = labelled["answer"]["unit_id"]
         qc = api.event("nurse", "QCResultRecorded", {"test": "sterility", "result": "fail"}, unit_id=unit)
         fix = api.event("nurse", "EventCorrected", {"event_id": qc["event_id"], "reason": "transcription error",
                                                     "changes": {"result": "pass"}}, stream=unit)
