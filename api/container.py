@@ -119,6 +119,7 @@ def build_container(settings: Settings) -> Container:
         event_streams=event_streams_reader(ledger, engine, runner),
         backfill_tolerance=timedelta(hours=settings.backfill_hours),
         required_training=settings.required_training,
+        witness=settings.witness,
     )
     publisher = CheckpointPublisher.from_settings(settings, ledger.sealing_key)
     log_follower = ProjectionRunner(ledger, engine, [MerkleLog(publisher)])

@@ -201,6 +201,7 @@ class ReviewException(Open):
     resolved_at: str | None = None
     resolved_event_id: str | None = None
     duration_s: float | None = None
+    due_at: str | None = Field(None, description="a missing witness's deadline (`witness_missing`): shown once past")
     age_s: float | None = None
 
 

@@ -15,6 +15,7 @@ from limits import parse_many
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .domain.witness import WitnessPolicy
 from .store.database import DEFAULT_DATABASE_URL, Database
 
 DEV_PASSPHRASE = "dev-only-passphrase"  # noqa: S105
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     https: bool = False
     # an occurred_at older than this is a backfill: the `backfill` permission and a reason
     backfill_hours: int = Field(72, ge=0)
+    # The two-person identity check (ledger/domain/witness.py): the steps a second person witnesses
+    # (comma list of labelling, infusion; empty: none) and within how many minutes of the step.
+    witness_steps: str = "infusion"
+    witness_minutes: int = Field(30, gt=0, le=1440)
     # The curriculum each role needs a current TrainingRecorded of before its holder may e-sign, as
     # JSON, e.g. {"qa": "part11-esign"} ({}: none); unset: ledger.domain.qualification.REQUIRED_TRAINING
     required_training: dict[str, str] | None = None
@@ -85,6 +90,7 @@ class Settings(BaseSettings):
         Database.from_url(self.database_url)
         for limits in (self.sign_in_client_limits, self.sign_in_account_limits):
             parse_many(limits)  # a ValueError names what it cannot read
+        self.witness  # noqa: B018 - a ValueError names an unknown step
         return self
 
     def recorded_values(self) -> dict[str, str | int | float | bool | None]:
@@ -99,7 +105,13 @@ class Settings(BaseSettings):
             "occurred_past_days": self.occurred_past_days, "occurred_future_minutes": self.occurred_future_minutes,
             "backfill_hours": self.backfill_hours, "portal_idle_minutes": self.portal_idle_minutes,
             "https": self.https, "insecure_fast_hashing": self.insecure_fast_hashing,
+            "witness_steps": ",".join(sorted(self.witness.steps)), "witness_minutes": self.witness_minutes,
         }
+
+    @property
+    def witness(self) -> WitnessPolicy:
+        """Which steps need a second person's witness, and within how long (``LEDGER_WITNESS_*``)."""
+        return WitnessPolicy.parse(self.witness_steps, self.witness_minutes)
 
     @property
     def database(self) -> Database:

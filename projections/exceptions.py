@@ -5,7 +5,7 @@ rules are defined there, once), one row per exception, linked to its events.
 ``resolved_event_id``, ``duration_s``) says a later event cleared the condition, which does not
 close it. ``status`` is the clearing status (``open`` / ``resolved``) kept for the timed
 candidates' query. ``exceptions_query.exceptions`` lists the timed kinds only when late at
-``now`` or cleared late.
+``now`` or cleared late; ``due_at`` is a candidate's own deadline (``witness_missing``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ledger.domain.exceptions import Cleared, Dispositioned, Raised, effects
 from ledger.envelope import envelope_hash
 from ledger.store.records import SealedEvent
 
-from .common import ReadModel, dumps, loads, micros, rows, sql, when
+from .common import ReadModel, dumps, loads, micros, rows, sql, utc_text, when
 
 
 class ExceptionsProjection(ReadModel):
@@ -58,14 +58,14 @@ class ExceptionsProjection(ReadModel):
             "INSERT INTO review_exceptions (exception_id, kind, status, coi, unit_id, subject, "
             "match_key, opened_at, opened_position, event_ids, detail, resolved_at, "
             "resolved_event_id, duration_s, severity, state, cleared, classification, deviation_id, "
-            "dispositioned_event_id, opened_hash) VALUES (:id, :kind, 'open', :coi, :unit, :subject, "
+            "dispositioned_event_id, opened_hash, due_at) VALUES (:id, :kind, 'open', :coi, :unit, :subject, "
             ":key, :at, :p, :events, :detail, NULL, NULL, NULL, :severity, 'open', FALSE, NULL, NULL, "
-            "NULL, :hash)"),
+            "NULL, :hash, :due)"),
             {"id": f"{raised.kind}:{env['event_id']}", "kind": raised.kind, "coi": own[0] if own else None,
              "unit": unit if isinstance(unit, str) else None, "subject": raised.subject,
              "key": raised.match_key, "at": when(env), "p": position,
              "events": dumps([env["event_id"]]), "detail": raised.detail, "severity": raised.severity,
-             "hash": event_hash})
+             "hash": event_hash, "due": utc_text(raised.due_at) if raised.due_at is not None else None})
 
     def _merge(self, conn: Connection, env: Mapping[str, Any], raised: Raised) -> bool:
         """Join the open, uncleared exception with the same key (a burst); False if none."""

@@ -1,5 +1,6 @@
 """Queries of the review-by-exception read model (see ``projections.exceptions``): the list QA
-reviews, with the timed kinds (overdue handover, overdue delivery) judged at ``now``."""
+reviews, with the timed kinds (overdue handover, overdue delivery, and a missing witness past its
+``due_at``) judged at ``now``."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ TIMED = """(kind NOT IN ('overdue_handoff', 'overdue_delivery')
  OR (kind = 'overdue_handoff' AND ((cleared = FALSE AND opened_at < :hc)
                                    OR (cleared = TRUE AND duration_s > :hs)))
  OR (kind = 'overdue_delivery' AND ((cleared = FALSE AND opened_at < :dc)
-                                    OR (cleared = TRUE AND duration_s > :ds))))"""
+                                    OR (cleared = TRUE AND duration_s > :ds))))
+AND (due_at IS NULL OR (cleared = FALSE AND due_at < :now) OR (cleared = TRUE AND resolved_at > due_at))"""
 STATES = ("open", "dispositioned", "all")
 SEVERITIES = ("coi_critical", "gmp", "informational")
 COLUMNS = ("exception_id, kind, severity, state, cleared, classification, deviation_id, dispositioned_event_id, "
            "coi, unit_id, subject, opened_at, opened_hash, event_ids, detail, resolved_at, resolved_event_id, "
-           "duration_s")
+           "duration_s, due_at")
 
 
 def exceptions(conn: Connection, *, coi: str | None = None, state: str = "open", severity: str | None = None,
@@ -35,7 +37,7 @@ def exceptions(conn: Connection, *, coi: str | None = None, state: str = "open",
 
         {exception_id, kind, severity, state, cleared, classification, deviation_id,
          dispositioned_event_id, coi, unit_id, subject, opened_at, opened_hash, event_ids: [...],
-         detail, resolved_at, resolved_event_id, duration_s, age_s}
+         detail, resolved_at, resolved_event_id, duration_s, due_at, age_s}
 
     ``resolved_*`` and ``duration_s`` tell when a later event cleared it (``cleared``), which
     does not close it; ``age_s``: seconds from opening to ``now`` while open, else None.

@@ -74,6 +74,8 @@ def decide_correct(stream: Sequence[Envelope], event_id: UUID | str, reason: str
             raise refusal("CORRECTION_NOT_ALLOWED", f"{name!r} is an identity field")
         if name in SCAN_FIELDS:
             raise refusal("CORRECTION_NOT_ALLOWED", f"{name!r} is what a scan read: scan again instead")
+        if name == "witness_due":
+            raise refusal("CORRECTION_NOT_ALLOWED", "when a witness is due is the ledger's rule, set with the step")
     corrected = validate(model, **{**current, **changes}).model_dump(mode="json")
     diffs = [{"field": name, "old": current.get(name), "new": corrected[name]}
              for name in sorted(changes) if corrected[name] != current.get(name)]

@@ -129,6 +129,9 @@ class ProductInfused(EventData):
     label: LabelId
     bag_coi: CoiId
     infused_at: UtcTime | None = None
+    witness_due: UtcTime | None = None
+    """Set when the bedside check needs a second person's witness (``LEDGER_WITNESS_STEPS``): the
+    time by which ``StepWitnessed`` must be recorded (``ledger.domain.witness``)."""
 
 
 class UnitQuarantined(EventData):

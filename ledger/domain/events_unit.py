@@ -66,6 +66,9 @@ class UnitLabelled(EventData):
     spec: UnitSpec = UnitSpec()
     product: Text | None = None
     volume_ml: Annotated[Decimal2, Field(ge=0)] | None = None
+    witness_due: UtcTime | None = None
+    """Set when labelling needs a second person's witness (``LEDGER_WITNESS_STEPS``): the time by
+    which ``StepWitnessed`` must be recorded (``ledger.domain.witness``)."""
 
 
 class MaterialCollected(EventData):

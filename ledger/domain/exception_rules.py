@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ..datatypes import EventData
@@ -16,6 +16,7 @@ from .events_case import CorrectionApproved, CorrectionRejected, EventCorrected,
 from .events_quality import (
     ExcursionAssessed,
     ExcursionDetected,
+    ProductInfused,
     QCResultRecorded,
     UnitDisposed,
     UnitQuarantined,
@@ -29,8 +30,10 @@ from .events_unit import (
     CustodyTransferred,
     ShipmentDelivered,
     ShipmentDispatched,
+    UnitLabelled,
     UnitScanned,
 )
+from .events_witness import StepWitnessed
 
 Severity = Literal["coi_critical", "gmp", "informational"]
 Classification = Literal["no_impact", "deviation", "product_impact"]
@@ -78,13 +81,16 @@ def severity_of(kind: str) -> Severity:
 @dataclass(frozen=True)
 class Raised:
     """The event opens exception ``<kind>:<event_id>``; ``match_key`` names what clears it.
-    ``merge``: join the open, uncleared exception with the same key instead (a burst)."""
+    ``merge``: join the open, uncleared exception with the same key instead (a burst).
+    ``due_at``: a candidate with its own deadline (``witness_missing``): an exception only when
+    not cleared by then (or cleared after it)."""
 
     kind: str
     match_key: str
     detail: str
     subject: str | None = None
     merge: bool = False
+    due_at: datetime | None = None
 
     @property
     def severity(self) -> Severity:
@@ -180,6 +186,13 @@ def effects(envelope: Mapping[str, Any], data: EventData | None) -> list[Effect]
                            subject=data.tracking)]
         case ShipmentDelivered(via_container=None):
             return [Cleared(f"shipment:{stream}")]
+        case UnitLabelled(witness_due=due) | ProductInfused(witness_due=due) if due is not None:
+            step = "labelling" if isinstance(data, UnitLabelled) else "bedside check"
+            return [Raised("witness_missing", f"witness:{event_id}",
+                           f"{step} of {data.label} not witnessed by a second person by {format_utc(due)}",
+                           due_at=due)]
+        case StepWitnessed(witnessed_event_id=witnessed):
+            return [Cleared(f"witness:{witnessed}")]
         case ExceptionDispositioned(exception_id=exception_id, classification=classification,
                                     deviation_id=deviation):
             return [Dispositioned(classification, (exception_id,), deviation_id=deviation)]

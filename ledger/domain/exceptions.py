@@ -47,7 +47,10 @@ e-signed decisions that are one: ``ExcursionAssessed`` and ``CorrectionApproved`
 ``CorrectionRejected``.
 
 The timed kinds (overdue_handoff, overdue_delivery) are candidates: one is an exception only
-when still not cleared past its limit at ``now``, or cleared late. A container's handover and
+when still not cleared past its limit at ``now``, or cleared late. ``witness_missing`` is a
+candidate with its own deadline, the step's ``witness_due`` (``LEDGER_WITNESS_MINUTES`` after
+the step, ``ledger.domain.witness``): shown once past due and not witnessed; a late witness is
+refused, so a missed one stays for QA to disposition. A container's handover and
 shipment raise one exception, on the container; a scan raises at most one, whatever a
 container holds.
 """
@@ -98,6 +101,8 @@ class CaseException:
     match_key: str = ""
     subject: str | None = None
     event_ids: tuple[str, ...] = field(default=())
+    due_at: datetime | None = None
+    """A candidate's own deadline (``witness_missing``: the step's ``witness_due``)."""
 
     @property
     def blocking(self) -> bool:
@@ -162,7 +167,7 @@ def _raise(found: dict[str, CaseException], effect: Raised, envelope: Mapping[st
     found[exception_id] = CaseException(
         exception_id=exception_id, kind=effect.kind, severity=effect.severity, state="open", cleared=False,
         opened_event_id=event_id, opened_hash=event_hash, opened_at=_when(envelope), detail=effect.detail,
-        match_key=effect.match_key, subject=effect.subject, event_ids=(event_id,))
+        match_key=effect.match_key, subject=effect.subject, event_ids=(event_id,), due_at=effect.due_at)
 
 
 def _cleared(e: CaseException, envelope: Mapping[str, Any], event_id: str) -> CaseException:
@@ -171,6 +176,10 @@ def _cleared(e: CaseException, envelope: Mapping[str, Any], event_id: str) -> Ca
 
 
 def _shown(e: CaseException, now: datetime | None, limits: Mapping[str, timedelta]) -> bool:
+    if e.due_at is not None:  # its own deadline (witness_missing)
+        if e.cleared:
+            return e.cleared_at is not None and e.cleared_at > e.due_at
+        return now is None or now > e.due_at
     limit = limits.get(e.kind)
     if limit is None:
         return True

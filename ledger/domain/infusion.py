@@ -18,17 +18,19 @@ from .identifiers import is_pseudonym, validate_coi
 from .labelling import belongs_to
 from .unit import UnitState, require_not_packed, require_settled, require_unit, require_usable
 from .users import UserState
+from .witness import NO_WITNESS, WitnessPolicy
 
 
 def decide_infuse(case: CaseState, unit: UnitState, *, wristband_patient_ref: str, bag_coi: str,
                   esign: Manifestation | None, signer: UserState | None,
-                  infused_at: datetime | None = None, actor: str,
-                  now: datetime) -> list[NewEvent]:
+                  infused_at: datetime | None = None, witness: WitnessPolicy = NO_WITNESS,
+                  actor: str, now: datetime) -> list[NewEvent]:
     """Record the infusion of ``unit`` into ``case``'s patient (on the unit's stream).
 
     ``wristband_patient_ref``: pseudonym computed by the service from the wristband's MRN
     with the treating site's secret (``patient_pseudonym``); ``bag_coi``: the COI read
-    from the bag's label.
+    from the bag's label. When ``witness`` names infusion, the record says by when a second
+    person must witness the bedside check (``witness_due``).
     """
     require_aware(now)
     require_case(case)
@@ -60,4 +62,4 @@ def decide_infuse(case: CaseState, unit: UnitState, *, wristband_patient_ref: st
     require_esign(ProductInfused.__name__, esign, signer, actor=actor)
     return [new_event(unit.stream, ProductInfused, case=case.stream,  # type: ignore[arg-type]
                       coi=case.coi, patient_ref=case.patient_ref, label=unit.label,
-                      bag_coi=bag, infused_at=infused_at)]
+                      bag_coi=bag, infused_at=infused_at, witness_due=witness.due("infusion", now))]

@@ -23,6 +23,7 @@ from .events_unit import (
 )
 from .identifiers import is_pseudonym, validate_coi, validate_unit_label
 from .unit import UnitState, require_usable
+from .witness import NO_WITNESS, WitnessPolicy
 
 
 def decide_label_unit(case: CaseState, *, unit_id: UUID, kind: str, label: str,
@@ -30,10 +31,11 @@ def decide_label_unit(case: CaseState, *, unit_id: UUID, kind: str, label: str,
                       identifiers: Mapping[str, str] | None = None,
                       parents: Sequence[UnitState] = (), custodian: str | None = None,
                       product: str | None = None, volume_ml: float | None = None,
-                      actor: str, now: datetime) -> list[NewEvent]:
+                      witness: WitnessPolicy = NO_WITNESS, actor: str, now: datetime) -> list[NewEvent]:
     """Label a new unit under ``case`` (``unit_id`` must be a new stream: the service appends
     at version 0). ``label`` comes from ``issue_unit_label()``; the label's uniqueness across
-    units is the service's unique index. Custody starts with ``custodian`` (default: actor)."""
+    units is the service's unique index. Custody starts with ``custodian`` (default: actor).
+    When ``witness`` names labelling, the label records when its second person is due."""
     require_aware(now)
     require_case(case)
     label = validate_unit_label(label)
@@ -47,7 +49,7 @@ def decide_label_unit(case: CaseState, *, unit_id: UUID, kind: str, label: str,
                       label=label, custodian=custodian or actor,
                       identifiers=dict(identifiers or {}), parents=[p.stream for p in parents],
                       spec=spec if spec is not None else UnitSpec(), product=product,
-                      volume_ml=volume_ml)]
+                      volume_ml=volume_ml, witness_due=witness.due("labelling", now))]
 
 
 def decide_collect(case: CaseState, unit: UnitState, *, patient_ref: str, material: str,

@@ -101,6 +101,15 @@ REVIEWS = {
     "DEVIATION_CLOSED": "the deviation is closed",
 }
 
+SIGNATURES = {
+    "PENDING_NOT_FOUND": "nothing awaits a signature under this id: no pending correction or step due a witness "
+                         "(answered 404)",
+    "SELF_WITNESS": "a step is witnessed by another person than its actor, the person it was done for and its signer",
+    "WITNESS_LATE": "the witness signs within LEDGER_WITNESS_MINUTES of the step (its `witness_due`); "
+                    "a missed witness stays an exception for QA",
+    "ALREADY_WITNESSED": "the step has already been witnessed",
+}
+
 IDENTITY = {
     "USER_ID_TAKEN": "user ids are never reused, even after deactivation",
     "RESERVED_ID": "user ids the ledger itself acts as (`system`) are refused (422)",
@@ -160,5 +169,5 @@ MALFORMED = {
 
 CODES: dict[str, str] = {
     **CASES, **UNITS, **CONDITIONS, **QUALITY, **MANUFACTURING, **CORRECTIONS, **REVIEWS, **IDENTITY, **ACCESS, **ESIGN,
-    **QUALIFICATION, **MALFORMED,
+    **QUALIFICATION, **MALFORMED, **SIGNATURES,
 }

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from ..domain.credentials import DEFAULT_PARAMS, MIN_PASSWORD, Argon2Params
+from ..domain.witness import DEFAULT_WITNESS, WitnessPolicy
 from ..store.application import Ledger
 from ..timefmt import utc_now
 from .access import DEFAULT_TOKEN_POLICY, AccessService, TokenPolicy
@@ -75,6 +76,7 @@ def build_services(
     backfill_tolerance: timedelta = BACKFILL_TOLERANCE,
     required_training: Mapping[str, str] | None = None,
     event_streams: EventStreams = no_event_streams,
+    witness: WitnessPolicy = DEFAULT_WITNESS,
 ) -> Services:
     executor = Executor(ledger, clock, case_units, backfill_tolerance)
     operations = OperationsService(executor)
@@ -86,16 +88,16 @@ def build_services(
         ledger=ledger,
         executor=executor,
         cases=CaseService(executor, master_secret),
-        units=UnitService(executor, master_secret),
-        quality=QualityService(executor, master_secret),
+        units=UnitService(executor, master_secret, witness=witness),
+        quality=QualityService(executor, master_secret, witness=witness),
         review=ReviewService(executor, event_streams),
         identity=identity,
         qualification=QualificationService(identity),
         access=AccessService(executor, TokenStore(engine), tokens),
         operations=operations,
         plan=Planned(CaseService(executor, master_secret, as_step),
-                     UnitService(executor, master_secret, as_step),
-                     QualityService(executor, master_secret, as_step),
+                     UnitService(executor, master_secret, as_step, witness=witness),
+                     QualityService(executor, master_secret, as_step, witness=witness),
                      ReviewService(executor, event_streams, as_step)),
     )
 

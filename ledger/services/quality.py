@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, Field
 
 from ..datatypes import Celsius, Decimal2, Identifier, Text
 from ..domain import conditions, corrections, infusion, lots, manufacturing
+from ..domain import witness as witnessing
 from ..domain.events_case import CorrectionApproved, CorrectionRejected, EventCorrected, Reason
 from ..domain.events_quality import (
     MAX_READINGS,
@@ -28,9 +29,11 @@ from ..domain.events_quality import (
     UnitsDerived,
 )
 from ..domain.events_unit import Identifiers
+from ..domain.events_witness import StepWitnessed
 from ..domain.identifiers import patient_pseudonym
 from ..domain.manufacturing import DerivedOutput
 from ..domain.unit import UnitState
+from ..domain.witness import DEFAULT_WITNESS, WitnessPolicy
 from ..streams import case_stream, lot_stream
 from .cases import WithReason, site_secret
 from .commands import Data, Ident, Name, Secret, Volume, command
@@ -163,6 +166,15 @@ class ApproveCorrection(Data):
         return {**self.model_dump(), "correction_event_id": str(self.correction_event_id)}
 
 
+class Witness(Data):
+    witnessed_event_id: UUID = Field(description=(
+        "the step witnessed: a UnitLabelled or ProductInfused of this unit due a witness (`witness_due`)"))
+    comment: Reason | None = Field(None, description="the witness's comment (shown with the signature)")
+
+    def arguments(self) -> dict[str, Any]:
+        return {**self.model_dump(), "witnessed_event_id": str(self.witnessed_event_id)}
+
+
 class RejectCorrection(Data):
     correction_event_id: UUID = Field(description="the pending EventCorrected (in the exceptions list)")
     reason: Reason = Field(description="why the correction is rejected (shown with the signature)")
@@ -186,9 +198,10 @@ def lineage(reads: Reads, unit: UnitState) -> list[UnitState]:
 
 class QualityService(Commands[R]):
     def __init__(self, executor: Executor, master_secret: bytes,
-                 run: Callable[[Step], R] | None = None) -> None:
+                 run: Callable[[Step], R] | None = None, *, witness: WitnessPolicy = DEFAULT_WITNESS) -> None:
         super().__init__(executor, run or executor.run)  # type: ignore[arg-type]
         self.master_secret = master_secret
+        self.witness = witness  # LEDGER_WITNESS_STEPS / _MINUTES: does the bedside need a second person?
 
     @command(TemperatureRecorded, target="unit_id", request=Temperatures)
     def record_temperatures(self, ctx: Context, *, unit_id: UUID, logger: str,
@@ -300,9 +313,19 @@ class QualityService(Commands[R]):
             return infusion.decide_infuse(
                 case, reads.unit(unit_id), wristband_patient_ref=ref, bag_coi=bag_coi,
                 esign=signoff.manifestation if signoff else None, signer=signoff.signer if signoff else None,
-                infused_at=infused_at, actor=actor, now=now)
+                infused_at=infused_at, witness=self.witness, actor=actor, now=now)
 
         return self.command(ctx, decide, at_event_time=True, signoff=signoff)
+
+    @command(StepWitnessed, target="unit_id", request=Witness)
+    def witness_step(self, ctx: Context, *, unit_id: UUID, witnessed_event_id: str, signoff: SignOff | None,
+                     comment: str | None = None) -> R:
+        """A second person's e-signed witness of the identity check of a labelling or infusion
+        (``ledger.domain.witness``), judged at the server's time."""
+        return self.command(ctx, lambda r, now, actor: witnessing.decide_witness(
+            r.envelopes(unit_id), witnessed_event_id, comment,
+            esign=signoff.manifestation if signoff else None, signer=signoff.signer if signoff else None,
+            actor=actor, now=now), signoff=signoff)
 
     @command(UnitQuarantined, target="unit_id", request=WithReason)
     def quarantine(self, ctx: Context, *, unit_id: UUID, reason: str) -> R:

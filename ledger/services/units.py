@@ -29,6 +29,7 @@ from ..domain.events_unit import (
 from ..domain.exceptions import COI_CRITICAL_PURPOSES
 from ..domain.identifiers import issue_unit_label, patient_pseudonym, purpose_key, scan_digest
 from ..domain.unit import UnitState
+from ..domain.witness import DEFAULT_WITNESS, WitnessPolicy
 from ..streams import case_stream, unit_stream
 from .cases import WithReason, site_secret
 from .commands import Data, Ident, Name, Secret, Volume, command
@@ -110,9 +111,10 @@ class Deliver(Data):
 
 class UnitService(Commands[R]):
     def __init__(self, executor: Executor, master_secret: bytes,
-                 run: Callable[[Step], R] | None = None) -> None:
+                 run: Callable[[Step], R] | None = None, *, witness: WitnessPolicy = DEFAULT_WITNESS) -> None:
         super().__init__(executor, run or executor.run)  # type: ignore[arg-type]
         self.master_secret = master_secret
+        self.witness = witness  # LEDGER_WITNESS_STEPS / _MINUTES: does labelling need a second person?
 
     def state(self, unit_id: UUID) -> UnitState:
         return Reads(self.executor.ledger).unit(unit_id)
@@ -131,7 +133,8 @@ class UnitService(Commands[R]):
             return labelling.decide_label_unit(
                 reads.case(case_stream(coi)), unit_id=unit_stream(label), kind=kind, label=label,
                 spec=spec, identifiers=identifiers, parents=reads.units(list(parents)),
-                custodian=custodian, product=product, volume_ml=volume_ml, actor=actor, now=now,
+                custodian=custodian, product=product, volume_ml=volume_ml, witness=self.witness,
+                actor=actor, now=now,
             )
 
         return self.command(

@@ -70,6 +70,7 @@ WHO = {
     "QCResultRecorded": HOSPITAL_OPERATORS,
     "ProductReleased": HOSPITAL_QA,
     "ProductInfused": CLINICIANS,
+    "StepWitnessed": HOSPITAL_OPERATORS,  # names a step due no witness: 404 at its own site, 403 elsewhere
     "UnitQuarantined": HOSPITAL_QA,
     "UnitReleasedFromQuarantine": HOSPITAL_QA,
     "UnitDisposed": HOSPITAL_QA,
@@ -126,6 +127,8 @@ def requests(w: dict) -> dict[str, tuple[str, dict]]:
         "ProductReleased": (event, {"unit_id": bag, "data": {}, "esign": "released"}),
         "ProductInfused": (event, {"unit_id": bag, "data": {"coi": coi, "wristband": MRN, "bag_coi": coi},
                                    "esign": "administered"}),
+        "StepWitnessed": (event, {"unit_id": bag, "data": {"witnessed_event_id": w["qc_event"]},
+                                  "esign": "reviewed"}),
         "UnitQuarantined": (event, {"unit_id": bag, "data": {"reason": "r"}}),
         "UnitReleasedFromQuarantine": (event, {"unit_id": bag, "data": {"reason": "r"}}),
         "UnitDisposed": (event, {"unit_id": bag, "data": {"reason": "r"}}),

@@ -45,6 +45,7 @@ ROUTES = {
     "/v1/units/{unit_id}/genealogy": "unit", "/v1/units/{unit_id}/custody": "unit",
     "/v1/units/{unit_id}/conditions": "unit",
     "/v1/cases": "list", "/v1/audit-trail": "list", "/v1/exceptions": "list", "/v1/epcis/events": "list",
+    "/v1/signatures/pending": "list",  # scope: tests/e2e/test_signatures_http.py
     "/portal/cases": "list",
     "/healthz": "none", "/readyz": "none", "/metrics": "none", "/v1/ledger/keys": "none",
     "/v1/ledger/checkpoint": "none", "/v1/ledger/checkpoints.txt": "none",

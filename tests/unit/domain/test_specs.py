@@ -145,6 +145,9 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
                         "deviation DEV-1 opened: sterility retest (1 exception(s))"),
     "DeviationClosed": ({"deviation_id": "DEV-1", "capa": "CAPA-7", "outcome": "root cause fixed"},
                         "deviation DEV-1 closed, CAPA CAPA-7: root cause fixed"),
+    "StepWitnessed": ({"witnessed_event_id": "00000000-0000-0000-0000-000000000001", "step": "infusion",
+                       "comment": "read aloud"},
+                      "infusion witnessed (event 00000000-0000-0000-0000-000000000001): read aloud"),
 }
 
 
@@ -229,7 +232,7 @@ def test_signed_types_need_their_meaning_from_the_spec() -> None:
                                 "ProductInfused": "administered", "AuditTrailReviewed": "reviewed",
                                 "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
                                 "AuditLogReviewed": "reviewed", "ExceptionDispositioned": "reviewed",
-                                "DeviationClosed": "approved"}
+                                "DeviationClosed": "approved", "StepWitnessed": "reviewed"}
 
 
 def test_every_spec_declares_its_signature_rule() -> None:
