@@ -3,11 +3,12 @@
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from . import downloads, pages
+from . import downloads, pages, review
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
 router.include_router(downloads.router)
+router.include_router(review.router)
 
 
 @router.get("/")

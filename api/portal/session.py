@@ -15,6 +15,9 @@
 * POST forms carry a CSRF token: before sign-in a random value double-submitted in its own
   cookie; after sign-in an HMAC of the session token under the ledger's token secret.
 * Signing out revokes the token server-side (not only the cookie).
+* E-signatures in portal forms (21 CFR 11.200(a)(1)): the first signing of a session takes the
+  user id and the password; once one succeeded (a cookie MACed with the session token says so),
+  later forms offer the user id filled in and take the password again.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from ..deps import Principal, get_principal
 COOKIE = "ledger_portal"
 LOGIN_CSRF_COOKIE = "ledger_portal_login"
 ACTIVITY_COOKIE = "ledger_portal_seen"
+SIGNED_COOKIE = "ledger_portal_signed"
 COOKIE_PATH = "/portal"
 
 
@@ -107,6 +111,7 @@ def end_session(response: Response, request: Request) -> None:
         container_of(request).tokens.revoke(token)
     clear_cookie(response, request, COOKIE)
     clear_cookie(response, request, ACTIVITY_COOKIE)
+    clear_cookie(response, request, SIGNED_COOKIE)
 
 
 # -- idle timeout -------------------------------------------------------------------------------
@@ -166,6 +171,28 @@ def login_csrf(request: Request) -> str:
 def check_login_csrf(request: Request, submitted: str | None) -> bool:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     return bool(cookie) and bool(submitted) and hmac.compare_digest(cookie, submitted or "")
+
+
+# -- a series of signings (21 CFR 11.200(a)(1)) ----------------------------------------------------
+
+
+def _signed_mac(request: Request, token: str) -> str:
+    key = container_of(request).settings.token_secret.get_secret_value().encode()
+    return hmac.new(key, b"portal-signed\x00" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def has_signed(request: Request) -> bool:
+    """Whether this session has executed a signing already (with both components: user id and
+    password). Its later signings are then offered with the user id filled in; the password is
+    re-entered for every one. A new session (sign-in, idle timeout) starts a new series."""
+    token = session_token(request)
+    return bool(token) and hmac.compare_digest(request.cookies.get(SIGNED_COOKIE) or "", _signed_mac(request, token))
+
+
+def mark_signed(response: Response, request: Request) -> None:
+    token = session_token(request)
+    if token:
+        set_cookie(response, request, SIGNED_COOKIE, _signed_mac(request, token), None)
 
 
 # -- redirects ----------------------------------------------------------------------------------

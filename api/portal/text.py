@@ -83,8 +83,20 @@ def seconds_between(end: Any, start: Any) -> float | None:
     return (parse_utc(str(end)) - parse_utc(str(start))).total_seconds()
 
 
+def figure(value: Any, unit: str) -> str:
+    """A turnaround figure with its unit (``—`` when not known yet)."""
+    if value is None:
+        return "—"
+    return f"{float(value):g} {unit}"
+
+
+STAGES = {"awaiting_review": "Awaiting review", "awaiting_release": "Awaiting release", "released": "Released",
+          "infused": "Infused", "in_progress": "In progress"}
+
+
 def install(env: Environment) -> None:
-    env.filters.update(kind=kind_label, when=when, duration=duration, celsius=celsius,
+    env.filters.update(kind=kind_label, when=when, duration=duration, celsius=celsius, figure=figure,
+                       stage=lambda s: STAGES.get(s, str(s).replace("_", " ")),
                        seconds_between=seconds_between,
                        exception_kind=lambda k: EXCEPTION_KINDS.get(k, str(k).replace("_", " ")),
                        severity=lambda s: SEVERITIES.get(s, str(s)),

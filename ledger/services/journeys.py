@@ -206,6 +206,54 @@ def run_allogeneic_journey(services: Services, *, password: str = DEMO_PASSWORD,
     return out
 
 
+def run_review_journey(services: Services, *, mrn: str = "MRN-0042-7790", wrong_mrn: str = "MRN-9999-0002",
+                       password: str = DEMO_PASSWORD) -> JourneyResult:
+    """An autologous case left for QA's review by exception, with three exceptions to work through
+    in the portal (``/portal/review``): a refused collection (the wristband scanned was another
+    patient's: COI-critical), a temperature excursion of the final product in storage (GMP), and
+    a scan of the product with the wrong purpose (informational). Manufactured and QC-tested; not
+    signed off, not released. Simulated times span about two weeks, ending in the past."""
+    s = services
+    now = s.quality.clock()
+    time = Timeline(now - timedelta(days=14))
+    nurse, tech = ("nurse", HOSPITAL), ("tech", FACTORY)
+    coi = s.cases.enrol(time.at(*nurse), kind="autologous", product="CAR-T (example)", treating_site=HOSPITAL,
+                        mrn=mrn, collection_site=HOSPITAL).result.answer["coi"]
+    out = JourneyResult(coi)
+    fresh = {"min_celsius": 2, "max_celsius": 8, "expiry": _iso(time.now + timedelta(hours=75))}
+    bag = _unit(s.units.label(time.at(*nurse), coi=coi, kind="apheresis_bag", spec=fresh, volume_ml=250))
+    shipper = _unit(s.units.label(time.at(*nurse), coi=coi, kind="shipper"))
+    out.units.update(apheresis_bag=bag, shipper=shipper)
+    try:  # the wristband of the patient in the next chair: refused, recorded (COI-critical)
+        s.units.collect(time.at(*nurse, after=timedelta(hours=3)), unit_id=bag, wristband_mrn=wrong_mrn,
+                        material="leukapheresis", collection_site=HOSPITAL)
+    except RuleViolation as refused:
+        out.refused.append(refused.code)
+    s.units.collect(time.at(*nurse), unit_id=bag, wristband_mrn=mrn, material="leukapheresis",
+                    collection_site=HOSPITAL)
+    _ship(s, time, bag, shipper, nurse, tech, tracking="TRK-REVIEW-1", celsius=lambda i: 4.0, minutes=30)
+    s.quality.start_manufacturing(time.at(*tech, after=timedelta(hours=4)), coi=coi, lot="LOT-R1", inputs=[bag],
+                                  process="transduction-expansion")
+    for stage, after in MANUFACTURING_STAGES:
+        s.quality.record_step(time.at(*tech, after=after), coi=coi, lot="LOT-R1", stage=stage)
+    filled = s.quality.fill(time.at(*tech, after=timedelta(hours=4)), coi=coi, lot="LOT-R1", outputs=[{
+        "kind": "final_product_bag", "product": "CAR-T dose", "spec": {
+            "min_celsius": -196, "max_celsius": -150, "qc_required": ["sterility"],
+            "expiry": _iso(now + timedelta(days=180))}}])
+    product = UUID(filled.result.answer["outputs"][0]["unit_id"])
+    label = filled.result.answer["outputs"][0]["label"]
+    out.units.update(final_product=product)
+    # storage: the dewar's logger shows 12 minutes above -150 °C (GMP: to assess)
+    s.quality.record_temperatures(time.at("logger-1", FACTORY, after=timedelta(hours=2)), unit_id=product,
+                                  logger="LOG-DEWAR-2",
+                                  readings=time.readings(60, lambda i: -141.0 if 20 <= i < 32 else -185.0))
+    s.quality.record_qc(time.at(*tech, after=timedelta(days=2)), unit_id=product, test="sterility", result="pass")
+    # the product scanned at the factory with the infusion purpose (informational)
+    s.units.scan(time.at(*tech), unit_id=product, raw=f"unit:{label}", purpose="infusion", kind="ledger")
+    out.extra.update(lot="LOT-R1", label=label)
+    return out
+
+
 def _unit(outcome) -> UUID:
     return UUID(outcome.result.answer["unit_id"])
 
