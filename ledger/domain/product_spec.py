@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ..datatypes import EventData
+from ..errors import StreamNotFound
 from .base import Envelope, NewEvent, new_event, refusal, require_aware, when
 from .esign import Manifestation, require_esign
 from .events_spec import Limits, ParameterLimit, ProductSpecApproved, ProductSpecDefined, QCCriterion
@@ -137,7 +138,7 @@ def decide_approve(state: ProductSpecState, *, product: str, version: int, esign
     require_aware(now)
     found = state.get(version)
     if found is None:
-        raise refusal("SPEC_NOT_FOUND", f"{product} has no specification version {version}")
+        raise StreamNotFound(f"{product} has no specification version {version}", code="SPEC_NOT_FOUND")
     if found.approved:
         raise refusal("SPEC_ALREADY_APPROVED", f"{product} v{version} was approved by {found.approved_by}")
     current = state.in_force

@@ -288,7 +288,8 @@ class QualityService(Commands[R]):
             return lots.decide_fill(reads.case(case_stream(coi)), state, made, lot_number=lot, site=ctx.site,
                                     actor=actor, now=now, spec=lot_spec(reads, state))
 
-        return self.command(ctx, decide, answer=lambda _: {
+        # at the fill's time: a shelf life counts from when the fill happened
+        return self.command(ctx, decide, at_event_time=True, answer=lambda _: {
             "lot_id": str(lot_stream(coi, lot)), "outputs": _answer(made)})
 
     @command(QCResultRecorded, target="unit_id", request=QC)
