@@ -24,7 +24,6 @@ from .events_quality import (
 from .events_registry import AccessDenied, UserAuthenticated, UserLocked, UserUnlocked
 from .events_review import ExceptionDispositioned, InformationalAcknowledged
 from .events_spec import ProcessParameterRecorded
-from .product_spec import limits_text
 from .events_unit import (
     CustodyAcknowledged,
     CustodyDeclined,
@@ -33,6 +32,7 @@ from .events_unit import (
     ShipmentDispatched,
     UnitScanned,
 )
+from .product_spec import limits_text
 
 Severity = Literal["coi_critical", "gmp", "informational"]
 Classification = Literal["no_impact", "deviation", "product_impact"]

@@ -18,10 +18,10 @@ from ..errors import InvalidEvent
 from .base import NewEvent, new_event, refusal, require_aware
 from .case import CaseState, require_case
 from .events_quality import ManufacturingStarted, ManufacturingStepRecorded, ProductFilled
+from .events_spec import ProcessParameterRecorded
 from .events_unit import UnitLabelled, UnitSpec
 from .identifiers import validate_unit_label
 from .manufacturing import DerivedOutput, require_inputs, require_same_coi
-from .events_spec import ProcessParameterRecorded
 from .product_spec import ProductSpecState, SpecVersion, judge_parameter
 from .registry import SiteState
 from .unit import UnitState, require_usable

@@ -205,9 +205,9 @@ def judge_qc(spec: SpecVersion | None, *, test: str, value: Any, uom: str | None
         return QCJudgement(spec.version if spec else None, None, uom)
     judged = criterion.expected is not None or criterion.min is not None or criterion.max is not None
     if judged and value is None:
-        raise refusal("SPEC_VALUE_REQUIRED", f"{test}: the specification v{spec.version} requires "
-                                             f"{limits_text(criterion.min, criterion.max, criterion.uom, criterion.expected)}: "
-                                             "record the measured value")
+        wanted = limits_text(criterion.min, criterion.max, criterion.uom, criterion.expected)
+        raise refusal("SPEC_VALUE_REQUIRED",
+                      f"{test}: the specification v{spec.version} requires {wanted}: record the measured value")
     unit = _require_uom(test, criterion.uom, uom) if criterion.expected is None else uom
     return QCJudgement(spec.version, meets(criterion, value), unit)
 

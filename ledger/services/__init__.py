@@ -21,8 +21,8 @@ from .credential_store import CredentialStore
 from .executor import BACKFILL_TOLERANCE, Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .operations import OperationsService
-from .qualification import QualificationService
 from .products import ProductService
+from .qualification import QualificationService
 from .quality import QualityService
 from .review import EventStreams, ReviewService, no_event_streams
 from .scope import CaseUnits, no_units
