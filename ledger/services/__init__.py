@@ -22,6 +22,7 @@ from .credential_store import CredentialStore
 from .executor import BACKFILL_TOLERANCE, Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .operations import OperationsService
+from .products import ProductService
 from .qualification import QualificationService
 from .quality import QualityService
 from .review import EventStreams, ReviewService, no_event_streams
@@ -41,6 +42,7 @@ class Planned:
     units: UnitService[Step]
     quality: QualityService[Step]
     review: ReviewService[Step]
+    products: ProductService[Step]
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Services:
     units: UnitService[Outcome]
     quality: QualityService[Outcome]
     review: ReviewService[Outcome]
+    products: ProductService[Outcome]
     identity: IdentityService
     qualification: QualificationService
     access: AccessService
@@ -91,6 +94,7 @@ def build_services(
         units=UnitService(executor, master_secret, witness=witness),
         quality=QualityService(executor, master_secret, witness=witness),
         review=ReviewService(executor, event_streams),
+        products=ProductService(executor),
         identity=identity,
         qualification=QualificationService(identity),
         access=AccessService(executor, TokenStore(engine), tokens),
@@ -98,7 +102,8 @@ def build_services(
         plan=Planned(CaseService(executor, master_secret, as_step),
                      UnitService(executor, master_secret, as_step, witness=witness),
                      QualityService(executor, master_secret, as_step, witness=witness),
-                     ReviewService(executor, event_streams, as_step)),
+                     ReviewService(executor, event_streams, as_step),
+                     ProductService(executor, as_step)),
     )
 
 

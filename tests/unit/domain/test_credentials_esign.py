@@ -148,7 +148,8 @@ def test_required_meanings() -> None:
                                 "ProductInfused": "administered", "AuditTrailReviewed": "reviewed",
                                 "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
                                 "AuditLogReviewed": "reviewed", "ExceptionDispositioned": "reviewed",
-                                "DeviationClosed": "approved", "StepWitnessed": "reviewed"}
+                                "DeviationClosed": "approved", "StepWitnessed": "reviewed",
+                                "ProductSpecApproved": "approved"}
 
 
 def test_require_esign_checks(staffed: Ledger) -> None:
