@@ -54,12 +54,14 @@ def serve(
 def demo(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Only when the ledger has no events yet.")] = False,
 ) -> None:
-    """Load demo users and sites and run an autologous and an allogeneic journey; print the COIs."""
+    """Load demo users and sites, run an autologous and an allogeneic journey and leave a third case
+    awaiting QA's review; print the COIs."""
     from ledger.services.journeys import (
         DEMO_PASSWORD,
         DEMO_USERS,
         run_allogeneic_journey,
         run_autologous_journey,
+        run_review_journey,
         seed_identities,
     )
 
@@ -72,6 +74,7 @@ def demo(
         seed_identities(container.services)
         auto = run_autologous_journey(container.services)
         allo = run_allogeneic_journey(container.services)
+        review = run_review_journey(container.services)
         container.catch_up()
         container.publish_checkpoint()  # the demo's events are covered by a signed checkpoint at once
     except LedgerError as exc:
@@ -84,7 +87,10 @@ def demo(
     console.print(f"  lot {auto.extra['lot']}: inputs consumed at the start, product labelled at fill "
                   f"{auto.extra['manufacturing_days']} days later")
     console.print(f"allogeneic donor {allo.coi} -> patients {', '.join(allo.extra['patients'])}")
-    typer.echo(json.dumps({"autologous": auto.coi, "donor": allo.coi, "patients": allo.extra["patients"]}))
+    console.print(f"awaiting QA's review {review.coi}: a refused collection, a storage excursion and a wrong-purpose "
+                  "scan to disposition, then sign-off and release (sign in to /portal/review as qa)")
+    typer.echo(json.dumps({"autologous": auto.coi, "donor": allo.coi, "patients": allo.extra["patients"],
+                           "awaiting_review": review.coi}))
 
 
 @users_app.command("create")

@@ -250,7 +250,8 @@ def run_review_journey(services: Services, *, mrn: str = "MRN-0042-7790", wrong_
     now = s.quality.clock()
     time = Timeline(now - timedelta(days=14))
     nurse, tech = ("nurse", HOSPITAL), ("tech", FACTORY)
-    coi = s.cases.enrol(time.at(*nurse), kind="autologous", product="CAR-T (example)", treating_site=HOSPITAL,
+    approve_demo_spec(services, time.now, password=password)
+    coi = s.cases.enrol(time.at(*nurse), kind="autologous", product=DEMO_PRODUCT, treating_site=HOSPITAL,
                         mrn=mrn, collection_site=HOSPITAL).result.answer["coi"]
     out = JourneyResult(coi)
     fresh = {"min_celsius": 2, "max_celsius": 8, "expiry": _iso(time.now + timedelta(hours=75))}
@@ -269,6 +270,9 @@ def run_review_journey(services: Services, *, mrn: str = "MRN-0042-7790", wrong_
                                   process="transduction-expansion")
     for stage, after in MANUFACTURING_STAGES:
         s.quality.record_step(time.at(*tech, after=after), coi=coi, lot="LOT-R1", stage=stage)
+        if stage == "transduction":
+            s.products.record_parameter(time.at(*tech), coi=coi, lot="LOT-R1", parameter="moi", value=2.5)
+    s.products.record_parameter(time.at(*tech), coi=coi, lot="LOT-R1", parameter="vcn", value=1.9)
     filled = s.quality.fill(time.at(*tech, after=timedelta(hours=4)), coi=coi, lot="LOT-R1", outputs=[{
         "kind": "final_product_bag", "product": "CAR-T dose", "spec": {
             "min_celsius": -196, "max_celsius": -150, "qc_required": ["sterility"],
@@ -280,7 +284,9 @@ def run_review_journey(services: Services, *, mrn: str = "MRN-0042-7790", wrong_
     s.quality.record_temperatures(time.at("logger-1", FACTORY, after=timedelta(hours=2)), unit_id=product,
                                   logger="LOG-DEWAR-2",
                                   readings=time.readings(60, lambda i: -141.0 if 20 <= i < 32 else -185.0))
-    s.quality.record_qc(time.at(*tech, after=timedelta(days=2)), unit_id=product, test="sterility", result="pass")
+    s.quality.record_qc(time.at(*tech, after=timedelta(days=2)), unit_id=product, test="sterility", result="pass",
+                        value="negative")
+    s.quality.record_qc(time.at(*tech), unit_id=product, test="viability", result="pass", value=88, uom="%")
     # the product scanned at the factory with the infusion purpose (informational)
     s.units.scan(time.at(*tech), unit_id=product, raw=f"unit:{label}", purpose="infusion", kind="ledger")
     out.extra.update(lot="LOT-R1", label=label)

@@ -16,7 +16,8 @@ from ledger.store.rawstore import connect
 
 from .conftest import report
 
-MRNS = ["MRN-0042-7781", "MRN-9999-0001", "MRN-A-1001", "MRN-A-1002", "DONOR-77", "MRN-R8-5550123"]
+MRNS = ["MRN-0042-7781", "MRN-9999-0001", "MRN-A-1001", "MRN-A-1002", "DONOR-77", "MRN-R8-5550123",
+        "MRN-0042-7790", "MRN-9999-0002"]
 NAME, DOB = "Jane Quinn Doe", "1961-07-04"
 NEEDLES = [*MRNS, NAME, DOB, DOB.replace("-", ""), "04/07/1961", "07/04/1961"]
 
