@@ -18,12 +18,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
+from uuid import UUID
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from ledger.errors import LedgerError
+from ledger.services.identity import AUTHENTICATION_CODES
 from ledger.services.release import release_summary
 from ledger.timefmt import utc_now
 from projections.cases_query import case_summary
@@ -223,9 +225,10 @@ def _submit(request: Request, coi: str, csrf_token: str, action: Any, done: str,
         where = ".".join(str(p) for p in first.get("loc", ()))
         return _release_page(request, principal, found, status=422, values=values,
                              problem={"code": "VALIDATION_FAILED", "detail": f"{where}: {first.get('msg')}"})
-    except LedgerError as exc:
+    except LedgerError as exc:  # the API's status for it (a failed re-authentication: 401)
+        status = 401 if exc.code in AUTHENTICATION_CODES else exc.status if 400 <= exc.status < 500 else 409
         return _release_page(request, principal, found, problem={"code": exc.code, "detail": exc.detail},
-                             status=exc.status if 400 <= exc.status < 500 else 409, values=values)
+                             status=status, values=values)
     response = RedirectResponse(f"{release_url(found)}?done={done}", status_code=303)
     if signed:
         session.mark_signed(response, request)
@@ -272,8 +275,8 @@ def assessment(request: Request, coi: str, csrf_token: Text, exception_id: Text,
             raise Refused("NOT_AN_EXCURSION", f"{exception_id} is not a temperature excursion", 422)
         with container.engine.connect() as conn:
             stream = stream_of_event(conn, exception["opened_event_id"])
-        opening = next((e.envelope for e in container.ledger.read_stream(stream)
-                        if str(e.envelope["event_id"]) == exception["opened_event_id"]), None) if stream else None
+        envelopes = container.services.reads().envelopes(UUID(str(stream))) if stream else []
+        opening = next((e for e in envelopes if str(e["event_id"]) == exception["opened_event_id"]), None)
         if opening is None:
             raise Refused("UNKNOWN_EXCEPTION", f"the event that opened {exception_id} is not found", 404)
         body = REQUEST_MODELS["ExcursionAssessed"].model_validate({
