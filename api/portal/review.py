@@ -197,7 +197,7 @@ def _esign(user_id: str, password: str, meaning: str) -> dict[str, str] | None:
     if not password:
         return None
     if not user_id:
-        raise Refused("SIGNATURE_REQUIRED", "Enter your user id and password to sign.", 422)
+        raise Refused("VALIDATION_FAILED", "Enter your user id with your password to sign.", 422)
     return {"user_id": user_id, "password": password, "meaning": meaning}
 
 
@@ -272,7 +272,8 @@ def assessment(request: Request, coi: str, csrf_token: Text, exception_id: Text,
     def act(principal: Principal, found: str) -> bool:
         exception = _exception(request, found, exception_id)
         if exception["kind"] != "excursion_unassessed":
-            raise Refused("NOT_AN_EXCURSION", f"{exception_id} is not a temperature excursion", 422)
+            raise Refused("VALIDATION_FAILED", f"{exception_id} is not a temperature excursion: "
+                                               "disposition it with its own form", 422)
         with container.engine.connect() as conn:
             stream = stream_of_event(conn, exception["opened_event_id"])
         envelopes = container.services.reads().envelopes(UUID(str(stream))) if stream else []

@@ -139,6 +139,10 @@ def test_a_disposition_is_refused_without_csrf_with_a_wrong_password_for_non_qa_
 
     portal_login("qa")
     assert 'name="user_id" type="text" autocomplete="username" maxlength="200" value=""' in release_page(client, coi)
+    unsigned = disposition(client, coi, exception, password="")
+    assert unsigned.status_code >= 400 and refusal(unsigned) != "VALIDATION_FAILED"  # the ledger wants the signature
+    half = disposition(client, coi, exception, user_id="")
+    assert half.status_code == 422 and "user id" in half.text
     done = disposition(client, coi, exception, classification="")
     assert done.status_code == 422 and refusal(done) == "VALIDATION_FAILED"
     done = disposition(client, coi, exception, classification="deviation")
@@ -177,7 +181,7 @@ def test_sign_off_and_release_are_refused_by_the_ledgers_rules_then_allowed(clie
     not_excursion = post(client, coi, "assessment", {"exception_id": opened(client, coi, "scan_wrong_step")
                                                      ["exception_id"], "decision": "use", "comment": "x",
                                                      "user_id": "qa", "password": DEMO_PASSWORD})
-    assert not_excursion.status_code == 422 and refusal(not_excursion) == "NOT_AN_EXCURSION"
+    assert not_excursion.status_code == 422 and refusal(not_excursion) == "VALIDATION_FAILED"
 
     refused = post(client, coi, "release", release)
     assert refused.status_code == 409 and refusal(refused) == "REVIEW_REQUIRED"
