@@ -43,9 +43,9 @@ def test_lists_read_without_appending(database, tmp_path, demo):
     before = total_events(database)
     listed = run(["cases", "list", "--kind", "autologous", "--format", "coi"], env)
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.split() == [cois["autologous"]]
+    assert listed.stdout.split() == [cois["autologous"], cois["awaiting_review"]]  # enrolment order
     cases = [json.loads(line) for line in run(["cases", "list", "--format", "json"], env).stdout.splitlines()]
-    assert [c["coi"] for c in cases] == [cois["autologous"], cois["donor"], *cois["patients"]]
+    assert [c["coi"] for c in cases] == [cois["autologous"], cois["donor"], *cois["patients"], cois["awaiting_review"]]
     assert all("patient_ref" not in c for c in cases)
     users = [json.loads(line) for line in run(["users", "list", "--format", "json"], env).stdout.splitlines()]
     assert {u["user"]: (u["printed_name"], u["roles"], u["sites"]) for u in users} == {

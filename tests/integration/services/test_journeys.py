@@ -10,7 +10,8 @@ from ledger.domain.case import fold_case
 from ledger.errors import RuleViolation
 from ledger.services import cases as case_service
 from ledger.services.executor import Context
-from ledger.services.journeys import run_allogeneic_journey, run_autologous_journey
+from ledger.services.journeys import run_allogeneic_journey, run_autologous_journey, run_review_journey
+from ledger.services.release import release_summary
 from ledger.streams import case_stream
 from ledger.timefmt import parse_utc
 from ledger.verification.verify import verify_database
@@ -39,6 +40,19 @@ def test_allogeneic_one_donor_many_patients(seeded, database, sealing_key):
     for patient in result.extra["patients"]:
         state = fold_case(e.envelope for e in seeded.ledger.read_stream(case_stream(patient)))
         assert len(state.allocated_units) == 1
+    assert verify_database(database, ring_of(sealing_key), workers=1).intact
+
+
+def test_the_review_journey_leaves_three_exceptions_for_qa(seeded, database, sealing_key):
+    result = run_review_journey(seeded)
+    assert result.refused == ["COI_MISMATCH"]
+    summary = release_summary(seeded.reads(), result.coi, now=seeded.quality.clock(),
+                              lot=result.extra["lot"])  # no read models here: the lot names the family
+    assert sorted((e["kind"], e["severity"], e["state"]) for e in summary["exceptions"]) == [
+        ("excursion_unassessed", "gmp", "open"), ("operation_refused", "coi_critical", "open"),
+        ("scan_wrong_step", "informational", "open")]
+    assert not summary["review"]["signed_off"] and [p["released"] for p in summary["products"]] == [False]
+    assert {r["verdict"] for r in summary["spec_results"]} == {"within"}
     assert verify_database(database, ring_of(sealing_key), workers=1).intact
 
 
