@@ -102,6 +102,9 @@ def test_who_sees_the_queue_and_the_release_page(client, review_case, portal_log
     assert client.get(f"/portal/cases/{coi}/release").status_code == 403
     portal_login("auditor")
     html = release_page(client, coi)
+    for shown in (html, client.get("/portal/review").text):
+        assert "MRN-0042-7790" not in shown and "MRN-9999-0002" not in shown and "patient_ref" not in shown
+        assert not re.search(r'(src|href|action)="(https?:)?//', shown)
     assert "Operation refused" in html and "form-signoff" not in html and "/release/disposition" not in html
     portal_login("qa-2")  # QA of another site: the case is unknown to it
     assert f'id="queue-{coi}"' not in client.get("/portal/review").text
