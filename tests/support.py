@@ -38,3 +38,20 @@ def ring_of(*keys: SealingKey) -> KeyRing:
     for key in keys:
         ring = ring.with_key(key.published())
     return ring
+
+
+def sign_off_review(client, headers: dict[str, str], coi: str, *, user: str = "qa",
+                    password: str = "demo-password-123", lot: str | None = None, expect: int = 201,
+                    code: str | None = None) -> dict:
+    """QA's review sign-off over HTTP, as a client does it: read the case's release summary and
+    sign exactly its ``review.sign_off_list`` (``POST /v1/cases/{coi}/review-signoff``, e-signed
+    ``reviewed``). Asserts the status (and the problem's ``code``); returns the answer."""
+    summary = client.get(f"/v1/cases/{coi}/release-summary", headers=headers)
+    assert summary.status_code == 200, summary.text
+    body = {"exceptions": summary.json()["review"]["sign_off_list"], "lot": lot,
+            "esign": {"user_id": user, "password": password, "meaning": "reviewed"}}
+    response = client.post(f"/v1/cases/{coi}/review-signoff", headers=headers, json=body)
+    assert response.status_code == expect, response.text
+    if code is not None:
+        assert response.json()["code"] == code, response.json()
+    return response.json()

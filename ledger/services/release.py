@@ -18,6 +18,7 @@ from ..domain import release
 from ..domain.case import CaseState
 from ..domain.catalogue import spec_of, typed
 from ..domain.events_quality import ProductFilled
+from ..domain.exceptions import fold_exceptions
 from ..domain.unit import UnitState
 from ..streams import case_stream, lot_stream
 from ..timefmt import format_utc
@@ -67,8 +68,6 @@ def case_family(reads: Reads, case: CaseState, case_units: CaseUnits = no_units,
 
 
 def family_exceptions(reads: Reads, streams: Iterable[UUID], now: datetime | None) -> dict[str, Any]:
-    from ..domain.exceptions import fold_exceptions  # noqa: PLC0415 - the exceptions rules (branch exc)
-
     return fold_exceptions(release.in_log_order(records(reads, s) for s in streams), now)
 
 
@@ -101,8 +100,10 @@ def _when(env: Mapping[str, Any]) -> str:
 
 
 def release_summary(reads: Reads, coi: str, *, now: datetime, case_units: CaseUnits = no_units,
-                    spec_results: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any] | None:
-    """The case's review and release at ``now`` (None for an unknown case); see docs/API.md."""
+                    lot: str | None = None) -> dict[str, Any] | None:
+    """The case's review and release at ``now`` (None for an unknown case); see docs/API.md.
+    ``lot``: a lot whose family to include besides the units ``case_units`` finds (as a
+    sign-off naming it does)."""
     case = reads.case(case_stream(coi))
     if case.version == 0 or case.stream is None:
         return None
@@ -116,7 +117,7 @@ def release_summary(reads: Reads, coi: str, *, now: datetime, case_units: CaseUn
             donor.append(unit.coi or "")
         streams = list(dict.fromkeys(streams))
     else:
-        streams = case_family(reads, case, case_units)
+        streams = case_family(reads, case, case_units, lot)
     exceptions = family_exceptions(reads, streams, now)
     envelopes = {s: reads.envelopes(s) for s in streams}
     case_streams = {s: envs for s, envs in envelopes.items() if envs and envs[0]["type"] in
@@ -176,7 +177,7 @@ def release_summary(reads: Reads, coi: str, *, now: datetime, case_units: CaseUn
         "generated_at": format_utc(now), "donor_cois": sorted(set(donor)),
         "lots": sorted(lots, key=lambda x: x["started_at"] or ""),
         "products": sorted(products, key=lambda p: p["made_at"]),
-        "spec_results": list(spec_results),
+        "spec_results": spec_results(reads, case),
         "exceptions": [_exception(e) for _, e in sorted(exceptions.items(), key=lambda kv: kv[1].opened_at)],
         "deviations": deviations,
         "review": {
