@@ -99,6 +99,15 @@ RELEASE = {
 
 REVIEWS = {
     "REVIEW_GAP": "a review of the whole audit trail starts at most one position after the reviews so far reached",
+    "UNKNOWN_EXCEPTION": "no exception (of the review by exception) has this id (answered 404)",
+    "ALREADY_DISPOSITIONED": "the exception was already dispositioned by QA",
+    "DEVIATION_REQUIRED": "a disposition classified deviation (or naming one) needs an open deviation's id",
+    "HASH_MISMATCH": "the event hash given is not the hash of the event that opened the exception",
+    "NOT_INFORMATIONAL": "only informational exceptions are acknowledged as a group; others are dispositioned "
+                         "one by one",
+    "DEVIATION_EXISTS": "a deviation with this id was opened before",
+    "DEVIATION_NOT_FOUND": "no deviation has this id (answered 404)",
+    "DEVIATION_CLOSED": "the deviation is closed",
 }
 
 IDENTITY = {

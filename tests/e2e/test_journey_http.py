@@ -193,7 +193,7 @@ def test_auditor_reads_genealogy_custody_conditions_and_the_trail(client, login)
     assert all(s["signature"]["printed_name"] for s in signed)
     csv = client.get("/v1/audit-trail", params={"coi": journey.coi, "format": "csv"}, headers=auditor)
     assert csv.status_code == 200 and "Dr. Quentin Assurance" in csv.text and "OperationRefused" in csv.text
-    review = client.get("/v1/exceptions", params={"coi": journey.coi, "status": "all"}, headers=login("qa")).json()
+    review = client.get("/v1/exceptions", params={"coi": journey.coi, "state": "all"}, headers=login("qa")).json()
     assert {"operation_refused"} <= {e["kind"] for e in review}
     assert client.get("/v1/audit-trail", headers=login("courier")).status_code == 403
     listed = client.get("/v1/cases", params={"min_position": position}, headers=auditor).json()
