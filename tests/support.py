@@ -55,3 +55,22 @@ def sign_off_review(client, headers: dict[str, str], coi: str, *, user: str = "q
     if code is not None:
         assert response.json()["code"] == code, response.json()
     return response.json()
+
+
+def disposition_open(client, headers: dict[str, str], coi: str, *, kind: str | None = None,
+                     classification: str = "no_impact", comment: str = "reviewed: no impact on the product",
+                     user: str = "qa", password: str = "demo-password-123") -> list[str]:
+    """QA dispositions the case family's open COI-critical and GMP exceptions (of ``kind``, if
+    given) over HTTP, each e-signed ``reviewed`` with the hash the release summary shows; their ids."""
+    summary = client.get(f"/v1/cases/{coi}/release-summary", headers=headers)
+    assert summary.status_code == 200, summary.text
+    done = []
+    for e in summary.json()["exceptions"]:
+        if e["state"] != "open" or e["severity"] == "informational" or kind not in (None, e["kind"]):
+            continue
+        response = client.post(f"/v1/exceptions/{e['exception_id']}/disposition", headers=headers, json={
+            "event_hash": e["event_hash"], "classification": classification, "comment": comment,
+            "esign": {"user_id": user, "password": password, "meaning": "reviewed"}})
+        assert response.status_code == 201, response.text
+        done.append(e["exception_id"])
+    return done
