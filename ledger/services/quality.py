@@ -306,8 +306,8 @@ class QualityService(Commands[R]):
             case = reads.case(unit.case) if unit.case else reads.case(unit_id)
             ancestors = lineage(reads, unit)
             return manufacturing.decide_release(
-                unit, case=case, ancestors=ancestors, review=release.release_review(reads, unit, ancestors, now),
-                notes=notes,
+                unit, case=case, ancestors=ancestors, notes=notes,
+                review=release.release_review(reads, unit, ancestors, self.clock()),
                 esign=signoff.manifestation if signoff else None, signer=signoff.signer if signoff else None,
                 actor=actor, now=now)
 

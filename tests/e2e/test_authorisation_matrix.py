@@ -56,6 +56,7 @@ EVENT_BODIES = {
     "UnitDisposed": ({"reason": "r"}, {"unit_id": NO_UNIT}),
     "EventCorrected": ({"event_id": NO_UNIT, "reason": "r", "changes": {"x": 1}}, {"stream": NO_UNIT}),
     "AuditLogReviewed": ({"from_position": 1, "through_position": 1}, {}),
+    "ReviewSignedOff": ({"exceptions": []}, {"coi": NO_COI}),
 }
 
 EVENT_ALLOWED = {
@@ -88,6 +89,7 @@ EVENT_ALLOWED = {
     "UnitDisposed": {"qa", "operator"},
     "EventCorrected": {"qa", "operator", "clinician", "courier", "integrator"},
     "AuditLogReviewed": {"qa"},
+    "ReviewSignedOff": {"qa"},
 }
 
 ROUTES = {
@@ -107,6 +109,8 @@ ROUTES = {
     ("GET", "/v1/audit-trail"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("GET", "/v1/exceptions"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("GET", "/v1/cases/{coi}/dossier"): ({"admin", "qa", "auditor", "clinician"}, None),
+    ("GET", "/v1/cases/{coi}/release-summary"): ({"admin", "qa", "auditor", "clinician"}, None),
+    ("POST", "/v1/cases/{coi}/review-signoff"): ({"qa"}, {"exceptions": []}),
     ("POST", "/v1/epcis/capture"): ({"integrator", "operator", "courier", "device"},
                                     {"type": "EPCISDocument", "schemaVersion": "2.0"}),
     ("GET", "/v1/epcis/events"): (READERS, None),

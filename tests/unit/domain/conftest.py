@@ -17,9 +17,9 @@ from ledger.domain.base import NewEvent, RecordedRefusal, new_event
 from ledger.domain.case import CaseState, decide_enrol, fold_case
 from ledger.domain.credentials import FAST_TEST_PARAMS, WrappedKey, new_signing_key
 from ledger.domain.esign import REQUIRED_MEANING, Manifestation
-from ledger.domain.identifiers import issue_unit_label
 from ledger.domain.events_review import ExceptionDispositioned
 from ledger.domain.exceptions import fold_exceptions
+from ledger.domain.identifiers import issue_unit_label
 from ledger.domain.labelling import decide_label_unit
 from ledger.domain.release import ReleaseReview, decide_sign_off, in_log_order, latest_signoff, listing
 from ledger.domain.unit import UnitState, fold_unit

@@ -116,7 +116,8 @@ def lot(staffed: Ledger):
 
 def release(led: Ledger, case, bag, dose, signer="qa.quinn", meaning="released"):
     return led.run(decide_release, led.unit(dose), case=led.case(case), ancestors=[led.unit(bag)],
-                   review=led.signed_review(dose), esign=led.sign(signer, meaning) if meaning else None, signer=led.user(signer),
+                   review=led.signed_review(dose), esign=led.sign(signer, meaning) if meaning else None,
+                   signer=led.user(signer),
                    actor=signer)
 
 
