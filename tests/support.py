@@ -42,13 +42,14 @@ def ring_of(*keys: SealingKey) -> KeyRing:
 
 def sign_off_review(client, headers: dict[str, str], coi: str, *, user: str = "qa",
                     password: str = "demo-password-123", lot: str | None = None, expect: int = 201,
-                    code: str | None = None) -> dict:
+                    code: str | None = None, exceptions: list | None = None, occurred_at: str | None = None) -> dict:
     """QA's review sign-off over HTTP, as a client does it: read the case's release summary and
     sign exactly its ``review.sign_off_list`` (``POST /v1/cases/{coi}/review-signoff``, e-signed
-    ``reviewed``). Asserts the status (and the problem's ``code``); returns the answer."""
+    ``reviewed``), or the ``exceptions`` given. Asserts the status (and the problem's ``code``)."""
     summary = client.get(f"/v1/cases/{coi}/release-summary", headers=headers)
     assert summary.status_code == 200, summary.text
-    body = {"exceptions": summary.json()["review"]["sign_off_list"], "lot": lot,
+    listed = summary.json()["review"]["sign_off_list"] if exceptions is None else exceptions
+    body = {"exceptions": listed, "lot": lot, "occurred_at": occurred_at,
             "esign": {"user_id": user, "password": password, "meaning": "reviewed"}}
     response = client.post(f"/v1/cases/{coi}/review-signoff", headers=headers, json=body)
     assert response.status_code == expect, response.text

@@ -34,9 +34,9 @@ def records(reads: Reads, stream: UUID) -> Records:
     return [(r.envelope, r.hash) for r in reads.ledger.read_stream(stream)]
 
 
-def closure(reads: Reads, roots: Iterable[UUID]) -> list[UUID]:
-    """``roots`` and all their ancestors (parents, their parents ...), and for a lot the units it
-    was filled into, each once, in the order found."""
+def closure(reads: Reads, roots: Iterable[UUID], *, outputs: bool = True) -> list[UUID]:
+    """``roots`` and all their ancestors (parents, their parents ...), and (``outputs``) for a lot
+    the units it was filled into, each once, in the order found."""
     seen: dict[UUID, None] = {}
     todo = list(roots)
     while todo:
@@ -48,8 +48,9 @@ def closure(reads: Reads, roots: Iterable[UUID]) -> list[UUID]:
             continue
         seen[stream] = None
         todo.extend(reads.unit(stream).parents)
-        todo.extend(UUID(str(o)) for e in envelopes if e["type"] == ProductFilled.__name__
-                    for o in e["data"]["outputs"])
+        if outputs:
+            todo.extend(UUID(str(o)) for e in envelopes if e["type"] == ProductFilled.__name__
+                        for o in e["data"]["outputs"])
     return list(seen)
 
 
@@ -112,7 +113,7 @@ def release_summary(reads: Reads, coi: str, *, now: datetime, case_units: CaseUn
         streams = [case.stream]
         for dose in case.allocated_units:
             unit = reads.unit(dose)
-            ancestors = [reads.unit(s) for s in closure(reads, unit.parents)]
+            ancestors = [reads.unit(s) for s in closure(reads, unit.parents, outputs=False)]
             streams += product_family(reads, unit, ancestors)
             donor.append(unit.coi or "")
         streams = list(dict.fromkeys(streams))
@@ -140,7 +141,7 @@ def release_summary(reads: Reads, coi: str, *, now: datetime, case_units: CaseUn
         mine = state.coi == case.coi or state.stream in case.allocated_units
         if not mine:
             continue
-        lineage = closure(reads, state.parents)
+        lineage = closure(reads, state.parents, outputs=False)
         qc = [{"test": e["data"]["test"], "result": e["data"]["result"], "value": e["data"].get("value"),
                "uom": e["data"].get("uom"), "unit": reads.unit(s).label, "at": _when(e), "signature": _sig(e)}
               for s in [state.stream, *lineage] for e in reads.envelopes(s) if e["type"] == "QCResultRecorded"]

@@ -39,8 +39,7 @@ class Api:
 
     def sign_off(self, coi, *, user="qa", **kwargs):
         """QA's review sign-off of the case (the release summary's list, e-signed ``reviewed``)."""
-        self.at()
-        return sign_off_review(self.client, self.login(user), coi, user=user, **kwargs)
+        return sign_off_review(self.client, self.login(user), coi, user=user, occurred_at=self.at(), **kwargs)
 
     def disposition(self, coi, *, kind=None, user="qa", **kwargs):
         """QA dispositions the case's open COI-critical and GMP exceptions (``no_impact`` by default)."""
