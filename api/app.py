@@ -30,6 +30,7 @@ from .routes import (
     health,
     ledger_info,
     passwords,
+    products,
     qualification,
     release,
     scans,
@@ -75,7 +76,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.add_middleware(BodyLimit)  # inside RequestContext, so a 413 is logged and counted too
     app.add_middleware(RequestContext, metrics=metrics)
     for module in (health, auth, passwords, signing_keys, cases, units, events, scans, audit, exceptions, deviations,
-                   admin, tokens, ledger_info, dossier_routes, epcis, qualification, release):
+                   admin, tokens, ledger_info, dossier_routes, epcis, qualification, release,
+                   products):
         app.include_router(module.router)
     app.include_router(portal_router)  # the auditor/QA portal: pages and static files under /portal
     app.middleware("http")(renew_activity)

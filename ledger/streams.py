@@ -41,6 +41,12 @@ def lot_stream(coi: str, lot: str) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"lot:{coi}:{lot}")
 
 
+def product_stream(product: str) -> UUID:
+    """A product's stream: its specifications (``ProductSpecDefined``, ``ProductSpecApproved``),
+    named by the product exactly as cases name it (``CaseEnrolled.product``)."""
+    return uuid5(LEDGER_NAMESPACE, f"product:{product}")
+
+
 def deviation_stream(deviation_id: str) -> UUID:
     """A deviation's stream: opened and closed by QA (``DeviationOpened``, ``DeviationClosed``)."""
     return uuid5(LEDGER_NAMESPACE, f"deviation:{deviation_id}")

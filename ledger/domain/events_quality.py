@@ -84,6 +84,9 @@ class ManufacturingStarted(EventData):
     inputs: Annotated[list[UUID], Field(min_length=1, max_length=100)]
     process: Identifier
     site: Identifier
+    spec_version: Annotated[int, Field(ge=1)] | None = None
+    """The product specification version in force at the start, pinned to the lot (null: none
+    approved)."""
 
 
 class ManufacturingStepRecorded(EventData):
@@ -108,6 +111,11 @@ class QCResultRecorded(EventData):
     uom: Identifier | None = None
     method: Text | None = None
     sample: UUID | None = None
+    spec_version: Annotated[int, Field(ge=1)] | None = None
+    """The product specification version pinned to the unit's lot, if any."""
+    within_limits: bool | None = None
+    """The ledger's judgement of ``value`` against that version's criterion for ``test`` (null:
+    no criterion with limits or expected text)."""
 
 
 class ProductReleased(EventData):
@@ -161,7 +169,8 @@ def _excursion(d: ExcursionDetected) -> str:
 
 def _qc(d: QCResultRecorded) -> str:
     shown = f" ({num(d.value)} {d.uom or ''})".rstrip() if d.value is not None else ""
-    return f"QC {d.test}: {d.result}{shown}"
+    judged = ", OUT OF SPECIFICATION" if d.within_limits is False else ""
+    return f"QC {d.test}: {d.result}{shown}{judged}"
 
 
 def _inspecting(disposition: str | None = None) -> Epcis:

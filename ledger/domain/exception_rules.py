@@ -23,6 +23,7 @@ from .events_quality import (
 )
 from .events_registry import AccessDenied, UserAuthenticated, UserLocked, UserUnlocked
 from .events_review import ExceptionDispositioned, InformationalAcknowledged
+from .events_spec import ProcessParameterRecorded
 from .events_unit import (
     CustodyAcknowledged,
     CustodyDeclined,
@@ -31,6 +32,7 @@ from .events_unit import (
     ShipmentDispatched,
     UnitScanned,
 )
+from .product_spec import limits_text
 
 Severity = Literal["coi_critical", "gmp", "informational"]
 Classification = Literal["no_impact", "deviation", "product_impact"]
@@ -116,6 +118,22 @@ def _num(value: float | None) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
+def _out_of_spec(event_id: str, data: QCResultRecorded | ProcessParameterRecorded) -> list[Effect]:
+    """``spec_out_of_limits``: a value the ledger judged out of the lot's pinned specification
+    (``within_limits`` false); nothing clears it (a passing retest does not), QA dispositions it."""
+    if data.within_limits is not False:
+        return []
+    value = _num(data.value) if isinstance(data.value, float) else data.value
+    unit = f" {data.uom}" if data.uom else ""
+    if isinstance(data, QCResultRecorded):
+        what = f"QC {data.test} = {value}{unit}"
+    else:
+        what = f"lot {data.lot}: {data.parameter} = {value}{unit}"
+        if data.limits is not None:
+            what += f" (limits {limits_text(data.limits.min, data.limits.max)})"
+    return [Raised("spec_out_of_limits", f"spec:{event_id}", f"{what} out of specification v{data.spec_version}")]
+
+
 def effects(envelope: Mapping[str, Any], data: EventData | None) -> list[Effect]:
     """What one event does to the exceptions: pure, in the order they apply."""
     stream = str(envelope["stream"])
@@ -153,9 +171,11 @@ def effects(envelope: Mapping[str, Any], data: EventData | None) -> list[Effect]
         case CorrectionApproved(correction_event_id=correction) | CorrectionRejected(correction_event_id=correction):
             return [Dispositioned("no_impact", match_key=f"correction:{correction}")]
         case QCResultRecorded(test=test, result="pass"):
-            return [Cleared(f"qc:{stream}:{test}")]
+            return [Cleared(f"qc:{stream}:{test}"), *_out_of_spec(event_id, data)]
         case QCResultRecorded(test=test):
-            return [Raised("qc_failed", f"qc:{stream}:{test}", f"QC {test} failed")]
+            return [Raised("qc_failed", f"qc:{stream}:{test}", f"QC {test} failed"), *_out_of_spec(event_id, data)]
+        case ProcessParameterRecorded(within_limits=False):
+            return _out_of_spec(event_id, data)
         case UnitQuarantined(reason=reason):
             return [Raised("quarantine", f"quarantine:{stream}", reason)]
         case UnitReleasedFromQuarantine():

@@ -9,25 +9,29 @@ unit of kind ``lot`` (parents = inputs), so QC, quarantine and release lineage w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from ..errors import InvalidEvent
 from .base import NewEvent, new_event, refusal, require_aware
 from .case import CaseState, require_case
 from .events_quality import ManufacturingStarted, ManufacturingStepRecorded, ProductFilled
+from .events_spec import ProcessParameterRecorded
 from .events_unit import UnitLabelled, UnitSpec
 from .identifiers import validate_unit_label
 from .manufacturing import DerivedOutput, require_inputs, require_same_coi
+from .product_spec import ProductSpecState, SpecVersion, judge_parameter
 from .registry import SiteState
 from .unit import UnitState, require_usable
 
 
 def decide_start(case: CaseState, lot: UnitState, inputs: Sequence[UnitState], *, lot_id: UUID,
                  lot_number: str, process: str, site: SiteState | None, actor: str,
-                 now: datetime) -> list[NewEvent]:
-    """Open lot ``lot_number`` (stream ``lot_id``, read as ``lot``) consuming ``inputs``."""
+                 now: datetime, spec: ProductSpecState | None = None) -> list[NewEvent]:
+    """Open lot ``lot_number`` (stream ``lot_id``, read as ``lot``) consuming ``inputs``; the
+    product's specification in force (``spec``: the product's state) is pinned to the lot."""
     require_aware(now)
     require_case(case)
     if site is None or site.version == 0 or site.kind != "manufacturing":
@@ -43,8 +47,10 @@ def decide_start(case: CaseState, lot: UnitState, inputs: Sequence[UnitState], *
     if len(set(in_ids)) != len(in_ids):
         raise InvalidEvent("an input is named twice", code="INVALID_DATA")
     require_inputs(inputs, actor=actor, now=now)
+    in_force = spec.in_force if spec is not None else None
     fields = {"lot": lot_number, "coi": case.coi, "case": case.stream, "inputs": in_ids,
-              "process": process, "site": site.site_id}
+              "process": process, "site": site.site_id,
+              "spec_version": in_force.version if in_force else None}
     return [new_event(s, ManufacturingStarted, **fields)  # type: ignore[arg-type]
             for s in [lot_id, *in_ids]]
 
@@ -71,8 +77,11 @@ def decide_step(case: CaseState, lot: UnitState, *, lot_number: str, stage: str,
 
 
 def decide_fill(case: CaseState, lot: UnitState, outputs: Sequence[DerivedOutput], *,
-                lot_number: str, site: str | None, actor: str, now: datetime) -> list[NewEvent]:
-    """Fill the lot into ``outputs``, labelled now with the lot as parent and its number.
+                lot_number: str, site: str | None, actor: str, now: datetime,
+                spec: SpecVersion | None = None) -> list[NewEvent]:
+    """Fill the lot into ``outputs``, labelled now with the lot as parent and its number. An
+    output given no expiry expires after its kind's shelf life in the lot's pinned
+    specification (``spec``), counted from now.
 
     The inputs were checked at the start; their expiry since then does not matter."""
     require_aware(now)
@@ -88,7 +97,30 @@ def decide_fill(case: CaseState, lot: UnitState, outputs: Sequence[DerivedOutput
     labelled = [new_event(o.unit_id, UnitLabelled, kind=o.kind, coi=case.coi, case=case.stream,
                           label=label, custodian=actor,
                           identifiers={**o.identifiers, "lot": lot_number}, parents=[lot.stream],
-                          spec=o.spec if o.spec is not None else UnitSpec(),
+                          spec=shelf_life(o.spec, spec.shelf_life_hours(o.kind) if spec else None, now),
                           product=o.product, volume_ml=o.volume_ml)
                 for o, label in zip(outputs, labels, strict=True)]
     return [filled, *labelled]
+
+
+def shelf_life(given: UnitSpec | Mapping[str, Any] | None, hours: float | None, now: datetime) -> Any:
+    """``given`` (a unit's spec), with expiry ``now + hours`` when it gives none."""
+    unit_spec = UnitSpec.model_validate(given) if isinstance(given, Mapping) else (given or UnitSpec())
+    if hours is None or unit_spec.expiry is not None:
+        return given if given is not None else UnitSpec()
+    expiry = (now + timedelta(hours=hours)).replace(microsecond=0)
+    return unit_spec.model_copy(update={"expiry": expiry})
+
+
+def decide_parameter(case: CaseState, lot: UnitState, *, lot_number: str, parameter: str, value: float,
+                     uom: str | None = None, spec: SpecVersion | None = None, site: str | None,
+                     actor: str, now: datetime) -> list[NewEvent]:
+    """A process parameter (CPP) or quality attribute (CQA) measured on an open lot, judged
+    against the lot's pinned specification version (``spec``)."""
+    require_aware(now)
+    _require_in_process(case, lot, lot_number, site)
+    judged = judge_parameter(spec, parameter=parameter, value=value, uom=uom)
+    return [new_event(lot.stream, ProcessParameterRecorded,  # type: ignore[arg-type]
+                      lot=lot_number, parameter=parameter, value=value, uom=judged.uom,
+                      spec_version=judged.spec_version, limits=judged.limits,
+                      within_limits=judged.within_limits)]

@@ -29,6 +29,7 @@ from .events_quality import (
 )
 from .events_unit import COLLECTABLE_KINDS, RELEASABLE_KINDS, UnitLabelled, UnitSpec
 from .identifiers import issue_unit_label, validate_unit_label
+from .product_spec import SpecVersion, judge_qc, require_within_spec
 from .release import ReleaseReview, require_review
 from .unit import (
     UnitState,
@@ -124,9 +125,10 @@ def decide_derive(case: CaseState, inputs: Sequence[UnitState], outputs: Sequenc
 def decide_record_qc(unit: UnitState, *, test: str, result: str, value: Any = None,
                      uom: str | None = None, method: str | None = None,
                      sample: UnitState | None = None, actor: str,
-                     now: datetime) -> list[NewEvent]:
+                     now: datetime, spec: SpecVersion | None = None) -> list[NewEvent]:
     """Record a QC result on ``unit`` (the lot or product it stands for); a ``sample`` of
-    another COI is refused and recorded."""
+    another COI is refused and recorded. The value is judged against ``spec``, the
+    specification version pinned to the unit's lot (``product_spec.judge_qc``)."""
     require_aware(now)
     require_unit(unit)
     if unit.disposed:
@@ -136,9 +138,11 @@ def decide_record_qc(unit: UnitState, *, test: str, result: str, value: Any = No
                                QCResultRecorded.__name__,
                                f"sample {sample.label} carries {sample.coi}, not {unit.coi}",
                                coi=sample.coi, unit=sample.stream, label=sample.label)
+    judged = judge_qc(spec, test=test, value=value, uom=uom)
     return [new_event(unit.stream, QCResultRecorded, test=test, result=result,  # type: ignore[arg-type]
-                      value=value, uom=uom, method=method,
-                      sample=sample.stream if sample else None)]
+                      value=value, uom=judged.uom, method=method,
+                      sample=sample.stream if sample else None, spec_version=judged.spec_version,
+                      within_limits=judged.within_limits)]
 
 
 def lineage(unit: UnitState, ancestors: Iterable[UnitState]) -> list[UnitState]:
@@ -159,9 +163,11 @@ def lineage(unit: UnitState, ancestors: Iterable[UnitState]) -> list[UnitState]:
 
 def decide_release(unit: UnitState, *, case: CaseState, ancestors: Iterable[UnitState] = (),
                    review: ReleaseReview, notes: str | None = None, esign: Manifestation | None,
-                   signer: UserState | None, actor: str, now: datetime) -> list[NewEvent]:
-    """QA release of a final product (``released`` e-signature by a qa user), after the product's
-    own checks (excursions, QC) only with a current review sign-off of its family's exceptions
+                   signer: UserState | None, actor: str, now: datetime,
+                   spec: SpecVersion | None = None) -> list[NewEvent]:
+    """QA release of a final product (``released`` e-signature by a qa user); ``spec``: the
+    specification version pinned to its lot (its required tests count, its limits hold). After the
+    product's own checks, only with a current review sign-off of its family's exceptions
     (``release.require_review``: EXCEPTION_OPEN, PRODUCT_IMPACT, REVIEW_REQUIRED, REVIEW_OUTDATED)."""
     require_aware(now)
     require_usable(unit)
@@ -190,9 +196,11 @@ def decide_release(unit: UnitState, *, case: CaseState, ancestors: Iterable[Unit
     failed = sorted(t for t, r in latest.items() if r.result != "pass")
     if failed:
         raise refusal("QC_FAILED", f"{unit.label}: QC failed: {', '.join(failed)}")
-    missing = sorted(set(unit.spec.qc_required) - set(latest))
+    required = set(unit.spec.qc_required) | (spec.required_tests if spec else set())
+    missing = sorted(required - set(latest))
     if missing or not latest:
         raise refusal("QC_MISSING", f"{unit.label}: QC missing: {', '.join(missing) or 'any'}")
+    require_within_spec(spec, family, unit.label)  # SPEC_OUT_OF_LIMITS
     require_review(review, label=unit.label)
     require_esign(ProductReleased.__name__, esign, signer, actor=actor)
     return [new_event(unit.stream, ProductReleased, coi=unit.coi,  # type: ignore[arg-type]

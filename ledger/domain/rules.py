@@ -97,6 +97,20 @@ RELEASE = {
     "PRODUCT_IMPACT": "an exception of the product's family was dispositioned 'product_impact'",
 }
 
+SPECIFICATIONS = {
+    "SPEC_NOT_FOUND": "the product has no such specification version (404)",
+    "SPEC_VERSION_SEQUENCE": "specification versions are numbered 1, 2, ... in order: the next one is the "
+                             "latest plus one",
+    "SPEC_ALREADY_APPROVED": "this specification version is already approved",
+    "SPEC_SUPERSEDED": "a later version of the specification is already approved",
+    "SELF_APPROVAL": "a specification is approved by a QA person other than its author",
+    "SPEC_VALUE_REQUIRED": "the pinned specification gives this test numeric limits or an expected result: "
+                           "record the measured value",
+    "SPEC_UOM_MISMATCH": "the value's unit of measure is not the one the specification judges it in",
+    "SPEC_OUT_OF_LIMITS": "a QC result or process parameter of the product's lot is out of the pinned "
+                          "specification's limits",
+}
+
 REVIEWS = {
     "REVIEW_GAP": "a review of the whole audit trail starts at most one position after the reviews so far reached",
     "UNKNOWN_EXCEPTION": "no exception (of the review by exception) has this id (answered 404)",
@@ -169,5 +183,5 @@ MALFORMED = {
 
 CODES: dict[str, str] = {
     **CASES, **UNITS, **CONDITIONS, **QUALITY, **MANUFACTURING, **CORRECTIONS, **REVIEWS, **IDENTITY, **ACCESS, **ESIGN,
-    **QUALIFICATION, **MALFORMED, **RELEASE,
+    **QUALIFICATION, **MALFORMED, **SPECIFICATIONS, **RELEASE,
 }

@@ -31,6 +31,7 @@ from .events_quality import (
     UnitReleasedFromQuarantine,
     UnitsDerived,
 )
+from .events_spec import ProcessParameterRecorded
 from .events_unit import (
     CONTAINER_KINDS,
     CustodyAcknowledged,
@@ -89,6 +90,20 @@ class QCResult:
     test: str
     result: str
     at: datetime
+    value: float | str | None = None
+    uom: str | None = None
+    within_limits: bool | None = None
+
+
+@dataclass(frozen=True)
+class ParameterValue:
+    """A process parameter recorded on a lot (``ProcessParameterRecorded``)."""
+
+    name: str
+    value: float
+    uom: str | None
+    within_limits: bool | None
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,8 @@ class UnitState:
     allocated_to: UUID | None = None
     derived_into: tuple[UUID, ...] = ()
     stages: tuple[str, ...] = ()  # a lot's recorded process steps
+    spec_version: int | None = None  # a lot's pinned product specification version
+    parameters: tuple[ParameterValue, ...] = ()  # a lot's recorded process parameters
 
     @property
     def is_container(self) -> bool:
@@ -180,7 +197,11 @@ def _evolve(s: UnitState, event: EventData, env: Envelope) -> UnitState:
         case ProductFilled(outputs=outputs):
             return replace(s, consumed=True, derived_into=(*s.derived_into, *outputs))
         case QCResultRecorded(test=test, result=result):
-            return replace(s, qc=(*s.qc, QCResult(test, result, when(env))))
+            return replace(s, qc=(*s.qc, QCResult(test, result, when(env), event.value, event.uom,
+                                                  event.within_limits)))
+        case ProcessParameterRecorded(parameter=name, value=value):
+            return replace(s, parameters=(*s.parameters, ParameterValue(
+                name, value, event.uom, event.within_limits, when(env))))
         case ProductReleased():
             return replace(s, released=True)
         case ProductInfused():
@@ -212,7 +233,8 @@ def _started(s: UnitState, event: ManufacturingStarted, env: Envelope) -> UnitSt
         return replace(s, consumed=True,
                        derived_into=(*s.derived_into, lot_stream(event.coi, event.lot)))
     return replace(s, kind="lot", coi=event.coi, case=event.case, label=event.lot,
-                   parents=tuple(event.inputs), custodian=env["actor"], location=event.site)
+                   parents=tuple(event.inputs), custodian=env["actor"], location=event.site,
+                   spec_version=event.spec_version)
 
 
 def fold_unit(envelopes: Iterable[Envelope]) -> UnitState:

@@ -21,6 +21,7 @@ from .credential_store import CredentialStore
 from .executor import BACKFILL_TOLERANCE, Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .operations import OperationsService
+from .products import ProductService
 from .qualification import QualificationService
 from .quality import QualityService
 from .review import EventStreams, ReviewService, no_event_streams
@@ -40,6 +41,7 @@ class Planned:
     units: UnitService[Step]
     quality: QualityService[Step]
     review: ReviewService[Step]
+    products: ProductService[Step]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Services:
     units: UnitService[Outcome]
     quality: QualityService[Outcome]
     review: ReviewService[Outcome]
+    products: ProductService[Outcome]
     identity: IdentityService
     qualification: QualificationService
     access: AccessService
@@ -89,6 +92,7 @@ def build_services(
         units=UnitService(executor, master_secret),
         quality=QualityService(executor, master_secret),
         review=ReviewService(executor, event_streams),
+        products=ProductService(executor),
         identity=identity,
         qualification=QualificationService(identity),
         access=AccessService(executor, TokenStore(engine), tokens),
@@ -96,7 +100,8 @@ def build_services(
         plan=Planned(CaseService(executor, master_secret, as_step),
                      UnitService(executor, master_secret, as_step),
                      QualityService(executor, master_secret, as_step),
-                     ReviewService(executor, event_streams, as_step)),
+                     ReviewService(executor, event_streams, as_step),
+                     ProductService(executor, as_step)),
     )
 
 

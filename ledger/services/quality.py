@@ -32,8 +32,9 @@ from ..domain.events_release import EventHash, ReviewedExceptionId, ReviewSigned
 from ..domain.events_unit import Identifiers
 from ..domain.identifiers import patient_pseudonym
 from ..domain.manufacturing import DerivedOutput
+from ..domain.product_spec import ProductSpecState, SpecVersion, fold_product_spec, pinned_lot
 from ..domain.unit import UnitState
-from ..streams import case_stream, lot_stream
+from ..streams import case_stream, lot_stream, product_stream
 from . import release
 from .cases import WithReason, site_secret
 from .commands import Data, Ident, Name, Secret, Volume, command
@@ -207,6 +208,25 @@ def lineage(reads: Reads, unit: UnitState) -> list[UnitState]:
     return list(seen.values())
 
 
+def product_spec(reads: Reads, product: str | None) -> ProductSpecState:
+    """A product's specifications (an empty state for none, or no product)."""
+    return fold_product_spec(reads.envelopes(product_stream(product))) if product else ProductSpecState()
+
+
+def lot_spec(reads: Reads, lot: UnitState | None) -> SpecVersion | None:
+    """The specification version pinned to ``lot`` (None: no lot, or none pinned)."""
+    if lot is None or lot.spec_version is None or lot.case is None:
+        return None
+    return product_spec(reads, reads.case(lot.case).product).get(lot.spec_version)
+
+
+def pinned_spec(reads: Reads, unit: UnitState) -> SpecVersion | None:
+    """The product specification version pinned to the lot ``unit`` is (or descends from)."""
+    if unit.version == 0:
+        return None
+    return lot_spec(reads, pinned_lot([unit, *lineage(reads, unit)]))
+
+
 class QualityService(Commands[R]):
     def __init__(self, executor: Executor, master_secret: bytes,
                  run: Callable[[Step], R] | None = None) -> None:
@@ -261,10 +281,12 @@ class QualityService(Commands[R]):
         lot_id = lot_stream(coi, lot)
 
         def decide(reads: Reads, now: datetime, actor: str):
+            case = reads.case(case_stream(coi))
             return lots.decide_start(
-                reads.case(case_stream(coi)), reads.unit(lot_id), reads.units(list(inputs)),
+                case, reads.unit(lot_id), reads.units(list(inputs)),
                 lot_id=lot_id, lot_number=lot, process=process,
-                site=reads.site(ctx.site) if ctx.site else None, actor=actor, now=now)
+                site=reads.site(ctx.site) if ctx.site else None, actor=actor, now=now,
+                spec=product_spec(reads, case.product))
 
         return self.command(ctx, decide, at_event_time=True,
                             answer=lambda _: {"lot_id": str(lot_id), "lot": lot})
@@ -285,19 +307,26 @@ class QualityService(Commands[R]):
         def decide(reads: Reads, now: datetime, actor: str):
             for output in made:
                 reads.unit(output.unit_id)  # new streams: append at version 0
-            return lots.decide_fill(reads.case(case_stream(coi)), reads.unit(lot_stream(coi, lot)),
-                                    made, lot_number=lot, site=ctx.site, actor=actor, now=now)
+            state = reads.unit(lot_stream(coi, lot))
+            return lots.decide_fill(reads.case(case_stream(coi)), state, made, lot_number=lot, site=ctx.site,
+                                    actor=actor, now=now, spec=lot_spec(reads, state))
 
-        return self.command(ctx, decide, answer=lambda _: {
+        # at the fill's time: a shelf life counts from when the fill happened
+        return self.command(ctx, decide, at_event_time=True, answer=lambda _: {
             "lot_id": str(lot_stream(coi, lot)), "outputs": _answer(made)})
 
     @command(QCResultRecorded, target="unit_id", request=QC)
     def record_qc(self, ctx: Context, *, unit_id: UUID, test: str, result: str, value: Any = None,
                   uom: str | None = None, method: str | None = None,
                   sample_id: UUID | None = None) -> R:
-        return self.command(ctx, lambda r, now, actor: manufacturing.decide_record_qc(
-            r.unit(unit_id), test=test, result=result, value=value, uom=uom, method=method,
-            sample=r.unit(sample_id) if sample_id else None, actor=actor, now=now))
+        def decide(reads: Reads, now: datetime, actor: str):
+            unit = reads.unit(unit_id)
+            return manufacturing.decide_record_qc(
+                unit, test=test, result=result, value=value, uom=uom, method=method,
+                sample=reads.unit(sample_id) if sample_id else None, actor=actor, now=now,
+                spec=pinned_spec(reads, unit))
+
+        return self.command(ctx, decide)
 
     @command(ProductReleased, target="unit_id", request=Release)
     def release(self, ctx: Context, *, unit_id: UUID, notes: str | None, signoff: SignOff | None) -> R:
@@ -309,7 +338,7 @@ class QualityService(Commands[R]):
                 unit, case=case, ancestors=ancestors, notes=notes,
                 review=release.release_review(reads, unit, ancestors, self.clock()),
                 esign=signoff.manifestation if signoff else None, signer=signoff.signer if signoff else None,
-                actor=actor, now=now)
+                actor=actor, now=now, spec=pinned_spec(reads, unit))
 
         return self.command(ctx, decide, at_event_time=True, signoff=signoff)
 
@@ -320,12 +349,13 @@ class QualityService(Commands[R]):
 
         def decide(reads: Reads, now: datetime, actor: str):
             case = reads.case(case_stream(coi))
-            found = {}
+            found, results = {}, []
             if case.stream is not None and case.coi is not None:
                 family = release.case_family(reads, case, self.executor.case_units, lot)
                 found = release.family_exceptions(reads, family, now)
+                results = [{k: r[k] for k in release.SIGNED_SPEC_FIELDS} for r in release.spec_results(reads, family)]
             return release_rules.decide_sign_off(
-                case, found, exceptions, spec_results=release.spec_results(reads, case), lot=lot,
+                case, found, exceptions, spec_results=results, lot=lot,
                 comment=comment, esign=signoff.manifestation if signoff else None,
                 signer=signoff.signer if signoff else None, actor=actor, now=now)
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ..domain import release
+from ..domain import product_spec, release
 from ..domain.case import CaseState
 from ..domain.catalogue import spec_of, typed
 from ..domain.events_quality import ProductFilled
@@ -80,10 +80,26 @@ def release_review(reads: Reads, unit: UnitState, ancestors: Sequence[UnitState]
     return release.ReleaseReview(exceptions, signoff)
 
 
-def spec_results(reads: Reads, case: CaseState) -> list[dict[str, Any]]:
-    """The case's spec results for a sign-off and the summary: a hook, empty until product
-    specifications are part of the ledger (``ledger.domain.product_spec``)."""
-    return []
+def spec_results(reads: Reads, streams: Iterable[UUID]) -> list[dict[str, Any]]:
+    """The spec results of the lots among ``streams`` (a family), each judged against the
+    specification version pinned to its lot (``product_spec.spec_results``: the latest QC result
+    of each test across the lot, its ancestors and what it was filled into, the latest value of
+    each process parameter), with the lot's number."""
+    from .quality import lot_spec  # noqa: PLC0415 - the quality service imports this module
+
+    out = []
+    for stream in streams:
+        if not reads.envelopes(stream) or (lot := reads.unit(stream)).kind != "lot":
+            continue
+        units = [reads.unit(s) for s in closure(reads, [stream])]
+        for r in product_spec.spec_results(lot_spec(reads, lot), units, lot):
+            out.append({"name": r.name, "kind": r.kind, "value": r.value, "uom": r.uom, "limits": r.limits,
+                        "verdict": r.verdict, "lot": lot.label})
+    return out
+
+
+SIGNED_SPEC_FIELDS = ("name", "kind", "value", "uom", "verdict")
+"""What a sign-off keeps of each spec result (``ReviewedSpecResult``)."""
 
 
 # The release summary ---------------------------------------------------------------------------
@@ -178,7 +194,7 @@ def release_summary(reads: Reads, coi: str, *, now: datetime, case_units: CaseUn
         "generated_at": format_utc(now), "donor_cois": sorted(set(donor)),
         "lots": sorted(lots, key=lambda x: x["started_at"] or ""),
         "products": sorted(products, key=lambda p: p["made_at"]),
-        "spec_results": spec_results(reads, case),
+        "spec_results": spec_results(reads, streams),
         "exceptions": [_exception(e) for _, e in sorted(exceptions.items(), key=lambda kv: kv[1].opened_at)],
         "deviations": deviations,
         "review": {

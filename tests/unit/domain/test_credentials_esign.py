@@ -149,7 +149,7 @@ def test_required_meanings() -> None:
                                 "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
                                 "AuditLogReviewed": "reviewed", "ExceptionDispositioned": "reviewed",
                                     "ReviewSignedOff": "reviewed",
-                                "DeviationClosed": "approved"}
+                                "DeviationClosed": "approved", "ProductSpecApproved": "approved"}
 
 
 def test_require_esign_checks(staffed: Ledger) -> None:

@@ -143,6 +143,13 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "DeviationOpened": ({"deviation_id": "DEV-1", "title": "sterility retest", "coi": COI,
                          "exception_ids": ["qc_failed:00000000-0000-0000-0000-000000000001"]},
                         "deviation DEV-1 opened: sterility retest (1 exception(s))"),
+    "ProductSpecDefined": ({"product": "CAR-T", "version": 1, "qc_tests": [{"test": "viability", "min": 70}],
+                            "parameters": [{"name": "moi", "kind": "cpp", "max": 5}]},
+                           "specification CAR-T v1 defined: 1 QC test(s), 1 parameter(s)"),
+    "ProductSpecApproved": ({"product": "CAR-T", "version": 1}, "specification CAR-T v1 approved"),
+    "ProcessParameterRecorded": ({"lot": "LOT-1", "parameter": "moi", "value": 7.5, "uom": "x", "spec_version": 1,
+                                  "limits": {"min": 1, "max": 5}, "within_limits": False},
+                                 "lot LOT-1: moi = 7.5 x (OUT OF LIMITS)"),
     "DeviationClosed": ({"deviation_id": "DEV-1", "capa": "CAPA-7", "outcome": "root cause fixed"},
                         "deviation DEV-1 closed, CAPA CAPA-7: root cause fixed"),
     "ReviewSignedOff": ({"coi": COI, "exceptions": [
@@ -238,7 +245,8 @@ def test_signed_types_need_their_meaning_from_the_spec() -> None:
                                 "ProductInfused": "administered", "AuditTrailReviewed": "reviewed",
                                 "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
                                 "AuditLogReviewed": "reviewed", "ExceptionDispositioned": "reviewed",
-                                "DeviationClosed": "approved", "ReviewSignedOff": "reviewed"}
+                                "DeviationClosed": "approved", "ReviewSignedOff": "reviewed",
+                                "ProductSpecApproved": "approved"}
 
 
 def test_every_spec_declares_its_signature_rule() -> None:
