@@ -20,7 +20,7 @@ from ..domain.catalogue import spec_of, typed
 from ..domain.events_quality import ProductFilled
 from ..domain.exceptions import fold_exceptions
 from ..domain.unit import UnitState
-from ..streams import case_stream, lot_stream
+from ..streams import case_stream, lot_stream, product_stream
 from ..timefmt import format_utc
 from .executor import Reads
 from .scope import CaseUnits, no_units
@@ -85,14 +85,15 @@ def spec_results(reads: Reads, streams: Iterable[UUID]) -> list[dict[str, Any]]:
     specification version pinned to its lot (``product_spec.spec_results``: the latest QC result
     of each test across the lot, its ancestors and what it was filled into, the latest value of
     each process parameter), with the lot's number."""
-    from .quality import lot_spec  # noqa: PLC0415 - the quality service imports this module
-
     out = []
     for stream in streams:
         if not reads.envelopes(stream) or (lot := reads.unit(stream)).kind != "lot":
             continue
+        spec = None
+        if lot.spec_version is not None and lot.case is not None and (product := reads.case(lot.case).product):
+            spec = product_spec.fold_product_spec(reads.envelopes(product_stream(product))).get(lot.spec_version)
         units = [reads.unit(s) for s in closure(reads, [stream])]
-        for r in product_spec.spec_results(lot_spec(reads, lot), units, lot):
+        for r in product_spec.spec_results(spec, units, lot):
             out.append({"name": r.name, "kind": r.kind, "value": r.value, "uom": r.uom, "limits": r.limits,
                         "verdict": r.verdict, "lot": lot.label})
     return out
