@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ledger.services.journeys import run_allogeneic_journey
+from ledger.streams import case_stream
 
 from .test_journey_http import MRN, Api, iso
 
@@ -36,11 +37,11 @@ def pdf_text(data: bytes) -> str:
     return "\n".join(out)
 
 
-def made(api: Api, outputs: int = 4):
+def made(api: Api, outputs: int = 4, product: str = "CAR-T", qc: dict | None = None):
     """A case whose lot LOT-R was filled into ``outputs`` final products, each with a passing QC
-    result: (coi, products, times of the collection and of the fill)."""
-    coi = api.event("nurse", "CaseEnrolled", {"kind": "autologous", "product": "CAR-T", "treating_site": "hospital-1",
-                                              "mrn": MRN})["answer"]["coi"]
+    result (and ``qc``, if given): (coi, products, times of the collection and of the fill)."""
+    coi = api.event("nurse", "CaseEnrolled", {"kind": "autologous", "product": product,
+                                              "treating_site": "hospital-1", "mrn": MRN})["answer"]["coi"]
     fresh = {"min_celsius": 2, "max_celsius": 8, "expiry": iso(datetime.now(UTC) + timedelta(days=3))}
     bag = api.event("nurse", "UnitLabelled", {"kind": "apheresis_bag", "spec": fresh}, coi=coi)["answer"]["unit_id"]
     api.event("nurse", "MaterialCollected", {"wristband": MRN, "material": "leukapheresis",
@@ -58,6 +59,8 @@ def made(api: Api, outputs: int = 4):
     for output in filled:
         api.event("tech", "QCResultRecorded", {"test": "sterility", "result": "pass", "value": 0, "uom": "CFU"},
                   unit_id=output["unit_id"])
+        if qc is not None:
+            api.event("tech", "QCResultRecorded", qc, unit_id=output["unit_id"])
     return coi, filled, collected, fill_at
 
 
@@ -203,3 +206,34 @@ def test_an_allogeneic_patient_sees_its_dose_qc_and_release_from_the_donor_case(
     donor_view = summary(client, login, donor, user="auditor")
     assert donor_view["role"] == "donor" and len(donor_view["products"]) == 2
     assert all(p["released"] for p in donor_view["products"]) and donor_view["review"]["current"]
+
+
+def test_spec_results_are_signed_off_and_summarised(api, client, login):
+    """The lot's pinned specification judges its QC; the sign-off keeps the results, the summary
+    and its certificate show them with their limits."""
+    from ledger.services.executor import Context
+
+    services = client.app.state.container.services
+    services.identity.create_user(Context(actor="system"), user_id="qa2", printed_name="Quinn Second", roles=["qa"],
+                                  sites=["factory-1"], password="demo-password-123")
+    services.qualification.qualify(Context(actor="system"), user_id="qa2")
+    product = "CAR-T (released)"
+    spec = {"version": 1, "qc_tests": [{"test": "viability", "min": 70, "max": 100, "uom": "%"}]}
+    assert client.post(f"/v1/products/{product}/specs", headers=login("qa"), json=spec).status_code == 201
+    approved = client.post(f"/v1/products/{product}/specs/1/approve", headers=login("qa2"), json={"esign": {
+        "user_id": "qa2", "password": "demo-password-123", "meaning": "approved"}})
+    assert approved.status_code == 201, approved.text
+    coi, (made_one,), _, _ = made(api, outputs=1, product=product,
+                                  qc={"test": "viability", "result": "pass", "value": 85, "uom": "%"})
+    results = summary(client, login, coi)["spec_results"]
+    assert [(r["name"], r["kind"], r["value"], r["verdict"], r["lot"]) for r in results] == [
+        ("viability", "qc", 85, "within", "LOT-R")]
+    signed = api.sign_off(coi, lot="LOT-R")
+    stored = services.reads().envelopes(case_stream(coi))[-1]
+    assert stored["event_id"] == signed["event_id"]
+    assert stored["data"]["spec_results"] == [{"name": "viability", "kind": "qc", "value": 85, "uom": "%",
+                                               "verdict": "within"}]
+    release(api, made_one)
+    pdf = pdf_text(client.get(f"/v1/cases/{coi}/release-summary", params={"format": "pdf"},
+                              headers=login("qa")).content)
+    assert "viability" in pdf and "within" in pdf and results[0]["limits"] in pdf
