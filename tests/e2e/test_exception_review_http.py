@@ -70,6 +70,7 @@ def test_qa_dispositions_acknowledges_and_closes_a_deviation(client, login, case
     post(client, login, "qa", path, body, expect=403, code="SITE_FORBIDDEN")  # QA of the factory only
     post(client, login, HOSPITAL_QA, path, body, sign=None, expect=409, code="ESIGNATURE_REQUIRED")
     post(client, login, HOSPITAL_QA, path, body, sign="approved", expect=422, code="WRONG_SIGNATURE_MEANING")
+    post(client, login, HOSPITAL_QA, path, {**body, "event_hash": "not a hash"}, expect=422, code="VALIDATION_FAILED")
     post(client, login, HOSPITAL_QA, path, {**body, "event_hash": failed["opened_hash"]}, expect=409,
          code="HASH_MISMATCH")
     post(client, login, HOSPITAL_QA, path, {**body, "classification": "deviation"}, expect=409,
