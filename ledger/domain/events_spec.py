@@ -27,8 +27,8 @@ Hours = Annotated[Decimal2, Field(gt=0, le=1_000_000)]
 class Limits(EventData):
     """Numeric limits, both inclusive: a value equal to ``min`` or ``max`` is within them."""
 
-    min: Decimal2 | None = None
-    max: Decimal2 | None = None
+    min: Decimal2 | None = Field(None, description="the lowest value within limits (inclusive); none: no bound")
+    max: Decimal2 | None = Field(None, description="the highest value within limits (inclusive); none: no bound")
 
     @model_validator(mode="after")
     def _ordered(self) -> Limits:
@@ -42,10 +42,10 @@ class QCCriterion(Limits):
     expected text result (e.g. ``negative``), or neither (the test's pass/fail speaks);
     ``required``: release needs a result of it."""
 
-    test: Identifier
-    uom: Identifier | None = None
-    expected: Text | None = None
-    required: bool = True
+    test: Identifier = Field(description="the QC test's name, as results name it")
+    uom: Identifier | None = Field(None, description="the unit of measure the limits are in")
+    expected: Text | None = Field(None, description="the expected text result (e.g. negative), instead of limits")
+    required: bool = Field(True, description="whether release needs a result of this test")
 
     @model_validator(mode="after")
     def _one_kind(self) -> QCCriterion:
@@ -58,9 +58,9 @@ class ParameterLimit(Limits):
     """A critical process parameter (``cpp``) or critical quality attribute (``cqa``) and its
     limits (inclusive)."""
 
-    name: Identifier
-    kind: Literal["cpp", "cqa"]
-    uom: Identifier | None = None
+    name: Identifier = Field(description="the parameter's name, as ProcessParameterRecorded names it")
+    kind: Literal["cpp", "cqa"] = Field(description="cpp: critical process parameter; cqa: critical quality attribute")
+    uom: Identifier | None = Field(None, description="the unit of measure the limits are in")
 
 
 class ProductSpecDefined(EventData):

@@ -25,12 +25,24 @@ DEMO_USERS = {
     "nurse": ("Nina Nurse", ["operator"], [HOSPITAL]),
     "courier": ("Carl Courier", ["courier"], [COURIER_HUB]),
     "tech": ("Tara Technician", ["operator"], [FACTORY]),
+    "qa-lead": ("Dr. Lena Lead", ["qa"], [FACTORY]),  # writes specifications; `qa` approves them
     "qa": ("Dr. Quentin Assurance", ["qa"], [FACTORY]),
     "clinician": ("Dr. Clara Clinician", ["clinician"], [HOSPITAL]),
     "auditor": ("Aud Itor", ["auditor"], []),
     "integrator": ("MES Integration", ["integrator"], [FACTORY, HOSPITAL]),
 }
 
+
+DEMO_PRODUCT = "CAR-T (example)"
+DEMO_SPEC: dict[str, Any] = {
+    "qc_tests": [{"test": "sterility", "expected": "negative"},
+                 {"test": "viability", "min": 70, "max": 100, "uom": "%"}],
+    "parameters": [{"name": "moi", "kind": "cpp", "min": 1, "max": 5},
+                   {"name": "vcn", "kind": "cqa", "max": 5, "uom": "copies/cell"}],
+    "shelf_lives": {"final_product_bag": 4320, "cryobag": 4320},
+    "process_durations": {"activation": 24, "transduction": 24, "expansion": 168, "harvest": 48},
+}
+"""The demo product's specification: written by ``qa-lead``, approved by ``qa`` (four eyes)."""
 
 # Process steps of the demo lot, each after the previous one: 9 days from start to fill.
 MANUFACTURING_STAGES = (("activation", timedelta(hours=20)), ("transduction", timedelta(days=1)),
@@ -96,7 +108,8 @@ def run_autologous_journey(
     s, ident = services, services.identity
     now = services.quality.clock()
     time = Timeline(now - timedelta(days=21))
-    coi = s.cases.enrol(time.at("nurse", HOSPITAL), kind="autologous", product="CAR-T (example)",
+    approve_demo_spec(services, time.now, password=password)
+    coi = s.cases.enrol(time.at("nurse", HOSPITAL), kind="autologous", product=DEMO_PRODUCT,
                         treating_site=HOSPITAL, mrn=mrn, collection_site=HOSPITAL).result.answer["coi"]
     out = JourneyResult(coi)
     # fresh apheresis material keeps 72 h from collection (3 h after labelling, below)
@@ -116,6 +129,9 @@ def run_autologous_journey(
     began = time.now
     for stage, after in MANUFACTURING_STAGES:
         s.quality.record_step(time.at(*tech, after=after), coi=coi, lot="LOT-1", stage=stage)
+        if stage == "transduction":  # a CPP and a CQA, judged against the specification pinned to the lot
+            s.products.record_parameter(time.at(*tech), coi=coi, lot="LOT-1", parameter="moi", value=3)
+    s.products.record_parameter(time.at(*tech), coi=coi, lot="LOT-1", parameter="vcn", value=2.4)
     filled = s.quality.fill(time.at(*tech, after=timedelta(hours=4)), coi=coi, lot="LOT-1",
                             outputs=[{"kind": "final_product_bag", "spec": {
                                 "min_celsius": -196, "max_celsius": -150, "qc_required": ["sterility"],
@@ -125,7 +141,8 @@ def run_autologous_journey(
     out.extra.update(lot="LOT-1", manufacturing_days=round((time.now - began) / timedelta(days=1), 1))
     out.units.update(final_product=product, spare_product=spare)
     s.quality.record_qc(time.at(*tech, after=timedelta(days=5)), unit_id=product, test="sterility",
-                        result="pass")
+                        result="pass", value="negative")
+    s.quality.record_qc(time.at(*tech), unit_id=product, test="viability", result="pass", value=92, uom="%")
     excursion = s.units.state(bag).excursions[0].id
     s.quality.assess_excursion(time.at("qa", FACTORY), unit_id=bag, excursion_id=excursion, decision="use",
                                rationale="5 minutes at 9.5 °C before processing: within validated limits",
@@ -165,6 +182,21 @@ def sign_off_review(services: Services, ctx: Context, coi: str, *, user: str = "
     return services.quality.sign_off_review(
         ctx, coi=coi, exceptions=listed, lot=lot, comment=comment,
         signoff=services.identity.signoff(user_id=user, password=password, meaning="reviewed"))
+
+def approve_demo_spec(services: Services, at: datetime, *, password: str = DEMO_PASSWORD) -> None:
+    """The demo product's specification in force: defined by ``qa-lead`` and approved by ``qa``
+    an hour before ``at``, unless a version is in force already (``ledger demo`` run again)."""
+    if services.products.state(DEMO_PRODUCT).in_force is not None:
+        return
+    version = services.products.state(DEMO_PRODUCT).latest + 1
+    when = [_iso(at - timedelta(minutes=m)) for m in (90, 60)]
+    services.products.define_spec(Context(actor="qa-lead", site=FACTORY, occurred_at=when[0], may_backfill=True,
+                                          backfill_reason="demo journey"),
+                                  product=DEMO_PRODUCT, version=version, **DEMO_SPEC)
+    services.products.approve_spec(Context(actor="qa", site=FACTORY, occurred_at=when[1], may_backfill=True,
+                                           backfill_reason="demo journey"), product=DEMO_PRODUCT, version=version,
+                                   signoff=services.identity.signoff(user_id="qa", password=password,
+                                                                     meaning="approved"))
 
 
 def _ship(s: Services, time: Timeline, unit: UUID, shipper: UUID, sender: tuple[str, str],

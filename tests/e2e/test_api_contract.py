@@ -13,7 +13,9 @@ from ledger.domain.spec import MEANINGS
 from ledger.services.cases import CaseService
 from ledger.services.commands import Data
 from ledger.services.commands import command as command_for
+from ledger.services.products import ProductService
 from ledger.services.quality import QualityService
+from ledger.services.review import ReviewService
 from ledger.services.units import UnitService
 from ledger.store.records import Receipt
 
@@ -52,7 +54,7 @@ def test_an_impossible_temperature_is_refused_at_the_door(client, login):
 
 def test_every_command_is_a_named_service_method_of_its_event_type():
     """Commands are declared on their service methods: a lambda cannot be one."""
-    services = {CaseService, UnitService, QualityService}
+    services = {CaseService, UnitService, QualityService, ReviewService, ProductService}
     for name, command in COMMANDS.items():
         assert command.event.__name__ == name
         assert command.method.__name__ != "<lambda>", name

@@ -64,6 +64,9 @@ EVENT_BODIES = {
     "InformationalAcknowledged": ({"exception_ids": [NO_EXCEPTION]}, {}),
     "DeviationOpened": ({"deviation_id": "DEV-M", "title": "t"}, {}),
     "DeviationClosed": ({"deviation_id": "DEV-NONE", "capa": "C", "outcome": "o"}, {}),
+    "ProductSpecDefined": ({"product": "no-product", "version": 2}, {}),
+    "ProductSpecApproved": ({"product": "no-product", "version": 1}, {}),
+    "ProcessParameterRecorded": ({"lot": "L1", "parameter": "moi", "value": 1}, {"coi": NO_COI}),
 }
 
 EVENT_ALLOWED = {
@@ -100,6 +103,9 @@ EVENT_ALLOWED = {
     "ExceptionDispositioned": {"qa"},
     "InformationalAcknowledged": {"qa"},
     "DeviationOpened": {"qa"},
+    "ProductSpecDefined": {"qa"},
+    "ProductSpecApproved": {"qa"},
+    "ProcessParameterRecorded": {"operator", "integrator"},
     "DeviationClosed": {"qa"},
 }
 
@@ -125,6 +131,10 @@ ROUTES = {
     ("POST", "/v1/deviations"): ({"qa"}, {"deviation_id": "DEV-R", "title": "t"}),
     ("POST", "/v1/deviations/{deviation_id}/close"): ({"qa"}, {"capa": "C", "outcome": "o"}),
     ("GET", "/v1/deviations/{deviation_id}"): ({"admin", "qa", "auditor", "clinician"}, None),
+    ("POST", "/v1/products/{product}/specs"): ({"qa"}, {"version": 2}),
+    ("POST", "/v1/products/{product}/specs/{version}/approve"): ({"qa"}, {}),
+    ("GET", "/v1/products/{product}/specs"): (READERS, None),
+    ("GET", "/v1/products/{product}/specs/{version}"): (READERS, None),
     ("GET", "/v1/cases/{coi}/dossier"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("GET", "/v1/cases/{coi}/release-summary"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("POST", "/v1/cases/{coi}/review-signoff"): ({"qa"}, {"exceptions": []}),
@@ -175,7 +185,7 @@ def concrete(path: str) -> str:
     return (path.replace("{coi}", NO_COI).replace("{unit_id}", NO_UNIT).replace("{fmt}", "png")
             .replace("{user_id}", "nobody").replace("{device_id}", "no-device").replace("{key_id}", "0" * 16)
             .replace("{token_id}", "tok-" + "0" * 16).replace("{exception_id}", NO_EXCEPTION)
-            .replace("{deviation_id}", "DEV-NONE"))
+            .replace("{deviation_id}", "DEV-NONE").replace("{product}", "no-product").replace("{version}", "1"))
 
 
 @pytest.fixture

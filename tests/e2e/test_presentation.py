@@ -230,7 +230,8 @@ def test_genealogy_states_follow_the_events_with_samples_and_packing(client, log
     sample = UUID(services.quality.derive(tech, coi=journey.coi, inputs=[spare], process="QC sampling",
                                           consumed=False, outputs=[{"kind": "sample"}])
                   .result.answer["outputs"][0]["unit_id"])
-    services.quality.record_qc(tech, unit_id=spare, test="sterility", result="fail", sample_id=sample)
+    services.quality.record_qc(tech, unit_id=spare, test="sterility", result="fail", value="positive",
+                               sample_id=sample)  # the demo spec judges sterility: a value is due
     _caught_up(client)
     graph = client.get(f"/v1/cases/{journey.coi}/genealogy", headers=login("auditor")).json()
     status = {n["id"]: n["status"] for n in graph["nodes"]}

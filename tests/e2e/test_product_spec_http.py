@@ -178,3 +178,19 @@ def test_release_allowed_when_every_result_is_within_the_pinned_spec(api, client
     api.sign_off(coi)  # QA's review sign-off precedes every release
     api.event("qa", "ProductReleased", {}, unit_id=product, sign="released")
     assert exceptions(client, login, coi) == []
+
+
+def test_the_demo_product_has_an_approved_spec_pinned_to_its_lot(client, login):
+    from ledger.services.journeys import DEMO_PRODUCT, run_autologous_journey
+
+    services = client.app.state.container.services
+    journey = run_autologous_journey(services)
+    spec = client.get(f"/v1/products/{DEMO_PRODUCT}/specs", headers=login("tech")).json()
+    assert spec["in_force"] == 1
+    assert (spec["versions"][0]["defined_by"], spec["versions"][0]["approved_by"]) == ("qa-lead", "qa")
+    lot = services.reads().unit(journey.units["lot"])
+    assert lot.spec_version == 1 and [p.within_limits for p in lot.parameters] == [True, True]
+    assert services.reads().unit(journey.units["final_product"]).released
+    again = run_autologous_journey(services, mrn="MRN-0042-7782")  # the spec in force is kept
+    assert services.products.state(DEMO_PRODUCT).latest == 1
+    assert services.reads().unit(again.units["lot"]).spec_version == 1
