@@ -21,6 +21,7 @@ from ledger.timefmt import utc_now
 from ..commands import REQUEST_MODELS
 from ..deps import AuditReader, ContainerDep, IdempotencyKey, MinPosition, PrincipalDep, Scope, case_in_scope, fresh
 from ..requests import BackfillReason, EsignInput, Ident
+from ..responses import ReleaseSummary
 from ..schemas import PROBLEMS, AppendResponse, append_response
 from .events import run_command
 
@@ -49,9 +50,7 @@ def sign_off(coi: str, body: SignOffRequest, principal: PrincipalDep, container:
 
 
 @router.get("/{coi}/release-summary", summary="Review and release of a case (JSON), or its printable certificate",
-            responses={200: {"content": {"application/json": {"schema": {
-                "type": "object", "description": "lots, products, spec results, exceptions, signatures, figures"}},
-                "application/pdf": {}}}})
+            response_model=ReleaseSummary, responses={200: {"content": {"application/pdf": {}}}})
 def summary(coi: str, principal: AuditReader, scope: Scope, container: ContainerDep,
             format: Literal["json", "pdf"] = "json",  # noqa: A002 - the documented name
             min_position: MinPosition = None) -> Response:
@@ -67,4 +66,5 @@ def summary(coi: str, principal: AuditReader, scope: Scope, container: Container
 
         return Response(render_certificate(found), media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="release-{coi}.pdf"'})
-    return Response(json.dumps(found, ensure_ascii=False).encode("utf-8"), media_type="application/json")
+    return Response(json.dumps(ReleaseSummary.model_validate(found).model_dump(mode="json"), ensure_ascii=False)
+                    .encode("utf-8"), media_type="application/json")
