@@ -300,3 +300,34 @@ class Alive(BaseModel):
 class Ready(BaseModel):
     status: Literal["ready"]
     log_position: int = Field(description="the newest position of the global log")
+
+
+class ReleaseReviewState(Open):
+    signed_off: bool
+    current: bool = Field(description="the latest sign-off lists the family's exceptions as they are now")
+    blocking: int = Field(description="open COI-critical and GMP exceptions of the family")
+    latest: dict[str, Any] | None = Field(description="the latest sign-off: event_id, at, signer, printed_name, lot")
+    sign_off_list: list[dict[str, Any]] = Field(
+        description="what a sign-off lists now: exception_id, event_hash, state, classification")
+
+
+class ReleaseSummary(Open):
+    """``GET /v1/cases/{coi}/release-summary``: a case's review and release, read from the ledger
+    (see docs/API.md, "Review sign-off and release")."""
+
+    coi: str
+    role: str | None
+    kind: str | None
+    product: str | None
+    status: str
+    generated_at: str
+    donor_cois: list[str] = Field(description="for an allogeneic patient: the donor cases of its doses")
+    lots: list[dict[str, Any]]
+    products: list[dict[str, Any]] = Field(description="final products with QC (and its signatures) and release")
+    spec_results: list[dict[str, Any]]
+    exceptions: list[dict[str, Any]]
+    deviations: list[str]
+    review: ReleaseReviewState
+    signatures: list[dict[str, Any]] = Field(description="every e-signature: printed name, time, meaning, event")
+    figures: dict[str, float | None] = Field(description=(
+        "needle_to_needle_days, manufacturing_end_to_signoff_h, manufacturing_end_to_release_h"))
