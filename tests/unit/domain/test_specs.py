@@ -248,8 +248,8 @@ def test_signed_types_need_their_meaning_from_the_spec() -> None:
                                 "ProductInfused": "administered", "AuditTrailReviewed": "reviewed",
                                 "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
                                 "AuditLogReviewed": "reviewed", "ExceptionDispositioned": "reviewed",
-                                "DeviationClosed": "approved", "StepWitnessed": "reviewed", "ReviewSignedOff": "reviewed",
-                                "ProductSpecApproved": "approved"}
+                                "DeviationClosed": "approved", "StepWitnessed": "reviewed",
+                                "ReviewSignedOff": "reviewed", "ProductSpecApproved": "approved"}
 
 
 def test_every_spec_declares_its_signature_rule() -> None:
