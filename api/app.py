@@ -30,6 +30,7 @@ from .routes import (
     ledger_info,
     passwords,
     qualification,
+    review_queue,
     scans,
     signing_keys,
     tokens,
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.add_middleware(BodyLimit)  # inside RequestContext, so a 413 is logged and counted too
     app.add_middleware(RequestContext, metrics=metrics)
     for module in (health, auth, passwords, signing_keys, cases, units, events, scans, audit, exceptions, admin,
-                   tokens, ledger_info, dossier_routes, epcis, qualification):
+                   tokens, ledger_info, dossier_routes, epcis, qualification, review_queue):
         app.include_router(module.router)
     app.include_router(portal_router)  # the auditor/QA portal: pages and static files under /portal
     app.middleware("http")(renew_activity)
