@@ -185,7 +185,13 @@ class AuditPage(Open):
 class ReviewException(Open):
     exception_id: str
     kind: str
-    status: str = Field(description="open or resolved")
+    severity: Literal["coi_critical", "gmp", "informational"]
+    state: Literal["open", "dispositioned"] = Field(description="open until QA dispositions it")
+    cleared: bool = Field(description="a later event cleared the condition (it stays open until dispositioned)")
+    classification: Literal["no_impact", "deviation", "product_impact"] | None = None
+    deviation_id: str | None = None
+    dispositioned_event_id: str | None = None
+    opened_hash: str | None = Field(None, description="hash of the opening event, which a disposition signs")
     coi: str | None = None
     unit_id: str | None = None
     subject: str | None = None

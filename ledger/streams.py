@@ -41,7 +41,12 @@ def lot_stream(coi: str, lot: str) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"lot:{coi}:{lot}")
 
 
+def deviation_stream(deviation_id: str) -> UUID:
+    """A deviation's stream: opened and closed by QA (``DeviationOpened``, ``DeviationClosed``)."""
+    return uuid5(LEDGER_NAMESPACE, f"deviation:{deviation_id}")
+
+
 def ledger_stream(name: str) -> UUID:
     """A stream of the ledger's own operation (``settings``, ``sealing-keys``, ``sign-in``,
-    ``log-reviews``)."""
+    ``log-reviews``, ``review``: dispositions of exceptions without a case)."""
     return uuid5(LEDGER_NAMESPACE, f"ledger:{name}")

@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ledger.domain.exceptions import TIMED
+
 from .common import micros, rows, sql, utc_text
 
-HANDOVER_LIMIT = timedelta(hours=2)  # a handover offered and not taken for longer is a custody gap
-DELIVERY_SLA = timedelta(hours=48)  # a shipment not delivered within this is overdue
+HANDOVER_LIMIT = TIMED["overdue_handoff"]  # a handover offered and not taken for longer is a custody gap
+DELIVERY_SLA = TIMED["overdue_delivery"]  # a shipment not delivered within this is overdue
 
 
 def _gap(kind: str, start: str, end: str | None, seconds: float, events: list[str | None],

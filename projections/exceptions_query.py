@@ -15,25 +15,35 @@ from .scope_query import EVERYTHING, ReadScope
 MAX_LIST = 1000
 
 TIMED = """(kind NOT IN ('overdue_handoff', 'overdue_delivery')
- OR (kind = 'overdue_handoff' AND ((status = 'open' AND opened_at < :hc)
-                                   OR (status = 'resolved' AND duration_s > :hs)))
- OR (kind = 'overdue_delivery' AND ((status = 'open' AND opened_at < :dc)
-                                    OR (status = 'resolved' AND duration_s > :ds))))"""
+ OR (kind = 'overdue_handoff' AND ((cleared = FALSE AND opened_at < :hc)
+                                   OR (cleared = TRUE AND duration_s > :hs)))
+ OR (kind = 'overdue_delivery' AND ((cleared = FALSE AND opened_at < :dc)
+                                    OR (cleared = TRUE AND duration_s > :ds))))"""
+STATES = ("open", "dispositioned", "all")
+SEVERITIES = ("coi_critical", "gmp", "informational")
+COLUMNS = ("exception_id, kind, severity, state, cleared, classification, deviation_id, dispositioned_event_id, "
+           "coi, unit_id, subject, opened_at, opened_hash, event_ids, detail, resolved_at, resolved_event_id, "
+           "duration_s")
 
 
-def exceptions(conn: Connection, *, coi: str | None = None, status: str = "open",
+def exceptions(conn: Connection, *, coi: str | None = None, state: str = "open", severity: str | None = None,
                now: datetime | str, handover_limit: timedelta = HANDOVER_LIMIT,
                delivery_sla: timedelta = DELIVERY_SLA, limit: int = MAX_LIST,
                scope: ReadScope = EVERYTHING) -> list[dict[str, Any]]:
-    """Exceptions in ``scope``, in log order; ``status`` is ``open``, ``resolved`` or ``all``. Each::
+    """Exceptions in ``scope``, in log order; ``state`` is ``open`` (not yet dispositioned by QA),
+    ``dispositioned`` or ``all``; ``severity`` one of ``SEVERITIES`` or None for all. Each::
 
-        {exception_id, kind, status, coi, unit_id, subject, opened_at, event_ids: [...],
+        {exception_id, kind, severity, state, cleared, classification, deviation_id,
+         dispositioned_event_id, coi, unit_id, subject, opened_at, opened_hash, event_ids: [...],
          detail, resolved_at, resolved_event_id, duration_s, age_s}
 
-    ``age_s``: seconds from opening to ``now`` for an open exception, else None.
+    ``resolved_*`` and ``duration_s`` tell when a later event cleared it (``cleared``), which
+    does not close it; ``age_s``: seconds from opening to ``now`` while open, else None.
     """
-    if status not in ("open", "resolved", "all"):
-        raise ValueError("status is open, resolved or all")
+    if state not in STATES:
+        raise ValueError("state is open, dispositioned or all")
+    if severity is not None and severity not in SEVERITIES:
+        raise ValueError("severity is coi_critical, gmp or informational")
     moment = micros(utc_text(now))
     params: dict[str, Any] = {
         "hc": _before(moment, handover_limit), "dc": _before(moment, delivery_sla),
@@ -44,21 +54,24 @@ def exceptions(conn: Connection, *, coi: str | None = None, status: str = "open"
     if coi is not None:
         where.append("coi = :coi")
         params["coi"] = coi
-    if status != "all":
-        where.append("status = :status")
-        params["status"] = status
+    if state != "all":
+        where.append("state = :state")
+        params["state"] = state
+    if severity is not None:
+        where.append("severity = :severity")
+        params["severity"] = severity
     if not scope.everything:
         condition, more = scope.rows("coi", "unit_id")
         where.append(condition)
         params.update(more)
     found = rows(conn.execute(sql(
-        "SELECT exception_id, kind, status, coi, unit_id, subject, opened_at, event_ids, detail, "
-        "resolved_at, resolved_event_id, duration_s FROM review_exceptions "
+        f"SELECT {COLUMNS} FROM review_exceptions "  # noqa: S608 - fixed column names
         f"WHERE {' AND '.join(where)} ORDER BY opened_position, exception_id LIMIT :n"), params))
     for row in found:
         row["event_ids"] = loads(row["event_ids"])
+        row["cleared"] = bool(row["cleared"])
         row["age_s"] = ((moment - micros(row["opened_at"])) // 1_000_000
-                        if row["status"] == "open" else None)
+                        if row["state"] == "open" else None)
     return found
 
 

@@ -25,9 +25,10 @@ is ``open`` (not yet dispositioned, whether or not cleared), counted by severity
 ``due`` is the earliest expiry of the case's final products not yet released, infused or disposed.
 
 Figures (``case_figures``): ``needle_to_needle_days`` first collection -> infusion (-> ``now`` while
-not infused; patient cases with a collection of their own, so not a donor case nor an allogeneic patient), ``manufacturing_end_to_signoff_h`` first final product labelled -> latest review
-sign-off, ``manufacturing_end_to_release_h`` -> first release; and their distribution over every
-row the filters select (all pages): n, min, median, p90 (nearest rank), max.
+not infused; patient cases with a collection of their own, so not a donor case nor an allogeneic
+patient), ``manufacturing_end_to_signoff_h`` first final product labelled -> latest review sign-off,
+``manufacturing_end_to_release_h`` -> first release; and their distribution over every row the
+filters select (all pages): n, min, median, p90 (nearest rank), max.
 """
 
 from __future__ import annotations
@@ -218,7 +219,8 @@ def review_queue(conn: Connection, *, now: datetime | str, stage: str | None = N
             "due": case["due"],
             **{k: case[k] for k in ("collected_at", "manufactured_at", "signed_off_at", "released_at", "infused_at")},
         }
-        row["figures"] = case_figures(collected_at=case["collected_at"] if case["kind"] != "donor" else None, manufactured_at=case["manufactured_at"],
+        own_collection = case["collected_at"] if case["kind"] != "donor" else None
+        row["figures"] = case_figures(collected_at=own_collection, manufactured_at=case["manufactured_at"],
                                       signed_off_at=case["signed_off_at"], released_at=case["released_at"],
                                       infused_at=case["infused_at"], now=moment)
         if severity is not None and not opened[severity]:

@@ -90,7 +90,7 @@ def load_case(container: Container, principal: Principal, coi: str) -> dict[str,
                 "conditions": conditions, "chart": chart.build(conditions) if conditions else None,
             })
         doses = _doses(conn, case, scope)
-        review = (exceptions(conn, coi=coi, status="all", now=now, handover_limit=HANDOVER_LIMIT, scope=scope)
+        review = (exceptions(conn, coi=coi, state="all", now=now, handover_limit=HANDOVER_LIMIT, scope=scope)
                   if audit else None)
     labels = {n["id"]: n["label"] for n in genealogy["nodes"] if n["type"] == "unit" and n["label"]}
     # The trail's ``detail`` (raw event data) is never shown: what/why/changes say it in words.

@@ -17,6 +17,11 @@ EXCEPTION_KINDS = {
     "excursion_unassessed": "Temperature excursion to assess",
     "excursion_discarded": "Excursion assessed: discard",
     "scan_mismatch": "Scan mismatch",
+    "scan_unknown": "Scan of an unknown label",
+    "scan_wrong_step": "Scan with the wrong purpose",
+    "scan_expired": "Scan of an expired unit",
+    "spec_out_of_limits": "Result out of specification",
+    "witness_missing": "Witness missing",
     "operation_refused": "Operation refused",
     "event_corrected": "Record corrected",
     "correction_pending": "Correction awaiting QA approval",
@@ -27,6 +32,8 @@ EXCEPTION_KINDS = {
     "overdue_handoff": "Handover not acknowledged in time",
     "overdue_delivery": "Delivery overdue",
 }
+
+SEVERITIES = {"coi_critical": "COI-critical", "gmp": "GMP", "informational": "Informational"}
 
 GAP_KINDS = {
     "handover_gap": "Handover acknowledged late: no confirmed holder",
@@ -80,4 +87,5 @@ def install(env: Environment) -> None:
     env.filters.update(kind=kind_label, when=when, duration=duration, celsius=celsius,
                        seconds_between=seconds_between,
                        exception_kind=lambda k: EXCEPTION_KINDS.get(k, str(k).replace("_", " ")),
+                       severity=lambda s: SEVERITIES.get(s, str(s)),
                        gap_kind=lambda k: GAP_KINDS.get(k, str(k).replace("_", " ")))

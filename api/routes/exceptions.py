@@ -21,10 +21,11 @@ router = APIRouter(prefix="/v1", tags=["exceptions"], responses=PROBLEMS)
             response_model=list[ReviewException])
 def review(principal: AuditReader, scope: Scope, container: ContainerDep,
            coi: Annotated[str | None, Query(max_length=32)] = None,
-           status: Literal["open", "resolved", "all"] = "open",
+           state: Literal["open", "dispositioned", "all"] = "open",
+           severity: Literal["coi_critical", "gmp", "informational"] | None = None,
            handover_hours: Annotated[float, Query(gt=0, le=720)] = 2.0,
            min_position: MinPosition = None) -> list[dict[str, Any]]:
     fresh(container, min_position)
     with container.engine.connect() as conn:
-        return exceptions(conn, coi=coi, status=status, now=utc_now(), handover_limit=timedelta(hours=handover_hours),
-                          scope=scope)
+        return exceptions(conn, coi=coi, state=state, severity=severity, now=utc_now(),
+                          handover_limit=timedelta(hours=handover_hours), scope=scope)

@@ -26,6 +26,7 @@ from ..domain.events_unit import (
     UnitLabelled,
     UnpackedFrom,
 )
+from ..domain.exceptions import COI_CRITICAL_PURPOSES
 from ..domain.identifiers import issue_unit_label, patient_pseudonym, purpose_key, scan_digest
 from ..domain.unit import UnitState
 from ..streams import case_stream, unit_stream
@@ -36,7 +37,6 @@ from .steps import Commands
 
 R = TypeVar("R")
 # Steps where a wrong bag or a wrong patient must be stopped, not just noted.
-COI_CRITICAL_PURPOSES = frozenset({"collection", "release", "infusion"})
 
 
 class Spec(Data):

@@ -147,7 +147,8 @@ def test_required_meanings() -> None:
     assert REQUIRED_MEANING == {"ProductReleased": "released", "ExcursionAssessed": "assessed",
                                 "ProductInfused": "administered", "AuditTrailReviewed": "reviewed",
                                 "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
-                                "AuditLogReviewed": "reviewed"}
+                                "AuditLogReviewed": "reviewed", "ExceptionDispositioned": "reviewed",
+                                "DeviationClosed": "approved"}
 
 
 def test_require_esign_checks(staffed: Ledger) -> None:

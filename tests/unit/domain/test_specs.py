@@ -133,6 +133,18 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "TokenRevoked": ({"token_id": "tok-00112233aabbccdd", "principal": "mes", "kind": "integrator",
                       "expires_at": None, "label": None, "reason": "rotated"},
                      "integrator token tok-00112233aabbccdd of mes revoked"),
+    "ExceptionDispositioned": ({"exception_id": "qc_failed:00000000-0000-0000-0000-000000000001",
+                                "event_hash": "a" * 64, "classification": "deviation", "comment": "retested",
+                                "deviation_id": "DEV-1"},
+                               "exception qc_failed:00000000-0000-0000-0000-000000000001 dispositioned deviation "
+                               "(deviation DEV-1): retested"),
+    "InformationalAcknowledged": ({"exception_ids": ["scan_unknown:00000000-0000-0000-0000-000000000002"],
+                                   "comment": None}, "1 informational exception(s) acknowledged"),
+    "DeviationOpened": ({"deviation_id": "DEV-1", "title": "sterility retest", "coi": COI,
+                         "exception_ids": ["qc_failed:00000000-0000-0000-0000-000000000001"]},
+                        "deviation DEV-1 opened: sterility retest (1 exception(s))"),
+    "DeviationClosed": ({"deviation_id": "DEV-1", "capa": "CAPA-7", "outcome": "root cause fixed"},
+                        "deviation DEV-1 closed, CAPA CAPA-7: root cause fixed"),
 }
 
 
@@ -216,7 +228,8 @@ def test_signed_types_need_their_meaning_from_the_spec() -> None:
     assert REQUIRED_MEANING == {"ProductReleased": "released", "ExcursionAssessed": "assessed",
                                 "ProductInfused": "administered", "AuditTrailReviewed": "reviewed",
                                 "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
-                                "AuditLogReviewed": "reviewed"}
+                                "AuditLogReviewed": "reviewed", "ExceptionDispositioned": "reviewed",
+                                "DeviationClosed": "approved"}
 
 
 def test_every_spec_declares_its_signature_rule() -> None:
