@@ -18,7 +18,8 @@ from .common import loads, rows, sql
 FACT_TYPES = ("QCResultRecorded", "ProductReleased")
 
 ANCESTRY = """
-WITH RECURSIVE up(node) AS (SELECT :dose UNION SELECT e.src FROM genealogy_edges e JOIN up ON e.dst = up.node
+WITH RECURSIVE up(node) AS (SELECT node_id FROM genealogy_nodes WHERE node_id = :dose
+                            UNION SELECT e.src FROM genealogy_edges e JOIN up ON e.dst = up.node
                             WHERE e.relation = 'derived')
 SELECT n.node_id, n.node_type, n.kind, n.label FROM genealogy_nodes n JOIN up ON n.node_id = up.node
 WHERE n.node_type IN ('unit', 'lot')
