@@ -106,6 +106,7 @@ ROUTES = {
     ("GET", "/v1/units/{unit_id}/conditions"): (READERS, None),
     ("GET", "/v1/audit-trail"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("GET", "/v1/exceptions"): ({"admin", "qa", "auditor", "clinician"}, None),
+    ("GET", "/v1/review-queue"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("GET", "/v1/cases/{coi}/dossier"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("POST", "/v1/epcis/capture"): ({"integrator", "operator", "courier", "device"},
                                     {"type": "EPCISDocument", "schemaVersion": "2.0"}),
