@@ -23,6 +23,7 @@ from .routes import (
     audit,
     auth,
     cases,
+    deviations,
     epcis,
     events,
     exceptions,
@@ -30,6 +31,7 @@ from .routes import (
     ledger_info,
     passwords,
     qualification,
+    release,
     review_queue,
     scans,
     signing_keys,
@@ -73,8 +75,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     errors.install(app)
     app.add_middleware(BodyLimit)  # inside RequestContext, so a 413 is logged and counted too
     app.add_middleware(RequestContext, metrics=metrics)
-    for module in (health, auth, passwords, signing_keys, cases, units, events, scans, audit, exceptions, admin,
-                   tokens, ledger_info, dossier_routes, epcis, qualification, review_queue):
+    for module in (health, auth, passwords, signing_keys, cases, units, events, scans, audit, exceptions, deviations,
+                   admin, tokens, ledger_info, dossier_routes, epcis, qualification, release, review_queue):
         app.include_router(module.router)
     app.include_router(portal_router)  # the auditor/QA portal: pages and static files under /portal
     app.middleware("http")(renew_activity)

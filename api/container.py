@@ -14,6 +14,7 @@ from ledger.domain.credentials import DEFAULT_PARAMS, FAST_TEST_PARAMS
 from ledger.domain.identifiers import purpose_key
 from ledger.services import Services, build_services
 from ledger.services.access import TokenPolicy
+from ledger.services.review import EventStreams
 from ledger.services.scope import CaseUnits
 from ledger.services.sign_in_throttle import SignInThrottle
 from ledger.services.token_store import TokenStore
@@ -23,6 +24,7 @@ from ledger.store.application import Ledger
 from projections.checkpoints import CheckpointPublisher
 from projections.custody_query import units_of_case
 from projections.db import make_engine
+from projections.exceptions_query import stream_of_event
 from projections.merkle_log import MerkleLog
 from projections.read_models import all_projections
 from projections.runner import ProjectionRunner
@@ -83,6 +85,19 @@ def case_units_reader(ledger: Ledger, engine: Engine, runner: ProjectionRunner) 
     return case_units
 
 
+def event_streams_reader(ledger: Ledger, engine: Engine, runner: ProjectionRunner) -> EventStreams:
+    """An event's stream, by event id, from the audit trail read model once it has applied the log
+    so far (the exception being reviewed is located by the event that opened it)."""
+
+    def event_streams(event_id: str) -> UUID | None:
+        runner.wait_for(ledger.last_position())
+        with engine.connect() as conn:
+            stream = stream_of_event(conn, event_id)
+        return None if stream is None else UUID(stream)
+
+    return event_streams
+
+
 def build_container(settings: Settings) -> Container:
     if settings.dev_mode:
         migrations.upgrade(settings.database)  # first start of the embedded default
@@ -101,6 +116,7 @@ def build_container(settings: Settings) -> Container:
                                 account_limits=settings.sign_in_account_limits,
                                 key=purpose_key(master_secret, "sign-in")),
         case_units=case_units_reader(ledger, engine, runner),
+        event_streams=event_streams_reader(ledger, engine, runner),
         backfill_tolerance=timedelta(hours=settings.backfill_hours),
         required_training=settings.required_training,
     )

@@ -75,5 +75,11 @@ def exceptions(conn: Connection, *, coi: str | None = None, state: str = "open",
     return found
 
 
+def stream_of_event(conn: Connection, event_id: str) -> str | None:
+    """The stream an event was appended to (from the audit trail), None for an unknown id."""
+    row = conn.execute(sql("SELECT stream FROM audit_trail WHERE event_id = :e"), {"e": event_id}).first()
+    return None if row is None else str(row[0])
+
+
 def _before(moment_us: int, span: timedelta) -> str:
     return from_micros(moment_us - span // timedelta(microseconds=1))

@@ -3,10 +3,12 @@
 ``dispositioned_event_id`` and ``opened_hash`` (the opening event's hash, which a disposition
 signs).
 
-What raises, clears and dispositions an exception changed with this revision (a later event
-only clears; wrong-purpose and unknown scans are informational; a refused scan raises one
-exception), so the read models are emptied with their tracking, as in 0007: the follower
-rebuilds them from the log at the next start (the events themselves are untouched).
+Rows written before are filled in place: ``severity`` from the kind (``ledger.domain.exceptions``),
+``cleared`` where the old model had ``resolved`` them, ``state`` ``open`` (nothing was ever
+dispositioned: before this revision no exception closed by QA's decision), ``opened_hash`` from
+the opening event as stored in the log. The rules also changed for some past events (QA's
+excursion assessment and correction approval now disposition; a refused scan raises only its
+refusal): ``ledger projections rebuild`` applies the new rules to the whole log.
 
 Revision ID: 0009_exc
 Revises: 0008
@@ -19,13 +21,15 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-READ_MODEL_TABLES = (
-    "stream_directory", "cases", "genealogy_nodes", "genealogy_edges", "custody_units", "custody_intervals",
-    "custody_transfers", "custody_shipments", "condition_units", "condition_packing", "condition_uploads",
-    "excursions", "audit_trail", "audit_links", "review_exceptions", "unit_identifiers", "scope_sites",
-    "scope_units")
-READ_MODEL_TRACKING = ("read_models", "cases", "genealogy", "custody", "conditions", "audit_trail", "exceptions",
-                       "unit_identifiers", "read_scope")
+# The kinds that existed before this revision and their severity (``ledger.domain.exceptions``),
+# frozen here as a migration must be.
+SEVERITY = {
+    "operation_refused": "coi_critical", "scan_mismatch": "coi_critical", "excursion_unassessed": "gmp",
+    "excursion_discarded": "gmp", "qc_failed": "gmp", "quarantine": "gmp", "correction_pending": "gmp",
+    "event_corrected": "gmp", "scan_expired": "gmp", "overdue_handoff": "gmp", "overdue_delivery": "gmp",
+    "scan_unknown": "informational", "scan_wrong_step": "informational", "access_denied_burst": "informational",
+    "account_locked": "informational",
+}
 COLUMNS = (
     ("severity", "VARCHAR(16) NOT NULL DEFAULT 'gmp'"),
     ("state", "VARCHAR(16) NOT NULL DEFAULT 'open'"),
@@ -42,10 +46,15 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE review_exceptions ADD COLUMN {name} {kind}")
     op.execute("CREATE INDEX ix_exceptions_state ON review_exceptions (state, severity, opened_position)")
     op.execute("CREATE INDEX ix_exceptions_coi_state ON review_exceptions (coi, state, opened_position)")
-    for table in READ_MODEL_TABLES:
-        op.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-    names = ", ".join(f"'{name}'" for name in READ_MODEL_TRACKING)
-    op.execute(f"DELETE FROM projection_tracking WHERE name IN ({names})")  # noqa: S608
+    cases = " ".join(f"WHEN '{kind}' THEN '{severity}'" for kind, severity in SEVERITY.items())
+    op.execute(f"UPDATE review_exceptions SET severity = CASE kind {cases} ELSE 'gmp' END, "  # noqa: S608
+               "cleared = (status = 'resolved')")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("UPDATE review_exceptions SET opened_hash = (SELECT json_extract(CAST(e.state AS TEXT), '$.hash') "
+                   "FROM stored_events e WHERE e.rowid = review_exceptions.opened_position)")
+    else:
+        op.execute("UPDATE review_exceptions r SET opened_hash = convert_from(e.state, 'UTF8')::jsonb ->> 'hash' "
+                   "FROM ledger_events e WHERE e.notification_id = r.opened_position")
 
 
 def downgrade() -> None:

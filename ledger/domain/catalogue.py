@@ -15,6 +15,7 @@ from .events_ledger import LEDGER_EVENTS, LEDGER_SPECS
 from .events_qualification import QUALIFICATION_EVENTS, QUALIFICATION_SPECS
 from .events_quality import QUALITY_EVENTS, QUALITY_SPECS
 from .events_registry import REGISTRY_EVENTS, REGISTRY_SPECS
+from .events_release import RELEASE_EVENTS, RELEASE_SPECS
 from .events_review import REVIEW_EVENTS, REVIEW_SPECS
 from .events_unit import UNIT_EVENTS, UNIT_SPECS
 from .spec import EventSpec
@@ -29,12 +30,14 @@ DOMAIN_EVENTS: dict[str, type[EventData]] = {
     **LEDGER_EVENTS,
     **QUALIFICATION_EVENTS,
     **REVIEW_EVENTS,
+    **RELEASE_EVENTS,
 }
 
 
 SPECS: dict[str, EventSpec[Any]] = {
     spec.type: spec for spec in (*KEY_SPECS, *CASE_SPECS, *UNIT_SPECS, *QUALITY_SPECS, *REGISTRY_SPECS,
-                                    *ACCESS_SPECS, *LEDGER_SPECS, *QUALIFICATION_SPECS, *REVIEW_SPECS)
+                                    *ACCESS_SPECS, *LEDGER_SPECS, *QUALIFICATION_SPECS, *REVIEW_SPECS,
+                                    *RELEASE_SPECS)
 }
 """Every event type's spec, by type name (a test keeps it equal to ``DOMAIN_EVENTS``)."""
 

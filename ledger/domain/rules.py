@@ -88,8 +88,26 @@ CORRECTIONS = {
     "CORRECTION_SELF_APPROVAL": "a correction of GMP-critical facts is approved by someone other than its corrector",
 }
 
+RELEASE = {
+    "REVIEW_INCOMPLETE": "a review is signed off only when no COI-critical or GMP exception of the family is open",
+    "REVIEW_LIST_STALE": "the exceptions listed for a review sign-off are not the family's now (reload them)",
+    "REVIEW_REQUIRED": "a product is released only after QA's review sign-off of its case",
+    "REVIEW_OUTDATED": "an exception was raised or changed after the latest review sign-off: review and sign again",
+    "EXCEPTION_OPEN": "an exception of the product's family that is COI-critical or GMP is open",
+    "PRODUCT_IMPACT": "an exception of the product's family was dispositioned 'product_impact'",
+}
+
 REVIEWS = {
     "REVIEW_GAP": "a review of the whole audit trail starts at most one position after the reviews so far reached",
+    "UNKNOWN_EXCEPTION": "no exception (of the review by exception) has this id (answered 404)",
+    "ALREADY_DISPOSITIONED": "the exception was already dispositioned by QA",
+    "DEVIATION_REQUIRED": "a disposition classified deviation (or naming one) needs an open deviation's id",
+    "HASH_MISMATCH": "the event hash given is not the hash of the event that opened the exception",
+    "NOT_INFORMATIONAL": "only informational exceptions are acknowledged as a group; others are dispositioned "
+                         "one by one",
+    "DEVIATION_EXISTS": "a deviation with this id was opened before",
+    "DEVIATION_NOT_FOUND": "no deviation has this id (answered 404)",
+    "DEVIATION_CLOSED": "the deviation is closed",
 }
 
 IDENTITY = {
@@ -151,5 +169,5 @@ MALFORMED = {
 
 CODES: dict[str, str] = {
     **CASES, **UNITS, **CONDITIONS, **QUALITY, **MANUFACTURING, **CORRECTIONS, **REVIEWS, **IDENTITY, **ACCESS, **ESIGN,
-    **QUALIFICATION, **MALFORMED,
+    **QUALIFICATION, **MALFORMED, **RELEASE,
 }

@@ -23,6 +23,7 @@ from .identity import IdentityService
 from .operations import OperationsService
 from .qualification import QualificationService
 from .quality import QualityService
+from .review import EventStreams, ReviewService, no_event_streams
 from .scope import CaseUnits, no_units
 from .sign_in_throttle import SignInThrottle
 from .steps import as_step
@@ -38,6 +39,7 @@ class Planned:
     cases: CaseService[Step]
     units: UnitService[Step]
     quality: QualityService[Step]
+    review: ReviewService[Step]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Services:
     cases: CaseService[Outcome]
     units: UnitService[Outcome]
     quality: QualityService[Outcome]
+    review: ReviewService[Outcome]
     identity: IdentityService
     qualification: QualificationService
     access: AccessService
@@ -71,6 +74,7 @@ def build_services(
     case_units: CaseUnits = no_units,
     backfill_tolerance: timedelta = BACKFILL_TOLERANCE,
     required_training: Mapping[str, str] | None = None,
+    event_streams: EventStreams = no_event_streams,
 ) -> Services:
     executor = Executor(ledger, clock, case_units, backfill_tolerance)
     operations = OperationsService(executor)
@@ -84,13 +88,15 @@ def build_services(
         cases=CaseService(executor, master_secret),
         units=UnitService(executor, master_secret),
         quality=QualityService(executor, master_secret),
+        review=ReviewService(executor, event_streams),
         identity=identity,
         qualification=QualificationService(identity),
         access=AccessService(executor, TokenStore(engine), tokens),
         operations=operations,
         plan=Planned(CaseService(executor, master_secret, as_step),
                      UnitService(executor, master_secret, as_step),
-                     QualityService(executor, master_secret, as_step)),
+                     QualityService(executor, master_secret, as_step),
+                     ReviewService(executor, event_streams, as_step)),
     )
 
 

@@ -78,11 +78,11 @@ def unit_view(api: Api, product) -> dict:
 
 
 def exceptions(api: Api, product, position: int) -> dict[str, str]:
-    """The correction exceptions of the case: opening event id -> status."""
+    """The correction exceptions of the case: opening event id -> (kind, state)."""
     answer = api.client.get("/v1/exceptions", headers=api.login("qa"),
-                            params={"coi": product["coi"], "status": "all", "min_position": position})
+                            params={"coi": product["coi"], "state": "all", "min_position": position})
     assert answer.status_code == 200, answer.text
-    return {item["event_ids"][0]: (item["kind"], item["status"]) for item in answer.json()
+    return {item["event_ids"][0]: (item["kind"], item["state"]) for item in answer.json()
             if item["kind"] in ("correction_pending", "event_corrected")}
 
 
@@ -102,7 +102,7 @@ def test_a_qc_result_corrected_fail_to_pass_applies_only_after_another_qa_approv
     stored = api.client.app.state.container.services.reads().envelopes(UUID(approved["stream"]))[-1]
     assert stored["type"] == "CorrectionApproved" and stored["esign"]["meaning"] == "approved"
     assert [q["result"] for q in unit_view(api, product)["qc"]] == ["pass"]
-    assert exceptions(api, product, approved["position"]) == {fix["event_id"]: ("correction_pending", "resolved")}
+    assert exceptions(api, product, approved["position"]) == {fix["event_id"]: ("correction_pending", "dispositioned")}
     review(api, QA2, product, fix["event_id"], expect=409, code="CORRECTION_NOT_PENDING")
     release(api, product)
 
@@ -120,7 +120,7 @@ def test_a_rejected_correction_never_applies(api, product):
     fix = correct(api, "nurse", product, product["qc"], result="pass")
     review(api, "qa", product, fix["event_id"], approve=False, sign=None, expect=409, code="ESIGNATURE_REQUIRED")
     rejected = review(api, "qa", product, fix["event_id"], approve=False, sign="reviewed")
-    assert exceptions(api, product, rejected["position"]) == {fix["event_id"]: ("correction_pending", "resolved")}
+    assert exceptions(api, product, rejected["position"]) == {fix["event_id"]: ("correction_pending", "dispositioned")}
     review(api, QA2, product, fix["event_id"], expect=409, code="CORRECTION_NOT_PENDING")
     assert [q["result"] for q in unit_view(api, product)["qc"]] == ["fail"]
     release(api, product, expect=409, code="QC_FAILED")

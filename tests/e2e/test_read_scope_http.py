@@ -185,7 +185,7 @@ def test_lists_omit_the_cases_of_other_sites(client, login, world):
     # a filter naming a foreign case finds nothing, as for an unknown one
     assert get(client, login, "clinician", "/v1/audit-trail", coi=world.coi_b).json()["items"] == []
     assert get(client, login, "clinician", "/v1/audit-trail", unit_id=str(world.unit_b)).json()["items"] == []
-    assert get(client, login, "clinician", "/v1/exceptions", coi=world.coi_b, status="all").json() == []
+    assert get(client, login, "clinician", "/v1/exceptions", coi=world.coi_b, state="all").json() == []
     assert get(client, login, "clinician", "/v1/cases", treating_site=HOSPITAL_2).json()["items"] == []
     csv = get(client, login, "clinician", "/v1/audit-trail", format="csv").text
     assert world.coi_a in csv and world.coi_b not in csv

@@ -106,7 +106,9 @@ def _answers(engine, ids: dict[str, Any], now) -> dict[str, Any]:
         out["units"] = [genealogy_for_unit(conn, str(u)) for u in units]
         out["custody"] = [custody_timeline(conn, str(u), now=now) for u in units]
         out["conditions"] = [conditions_for_unit(conn, str(u)) for u in units]
-        out["exceptions"] = exceptions(conn, status="all", now=now)
+        out["exceptions"] = exceptions(conn, state="all", now=now)
+        for row in out["exceptions"]:
+            row.pop("opened_hash")  # chained to users' random signing keys, as the audit trail's event_hash
         trail, cursor = [], None
         while True:
             page = audit_trail_page(conn, {}, cursor, 50)

@@ -147,7 +147,7 @@ def test_required_meanings() -> None:
     assert REQUIRED_MEANING == {"ProductReleased": "released", "ExcursionAssessed": "assessed",
                                 "ProductInfused": "administered", "AuditTrailReviewed": "reviewed",
                                 "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
-                                "AuditLogReviewed": "reviewed", "ExceptionDispositioned": "reviewed",
+                                "AuditLogReviewed": "reviewed", "ExceptionDispositioned": "reviewed", "ReviewSignedOff": "reviewed",
                                 "DeviationClosed": "approved"}
 
 

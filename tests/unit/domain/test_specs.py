@@ -145,6 +145,15 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
                         "deviation DEV-1 opened: sterility retest (1 exception(s))"),
     "DeviationClosed": ({"deviation_id": "DEV-1", "capa": "CAPA-7", "outcome": "root cause fixed"},
                         "deviation DEV-1 closed, CAPA CAPA-7: root cause fixed"),
+    "ReviewSignedOff": ({"coi": COI, "exceptions": [
+                            {"exception_id": "scan_wrong_step:00000000-0000-0000-0000-000000000002",
+                             "event_hash": "a" * 64, "state": "open", "classification": None},
+                            {"exception_id": "qc_failed:00000000-0000-0000-0000-000000000001",
+                             "event_hash": "b" * 64, "state": "dispositioned", "classification": "no_impact"}],
+                         "spec_results": [{"name": "viability", "kind": "qc", "value": 92.5, "uom": "percent",
+                                           "verdict": "within"}], "lot": "LOT-1", "comment": "all reviewed"},
+                        f"review of {COI} signed off for lot LOT-1: 2 exception(s) (1 informational open), "
+                        "1 spec result(s): all reviewed"),
 }
 
 
@@ -229,7 +238,7 @@ def test_signed_types_need_their_meaning_from_the_spec() -> None:
                                 "ProductInfused": "administered", "AuditTrailReviewed": "reviewed",
                                 "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
                                 "AuditLogReviewed": "reviewed", "ExceptionDispositioned": "reviewed",
-                                "DeviationClosed": "approved"}
+                                "DeviationClosed": "approved", "ReviewSignedOff": "reviewed"}
 
 
 def test_every_spec_declares_its_signature_rule() -> None:
