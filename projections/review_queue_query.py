@@ -24,9 +24,10 @@ is ``open`` (not yet dispositioned, whether or not cleared), counted by severity
 (overdue handover, delivery) count once they are late at ``now``, as in ``GET /v1/exceptions``.
 ``due`` is the earliest expiry of the case's final products not yet released, infused or disposed.
 
-Figures (``case_figures``): ``needle_to_needle_days`` first collection -> infusion (-> ``now`` while
-not infused; patient cases with a collection of their own, so not a donor case nor an allogeneic
-patient), ``manufacturing_end_to_signoff_h`` first final product labelled -> latest review sign-off,
+Figures (``ledger.domain.release.case_figures``, as in the release summary):
+``needle_to_needle_days`` first collection -> infusion (-> ``now`` while not infused; patient cases
+with a collection of their own, so not a donor case nor an allogeneic patient),
+``manufacturing_end_to_signoff_h`` first final product labelled -> latest review sign-off,
 ``manufacturing_end_to_release_h`` -> first release; and their distribution over every row the
 filters select (all pages): n, min, median, p90 (nearest rank), max.
 """
@@ -43,6 +44,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ledger.domain.release import case_figures
+from ledger.timefmt import parse_utc
+
 from .common import InvalidCursor, from_micros, micros, rows, sql, utc_text
 from .custody_query import DELIVERY_SLA, HANDOVER_LIMIT
 from .exceptions_query import TIMED
@@ -56,20 +60,12 @@ FIGURES = ("needle_to_needle_days", "manufacturing_end_to_signoff_h", "manufactu
 MAX_PAGE = 500
 
 
-def _span(start: str | None, end: str | None, unit: timedelta) -> float | None:
-    if not start or not end:
-        return None
-    return round((micros(end) - micros(start)) / (unit // timedelta(microseconds=1)), 1)
-
-
-def case_figures(*, collected_at: str | None, manufactured_at: str | None, signed_off_at: str | None,
-                 released_at: str | None, infused_at: str | None, now: str) -> dict[str, float | None]:
-    """The case's figures (None where a time is missing); times in the read models' text form."""
-    return {
-        "needle_to_needle_days": _span(collected_at, infused_at or now, timedelta(days=1)),
-        "manufacturing_end_to_signoff_h": _span(manufactured_at, signed_off_at, timedelta(hours=1)),
-        "manufacturing_end_to_release_h": _span(manufactured_at, released_at, timedelta(hours=1)),
-    }
+def figures_of(row: Mapping[str, Any], now: str) -> dict[str, float | None]:
+    """The case's figures, by the release summary's definition (``ledger.domain.release.case_figures``),
+    from the times the queue's read model keeps (text form)."""
+    times = {k: parse_utc(row[k]) if row[k] else None
+             for k in ("collected_at", "infused_at", "manufactured_at", "signed_off_at", "released_at")}
+    return case_figures(**times, now=parse_utc(now))
 
 
 def distribution(values: Iterable[float | None]) -> dict[str, float | int | None]:
@@ -219,10 +215,9 @@ def review_queue(conn: Connection, *, now: datetime | str, stage: str | None = N
             "due": case["due"],
             **{k: case[k] for k in ("collected_at", "manufactured_at", "signed_off_at", "released_at", "infused_at")},
         }
-        own_collection = case["collected_at"] if case["kind"] != "donor" else None
-        row["figures"] = case_figures(collected_at=own_collection, manufactured_at=case["manufactured_at"],
-                                      signed_off_at=case["signed_off_at"], released_at=case["released_at"],
-                                      infused_at=case["infused_at"], now=moment)
+        # a donor's collection starts no patient's needle-to-needle time
+        row["figures"] = figures_of({**case, "collected_at": case["collected_at"] if case["kind"] != "donor" else None},
+                                    moment)
         if severity is not None and not opened[severity]:
             continue
         stages[row["stage"]] += 1

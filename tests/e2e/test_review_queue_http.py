@@ -17,7 +17,7 @@ from uuid import UUID
 import pytest
 
 from ledger.services.executor import Context
-from ledger.services.journeys import DEMO_PASSWORD, FACTORY, HOSPITAL
+from ledger.services.journeys import DEMO_PASSWORD, FACTORY, HOSPITAL, sign_off_review
 
 from .portal.conftest import csrf_of
 from .portal.demo import seed_demo, wait_for_read_models
@@ -83,7 +83,7 @@ def test_queue_rows_on_known_journeys(client, login, world):
     assert auto["due"] is not None and auto["infused_at"] and auto["released_at"] and auto["collected_at"]
     figures = auto["figures"]
     assert 10 < figures["needle_to_needle_days"] < 25  # about three weeks, collection to infusion
-    assert figures["manufacturing_end_to_release_h"] > 0 and figures["manufacturing_end_to_signoff_h"] is None
+    assert 0 < figures["manufacturing_end_to_signoff_h"] <= figures["manufacturing_end_to_release_h"]
 
     assert made["stage"] == "awaiting_review" and made["due"] == world["expiry"].replace("Z", ".000000Z")
     assert made["released_at"] is None and made["figures"]["manufacturing_end_to_release_h"] is None
@@ -95,6 +95,47 @@ def test_queue_rows_on_known_journeys(client, login, world):
     assert answer["total"] == len(answer["items"]) and sum(answer["stages"].values()) == answer["total"]
     n2n = answer["figures"]["needle_to_needle_days"]
     assert n2n["n"] == 2 and n2n["min"] <= n2n["median"] <= n2n["p90"] <= n2n["max"] == figures["needle_to_needle_days"]
+
+
+def test_the_stage_follows_the_review_sign_off(client, login, world):
+    """Filled, not signed off: awaiting review; signed off: awaiting release; an exception raised after
+    the sign-off (even an informational one) makes it outdated: awaiting review; signed off again and
+    released: released, nothing due; a quarantine then counts as an open GMP exception."""
+    container, made, product = client.app.state.container, world["made"], world["product"]["unit_id"]
+    qc = client.post("/v1/events", headers=login("tech"), json={
+        "type": "QCResultRecorded", "unit_id": product, "data": {"test": "sterility", "result": "pass"}})
+    assert qc.status_code == 201, qc.text
+    sign_off_review(container.services, Context(actor="qa", site=FACTORY), made)
+    wait_for_read_models(container)
+    row = rows_by_coi(queue(client, login, q=made))[made]
+    assert row["stage"] == "awaiting_release" and row["signed_off_at"] and row["open"]["total"] == 0
+    assert row["figures"]["manufacturing_end_to_signoff_h"] > 9  # filled 10 h ago, signed off now
+    assert made in rows_by_coi(queue(client, login, stage="awaiting_release"))
+
+    label = client.get(f"/v1/units/{product}", headers=login("qa")).json()["label"]
+    scan = client.post("/v1/scans", headers=login("qa"), json={"raw": label, "purpose": "infusion"})
+    assert scan.status_code == 201 and scan.json()["verdict"] == "wrong_step", scan.text
+    row = queue(client, login, q=made, min_position=scan.json()["event"]["position"])["items"][0]
+    assert row["stage"] == "awaiting_review" and row["open"] == {
+        "coi_critical": 0, "gmp": 0, "informational": 1, "total": 1}
+
+    sign_off_review(container.services, Context(actor="qa", site=FACTORY), made)  # informational may stay open
+    wait_for_read_models(container)
+    assert queue(client, login, q=made)["items"][0]["stage"] == "awaiting_release"
+    released = client.post("/v1/events", headers=login("qa"), json={
+        "type": "ProductReleased", "unit_id": product, "data": {"notes": "meets specification"},
+        "esign": {"user_id": "qa", "password": DEMO_PASSWORD, "meaning": "released"}})
+    assert released.status_code == 201, released.text
+    row = queue(client, login, q=made, min_position=released.json()["position"])["items"][0]
+    assert row["stage"] == "released" and row["due"] is None and row["released_at"]
+    assert row["figures"]["manufacturing_end_to_release_h"] >= row["figures"]["manufacturing_end_to_signoff_h"]
+
+    quarantined = client.post("/v1/events", headers=login("qa"), json={
+        "type": "UnitQuarantined", "unit_id": product, "data": {"reason": "bag seal to check"}})
+    assert quarantined.status_code == 201, quarantined.text
+    row = queue(client, login, q=made, min_position=quarantined.json()["position"])["items"][0]
+    assert row["stage"] == "released" and row["open"]["gmp"] == 1 and row["oldest_open_age_s"] >= 0
+    assert [r["coi"] for r in queue(client, login, severity="gmp", q=made)["items"]] == [made]
 
 
 def test_filters_sorts_and_cursor(client, login, world):
