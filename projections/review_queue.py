@@ -5,10 +5,13 @@ that are not printed on a label.
   stage and figures need (each the time the step happened, ``occurred_at`` else ``recorded_at``):
   ``collected_at`` (first collection into a unit of the case), ``manufactured_at`` (the first final
   product labelled: the end of manufacturing), ``released_at`` (first release of a unit of the
-  case), ``infused_at`` (first infusion into this patient), ``signed_off_at`` /
-  ``signoff_position`` (the latest ``ReviewSignedOff`` on the case stream) and
+  case), ``infused_at`` (first infusion into this patient), ``signed_off_at`` (the latest
+  ``ReviewSignedOff`` on the case stream before the first release, as the release summary's figures
+  count it), ``signoff_position`` (the latest one, whenever) and
   ``review_changed_position`` (the latest disposition or acknowledgement of an exception of the
-  case: a sign-off older than it is outdated).
+  case: a sign-off older than it is outdated). An allogeneic patient's ``manufactured_at``,
+  ``released_at`` and ``signed_off_at`` are those of the first dose allocated to them (its making,
+  its release, its donor case's sign-off), as the release summary counts them.
 * ``queue_products``: each final product of a case (a ``final_product_bag``, or a releasable
   unit derived from parents: a lot's fill or a split), its expiry and whether it was released,
   infused or disposed: the queue's due date is the earliest expiry of those not yet released.
@@ -32,7 +35,13 @@ from sqlalchemy import Connection
 
 from ledger.datatypes import EventData
 from ledger.domain.corrections import takes_effect
-from ledger.domain.events_case import CaseEnrolled, CorrectionApproved, DonorRegistered, EventCorrected
+from ledger.domain.events_case import (
+    CaseEnrolled,
+    CorrectionApproved,
+    DonorRegistered,
+    EventCorrected,
+    ProductAllocated,
+)
 from ledger.domain.events_quality import (
     ManufacturingStarted,
     ProductInfused,
@@ -80,6 +89,20 @@ class ReviewQueueProjection(ReadModel):
                          "VALUES (:s, :v, :u, :c, :e) ON CONFLICT (scheme, value, unit_id) DO NOTHING"),
                      {"s": scheme, "v": value, "u": env["stream"], "c": coi, "e": env["event_id"]})
 
+    def _allocated(self, conn: Connection, patient: str, dose: str) -> None:
+        """An allogeneic patient's figures count from the dose given: when it was made and released,
+        and its donor case's sign-off before that release (as the release summary counts them)."""
+        found = conn.execute(sql(
+            "SELECT p.labelled_at, p.released_at, d.signed_off_at FROM queue_products p "
+            "LEFT JOIN queue_cases d ON d.case_id = p.case_id WHERE p.unit_id = :u"), {"u": dose}).first()
+        if found is None:
+            return
+        made, released, signed = found
+        conn.execute(sql(
+            "UPDATE queue_cases SET manufactured_at = COALESCE(manufactured_at, :m), "
+            "released_at = COALESCE(released_at, :r), signed_off_at = COALESCE(signed_off_at, :s) "
+            "WHERE case_id = :c"), {"m": made, "r": released, "s": signed, "c": patient})
+
     def project(self, conn: Connection, position: int, env: Mapping[str, Any],
                 data: EventData | None) -> None:
         stream, at = env["stream"], utc_text(when(env))
@@ -90,10 +113,10 @@ class ReviewQueueProjection(ReadModel):
             case UnitLabelled(kind=kind, coi=coi, case=case, parents=parents, spec=spec) if is_final_product(
                     kind, parents):
                 conn.execute(sql(
-                    "INSERT INTO queue_products (unit_id, case_id, coi, expiry, released_at, infused, disposed, "
-                    "position) VALUES (:u, :c, :coi, :x, NULL, 0, 0, :p)"),
+                    "INSERT INTO queue_products (unit_id, case_id, coi, expiry, labelled_at, released_at, infused, "
+                    "disposed, position) VALUES (:u, :c, :coi, :x, :at, NULL, 0, 0, :p)"),
                     {"u": stream, "c": str(case), "coi": coi, "x": utc_text(spec.expiry) if spec.expiry else None,
-                     "p": position})
+                     "at": at, "p": position})
                 self._first(conn, str(case), "manufactured_at", at)
             case MaterialCollected():
                 self._first(conn, self._case_of(conn, stream)[0], "collected_at", at)
@@ -104,6 +127,8 @@ class ReviewQueueProjection(ReadModel):
             case ProductInfused(case=case, infused_at=infused_at):
                 self._first(conn, str(case), "infused_at", utc_text(infused_at) if infused_at else at)
                 conn.execute(sql("UPDATE queue_products SET infused = 1 WHERE unit_id = :u"), {"u": stream})
+            case ProductAllocated(unit=unit, patient_case=patient_case) if stream == str(patient_case):
+                self._allocated(conn, stream, str(unit))
             case UnitDisposed():
                 conn.execute(sql("UPDATE queue_products SET disposed = 1 WHERE unit_id = :u"), {"u": stream})
             case ManufacturingStarted(lot=lot, inputs=inputs) if not any(stream == str(i) for i in inputs):
@@ -121,8 +146,9 @@ class ReviewQueueProjection(ReadModel):
                         conn.execute(sql("UPDATE queue_products SET expiry = :x WHERE unit_id = :u"),
                                      {"x": utc_text(expiry) if expiry else None, "u": stream})
             case _ if env["type"] == SIGN_OFF:
-                conn.execute(sql("UPDATE queue_cases SET signed_off_at = :at, signoff_position = :p "
-                                 "WHERE case_id = :c"), {"at": at, "p": position, "c": stream})
+                conn.execute(sql("UPDATE queue_cases SET signoff_position = :p, signed_off_at = CASE WHEN "
+                                 "released_at IS NULL THEN :at ELSE signed_off_at END WHERE case_id = :c"),
+                             {"at": at, "p": position, "c": stream})
             case _ if env["type"] in REVIEW_CHANGES:
                 conn.execute(sql("UPDATE queue_cases SET review_changed_position = :p WHERE case_id = :c"),
                              {"p": position, "c": stream})

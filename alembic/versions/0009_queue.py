@@ -29,7 +29,8 @@ TABLES = {
         review_changed_position BIGINT""",
     "queue_products": f"""
         unit_id {ID} PRIMARY KEY, case_id {ID} NOT NULL, coi {COI} NOT NULL, expiry {TIME},
-        released_at {TIME}, infused SMALLINT NOT NULL, disposed SMALLINT NOT NULL, position BIGINT NOT NULL""",
+        labelled_at {TIME} NOT NULL, released_at {TIME}, infused SMALLINT NOT NULL, disposed SMALLINT NOT NULL,
+        position BIGINT NOT NULL""",
     "search_keys": f"""
         scheme VARCHAR(16) NOT NULL, value {NAME} NOT NULL, unit_id {ID} NOT NULL, coi {COI} NOT NULL,
         event_id {ID} NOT NULL, PRIMARY KEY (scheme, value, unit_id)""",

@@ -91,7 +91,14 @@ def test_queue_rows_on_known_journeys(client, login, world):
     assert local["stage"] == "in_progress" and local["due"] is None and local["open"]["total"] == 0
     assert local["figures"]["needle_to_needle_days"] is None
 
-    assert rows[demo.allogeneic_coi]["stage"] == "infused" and rows[demo.donor_coi]["stage"] == "infused"
+    patient, donor = rows[demo.allogeneic_coi], rows[demo.donor_coi]
+    assert patient["stage"] == "infused" and donor["stage"] == "infused"
+    # an allogeneic patient's figures count from the dose given (made, signed off and released on the
+    # donor case), as the release summary does; needle to needle needs a collection of the patient's own
+    assert patient["figures"]["needle_to_needle_days"] is None and donor["figures"]["needle_to_needle_days"] is None
+    assert 0 < patient["figures"]["manufacturing_end_to_signoff_h"] <= patient["figures"][
+        "manufacturing_end_to_release_h"]
+    assert patient["manufactured_at"] == donor["manufactured_at"]
     assert answer["total"] == len(answer["items"]) and sum(answer["stages"].values()) == answer["total"]
     n2n = answer["figures"]["needle_to_needle_days"]
     assert n2n["n"] == 2 and n2n["min"] <= n2n["median"] <= n2n["p90"] <= n2n["max"] == figures["needle_to_needle_days"]
