@@ -8,11 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from ledger.domain.events_review import DeviationClosed, DeviationOpened
+from ledger.datatypes import validated
+from ledger.domain.events_case import CoiId
+from ledger.domain.events_review import DeviationClosed, DeviationId, DeviationOpened, ExceptionId
 from ledger.errors import StreamNotFound
 from ledger.services.review import CloseDeviation, OpenDeviation
 
 from ..deps import AuditReader, ContainerDep, IdempotencyKey, PrincipalDep, Scope, case_in_scope
+from ..requests import Ident
 from ..schemas import PROBLEMS, AppendResponse
 from .exceptions import Signed, signed_command
 
@@ -22,14 +25,15 @@ DeviationPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Z
 
 
 class OpenBody(Signed):
-    deviation_id: str = Field(min_length=1, max_length=64, description="QA's deviation number, e.g. DEV-2026-014")
+    deviation_id: DeviationId = Field(description="QA's deviation number, e.g. DEV-2026-014")
     title: str = Field(min_length=1, max_length=2000, description="what deviated")
-    coi: str | None = Field(None, max_length=32, description="the case it concerns, if one")
-    exception_ids: list[str] = Field(default_factory=list, max_length=500, description="the exceptions it covers")
+    coi: CoiId | None = Field(None, description="the case it concerns, if one")
+    exception_ids: list[ExceptionId] = Field(default_factory=list, max_length=500,
+                                             description="the exceptions it covers")
 
 
 class CloseBody(Signed):
-    capa: str = Field(min_length=1, max_length=128, description="the CAPA reference")
+    capa: Ident = Field(description="the CAPA reference")
     outcome: str = Field(min_length=1, max_length=2000, description="the investigation's outcome")
 
 
@@ -45,8 +49,11 @@ class Deviation(BaseModel):
 @router.post("", status_code=201, response_model=AppendResponse, summary="QA opens a deviation")
 def open_deviation(body: OpenBody, principal: PrincipalDep, container: ContainerDep,
                    idempotency_key: IdempotencyKey = None) -> AppendResponse:
-    data = OpenDeviation.model_validate(body.model_dump(include={"deviation_id", "title", "coi", "exception_ids"}))
-    return signed_command(container, principal, DeviationOpened.__name__, body, data.model_dump(), idempotency_key,
+    def data() -> dict[str, Any]:
+        return validated(OpenDeviation, body.model_dump(include={"deviation_id", "title", "coi", "exception_ids"})
+                         ).model_dump()
+
+    return signed_command(container, principal, DeviationOpened.__name__, body, data, idempotency_key,
                           "/v1/deviations")
 
 
@@ -54,8 +61,11 @@ def open_deviation(body: OpenBody, principal: PrincipalDep, container: Container
              summary="QA closes a deviation with its CAPA reference (e-signed `approved`)")
 def close_deviation(deviation_id: DeviationPath, body: CloseBody, principal: PrincipalDep, container: ContainerDep,
                     idempotency_key: IdempotencyKey = None) -> AppendResponse:
-    data = CloseDeviation.model_validate({"deviation_id": deviation_id, **body.model_dump(include={"capa", "outcome"})})
-    return signed_command(container, principal, DeviationClosed.__name__, body, data.model_dump(), idempotency_key,
+    def data() -> dict[str, Any]:
+        return validated(CloseDeviation, {"deviation_id": deviation_id, **body.model_dump(include={"capa", "outcome"})}
+                         ).model_dump()
+
+    return signed_command(container, principal, DeviationClosed.__name__, body, data, idempotency_key,
                           f"/v1/deviations/{deviation_id}/close")
 
 

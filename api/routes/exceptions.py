@@ -7,20 +7,28 @@ acknowledges it; a later event that clears the condition only marks it ``cleared
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from ledger.datatypes import validated
 from ledger.domain.events_case import Reason
-from ledger.domain.events_review import ExceptionDispositioned, InformationalAcknowledged
+from ledger.domain.events_review import (
+    DeviationId,
+    EventHash,
+    ExceptionDispositioned,
+    ExceptionId,
+    InformationalAcknowledged,
+)
 from ledger.services.review import Acknowledgement, Disposition
 from ledger.timefmt import utc_now
 from projections.exceptions_query import exceptions
 
 from ..commands import REQUEST_MODELS
-from ..deps import AuditReader, ContainerDep, IdempotencyKey, MinPosition, PrincipalDep, Scope, fresh
+from ..deps import AuditReader, ContainerDep, IdempotencyKey, MinPosition, PrincipalDep, Scope, authorise, fresh
 from ..requests import EsignInput, Ident
 from ..responses import ReviewException
 from ..schemas import PROBLEMS, AppendResponse, append_response
@@ -54,22 +62,23 @@ class Signed(BaseModel):
 
 
 class DispositionBody(Signed):
-    event_hash: str = Field(description="`opened_hash` of the exception: the hash of the event that opened it")
+    event_hash: EventHash = Field(description="`opened_hash` of the exception: the hash of the event that opened it")
     classification: Literal["no_impact", "deviation", "product_impact"]
     comment: Reason = Field(description="QA's rationale (shown with the signature)")
-    deviation_id: str | None = Field(None, max_length=64, description="the open deviation it is handled in")
+    deviation_id: DeviationId | None = Field(None, description="the open deviation it is handled in")
 
 
 class AcknowledgeBody(Signed):
-    exception_ids: list[str] = Field(min_length=1, max_length=500, description="informational exception ids")
+    exception_ids: list[ExceptionId] = Field(min_length=1, max_length=500, description="informational exception ids")
     comment: Reason | None = None
 
 
-def signed_command(container: Any, principal: Any, event_type: str, body: Signed, data: dict[str, Any],
+def signed_command(container: Any, principal: Any, event_type: str, body: Signed, data: Callable[[], dict[str, Any]],
                    key: str | None, route: str) -> AppendResponse:
     """Run a dedicated route's command as ``POST /v1/events`` would (same checks and signature)."""
+    authorise(principal, event_type)
     request = REQUEST_MODELS[event_type].model_validate({
-        "type": event_type, "data": data, "site": body.site, "occurred_at": body.occurred_at,
+        "type": event_type, "data": data(), "site": body.site, "occurred_at": body.occurred_at,
         "esign": body.esign.model_dump() if body.esign else None})
     outcome = run_command(container, principal, request, key, route)
     container.metrics.events_appended.inc(len(outcome.result.receipts))
@@ -80,8 +89,10 @@ def signed_command(container: Any, principal: Any, event_type: str, body: Signed
              summary="QA's e-signed disposition of one exception (meaning `reviewed`)")
 def disposition(exception_id: ExceptionPath, body: DispositionBody, principal: PrincipalDep,
                 container: ContainerDep, idempotency_key: IdempotencyKey = None) -> AppendResponse:
-    data = Disposition.model_validate({"exception_id": exception_id, **body.model_dump(
-        include={"event_hash", "classification", "comment", "deviation_id"})}).model_dump()
+    def data() -> dict[str, Any]:
+        return validated(Disposition, {"exception_id": exception_id, **body.model_dump(
+            include={"event_hash", "classification", "comment", "deviation_id"})}).model_dump()
+
     return signed_command(container, principal, ExceptionDispositioned.__name__, body, data, idempotency_key,
                           f"/v1/exceptions/{exception_id}/disposition")
 
@@ -90,6 +101,8 @@ def disposition(exception_id: ExceptionPath, body: DispositionBody, principal: P
              summary="QA acknowledges informational exceptions as a group (e-signature optional, `reviewed`)")
 def acknowledge(body: AcknowledgeBody, principal: PrincipalDep, container: ContainerDep,
                 idempotency_key: IdempotencyKey = None) -> AppendResponse:
-    data = Acknowledgement.model_validate(body.model_dump(include={"exception_ids", "comment"})).model_dump()
+    def data() -> dict[str, Any]:
+        return validated(Acknowledgement, body.model_dump(include={"exception_ids", "comment"})).model_dump()
+
     return signed_command(container, principal, InformationalAcknowledged.__name__, body, data, idempotency_key,
                           "/v1/exceptions/acknowledge")

@@ -25,6 +25,8 @@ NO_UNIT, NO_COI = str(uuid4()), "COI-0000-0000-0"
 
 # Minimal valid commands aimed at things that do not exist: an allowed role gets a domain
 # answer (404/409/422), a forbidden one 403, before anything is decided.
+NO_EXCEPTION = "qc_failed:00000000-0000-0000-0000-000000000000"
+
 EVENT_BODIES = {
     "CaseEnrolled": ({"kind": "autologous", "product": "p", "treating_site": "s", "mrn": "m"}, {}),
     "DonorRegistered": ({"product": "p", "collection_site": "s", "donor_id": "d"}, {}),
@@ -56,6 +58,11 @@ EVENT_BODIES = {
     "UnitDisposed": ({"reason": "r"}, {"unit_id": NO_UNIT}),
     "EventCorrected": ({"event_id": NO_UNIT, "reason": "r", "changes": {"x": 1}}, {"stream": NO_UNIT}),
     "AuditLogReviewed": ({"from_position": 1, "through_position": 1}, {}),
+    "ExceptionDispositioned": ({"exception_id": NO_EXCEPTION, "event_hash": "0" * 64, "classification": "no_impact",
+                                "comment": "c"}, {}),
+    "InformationalAcknowledged": ({"exception_ids": [NO_EXCEPTION]}, {}),
+    "DeviationOpened": ({"deviation_id": "DEV-M", "title": "t"}, {}),
+    "DeviationClosed": ({"deviation_id": "DEV-NONE", "capa": "C", "outcome": "o"}, {}),
 }
 
 EVENT_ALLOWED = {
@@ -88,6 +95,10 @@ EVENT_ALLOWED = {
     "UnitDisposed": {"qa", "operator"},
     "EventCorrected": {"qa", "operator", "clinician", "courier", "integrator"},
     "AuditLogReviewed": {"qa"},
+    "ExceptionDispositioned": {"qa"},
+    "InformationalAcknowledged": {"qa"},
+    "DeviationOpened": {"qa"},
+    "DeviationClosed": {"qa"},
 }
 
 ROUTES = {
@@ -107,6 +118,12 @@ ROUTES = {
     ("GET", "/v1/audit-trail"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("GET", "/v1/exceptions"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("GET", "/v1/review-queue"): ({"admin", "qa", "auditor", "clinician"}, None),
+    ("POST", "/v1/exceptions/{exception_id}/disposition"): ({"qa"}, {"event_hash": "0" * 64,
+                                                                     "classification": "no_impact", "comment": "c"}),
+    ("POST", "/v1/exceptions/acknowledge"): ({"qa"}, {"exception_ids": [NO_EXCEPTION]}),
+    ("POST", "/v1/deviations"): ({"qa"}, {"deviation_id": "DEV-R", "title": "t"}),
+    ("POST", "/v1/deviations/{deviation_id}/close"): ({"qa"}, {"capa": "C", "outcome": "o"}),
+    ("GET", "/v1/deviations/{deviation_id}"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("GET", "/v1/cases/{coi}/dossier"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("POST", "/v1/epcis/capture"): ({"integrator", "operator", "courier", "device"},
                                     {"type": "EPCISDocument", "schemaVersion": "2.0"}),
@@ -154,7 +171,8 @@ ROUTES = {
 def concrete(path: str) -> str:
     return (path.replace("{coi}", NO_COI).replace("{unit_id}", NO_UNIT).replace("{fmt}", "png")
             .replace("{user_id}", "nobody").replace("{device_id}", "no-device").replace("{key_id}", "0" * 16)
-            .replace("{token_id}", "tok-" + "0" * 16))
+            .replace("{token_id}", "tok-" + "0" * 16).replace("{exception_id}", NO_EXCEPTION)
+            .replace("{deviation_id}", "DEV-NONE"))
 
 
 @pytest.fixture
