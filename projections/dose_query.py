@@ -13,9 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ledger.domain.events_quality import ProductReleased, QCResultRecorded
+
 from .common import loads, rows, sql
 
-FACT_TYPES = ("QCResultRecorded", "ProductReleased")
+FACT_TYPES = (QCResultRecorded.__name__, ProductReleased.__name__)
 
 ANCESTRY = """
 WITH RECURSIVE up(node) AS (SELECT node_id FROM genealogy_nodes WHERE node_id = :dose
@@ -56,7 +58,7 @@ def doses_given(conn: Connection, patient_coi: str) -> list[dict[str, Any]]:
             where = {"unit_id": fact["unit_id"], "unit_label": lineage[fact["unit_id"]]["label"],
                      "event_id": fact["event_id"], "at": fact["occurred_at"] or fact["recorded_at"],
                      "corrected": bool(fact["corrected_by"])}
-            if fact["type"] == "QCResultRecorded":
+            if fact["type"] == QCResultRecorded.__name__:
                 qc.append({"test": data.get("test"), "result": data.get("result"), "value": data.get("value"),
                            "uom": data.get("uom"), **where})
             else:

@@ -22,7 +22,7 @@ that are not printed on a label.
   ``unit_identifiers`` (``projections.identifiers``).
 
 The review events (``ReviewSignedOff``, ``ExceptionDispositioned``, ``InformationalAcknowledged``)
-are matched by their type name, so this read model does not depend on their data models.
+are matched by their type (``env["type"]``): only that they happened, and when, matters here.
 Queries: ``projections.review_queue_query`` and ``projections.search_query``.
 """
 
@@ -49,12 +49,14 @@ from ledger.domain.events_quality import (
     UnitDisposed,
     UnitsDerived,
 )
+from ledger.domain.events_release import ReviewSignedOff
+from ledger.domain.events_review import ExceptionDispositioned, InformationalAcknowledged
 from ledger.domain.events_unit import RELEASABLE_KINDS, MaterialCollected, ShipmentDispatched, UnitLabelled
 
 from .common import ReadModel, sql, utc_text, when
 
-SIGN_OFF = "ReviewSignedOff"
-REVIEW_CHANGES = frozenset({"ExceptionDispositioned", "InformationalAcknowledged"})
+SIGN_OFF = ReviewSignedOff.__name__
+REVIEW_CHANGES = frozenset({ExceptionDispositioned.__name__, InformationalAcknowledged.__name__})
 FIRST_ONLY = ("collected_at", "manufactured_at", "released_at", "infused_at")
 
 
