@@ -33,6 +33,7 @@ from .routes import (
     products,
     qualification,
     release,
+    review_queue,
     scans,
     signatures,
     signing_keys,
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.add_middleware(RequestContext, metrics=metrics)
     for module in (health, auth, passwords, signing_keys, cases, units, events, scans, audit, exceptions, deviations,
                    signatures, admin, tokens, ledger_info, dossier_routes, epcis, qualification, release,
-                   products):
+                   products, review_queue):
         app.include_router(module.router)
     app.include_router(portal_router)  # the auditor/QA portal: pages and static files under /portal
     app.middleware("http")(renew_activity)

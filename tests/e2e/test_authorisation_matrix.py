@@ -130,6 +130,7 @@ ROUTES = {
     ("POST", "/v1/signatures"): ({"qa", "operator", "clinician"}, {"pending_id": NO_UNIT, "user_id": "x",
                                                                  "password": "p", "meaning": "reviewed"}),
     ("GET", "/v1/signatures/pending"): (READERS, None),
+    ("GET", "/v1/review-queue"): ({"admin", "qa", "auditor", "clinician"}, None),
     ("POST", "/v1/exceptions/{exception_id}/disposition"): ({"qa"}, {"event_hash": "0" * 64,
                                                                      "classification": "no_impact", "comment": "c"}),
     ("POST", "/v1/exceptions/acknowledge"): ({"qa"}, {"exception_ids": [NO_EXCEPTION]}),
