@@ -32,6 +32,8 @@ from .routes import (
     passwords,
     products,
     qualification,
+    release,
+    review_queue,
     scans,
     signatures,
     signing_keys,
@@ -76,7 +78,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.add_middleware(BodyLimit)  # inside RequestContext, so a 413 is logged and counted too
     app.add_middleware(RequestContext, metrics=metrics)
     for module in (health, auth, passwords, signing_keys, cases, units, events, scans, audit, exceptions, deviations,
-                   signatures, admin, tokens, ledger_info, dossier_routes, epcis, qualification, products):
+                   signatures, admin, tokens, ledger_info, dossier_routes, epcis, qualification, release,
+                   products, review_queue):
         app.include_router(module.router)
     app.include_router(portal_router)  # the auditor/QA portal: pages and static files under /portal
     app.middleware("http")(renew_activity)

@@ -205,6 +205,68 @@ class ReviewException(Open):
     age_s: float | None = None
 
 
+class OpenCounts(BaseModel):
+    coi_critical: int = Field(description="open COI-critical exceptions (wrong patient, wrong bag, missing witness)")
+    gmp: int = Field(description="open GMP exceptions (excursions, QC, quarantine, corrections, overdue handovers)")
+    informational: int = Field(description="open informational items (unknown scans, scans with the wrong purpose)")
+    total: int
+
+
+class CaseFigures(BaseModel):
+    needle_to_needle_days: float | None = Field(
+        None, description="first collection -> infusion (-> now while not infused), days")
+    manufacturing_end_to_signoff_h: float | None = Field(
+        None, description="first final product labelled -> latest review sign-off, hours")
+    manufacturing_end_to_release_h: float | None = Field(
+        None, description="first final product labelled -> first release, hours")
+
+
+class QueueRow(Open):
+    case_id: str
+    coi: str
+    kind: str = Field(description="autologous, allogeneic or donor")
+    product: str | None = None
+    treating_site: str | None = None
+    collection_site: str | None = None
+    status: str = Field(description=CASE_STATUS)
+    stage: Literal["awaiting_review", "awaiting_release", "released", "infused", "in_progress"] = Field(
+        description="in_progress: no final product yet; awaiting_review: final product, no current review "
+                    "sign-off; awaiting_release: current sign-off, no open COI-critical or GMP exception; "
+                    "released; infused")
+    open: OpenCounts
+    oldest_open_at: str | None = Field(None, description="when the oldest open exception was raised")
+    oldest_open_age_s: int | None = None
+    due: str | None = Field(None, description="earliest expiry of the case's final products not yet released")
+    collected_at: str | None = None
+    manufactured_at: str | None = None
+    signed_off_at: str | None = None
+    released_at: str | None = None
+    infused_at: str | None = None
+    figures: CaseFigures
+
+
+class Distribution(BaseModel):
+    n: int = Field(description="cases with this figure")
+    min: float | None = None
+    median: float | None = None
+    p90: float | None = Field(None, description="90th percentile (nearest rank)")
+    max: float | None = None
+
+
+class QueueFigures(BaseModel):
+    needle_to_needle_days: Distribution
+    manufacturing_end_to_signoff_h: Distribution
+    manufacturing_end_to_release_h: Distribution
+
+
+class ReviewQueue(Open):
+    items: list[QueueRow]
+    next_cursor: str | None = Field(None, description="pass as cursor= (same sort) for the next page; null on the last")
+    total: int = Field(description="rows the filters select, all pages")
+    stages: dict[str, int] = Field(description="rows by stage under the other filters (stage filter not applied)")
+    figures: QueueFigures = Field(description="distribution of each figure over the rows selected, all pages")
+
+
 # POST /v1/units/{unit_id}/temperatures: what a logger upload did.
 
 class AppliedLimits(BaseModel):
@@ -300,3 +362,34 @@ class Alive(BaseModel):
 class Ready(BaseModel):
     status: Literal["ready"]
     log_position: int = Field(description="the newest position of the global log")
+
+
+class ReleaseReviewState(Open):
+    signed_off: bool
+    current: bool = Field(description="the latest sign-off lists the family's exceptions as they are now")
+    blocking: int = Field(description="open COI-critical and GMP exceptions of the family")
+    latest: dict[str, Any] | None = Field(description="the latest sign-off: event_id, at, signer, printed_name, lot")
+    sign_off_list: list[dict[str, Any]] = Field(
+        description="what a sign-off lists now: exception_id, event_hash, state, classification")
+
+
+class ReleaseSummary(Open):
+    """``GET /v1/cases/{coi}/release-summary``: a case's review and release, read from the ledger
+    (see docs/API.md, "Review sign-off and release")."""
+
+    coi: str
+    role: str | None
+    kind: str | None
+    product: str | None
+    status: str
+    generated_at: str
+    donor_cois: list[str] = Field(description="for an allogeneic patient: the donor cases of its doses")
+    lots: list[dict[str, Any]]
+    products: list[dict[str, Any]] = Field(description="final products with QC (and its signatures) and release")
+    spec_results: list[dict[str, Any]]
+    exceptions: list[dict[str, Any]]
+    deviations: list[str]
+    review: ReleaseReviewState
+    signatures: list[dict[str, Any]] = Field(description="every e-signature: printed name, time, meaning, event")
+    figures: dict[str, float | None] = Field(description=(
+        "needle_to_needle_days, manufacturing_end_to_signoff_h, manufacturing_end_to_release_h"))

@@ -32,7 +32,7 @@ from ledger.streams import case_stream, lot_stream, unit_stream
 # (events kept from the template, weight): enrolled; collected; received at the plant;
 # released; infused. Mean ~10.8 events per case, so 1M events ~ 92k cases.
 STAGES = ((1, 0.20), (4, 0.50), (22, 0.20), (28, 0.03), (48, 0.07))
-SIGNERS = {"assessed": "qa", "released": "qa", "administered": "clinician"}
+SIGNERS = {"assessed": "qa", "reviewed": "qa", "released": "qa", "administered": "clinician"}
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection
@@ -23,8 +24,11 @@ def case_summary(conn: Connection, coi: str) -> dict[str, Any] | None:
 
 def list_cases(conn: Connection, *, status: str | None = None, kind: str | None = None,
                treating_site: str | None = None, product: str | None = None,
-               cursor: str | None = None, limit: int = 50, scope: ReadScope = EVERYTHING) -> dict[str, Any]:
-    """Cases in ``scope``, in enrolment order: ``{"items": [case dict ...], "next_cursor": str | None}``."""
+               cursor: str | None = None, limit: int = 50, scope: ReadScope = EVERYTHING,
+               cois: Collection[str] | None = None) -> dict[str, Any]:
+    """Cases in ``scope``, in enrolment order: ``{"items": [case dict ...], "next_cursor": str | None}``.
+
+    ``cois``: only these cases (a search's matches, ``projections.search_query``; empty: none)."""
     limit = max(1, min(limit, MAX_PAGE))
     where, params = ["enrolled_position > :after"], {"after": decode_cursor(cursor), "n": limit + 1}
     for column, value in (("status", status), ("kind", kind), ("treating_site", treating_site),
@@ -32,6 +36,10 @@ def list_cases(conn: Connection, *, status: str | None = None, kind: str | None 
         if value is not None:
             where.append(f"{column} = :{column}")
             params[column] = value
+    if cois is not None:
+        wanted = sorted(set(cois))
+        where.append(f"coi IN ({', '.join(f':q{i}' for i in range(len(wanted)))})" if wanted else "1 = 0")
+        params.update({f"q{i}": c for i, c in enumerate(wanted)})
     if not scope.everything:
         condition, more = scope.cases("coi")
         where.append(condition)

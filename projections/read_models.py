@@ -25,6 +25,7 @@ from .custody import CustodyProjection
 from .exceptions import ExceptionsProjection
 from .genealogy import GenealogyProjection
 from .identifiers import UnitIdentifiersProjection
+from .review_queue import ReviewQueueProjection
 from .runner import Projection
 from .scope import ReadScopeProjection
 
@@ -76,7 +77,7 @@ def read_models() -> list[Projection]:
     """One fresh instance of each read model (they keep small caches: one per runner)."""
     return [CasesProjection(), GenealogyProjection(), CustodyProjection(),
             ConditionsProjection(), AuditTrailProjection(), ExceptionsProjection(),
-            UnitIdentifiersProjection(), ReadScopeProjection()]
+            UnitIdentifiersProjection(), ReadScopeProjection(), ReviewQueueProjection()]
 
 
 def all_projections(settings: Any = None, *, grouped: bool = True) -> list[Projection]:

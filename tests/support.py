@@ -38,3 +38,40 @@ def ring_of(*keys: SealingKey) -> KeyRing:
     for key in keys:
         ring = ring.with_key(key.published())
     return ring
+
+
+def sign_off_review(client, headers: dict[str, str], coi: str, *, user: str = "qa",
+                    password: str = "demo-password-123", lot: str | None = None, expect: int = 201,
+                    code: str | None = None, exceptions: list | None = None, occurred_at: str | None = None) -> dict:
+    """QA's review sign-off over HTTP, as a client does it: read the case's release summary and
+    sign exactly its ``review.sign_off_list`` (``POST /v1/cases/{coi}/review-signoff``, e-signed
+    ``reviewed``), or the ``exceptions`` given. Asserts the status (and the problem's ``code``)."""
+    summary = client.get(f"/v1/cases/{coi}/release-summary", headers=headers)
+    assert summary.status_code == 200, summary.text
+    listed = summary.json()["review"]["sign_off_list"] if exceptions is None else exceptions
+    body = {"exceptions": listed, "lot": lot, "occurred_at": occurred_at,
+            "esign": {"user_id": user, "password": password, "meaning": "reviewed"}}
+    response = client.post(f"/v1/cases/{coi}/review-signoff", headers=headers, json=body)
+    assert response.status_code == expect, response.text
+    if code is not None:
+        assert response.json()["code"] == code, response.json()
+    return response.json()
+
+
+def disposition_open(client, headers: dict[str, str], coi: str, *, kind: str | None = None,
+                     classification: str = "no_impact", comment: str = "reviewed: no impact on the product",
+                     user: str = "qa", password: str = "demo-password-123") -> list[str]:
+    """QA dispositions the case family's open COI-critical and GMP exceptions (of ``kind``, if
+    given) over HTTP, each e-signed ``reviewed`` with the hash the release summary shows; their ids."""
+    summary = client.get(f"/v1/cases/{coi}/release-summary", headers=headers)
+    assert summary.status_code == 200, summary.text
+    done = []
+    for e in summary.json()["exceptions"]:
+        if e["state"] != "open" or e["severity"] == "informational" or kind not in (None, e["kind"]):
+            continue
+        response = client.post(f"/v1/exceptions/{e['exception_id']}/disposition", headers=headers, json={
+            "event_hash": e["event_hash"], "classification": classification, "comment": comment,
+            "esign": {"user_id": user, "password": password, "meaning": "reviewed"}})
+        assert response.status_code == 201, response.text
+        done.append(e["exception_id"])
+    return done

@@ -17,9 +17,10 @@ from projections.audit_query import audit_trail_page, one_row_per_step, readable
 from projections.cases_query import case_summary
 from projections.conditions_query import conditions_for_unit
 from projections.custody_query import HANDOVER_LIMIT, custody_timeline
+from projections.dose_query import doses_given
 from projections.exceptions_query import exceptions
 from projections.genealogy_query import genealogy_for_coi
-from projections.scope_query import case_visible
+from projections.scope_query import case_visible, visible_cases
 
 from ..authority import read_scope
 from ..container import Container
@@ -88,6 +89,7 @@ def load_case(container: Container, principal: Principal, coi: str) -> dict[str,
                 "node": node, "custody": timeline, "custody_rows": _custody_rows(timeline) if timeline else [],
                 "conditions": conditions, "chart": chart.build(conditions) if conditions else None,
             })
+        doses = _doses(conn, case, scope)
         review = (exceptions(conn, coi=coi, state="all", now=now, handover_limit=HANDOVER_LIMIT, scope=scope)
                   if audit else None)
     labels = {n["id"]: n["label"] for n in genealogy["nodes"] if n["type"] == "unit" and n["label"]}
@@ -105,11 +107,22 @@ def load_case(container: Container, principal: Principal, coi: str) -> dict[str,
         "coi": coi, "case": case, "can_audit": audit, "badge": badge, "units": units,
         "drawing": graph.layout(genealogy, events, coi, audit),
         "trail": trail, "trail_truncated": bool(rows["next_cursor"]), "exceptions": review,
-        "by_event": by_event, "events_checked": len(rows["items"]),
+        "by_event": by_event, "events_checked": len(rows["items"]), "doses": doses,
     }
     assert_no_pseudonym(context)
     context["names"] = Names(container)
     return context
+
+
+def _doses(conn: Any, case: Mapping[str, Any], scope: Any) -> list[dict[str, Any]]:
+    """An allogeneic patient's doses with their QC results and release (facts of the donor case's
+    units, shown to whoever may read this patient's case: the dose was given to this patient); the
+    donor case is linked only when it is in the reader's scope."""
+    if case["kind"] != "allogeneic":
+        return []
+    doses = doses_given(conn, case["coi"])
+    linked = visible_cases(conn, scope, [d["donor_coi"] for d in doses if d["donor_coi"]])
+    return [{**d, "donor_linked": d["donor_coi"] in linked} for d in doses]
 
 
 PSEUDONYMS = ("patient_ref", "donor_ref", "wristband", "mrn")

@@ -1,9 +1,9 @@
-"""Case search: a COI or any label identifier (ledger label, ISBT DIN, GS1, SSCC, EPC ...), or
-filters over the cases read model (status, treating site, enrolment date)."""
+"""Case search: a COI, any label identifier (ledger label, ISBT DIN with or without its ``=``, GS1,
+SSCC, EPC ...), a lot or a tracking number (``projections.search_query``), or filters over the
+cases read model (status, treating site, enrolment date)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -12,9 +12,9 @@ from urllib.parse import quote
 from sqlalchemy import Connection
 
 from projections.cases import STATUSES
-from projections.cases_query import case_summary, list_cases
-from projections.identifiers_query import lookup_identifier
-from projections.scope_query import ReadScope, case_visible, visible_units
+from projections.cases_query import list_cases
+from projections.scope_query import ReadScope
+from projections.search_query import search
 
 PAGE = 500
 MAX_SCANNED_PAGES = 20
@@ -33,22 +33,18 @@ def case_url(coi: str, unit_id: str | None = None) -> str:
 
 
 def resolve(conn: Connection, query: str, scope: ReadScope) -> Hit:
-    """A COI goes to its case; a unit identifier to its case, at the unit; several: a choice
-    (only cases and units in ``scope``: others are not found)."""
+    """A COI goes to its case; anything else that names exactly one case (a unit label, a DIN with
+    or without its ``=``, another label identifier, a lot or a tracking number: see
+    ``projections.search_query``) to that case, at the unit when it names one unit; several
+    cases: a choice (only cases and units in ``scope``: others are not found)."""
     hit = Hit(query)
-    for candidate in dict.fromkeys((query, query.upper())):
-        if case_summary(conn, candidate) is not None and case_visible(conn, scope, candidate):
-            hit.redirect = case_url(candidate)
-            return hit
-    compact = re.sub(r"\s+", "", query)
-    for candidate in dict.fromkeys((query, compact, compact.upper())):
-        found = lookup_identifier(conn, candidate)
-        shown = visible_units(conn, scope, [u["unit_id"] for u in found])
-        hit.units = [u for u in found if u["unit_id"] in shown]
-        if hit.units:
-            break
-    if len({(u["coi"], u["unit_id"]) for u in hit.units}) == 1:
-        hit.redirect = case_url(hit.units[0]["coi"], hit.units[0]["unit_id"])
+    found = search(conn, query, scope)
+    hit.units = [m for m in found if m["unit_id"] is not None]
+    cois = list(dict.fromkeys(m["coi"] for m in found))
+    if len(cois) == 1:
+        units = {m["unit_id"] for m in hit.units}
+        direct = any(m["unit_id"] is None for m in found)
+        hit.redirect = case_url(cois[0], units.pop() if len(units) == 1 and not direct else None)
     return hit
 
 

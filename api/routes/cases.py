@@ -18,6 +18,7 @@ from ledger.streams import case_stream
 from ledger.timefmt import format_utc
 from projections.cases_query import case_summary, list_cases
 from projections.genealogy_query import genealogy_for_coi
+from projections.search_query import MAX_QUERY, SEARCH_HELP, matching_cois
 
 from ..commands import COMMANDS
 from ..deps import (
@@ -72,11 +73,13 @@ def cases(principal: Reader, scope: Scope, container: ContainerDep,
           kind: Literal["autologous", "allogeneic", "donor"] | None = None,
           treating_site: Annotated[str | None, Query(max_length=128)] = None,
           product: Annotated[str | None, Query(max_length=128)] = None,
+          q: Annotated[str | None, Query(max_length=MAX_QUERY, description=SEARCH_HELP)] = None,
           cursor: Cursor = None, limit: Limit = 50, min_position: MinPosition = None) -> dict[str, Any]:
     fresh(container, min_position)
     with container.engine.connect() as conn:
+        cois = matching_cois(conn, q, scope) if q and q.strip() else None
         return list_cases(conn, status=status, kind=kind, treating_site=treating_site, product=product,
-                          cursor=cursor, limit=limit, scope=scope)
+                          cursor=cursor, limit=limit, scope=scope, cois=cois)
 
 
 @router.get("/{coi}", summary="Case summary and status", response_model=CaseSummary)

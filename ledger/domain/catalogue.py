@@ -15,6 +15,7 @@ from .events_ledger import LEDGER_EVENTS, LEDGER_SPECS
 from .events_qualification import QUALIFICATION_EVENTS, QUALIFICATION_SPECS
 from .events_quality import QUALITY_EVENTS, QUALITY_SPECS
 from .events_registry import REGISTRY_EVENTS, REGISTRY_SPECS
+from .events_release import RELEASE_EVENTS, RELEASE_SPECS
 from .events_review import REVIEW_EVENTS, REVIEW_SPECS
 from .events_spec import SPEC_EVENTS, SPEC_SPECS
 from .events_unit import UNIT_EVENTS, UNIT_SPECS
@@ -32,6 +33,7 @@ DOMAIN_EVENTS: dict[str, type[EventData]] = {
     **QUALIFICATION_EVENTS,
     **REVIEW_EVENTS,
     **WITNESS_EVENTS,
+    **RELEASE_EVENTS,
     **SPEC_EVENTS,
 }
 
@@ -39,7 +41,7 @@ DOMAIN_EVENTS: dict[str, type[EventData]] = {
 SPECS: dict[str, EventSpec[Any]] = {
     spec.type: spec for spec in (*KEY_SPECS, *CASE_SPECS, *UNIT_SPECS, *QUALITY_SPECS, *REGISTRY_SPECS,
                                     *ACCESS_SPECS, *LEDGER_SPECS, *QUALIFICATION_SPECS, *REVIEW_SPECS,
-                                    *WITNESS_SPECS, *SPEC_SPECS)
+                                    *WITNESS_SPECS, *RELEASE_SPECS, *SPEC_SPECS)
 }
 """Every event type's spec, by type name (a test keeps it equal to ``DOMAIN_EVENTS``)."""
 

@@ -30,6 +30,7 @@ from .events_quality import (
 from .events_unit import COLLECTABLE_KINDS, RELEASABLE_KINDS, UnitLabelled, UnitSpec
 from .identifiers import issue_unit_label, validate_unit_label
 from .product_spec import SpecVersion, judge_qc, require_within_spec
+from .release import ReleaseReview, require_review
 from .unit import (
     UnitState,
     require_custodian,
@@ -161,11 +162,13 @@ def lineage(unit: UnitState, ancestors: Iterable[UnitState]) -> list[UnitState]:
 
 
 def decide_release(unit: UnitState, *, case: CaseState, ancestors: Iterable[UnitState] = (),
-                   notes: str | None = None, esign: Manifestation | None,
+                   review: ReleaseReview, notes: str | None = None, esign: Manifestation | None,
                    signer: UserState | None, actor: str, now: datetime,
                    spec: SpecVersion | None = None) -> list[NewEvent]:
     """QA release of a final product (``released`` e-signature by a qa user); ``spec``: the
-    specification version pinned to its lot (its required tests count, its limits hold)."""
+    specification version pinned to its lot (its required tests count, its limits hold). After the
+    product's own checks, only with a current review sign-off of its family's exceptions
+    (``release.require_review``: EXCEPTION_OPEN, PRODUCT_IMPACT, REVIEW_REQUIRED, REVIEW_OUTDATED)."""
     require_aware(now)
     require_usable(unit)
     if case.stream != unit.case:
@@ -198,6 +201,7 @@ def decide_release(unit: UnitState, *, case: CaseState, ancestors: Iterable[Unit
     if missing or not latest:
         raise refusal("QC_MISSING", f"{unit.label}: QC missing: {', '.join(missing) or 'any'}")
     require_within_spec(spec, family, unit.label)  # SPEC_OUT_OF_LIMITS
+    require_review(review, label=unit.label)
     require_esign(ProductReleased.__name__, esign, signer, actor=actor)
     return [new_event(unit.stream, ProductReleased, coi=unit.coi,  # type: ignore[arg-type]
                       label=unit.label, qc_tests=sorted(latest),

@@ -88,6 +88,15 @@ CORRECTIONS = {
     "CORRECTION_SELF_APPROVAL": "a correction of GMP-critical facts is approved by someone other than its corrector",
 }
 
+RELEASE = {
+    "REVIEW_INCOMPLETE": "a review is signed off only when no COI-critical or GMP exception of the family is open",
+    "REVIEW_LIST_STALE": "the exceptions listed for a review sign-off are not the family's now (reload them)",
+    "REVIEW_REQUIRED": "a product is released only after QA's review sign-off of its case",
+    "REVIEW_OUTDATED": "an exception was raised or changed after the latest review sign-off: review and sign again",
+    "EXCEPTION_OPEN": "an exception of the product's family that is COI-critical or GMP is open",
+    "PRODUCT_IMPACT": "an exception of the product's family was dispositioned 'product_impact'",
+}
+
 SPECIFICATIONS = {
     "SPEC_NOT_FOUND": "the product has no such specification version (404)",
     "SPEC_VERSION_SEQUENCE": "specification versions are numbered 1, 2, ... in order: the next one is the "
@@ -183,5 +192,5 @@ MALFORMED = {
 
 CODES: dict[str, str] = {
     **CASES, **UNITS, **CONDITIONS, **QUALITY, **MANUFACTURING, **CORRECTIONS, **REVIEWS, **IDENTITY, **ACCESS, **ESIGN,
-    **QUALIFICATION, **MALFORMED, **SIGNATURES, **SPECIFICATIONS,
+    **QUALIFICATION, **MALFORMED, **SIGNATURES, **SPECIFICATIONS, **RELEASE,
 }

@@ -14,7 +14,8 @@ from uuid import UUID
 
 from ..errors import RuleViolation
 from . import Services
-from .executor import Context
+from .executor import Context, Outcome
+from .release import release_summary
 
 HOSPITAL, FACTORY, COURIER_HUB = "hospital-1", "factory-1", "courier-hub-1"
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - a documented demo credential
@@ -101,7 +102,7 @@ def run_autologous_journey(
 ) -> JourneyResult:
     """Enrol, label, collect, pack, ship with logger readings (one excursion), receive,
     manufacture in stages (lot started hours after receipt, steps over 9 days, two final
-    product bags labelled at fill), QC, assess, release with e-signature, ship back, a refused
+    product bags labelled at fill), QC, assess, QA's review sign-off, release with e-signature, ship back, a refused
     wrong-patient infusion, then the right one. Simulated times span about three weeks, ending
     in the past (the ledger refuses an ``occurred_at`` in the future)."""
     s, ident = services, services.identity
@@ -146,6 +147,8 @@ def run_autologous_journey(
     s.quality.assess_excursion(time.at("qa", FACTORY), unit_id=bag, excursion_id=excursion, decision="use",
                                rationale="5 minutes at 9.5 °C before processing: within validated limits",
                                signoff=ident.signoff(user_id="qa", password=password, meaning="assessed"))
+    sign_off_review(s, time.at("qa", FACTORY), coi, password=password, lot="LOT-1",
+                    comment="excursion assessed, QC within specification")
     s.quality.release(time.at("qa", FACTORY), unit_id=product, notes="meets specification",
                       signoff=ident.signoff(user_id="qa", password=password, meaning="released"))
     shipper_back = _unit(s.units.label(time.at(*tech), coi=coi, kind="shipper"))
@@ -166,6 +169,19 @@ def run_autologous_journey(
     out.extra["ended_at"] = _iso(time.now)
     return out
 
+
+def sign_off_review(services: Services, ctx: Context, coi: str, *, user: str = "qa",
+                    password: str = DEMO_PASSWORD, lot: str | None = None,
+                    comment: str | None = None) -> Outcome:
+    """QA's review sign-off of ``coi``, e-signed ``reviewed``: the case family's exceptions exactly
+    as the release summary lists them to QA (``review.sign_off_list``). Refused like any sign-off
+    (``REVIEW_INCOMPLETE`` while a COI-critical or GMP exception is open)."""
+    summary = release_summary(services.reads(), coi, now=services.quality.clock(),
+                              case_units=services.executor.case_units, lot=lot)
+    listed = summary["review"]["sign_off_list"] if summary else []
+    return services.quality.sign_off_review(
+        ctx, coi=coi, exceptions=listed, lot=lot, comment=comment,
+        signoff=services.identity.signoff(user_id=user, password=password, meaning="reviewed"))
 
 def approve_demo_spec(services: Services, at: datetime, *, password: str = DEMO_PASSWORD) -> None:
     """The demo product's specification in force: defined by ``qa-lead`` and approved by ``qa``
@@ -225,6 +241,7 @@ def run_allogeneic_journey(services: Services, *, password: str = DEMO_PASSWORD,
         unit = UUID(dose["unit_id"])
         out.units[f"dose_{index + 1}"] = unit
         s.quality.record_qc(time.at(*tech), unit_id=unit, test="sterility", result="pass")
+        sign_off_review(s, time.at("qa", FACTORY), donor_coi, password=password)
         s.quality.release(time.at("qa", FACTORY), unit_id=unit, notes="lot release",
                           signoff=ident.signoff(user_id="qa", password=password, meaning="released"))
         patient = s.cases.enrol(time.at(*nurse), kind="allogeneic", product="allogeneic CAR-T (example)",

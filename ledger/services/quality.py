@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, Field
 
 from ..datatypes import Celsius, Decimal2, Identifier, Text
 from ..domain import conditions, corrections, infusion, lots, manufacturing
+from ..domain import release as release_rules
 from ..domain import witness as witnessing
 from ..domain.events_case import CorrectionApproved, CorrectionRejected, EventCorrected, Reason
 from ..domain.events_quality import (
@@ -28,6 +29,7 @@ from ..domain.events_quality import (
     UnitReleasedFromQuarantine,
     UnitsDerived,
 )
+from ..domain.events_release import EventHash, ReviewedExceptionId, ReviewSignedOff
 from ..domain.events_unit import Identifiers
 from ..domain.events_witness import StepWitnessed
 from ..domain.identifiers import patient_pseudonym
@@ -36,6 +38,7 @@ from ..domain.product_spec import ProductSpecState, SpecVersion, fold_product_sp
 from ..domain.unit import UnitState
 from ..domain.witness import DEFAULT_WITNESS, WitnessPolicy
 from ..streams import case_stream, lot_stream, product_stream
+from . import release
 from .cases import WithReason, site_secret
 from .commands import Data, Ident, Name, Secret, Volume, command
 from .executor import Context, Executor, Reads, SignOff, Step
@@ -129,6 +132,26 @@ class QC(Data):
 
 class Release(Data):
     notes: Reason | None = Field(None, description="release notes (shown with the QA signature)")
+
+
+class Reviewed(Data):
+    exception_id: ReviewedExceptionId = Field(description="the exception's id (`<kind>:<opening event id>`)")
+    event_hash: EventHash = Field(description="the hash of the event that opened it, as shown to QA")
+    state: Literal["open", "dispositioned"] = Field(description="its state as shown to QA")
+    classification: Literal["no_impact", "deviation", "product_impact"] | None = Field(
+        None, description="its disposition's classification, if dispositioned")
+
+
+class ReviewSignOff(Data):
+    exceptions: list[Reviewed] = Field(max_length=1000, description=(
+        "every exception of the case's family as QA reviewed it: exactly the release summary's "
+        "`review.sign_off_list` (refused REVIEW_LIST_STALE if it is not the family's now)"))
+    lot: LotNumber | None = Field(None, description="the lot the review is for, if any")
+    comment: Reason | None = Field(None, description="QA's findings (shown with the signature)")
+
+    def arguments(self) -> dict[str, Any]:
+        return {**self.model_dump(exclude={"exceptions"}),
+                "exceptions": [e.model_dump() for e in self.exceptions]}
 
 
 class Infuse(Data):
@@ -323,12 +346,33 @@ class QualityService(Commands[R]):
         def decide(reads: Reads, now: datetime, actor: str):
             unit = reads.unit(unit_id)
             case = reads.case(unit.case) if unit.case else reads.case(unit_id)
+            ancestors = lineage(reads, unit)
             return manufacturing.decide_release(
-                unit, case=case, ancestors=lineage(reads, unit), notes=notes,
+                unit, case=case, ancestors=ancestors, notes=notes,
+                review=release.release_review(reads, unit, ancestors, self.clock()),
                 esign=signoff.manifestation if signoff else None, signer=signoff.signer if signoff else None,
                 actor=actor, now=now, spec=pinned_spec(reads, unit))
 
         return self.command(ctx, decide, at_event_time=True, signoff=signoff)
+
+    @command(ReviewSignedOff, target="coi", request=ReviewSignOff)
+    def sign_off_review(self, ctx: Context, *, coi: str, exceptions: Sequence[Mapping[str, Any]],
+                        signoff: SignOff | None, lot: str | None = None, comment: str | None = None) -> R:
+        """QA's e-signed review sign-off of the case's family (``ledger.domain.release``)."""
+
+        def decide(reads: Reads, now: datetime, actor: str):
+            case = reads.case(case_stream(coi))
+            found, results = {}, []
+            if case.stream is not None and case.coi is not None:
+                family = release.case_family(reads, case, self.executor.case_units, lot)
+                found = release.family_exceptions(reads, family, now)
+                results = [{k: r[k] for k in release.SIGNED_SPEC_FIELDS} for r in release.spec_results(reads, family)]
+            return release_rules.decide_sign_off(
+                case, found, exceptions, spec_results=results, lot=lot,
+                comment=comment, esign=signoff.manifestation if signoff else None,
+                signer=signoff.signer if signoff else None, actor=actor, now=now)
+
+        return self.command(ctx, decide, signoff=signoff)
 
     @command(ProductInfused, target="unit_id", request=Infuse)
     def infuse(self, ctx: Context, *, unit_id: UUID, coi: str, wristband_mrn: str, bag_coi: str,

@@ -50,6 +50,7 @@ WHO = {
     "CorrectionRejected": HOSPITAL_QA,  # first: it ends the pending correction for good (then 409)
     "CorrectionApproved": HOSPITAL_QA,
     "AuditTrailReviewed": HOSPITAL_QA,
+    "ReviewSignedOff": HOSPITAL_QA,
     "AuditLogReviewed": GLOBAL_ONLY,
     "UnitLabelled": HOSPITAL_OPERATORS,
     "MaterialCollected": HOSPITAL_OPERATORS,
@@ -99,6 +100,7 @@ def requests(w: dict) -> dict[str, tuple[str, dict]]:
                                        "esign": "approved"}),
         "AuditTrailReviewed": (event, {"coi": coi, "data": {"through_position": w["position"]},
                                        "esign": "reviewed"}),
+        "ReviewSignedOff": (event, {"coi": coi, "data": {"exceptions": []}, "esign": "reviewed"}),
         "AuditLogReviewed": (event, {"data": {"from_position": 1, "through_position": w["position"]},
                                      "esign": "reviewed"}),
         "UnitLabelled": (event, {"coi": coi, "data": {"kind": "sample"}}),

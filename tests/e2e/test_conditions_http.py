@@ -11,6 +11,7 @@ import pytest
 
 from ledger.services.journeys import DEMO_PASSWORD, run_autologous_journey
 from tests.e2e.test_dossier_http import pdf_text
+from tests.support import disposition_open, sign_off_review
 
 OPERATOR = "integrator"  # bound to hospital-1 (the case's) and factory-1 (where it labels, so the qa may act)
 
@@ -125,6 +126,10 @@ def test_a_container_carries_nothing_without_a_temperature_range(client, login):
     steps.event("qa", "ExcursionAssessed", {"excursion_id": excursion, "decision": "use",
                                             "rationale": "2 minutes at 9.6 °C: within validated limits"},
                 unit_id=dose, sign="assessed")
+    # the shipper's own excursion (its logger's) is the case's too: QA dispositions it before signing off
+    sign_off_review(client, login("qa"), coi, expect=409, code="REVIEW_INCOMPLETE")
+    assert [x.split(":")[0] for x in disposition_open(client, login("qa"), coi)] == ["excursion_unassessed"]
+    sign_off_review(client, login("qa"), coi)
     steps.event("qa", "ProductReleased", {}, unit_id=dose, sign="released")
 
 

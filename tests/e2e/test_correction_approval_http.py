@@ -104,6 +104,10 @@ def test_a_qc_result_corrected_fail_to_pass_applies_only_after_another_qa_approv
     assert [q["result"] for q in unit_view(api, product)["qc"]] == ["pass"]
     assert exceptions(api, product, approved["position"]) == {fix["event_id"]: ("correction_pending", "dispositioned")}
     review(api, QA2, product, fix["event_id"], expect=409, code="CORRECTION_NOT_PENDING")
+    # the failed result stays an open exception until QA dispositions it (a transcription error: no impact)
+    release(api, product, expect=409, code="EXCEPTION_OPEN")
+    assert "qc_failed" in {x.split(":")[0] for x in api.disposition(product["coi"])}
+    api.sign_off(product["coi"])
     release(api, product)
 
 
@@ -113,6 +117,8 @@ def test_the_qa_who_corrected_may_not_approve_it_another_may(api, product):
     review(api, "qa", product, fix["event_id"], expect=409, code="CORRECTION_SELF_APPROVAL")
     release(api, product, expect=409, code="QC_FAILED")
     review(api, QA2, product, fix["event_id"])
+    api.disposition(product["coi"])
+    api.sign_off(product["coi"])
     release(api, product)
 
 

@@ -130,7 +130,7 @@ def _allogeneic(client):
     from uuid import UUID
 
     from ledger.services.executor import Context
-    from ledger.services.journeys import DEMO_PASSWORD
+    from ledger.services.journeys import DEMO_PASSWORD, sign_off_review
 
     s = client.app.state.container.services
     nurse, tech = Context(actor="nurse", site="hospital-1"), Context(actor="tech", site="factory-1")
@@ -147,6 +147,7 @@ def _allogeneic(client):
     for index, dose in enumerate(made.result.answer["outputs"]):
         unit = UUID(dose["unit_id"])
         s.quality.record_qc(tech, unit_id=unit, test="sterility", result="pass")
+        sign_off_review(s, Context(actor="qa", site="factory-1"), donor)
         s.quality.release(Context(actor="qa", site="factory-1"), unit_id=unit, notes="ok",
                           signoff=s.identity.signoff(user_id="qa", password=DEMO_PASSWORD, meaning="released"))
         patient = s.cases.enrol(nurse, kind="allogeneic", product="allo", treating_site="hospital-1",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ledger.services.journeys import DEMO_PASSWORD
+from tests.support import disposition_open, sign_off_review
 
 MRN, WRONG_MRN = "MRN-0042-7781", "MRN-9999-0001"
 
@@ -35,6 +36,14 @@ class Api:
             assert response.headers["content-type"].startswith("application/problem+json")
             assert response.json()["code"] == code, response.json()
         return response.json()
+
+    def sign_off(self, coi, *, user="qa", **kwargs):
+        """QA's review sign-off of the case (the release summary's list, e-signed ``reviewed``)."""
+        return sign_off_review(self.client, self.login(user), coi, user=user, occurred_at=self.at(), **kwargs)
+
+    def disposition(self, coi, *, kind=None, user="qa", **kwargs):
+        """QA dispositions the case's open COI-critical and GMP exceptions (``no_impact`` by default)."""
+        return disposition_open(self.client, self.login(user), coi, kind=kind, user=user, **kwargs)
 
 
 @pytest.fixture
@@ -94,8 +103,14 @@ def test_the_demo_journey_and_its_refusals_over_http(api, client, login):
     api.event("tech", "QCResultRecorded", {"test": "sterility", "result": "pass"}, unit_id=product)
     api.event("tech", "QCResultRecorded", {"test": "sterility", "result": "fail"}, unit_id=spare)
     api.event("qa", "ProductReleased", {}, unit_id=spare, sign="released", expect=409, code="QC_FAILED")
-    api.event("qa", "ProductReleased", {}, unit_id=product, expect=409, code="ESIGNATURE_REQUIRED")
     api.event("courier", "ProductReleased", {}, unit_id=product, expect=403, code="FORBIDDEN")
+    # review by exception: the wrong wristband at collection and the spare's failed QC are open
+    api.event("qa", "ProductReleased", {}, unit_id=product, sign="released", expect=409, code="EXCEPTION_OPEN")
+    api.sign_off(coi, expect=409, code="REVIEW_INCOMPLETE")
+    assert {x.split(":")[0] for x in api.disposition(coi)} == {"operation_refused", "qc_failed"}
+    api.event("qa", "ProductReleased", {}, unit_id=product, sign="released", expect=409, code="REVIEW_REQUIRED")
+    api.sign_off(coi)
+    api.event("qa", "ProductReleased", {}, unit_id=product, expect=409, code="ESIGNATURE_REQUIRED")
 
     infuse = {"coi": coi, "wristband": MRN, "bag_coi": coi}
     api.event("tech", "CustodyTransferred", {"to_party": "clinician"}, unit_id=product)

@@ -53,6 +53,7 @@ def test_lot_started_stepped_and_filled_over_http(api, client, login):
     assert derived == {(bag, lot), (lot, output["unit_id"])}
 
     api.event("tech", "QCResultRecorded", {"test": "sterility", "result": "pass"}, unit_id=output["unit_id"])
+    api.sign_off(coi, lot="LOT-7")
     api.event("qa", "ProductReleased", {"notes": "ok"}, unit_id=output["unit_id"], sign="released")
     trail = client.get("/v1/audit-trail", headers=login("qa"), params={"coi": coi}).json()["items"]
     whats = [r["what"] for r in trail if r["stream"] == lot]

@@ -175,6 +175,7 @@ def test_release_allowed_when_every_result_is_within_the_pinned_spec(api, client
               unit_id=product)
     api.event("tech", "QCResultRecorded", {"test": "sterility", "result": "pass", "value": "negative"},
               unit_id=product)
+    api.sign_off(coi)  # QA's review sign-off precedes every release
     api.event("qa", "ProductReleased", {}, unit_id=product, sign="released")
     assert exceptions(client, login, coi) == []
 

@@ -46,7 +46,7 @@ ROUTES = {
     "/v1/units/{unit_id}/conditions": "unit",
     "/v1/cases": "list", "/v1/audit-trail": "list", "/v1/exceptions": "list", "/v1/epcis/events": "list",
     "/v1/signatures/pending": "list",  # scope: tests/e2e/test_signatures_http.py
-    "/portal/cases": "list",
+    "/portal/cases": "list", "/v1/review-queue": "list",
     "/healthz": "none", "/readyz": "none", "/metrics": "none", "/v1/ledger/keys": "none",
     "/v1/ledger/checkpoint": "none", "/v1/ledger/checkpoints.txt": "none",
     "/v1/ledger/proofs/inclusion": "none", "/v1/ledger/proofs/consistency": "none",
@@ -59,6 +59,7 @@ LIST_CHECKS = {  # how each list route is read and which COIs an answer shows
     "/v1/cases": lambda r: {c["coi"] for c in r.json()["items"]},
     "/v1/audit-trail": lambda r: {row["coi"] for row in r.json()["items"]},
     "/v1/exceptions": lambda r: {e["coi"] for e in r.json()},
+    "/v1/review-queue": lambda r: {row["coi"] for row in r.json()["items"]},
 }
 
 

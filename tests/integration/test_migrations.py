@@ -64,10 +64,12 @@ def test_audit_rows_written_before_0008_get_the_hash_of_their_event(database, se
         with engine.connect() as conn:
             assert "event_hash" not in {c["name"] for c in inspect(conn).get_columns("audit_trail")}
         engine.dispose()
-        migrations.upgrade(database)
+        migrations.upgrade(database, "0008")  # later revisions may empty the read models for a rebuild
         with engine.connect() as conn:
             stored = dict(conn.execute(text("SELECT position, event_hash FROM audit_trail")).all())
         assert stored == logged and len(stored) == 3
+        engine.dispose()
+        migrations.upgrade(database)
         assert migrations.pending(database) == []
     finally:
         engine.dispose()

@@ -34,6 +34,7 @@ from ledger.domain.custody import (
     decide_unpack,
 )
 from ledger.domain.esign import REQUIRED_MEANING, Manifestation, sign_record
+from ledger.domain.exceptions import fold_exceptions
 from ledger.domain.identifiers import issue_unit_label, patient_pseudonym
 from ledger.domain.infusion import decide_infuse
 from ledger.domain.labelling import decide_collect, decide_label_unit, decide_scan
@@ -43,6 +44,8 @@ from ledger.domain.manufacturing import (
     decide_record_qc,
     decide_release,
 )
+from ledger.domain.release import ReleaseReview, decide_sign_off, in_log_order, latest_signoff, listing
+from ledger.domain.review import decide_disposition
 from ledger.domain.unit import UnitState, fold_unit
 from ledger.domain.users import (
     UserState,
@@ -152,6 +155,33 @@ class Journey:
         return {"esign": Manifestation(user_id, user.printed_name or "", meaning, self.now,
                                        key.key_id), "signer": user, "actor": user_id}
 
+    def signed_review(self, unit_id: UUID, signer: str = "qa.quinn", dispositions: str = "") -> ReleaseReview:
+        """QA signs off the review of ``unit_id``'s family (its sealed events, with their hashes), and
+        the review the release gate then judges; first QA dispositions the open exceptions of the
+        kinds in ``dispositions`` (comma-separated) as ``no_impact``."""
+        unit = self.unit(unit_id)
+        assert unit.case is not None
+        streams, todo = [unit.case], [unit_id]
+        while todo:
+            stream = todo.pop()
+            if stream not in streams:
+                streams.append(stream)
+                todo.extend(self.unit(stream).parents)
+
+        def found() -> dict[str, Any]:
+            return fold_exceptions(in_log_order([(r.envelope, r.hash) for r in self.ledger.read_stream(s)]
+                                                for s in streams), self.now)
+
+        for e in found().values():
+            if e.state == "open" and e.kind in dispositions.split(","):
+                self.run(decide_disposition, found(), unit.case, exception_id=e.exception_id,
+                         event_hash=e.opened_hash, classification="no_impact", comment="reviewed: no impact",
+                         deviation_id=None, deviation=None, **self.sign(signer, "reviewed"))
+        exceptions = found()
+        self.run(decide_sign_off, self.case(unit.case), exceptions, listing(exceptions),
+                 **self.sign(signer, "reviewed"))
+        return ReleaseReview(found(), latest_signoff(self.envelopes(unit.case)))
+
     def enrol(self, kind: str, mrn: str) -> UUID:
         case_id = self.new_id()
         self.run(decide_enrol, CaseState(), case_id=case_id, kind=kind, product="cel-T 1",
@@ -236,7 +266,7 @@ def autologous(j: Journey, mrn: str = "MRN-77001234") -> dict[str, Any]:
     j.run(decide_assess_excursion, j.unit(bag), excursion.id, "use",
           "30 min at max 9.5 °C is within the stability data", **qa)
     j.run(decide_release, j.unit(final), case=j.case(case), ancestors=[j.unit(bag)],
-          **j.sign("qa.quinn", "released"))
+          review=j.signed_review(final, dispositions="scan_mismatch"), **j.sign("qa.quinn", "released"))
     wrong = j.refused(decide_infuse, j.case(case), j.unit(final),
                       wristband_patient_ref=patient_pseudonym(SECRET, "MRN-99990000"),
                       bag_coi=coi, **j.sign("dr.chen", "administered"))
@@ -277,7 +307,7 @@ def allogeneic(j: Journey) -> dict[str, Any]:
     ancestors = [j.unit(u) for u in (pool, *bags)]
     for dose in doses:
         j.run(decide_release, j.unit(dose), case=j.case(donor), ancestors=ancestors,
-              **j.sign("qa.quinn", "released"))
+              review=j.signed_review(dose), **j.sign("qa.quinn", "released"))
     mrns = ["MRN-A1", "MRN-B2", "MRN-C3"]
     patients = [j.enrol("allogeneic", m) for m in mrns]
     for patient, dose in zip(patients, doses, strict=True):

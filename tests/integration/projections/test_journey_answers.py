@@ -66,13 +66,15 @@ def test_autologous_journey(journey, runner, engine) -> None:
         assert excursion["duration_s"] == 1800 and excursion["source"] == shipper
 
         # Nothing closes by itself: the late acknowledgement only clears the overdue handover;
-        # QA's e-signed assessment (use) is the excursion's disposition, no impact.
+        # QA's e-signed assessment (use) is the excursion's disposition, no impact; QA dispositioned
+        # the mismatch scan before signing off the review for release.
         assert {(r["kind"], r["severity"], r["cleared"]) for r in exceptions(conn, coi=a["coi"], now=journey.now)} == {
-            ("scan_mismatch", "coi_critical", False), ("operation_refused", "coi_critical", False),
+            ("operation_refused", "coi_critical", False),
             ("correction_pending", "gmp", False),  # a collected volume: GMP-critical
             ("overdue_handoff", "gmp", True)}
         done = exceptions(conn, coi=a["coi"], state="dispositioned", now=journey.now)
-        assert {(r["kind"], r["classification"]) for r in done} == {("excursion_unassessed", "no_impact")}
+        assert {(r["kind"], r["classification"]) for r in done} == {("excursion_unassessed", "no_impact"),
+                                                                    ("scan_mismatch", "no_impact")}
         assert lookup_identifier(conn, "A999917123456")[0]["unit_id"] == bag
         assert identifiers_of(conn, shipper)["sscc"] == "106141411234567897"
 

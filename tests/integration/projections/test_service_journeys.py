@@ -61,7 +61,7 @@ def test_service_journeys_read_back(services, runner, engine) -> None:
         assert len(refused) == len(auto.refused) == 1
         trail = audit_trail_page(conn, {"coi": auto.coi}, None, 1000)["items"]
         signed = [r for r in trail if r["signature"]]
-        assert {r["signature"]["meaning"] for r in signed} == {"assessed", "released", "administered"}
+        assert {r["signature"]["meaning"] for r in signed} == {"assessed", "reviewed", "released", "administered"}
         for patient in allo.extra["patients"]:
             assert case_summary(conn, patient)["status"] == "infused"
             nodes = genealogy_for_coi(conn, patient)["nodes"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from collections import defaultdict
@@ -12,12 +13,15 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from ledger.domain.base import NewEvent, RecordedRefusal
+from ledger.domain.base import NewEvent, RecordedRefusal, new_event
 from ledger.domain.case import CaseState, decide_enrol, fold_case
 from ledger.domain.credentials import FAST_TEST_PARAMS, WrappedKey, new_signing_key
 from ledger.domain.esign import REQUIRED_MEANING, Manifestation
+from ledger.domain.events_review import ExceptionDispositioned
+from ledger.domain.exceptions import fold_exceptions
 from ledger.domain.identifiers import issue_unit_label
 from ledger.domain.labelling import decide_label_unit
+from ledger.domain.release import ReleaseReview, decide_sign_off, in_log_order, latest_signoff, listing
 from ledger.domain.unit import UnitState, fold_unit
 from ledger.domain.users import (
     UserState,
@@ -96,6 +100,69 @@ class Ledger:
 
     def dump(self) -> str:
         return json.dumps([e for s in self.streams.values() for e in s])
+
+    # Review sign-off and release gate (``ledger.domain.release``) -----------------------
+
+    def _family(self, roots: list[UUID]) -> list[UUID]:
+        seen: dict[UUID, None] = {}
+        todo = list(roots)
+        while todo:
+            stream = todo.pop(0)
+            if stream in seen or not self.streams.get(stream):
+                continue
+            seen[stream] = None
+            todo.extend(self.unit(stream).parents)
+        return list(seen)
+
+    def exceptions(self, streams: list[UUID]) -> dict[str, Any]:
+        """The exceptions of ``streams``; an envelope's stand-in hash is the SHA-256 of its JSON."""
+        def hashed(stream: UUID) -> list[tuple[dict[str, Any], str]]:
+            return [(e, hashlib.sha256(json.dumps(e, sort_keys=True).encode()).hexdigest())
+                    for e in self.streams[stream]]
+        return fold_exceptions(in_log_order(hashed(s) for s in streams), self.now)
+
+    def review(self, unit_id: UUID) -> ReleaseReview:
+        """What the release gate judges for ``unit_id``: its family's exceptions, its case's sign-off."""
+        case = self.unit(unit_id).case
+        assert case is not None
+        return ReleaseReview(self.exceptions([case, *self._family([unit_id])]), latest_signoff(self.streams[case]))
+
+    def signed_review(self, unit_id: UUID, actor: str = "qa.quinn") -> ReleaseReview:
+        """QA signs off whenever it can: when no COI-critical or GMP exception of the family is open
+        and the latest sign-off is not current; the review as the release gate then sees it."""
+        review = self.review(unit_id)
+        if any(e.blocking for e in review.exceptions.values()):
+            return review
+        signoff = review.signoff
+        if signoff is not None and signoff.listed == {e["exception_id"]: (e["event_hash"], e["state"],
+                                                                          e["classification"])
+                                                      for e in listing(review.exceptions)}:
+            return review
+        return self.sign_off(unit_id, actor)
+
+    def disposition(self, unit_id: UUID, kind: str, classification: str = "no_impact",
+                    actor: str = "qa.quinn") -> str:
+        """QA's e-signed disposition of the open exceptions of ``kind`` in ``unit_id``'s family (stand-in
+        for the disposition decision: the event QA's command records); their ids."""
+        case = self.unit(unit_id).case
+        assert case is not None
+        found = self.review(unit_id).exceptions
+        ids = [e.exception_id for e in found.values() if e.kind == kind and e.state == "open"]
+        assert ids, f"no open {kind} exception"
+        for exception_id in ids:
+            self.append([new_event(case, ExceptionDispositioned, exception_id=exception_id,
+                                   event_hash=found[exception_id].opened_hash, classification=classification,
+                                   comment="reviewed")], actor=actor, esign=self.sign(actor, "reviewed"))
+        return ",".join(ids)
+
+    def sign_off(self, unit_id: UUID, actor: str = "qa.quinn") -> ReleaseReview:
+        """QA signs off the review of ``unit_id``'s case (its family as it is now); the review then."""
+        case = self.unit(unit_id).case
+        assert case is not None
+        found = self.exceptions([case, *self._family([unit_id])])
+        self.run(decide_sign_off, self.case(case), found, listing(found), esign=self.sign(actor, "reviewed"),
+                 signer=self.user(actor), actor=actor)
+        return self.review(unit_id)
 
     # Set-up shortcuts -------------------------------------------------------------------
 

@@ -149,7 +149,7 @@ def test_required_meanings() -> None:
                                 "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
                                 "AuditLogReviewed": "reviewed", "ExceptionDispositioned": "reviewed",
                                 "DeviationClosed": "approved", "StepWitnessed": "reviewed",
-                                "ProductSpecApproved": "approved"}
+                                "ReviewSignedOff": "reviewed", "ProductSpecApproved": "approved"}
 
 
 def test_require_esign_checks(staffed: Ledger) -> None:

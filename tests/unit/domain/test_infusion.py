@@ -34,7 +34,7 @@ def make_dose(led: Ledger, case, *, release=True, expiry=None):
     led.run(decide_record_qc, led.unit(dose), test="sterility", result="pass", actor="lab")
     if release:
         led.run(decide_release, led.unit(dose), case=led.case(case), ancestors=[led.unit(bag)],
-                esign=led.sign("qa.quinn", "released"), signer=led.user("qa.quinn"),
+                review=led.signed_review(dose), esign=led.sign("qa.quinn", "released"), signer=led.user("qa.quinn"),
                 actor="qa.quinn")
     return dose
 

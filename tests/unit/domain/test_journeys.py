@@ -100,7 +100,7 @@ def test_autologous_needle_to_needle(staffed: Ledger) -> None:
     release = dict(case=led.case(case), ancestors=[led.unit(bag)], actor="qa.quinn")
     with pytest.raises(RuleViolation) as err:
         led.run(decide_release, led.unit(final), esign=led.sign("qa.quinn", "released"),
-                signer=led.user("qa.quinn"), **release)
+                signer=led.user("qa.quinn"), review=led.signed_review(final), **release)
     assert err.value.code == "EXCURSION_UNASSESSED"
     led.run(decide_assess_excursion, led.unit(bag), excursion.id, "use",
             "30 min at max 9.5 °C is within the stability data", actor="qa.quinn",
@@ -108,7 +108,7 @@ def test_autologous_needle_to_needle(staffed: Ledger) -> None:
     release["ancestors"] = [led.unit(bag)]
     manifestation = led.sign("qa.quinn", "released")
     (released,) = led.run(decide_release, led.unit(final), esign=manifestation,
-                          signer=led.user("qa.quinn"), **release)
+                          signer=led.user("qa.quinn"), review=led.signed_review(final), **release)
     assert released["esign"]["meaning"] == "released"
 
     # The core signs SHA-256(JCS(envelope without esign.signature)); a stand-in digest here.
@@ -163,7 +163,7 @@ def test_allogeneic_one_donor_many_patients(staffed: Ledger) -> None:
     ancestors = [led.unit(u) for u in (pool, *collections)]
     for dose in doses:
         led.run(decide_release, led.unit(dose), case=led.case(donor), ancestors=ancestors,
-                esign=led.sign("qa.quinn", "released"), signer=led.user("qa.quinn"),
+                review=led.signed_review(dose), esign=led.sign("qa.quinn", "released"), signer=led.user("qa.quinn"),
                 actor="qa.quinn")
 
     mrns = ["MRN-A1", "MRN-B2", "MRN-C3"]

@@ -146,7 +146,8 @@ def test_release_sees_the_bags_through_the_lot(staffed: Ledger) -> None:
     def release():
         unit = led.unit(product)
         led.run(decide_release, unit, case=led.case(case), ancestors=[led.unit(lot), led.unit(bag)],
-                notes=None, esign=led.sign("qa.quinn", "released"), signer=led.user("qa.quinn"),
+                review=led.signed_review(product), notes=None, esign=led.sign("qa.quinn", "released"),
+                signer=led.user("qa.quinn"),
                 actor="qa.quinn")
 
     assert refused(release) == "EXCURSION_UNASSESSED"

@@ -116,7 +116,8 @@ def lot(staffed: Ledger):
 
 def release(led: Ledger, case, bag, dose, signer="qa.quinn", meaning="released"):
     return led.run(decide_release, led.unit(dose), case=led.case(case), ancestors=[led.unit(bag)],
-                   esign=led.sign(signer, meaning) if meaning else None, signer=led.user(signer),
+                   review=led.signed_review(dose), esign=led.sign(signer, meaning) if meaning else None,
+                   signer=led.user(signer),
                    actor=signer)
 
 
@@ -144,8 +145,11 @@ def test_release_needs_passing_qc(lot) -> None:
     led.tick(minutes=5)
     qc(led, bag, "endotoxin", "pass")
     with pytest.raises(ValueError):  # the service must pass every ancestor
-        decide_release(led.unit(dose), case=led.case(case), ancestors=[], esign=None,
+        decide_release(led.unit(dose), case=led.case(case), ancestors=[], review=led.review(dose), esign=None,
                        signer=None, actor="qa.quinn", now=led.now)
+    # a passing retest clears a failed result, but it stays open until QA dispositions it
+    assert refused_release(led, case, bag, dose) == "EXCEPTION_OPEN"
+    led.disposition(dose, "qc_failed")
     assert refused_release(led, case, bag, dose, meaning=None) == "ESIGNATURE_REQUIRED"
     assert refused_release(led, case, bag, dose, signer="courier.kim") == "SIGNER_NOT_AUTHORISED"
     (event,) = release(led, case, bag, dose)
@@ -171,7 +175,8 @@ def test_release_state_refusals(lot) -> None:
     sample = derive(led, case, [dose], kind="sample", spec=None, consumed=False)[0]
     with pytest.raises(RuleViolation) as err:
         led.run(decide_release, led.unit(sample), case=led.case(case),
-                ancestors=[led.unit(bag), led.unit(dose)], esign=None, signer=None, actor="q")
+                ancestors=[led.unit(bag), led.unit(dose)], review=led.review(sample), esign=None, signer=None,
+                actor="q")
     assert err.value.code == "NOT_RELEASABLE"
     led.run(decide_quarantine, led.unit(dose), "deviation DEV-12", actor="qa")
     assert code_of(led, decide_quarantine, led.unit(dose), "x", actor="qa") == "ALREADY_QUARANTINED"

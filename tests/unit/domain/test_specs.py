@@ -155,6 +155,15 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "StepWitnessed": ({"witnessed_event_id": "00000000-0000-0000-0000-000000000001", "step": "infusion",
                        "comment": "read aloud"},
                       "infusion witnessed (event 00000000-0000-0000-0000-000000000001): read aloud"),
+    "ReviewSignedOff": ({"coi": COI, "exceptions": [
+                            {"exception_id": "scan_wrong_step:00000000-0000-0000-0000-000000000002",
+                             "event_hash": "a" * 64, "state": "open", "classification": None},
+                            {"exception_id": "qc_failed:00000000-0000-0000-0000-000000000001",
+                             "event_hash": "b" * 64, "state": "dispositioned", "classification": "no_impact"}],
+                         "spec_results": [{"name": "viability", "kind": "qc", "value": 92.5, "uom": "percent",
+                                           "verdict": "within"}], "lot": "LOT-1", "comment": "all reviewed"},
+                        f"review of {COI} signed off for lot LOT-1: 2 exception(s) (1 informational open), "
+                        "1 spec result(s): all reviewed"),
 }
 
 
@@ -240,7 +249,7 @@ def test_signed_types_need_their_meaning_from_the_spec() -> None:
                                 "CorrectionApproved": "approved", "CorrectionRejected": "reviewed",
                                 "AuditLogReviewed": "reviewed", "ExceptionDispositioned": "reviewed",
                                 "DeviationClosed": "approved", "StepWitnessed": "reviewed",
-                                "ProductSpecApproved": "approved"}
+                                "ReviewSignedOff": "reviewed", "ProductSpecApproved": "approved"}
 
 
 def test_every_spec_declares_its_signature_rule() -> None:
