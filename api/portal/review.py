@@ -24,6 +24,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from ledger.domain.events_quality import ExcursionAssessed, ProductReleased
+from ledger.domain.events_review import ExceptionDispositioned
 from ledger.errors import LedgerError
 from ledger.services.identity import AUTHENTICATION_CODES
 from ledger.services.release import release_summary
@@ -154,8 +156,8 @@ def _release_page(request: Request, principal: Principal, coi: str, *, problem: 
         "sig_by_event": {s["event_id"]: s for s in summary["signatures"]},
         "listed_json": json.dumps(review["sign_off_list"], separators=(",", ":")),
         "lot": summary["lots"][0]["lot"] if len(summary["lots"]) == 1 else "",
-        "may_review": permits(principal, "ExceptionDispositioned"),
-        "may_release": permits(principal, "ProductReleased"),
+        "may_review": permits(principal, ExceptionDispositioned.__name__),
+        "may_release": permits(principal, ProductReleased.__name__),
         "signer_id": principal.id if session.has_signed(request) else "",
         "problem": problem, "notice": notice, "values": values or {}, "figure_names": FIGURES,
     }
@@ -280,8 +282,8 @@ def assessment(request: Request, coi: str, csrf_token: Text, exception_id: Text,
         opening = next((e for e in envelopes if str(e["event_id"]) == exception["opened_event_id"]), None)
         if opening is None:
             raise Refused("UNKNOWN_EXCEPTION", f"the event that opened {exception_id} is not found", 404)
-        body = REQUEST_MODELS["ExcursionAssessed"].model_validate({
-            "type": "ExcursionAssessed", "unit_id": str(opening["stream"]),
+        body = REQUEST_MODELS[ExcursionAssessed.__name__].model_validate({
+            "type": ExcursionAssessed.__name__, "unit_id": str(opening["stream"]),
             "data": {"excursion_id": opening["data"]["excursion_id"], "decision": decision or None,
                      "rationale": comment},
             "esign": _esign(user_id, password, "assessed")})
@@ -343,8 +345,8 @@ def release(request: Request, coi: str, csrf_token: Text, unit_id: Text, notes: 
         summary = _summary(request, found) or {"products": []}
         if not any(p["unit_id"] == unit_id and p["coi"] == found for p in summary["products"]):
             raise Refused("UNIT_NOT_FOUND", f"no final product {unit_id[:40]} of {found}", 404)
-        body = REQUEST_MODELS["ProductReleased"].model_validate({
-            "type": "ProductReleased", "unit_id": unit_id, "data": {"notes": notes.strip() or None},
+        body = REQUEST_MODELS[ProductReleased.__name__].model_validate({
+            "type": ProductReleased.__name__, "unit_id": unit_id, "data": {"notes": notes.strip() or None},
             "esign": _esign(user_id, password, "released")})
         event_routes.post_event(body, principal, container)
         return body.esign is not None
