@@ -11,6 +11,7 @@ QA's next record.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import Field
 
@@ -49,6 +50,9 @@ class DeviationOpened(EventData):
     deviation_id: DeviationId
     title: Reason
     coi: CoiId | None = None
+    case: UUID | None = None
+    """The case stream of ``coi``: the deviation belongs to that case, so site scope is the case's
+    (``ledger.domain.scope.owner_case``)."""
     exception_ids: Annotated[list[ExceptionId], Field(max_length=500)] = []
 
 

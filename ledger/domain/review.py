@@ -14,6 +14,7 @@ from uuid import UUID
 
 from ..errors import RuleViolation
 from .base import NewEvent, new_event, refusal, require_aware, require_reason
+from .case import CaseState, require_case
 from .esign import Manifestation, require_esign
 from .events_review import DeviationClosed, DeviationOpened, ExceptionDispositioned, InformationalAcknowledged
 from .exceptions import CaseException
@@ -105,13 +106,17 @@ def decide_acknowledge(found: Mapping[str, CaseException], owners: Mapping[str, 
 
 
 def decide_open_deviation(deviation: DeviationState, at: UUID, *, deviation_id: str, title: str,
-                          coi: str | None, exception_ids: Sequence[str], actor: str,
+                          case: CaseState | None, exception_ids: Sequence[str], actor: str,
                           now: datetime) -> list[NewEvent]:
+    """Open a deviation, of ``case`` (an existing case) when one is given."""
     require_aware(now)
+    if case is not None:
+        require_case(case, active=False)
     if deviation.opened:
         raise refusal("DEVIATION_EXISTS", f"deviation {deviation_id} was opened before")
     require_reason(title, "a deviation")
-    return [new_event(at, DeviationOpened, deviation_id=deviation_id, title=title, coi=coi,
+    return [new_event(at, DeviationOpened, deviation_id=deviation_id, title=title,
+                      coi=case.coi if case else None, case=case.stream if case else None,
                       exception_ids=list(dict.fromkeys(exception_ids)))]
 
 

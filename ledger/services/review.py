@@ -32,7 +32,7 @@ from ..domain.exceptions import CaseException, fold_exceptions
 from ..domain.scope import owner_case
 from ..envelope import envelope_hash
 from ..errors import Forbidden
-from ..streams import deviation_stream, ledger_stream
+from ..streams import case_stream, deviation_stream, ledger_stream
 from .commands import Data, Ident, command
 from .executor import Context, Executor, Reads, SignOff, Step
 from .steps import Commands
@@ -141,8 +141,8 @@ class ReviewService(Commands[R]):
                        exception_ids: Sequence[str] = ()) -> R:
         stream = deviation_stream(deviation_id)
         return self.command(ctx, lambda r, now, actor: review.decide_open_deviation(
-            review.fold_deviation(r.envelopes(stream)), stream, deviation_id=deviation_id, title=title, coi=coi,
-            exception_ids=exception_ids, actor=actor, now=now))
+            review.fold_deviation(r.envelopes(stream)), stream, deviation_id=deviation_id, title=title,
+            case=r.case(case_stream(coi)) if coi else None, exception_ids=exception_ids, actor=actor, now=now))
 
     @command(DeviationClosed, target="none", request=CloseDeviation)
     def close_deviation(self, ctx: Context, *, deviation_id: str, capa: str, outcome: str,

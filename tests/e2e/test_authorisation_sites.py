@@ -26,6 +26,7 @@ from scanners.own import ldg1_payload
 
 MRN = "MRN-SITE-1"
 H1, H2, F1, F2 = "hospital-1", "hospital-2", "factory-1", "factory-2"
+PRODUCT = "p-site"
 USERS = {  # user: (role, site)
     "operator-h1": ("operator", H1), "operator-h2": ("operator", H2),
     "clinician-h1": ("clinician", H1), "clinician-h2": ("clinician", H2),
@@ -75,6 +76,13 @@ WHO = {
     "UnitQuarantined": HOSPITAL_QA,
     "UnitReleasedFromQuarantine": HOSPITAL_QA,
     "UnitDisposed": HOSPITAL_QA,
+    "ExceptionDispositioned": HOSPITAL_QA,
+    "InformationalAcknowledged": HOSPITAL_QA,  # names a GMP exception: 409 at its own site, 403 elsewhere
+    "DeviationOpened": HOSPITAL_QA,  # the deviation's scope is its case's
+    "DeviationClosed": HOSPITAL_QA,
+    "ProductSpecDefined": HOSPITAL_QA,  # a product's specification stream involves its authors' sites
+    "ProductSpecApproved": HOSPITAL_QA,  # the author approving: 409 SELF_APPROVAL at its own site
+    "ProcessParameterRecorded": FACTORY_OPERATORS,
     "CaseCancelled": CLINICIANS,  # last: a cancelled case refuses the rest
 }
 
@@ -131,6 +139,17 @@ def requests(w: dict) -> dict[str, tuple[str, dict]]:
                                    "esign": "administered"}),
         "StepWitnessed": (event, {"unit_id": bag, "data": {"witnessed_event_id": w["qc_event"]},
                                   "esign": "reviewed"}),
+        "ExceptionDispositioned": (event, {"data": {"exception_id": f"qc_failed:{w['qc_event']}",
+                                                    "event_hash": w["qc_hash"], "classification": "no_impact",
+                                                    "comment": "c"}, "esign": "reviewed"}),
+        "InformationalAcknowledged": (event, {"data": {"exception_ids": [f"qc_failed:{w['qc_event']}"]}}),
+        "DeviationOpened": (event, {"data": {"deviation_id": "DEV-S1", "title": "t", "coi": coi,
+                                             "exception_ids": [f"qc_failed:{w['qc_event']}"]}}),
+        "DeviationClosed": (event, {"data": {"deviation_id": "DEV-S1", "capa": "CAPA-1", "outcome": "o"},
+                                    "esign": "approved"}),
+        "ProductSpecDefined": (event, {"data": {"product": PRODUCT, "version": 2}}),
+        "ProductSpecApproved": (event, {"data": {"product": PRODUCT, "version": 1}, "esign": "approved"}),
+        "ProcessParameterRecorded": (event, {"coi": coi, "data": {"lot": "L1", "parameter": "moi", "value": 1}}),
         "UnitQuarantined": (event, {"unit_id": bag, "data": {"reason": "r"}}),
         "UnitReleasedFromQuarantine": (event, {"unit_id": bag, "data": {"reason": "r"}}),
         "UnitDisposed": (event, {"unit_id": bag, "data": {"reason": "r"}}),
@@ -167,6 +186,8 @@ def world(client):
     services.quality.record_temperatures(nurse, unit_id=bag, logger="L0", readings=readings)
     qc = services.quality.record_qc(nurse, unit_id=bag, test="sterility", result="fail", value=12.5)
     qc_event = qc.result.receipts[0].event_id
+    qc_hash = next(e.hash for e in container.ledger.read_stream(bag) if str(e.envelope["event_id"]) == str(qc_event))
+    services.products.define_spec(Context(actor="qa-h1", site=H1), product=PRODUCT, version=1)
     pending = services.quality.correct(nurse, stream=bag, event_id=qc_event, reason="transcription error",
                                        changes={"result": "pass"})  # GMP-critical: awaits QA's approval
     services.units.handover(nurse, unit_id=taken, to_party="operator-f1", location=H1)
@@ -175,7 +196,8 @@ def world(client):
     state = services.units.state(bag)
     return {"coi": coi, "bag": str(bag), "fresh": str(fresh), "shipper": str(shipper), "factory_bag": str(taken),
             "bag_label": state.label, "excursion": str(state.excursions[0].id),
-            "qc_event": qc_event, "pending": pending.result.receipts[0].event_id, "position": last.position}
+            "qc_event": qc_event, "qc_hash": qc_hash, "pending": pending.result.receipts[0].event_id,
+            "position": last.position}
 
 
 def test_every_event_type_the_api_records_is_in_the_site_matrix():

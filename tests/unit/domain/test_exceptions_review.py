@@ -240,12 +240,12 @@ def test_only_informational_exceptions_are_acknowledged_as_a_group(qa: Ledger):
 def test_a_deviation_is_opened_once_and_closed_once_with_a_signature(qa: Ledger):
     stream, covered = uuid4(), f"qc_failed:{uuid4()}"
     (opened,) = decide_open_deviation(DeviationState(), stream, deviation_id="DEV-1", title="wrong bag",
-                                      coi=None, exception_ids=[covered, covered], actor="qa.quinn", now=qa.now)
+                                      case=None, exception_ids=[covered, covered], actor="qa.quinn", now=qa.now)
     assert opened.data["exception_ids"] == [covered]
     state = fold_deviation([{"type": opened.type, "data": opened.data}])
     assert state.opened and not state.closed
     with pytest.raises(RuleViolation) as exists:
-        decide_open_deviation(state, stream, deviation_id="DEV-1", title="again", coi=None, exception_ids=[],
+        decide_open_deviation(state, stream, deviation_id="DEV-1", title="again", case=None, exception_ids=[],
                               actor="qa.quinn", now=qa.now)
     assert code_of(exists) == "DEVIATION_EXISTS"
 
