@@ -100,6 +100,7 @@ def form_for(driver, prefix: str):
     return driver.find_element(By.CSS_SELECTOR, f"form.disposition[data-exception^='{prefix}:']")
 
 
+@pytest.mark.req("URS-P11-50")
 def test_qa_reviews_and_releases_a_case_with_three_exceptions_from_the_work_queue(site):
     base, journey, container = site
     coi = journey.coi

@@ -95,6 +95,7 @@ def test_the_queue_lists_searches_filters_and_shows_the_figures(client, review_c
     assert forged.status_code == 200 and 'role="alert"' in forged.text
 
 
+@pytest.mark.req("URS-P11-10d")
 def test_who_sees_the_queue_and_the_release_page(client, review_case, portal_login):
     coi = review_case.coi
     portal_login("courier")
@@ -114,6 +115,7 @@ def test_who_sees_the_queue_and_the_release_page(client, review_case, portal_log
     assert client.get(f"/portal/cases/{coi}/release", follow_redirects=False).status_code == 303
 
 
+@pytest.mark.req("URS-P11-200")
 def test_a_disposition_is_refused_without_csrf_with_a_wrong_password_for_non_qa_and_another_site(
         client, review_case, portal_login):
     coi = review_case.coi
