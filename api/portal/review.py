@@ -39,9 +39,11 @@ from projections.search_query import matching_cois
 from ..authority import permits, read_scope
 from ..commands import REQUEST_MODELS
 from ..deps import Principal
+from ..routes import deviations as deviation_routes
 from ..routes import events as event_routes
 from ..routes import exceptions as exception_routes
 from ..routes import release as release_routes
+from ..routes.deviations import OpenBody
 from ..routes.exceptions import AcknowledgeBody, DispositionBody
 from ..routes.release import SignOffRequest
 from . import session
@@ -182,6 +184,7 @@ def release_page(request: Request, coi: str, done: Annotated[str | None, Query(m
 
 
 DONE = {
+    "deviation": "Deviation opened: disposition its exceptions with the classification deviation and its id.",
     "disposition": "Disposition recorded and e-signed (meaning: reviewed).",
     "assessment": "Excursion assessment recorded and e-signed (meaning: assessed).",
     "acknowledged": "Informational exceptions acknowledged.",
@@ -291,6 +294,22 @@ def assessment(request: Request, coi: str, csrf_token: Text, exception_id: Text,
         return body.esign is not None
 
     return _submit(request, coi, csrf_token, act, "assessment", {"exception_id": exception_id, "comment": comment})
+
+
+@router.post("/cases/{coi}/release/deviation")
+def open_deviation(request: Request, coi: str, csrf_token: Text, deviation_id: Optional = "", title: Long = "",
+                   exception_id: Annotated[list[str] | None, Form()] = None) -> Response:
+    """A deviation of this case covering the exceptions ticked (``POST /v1/deviations``)."""
+    container = session.container_of(request)
+    ticked = [str(v)[:100] for v in (exception_id or [])[:500]]
+
+    def act(principal: Principal, found: str) -> bool:
+        body = OpenBody.model_validate({"deviation_id": deviation_id.strip(), "title": title.strip(), "coi": found,
+                                        "exception_ids": ticked})
+        deviation_routes.open_deviation(body, principal, container)
+        return False
+
+    return _submit(request, coi, csrf_token, act, "deviation", {"deviation_id": deviation_id, "title": title})
 
 
 @router.post("/cases/{coi}/release/acknowledge")

@@ -150,12 +150,22 @@ def test_a_disposition_is_refused_without_csrf_with_a_wrong_password_for_non_qa_
     assert half.status_code == 422 and "user id" in half.text
     done = disposition(client, coi, exception, classification="")
     assert done.status_code == 422 and refusal(done) == "VALIDATION_FAILED"
-    done = disposition(client, coi, exception, classification="deviation")
+    done = disposition(client, coi, exception, classification="deviation", deviation_id="DEV-2026-701")
     assert done.status_code == 409 and refusal(done) == "DEVIATION_REQUIRED"
-    done = disposition(client, coi, exception)
+    forged = post(client, coi, "deviation", {"deviation_id": "DEV-2026-701", "title": "wrong wristband scanned",
+                                             "exception_id": exception["exception_id"]}, csrf="forged")
+    assert forged.status_code == 400 and refusal(forged) == "CSRF_FAILED"
+    opened_deviation = post(client, coi, "deviation", {"deviation_id": "DEV-2026-701",
+                                                       "title": "wrong wristband scanned at collection",
+                                                       "exception_id": exception["exception_id"]})
+    assert opened_deviation.status_code == 303, opened_deviation.text[:1000]
+    twice = post(client, coi, "deviation", {"deviation_id": "DEV-2026-701", "title": "again"})
+    assert twice.status_code == 409 and refusal(twice) == "DEVIATION_EXISTS"
+    done = disposition(client, coi, exception, classification="deviation", deviation_id="DEV-2026-701")
     assert done.status_code == 303 and done.headers["location"].endswith("?done=disposition")
     after = opened(client, coi, "operation_refused")
-    assert after["state"] == "dispositioned" and after["classification"] == "no_impact"
+    assert after["state"] == "dispositioned" and after["classification"] == "deviation"
+    assert after["deviation_id"] == "DEV-2026-701" and "DEV-2026-701" in release_page(client, coi)
     html = release_page(client, coi)
     assert "Disposition recorded" not in html  # only after the redirect's ?done=
     assert 'autocomplete="username" maxlength="200" value="qa"' in html  # later signings: the password
