@@ -237,13 +237,15 @@ def run_allogeneic_journey(services: Services, *, password: str = DEMO_PASSWORD,
                              outputs=[{"kind": "final_product_bag", "spec": {
                                  "qc_required": ["sterility"], "expiry": _iso(now + timedelta(days=365))}}
                                  for _ in patients])
-    for index, (dose, mrn) in enumerate(zip(doses.result.answer["outputs"], patients, strict=True)):
-        unit = UUID(dose["unit_id"])
-        out.units[f"dose_{index + 1}"] = unit
+    units = [UUID(dose["unit_id"]) for dose in doses.result.answer["outputs"]]
+    for unit in units:  # the lot is reviewed and released before any dose is given
         s.quality.record_qc(time.at(*tech), unit_id=unit, test="sterility", result="pass")
-        sign_off_review(s, time.at("qa", FACTORY), donor_coi, password=password)
+    sign_off_review(s, time.at("qa", FACTORY), donor_coi, password=password)
+    for unit in units:
         s.quality.release(time.at("qa", FACTORY), unit_id=unit, notes="lot release",
                           signoff=ident.signoff(user_id="qa", password=password, meaning="released"))
+    for index, (unit, mrn) in enumerate(zip(units, patients, strict=True)):
+        out.units[f"dose_{index + 1}"] = unit
         patient = s.cases.enrol(time.at(*nurse), kind="allogeneic", product="allogeneic CAR-T (example)",
                                 treating_site=HOSPITAL, mrn=mrn).result.answer["coi"]
         out.extra.setdefault("patients", []).append(patient)
