@@ -42,6 +42,8 @@ def candidates(query: str) -> list[str]:
         return []
     compact = re.sub(r"\s+", "", text)
     values = [text, compact, compact.upper()]
+    if typed_din := re.fullmatch(r"=([A-Za-z0-9]{13})", compact):  # `=` + DIN without its flags, typed:
+        values.append(typed_din[1].upper())  # a search key, though a scan of it is refused as truncated
     for raw in dict.fromkeys((compact, compact.upper())):
         parsed = parse_scan(raw)
         values += [i.value for i in parsed.identifiers if i.kind not in NOT_LOOKED_UP and isinstance(i.value, str)]

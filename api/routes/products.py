@@ -15,17 +15,13 @@ from pydantic import BaseModel, Field
 
 from ledger.datatypes import validated
 from ledger.domain.events_spec import (
-    Hours,
-    ParameterLimit,
     ProductSpecApproved,
     ProductSpecDefined,
-    QCCriterion,
-    SpecVersion,
 )
 from ledger.domain.product_spec import SpecVersion as Version
 from ledger.domain.product_spec import limits_text
 from ledger.errors import StreamNotFound
-from ledger.services.products import ApproveSpec, DefineSpec
+from ledger.services.products import ApproveSpec, DefineSpec, SpecContent
 from ledger.timefmt import format_utc
 
 from ..deps import ContainerDep, IdempotencyKey, PrincipalDep, Reader
@@ -39,16 +35,8 @@ ProductPath = Annotated[str, Path(min_length=1, max_length=200, description=(
 VersionPath = Annotated[int, Path(ge=1, le=1_000_000, description="the specification version")]
 
 
-class Definition(Signed):
-    version: SpecVersion = Field(description="the next version number: the latest defined plus one (1 for the first)")
-    qc_tests: Annotated[list[QCCriterion], Field(max_length=100)] = Field(default_factory=list, description=(
-        "QC tests and acceptance criteria: {test, min?, max? (inclusive), uom?, expected? (text), required}"))
-    parameters: Annotated[list[ParameterLimit], Field(max_length=200)] = Field(default_factory=list, description=(
-        "CPPs and CQAs: {name, kind: cpp|cqa, min?, max? (inclusive), uom?}"))
-    shelf_lives: Annotated[dict[str, Hours], Field(max_length=20)] = Field(default_factory=dict, description=(
-        "unit kind -> hours: a unit filled from a lot without an expiry expires that long after the fill"))
-    process_durations: Annotated[dict[str, Hours], Field(max_length=50)] = Field(
-        default_factory=dict, description="process stage -> planned hours (informative)")
+class Definition(Signed, SpecContent):
+    """A specification version's content with its optional signature (``authored``)."""
 
 
 class Criterion(BaseModel):
@@ -97,8 +85,7 @@ def define(product: ProductPath, body: Definition, principal: PrincipalDep, cont
            idempotency_key: IdempotencyKey = None) -> AppendResponse:
     def data() -> dict[str, Any]:
         return validated(DefineSpec, {"product": product, **body.model_dump(
-            mode="json", include={"version", "qc_tests", "parameters", "shelf_lives", "process_durations"})},
-        ).model_dump(mode="json")
+            mode="json", include=set(SpecContent.model_fields))}).model_dump(mode="json")
 
     return signed_command(container, principal, ProductSpecDefined.__name__, body, data, idempotency_key,
                           f"/v1/products/{product}/specs")

@@ -32,8 +32,9 @@ from .steps import Commands
 R = TypeVar("R")
 
 
-class DefineSpec(Data):
-    product: ProductName = Field(description="the product, named exactly as cases name it (`CaseEnrolled.product`)")
+class SpecContent(Data):
+    """A specification version's content (the route names the product in its path)."""
+
     version: SpecVersion = Field(description="the version number: the latest defined plus one (1 for the first)")
     qc_tests: Annotated[list[QCCriterion], Field(max_length=100)] = Field(default_factory=list, description=(
         "QC tests and their acceptance criteria: {test, min?, max? (inclusive), uom?, expected? (text), "
@@ -44,6 +45,10 @@ class DefineSpec(Data):
         "unit kind -> shelf life in hours: a filled unit given no expiry expires that long after its fill"))
     process_durations: Annotated[dict[Identifier, Hours], Field(max_length=50)] = Field(
         default_factory=dict, description="process stage -> its planned duration in hours (informative)")
+
+
+class DefineSpec(SpecContent):
+    product: ProductName = Field(description="the product, named exactly as cases name it (`CaseEnrolled.product`)")
 
     def arguments(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

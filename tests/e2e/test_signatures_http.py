@@ -17,6 +17,7 @@ from ledger.services.executor import Context
 from ledger.services.journeys import DEMO_PASSWORD, seed_identities
 from ledger.streams import user_stream
 
+from ..support import sign_off_review
 from .test_journey_http import MRN, Api, iso
 
 H2 = "hospital-2"
@@ -82,6 +83,7 @@ def released(api: Api, kind: str = "final_product_bag") -> dict:
     labelled = api.event("nurse", "UnitLabelled", {"kind": kind, "spec": spec}, coi=coi)
     unit = labelled["answer"]["unit_id"]
     api.event("nurse", "QCResultRecorded", {"test": "sterility", "result": "pass"}, unit_id=unit)
+    sign_off_review(api.client, api.login("hospital-qa"), coi, user="hospital-qa")
     api.event("hospital-qa", "ProductReleased", {"notes": "ok"}, unit_id=unit, sign="released")
     api.event("nurse", "CustodyTransferred", {"to_party": "clinician"}, unit_id=unit)
     api.event("clinician", "CustodyAcknowledged", {}, unit_id=unit)
