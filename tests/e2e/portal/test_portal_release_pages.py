@@ -230,3 +230,21 @@ def test_sign_off_and_release_are_refused_by_the_ledgers_rules_then_allowed(clie
     pdf = client.get(f"/portal/cases/{coi}/release.pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
+
+
+def test_an_allogeneic_patients_release_page_shows_the_donor_lot_it_was_given(client, review_case, portal_login):
+    from ledger.services.journeys import run_allogeneic_journey
+
+    container = client.app.state.container
+    allo = run_allogeneic_journey(container.services)
+    assert container.wait_for(container.ledger.last_position(), timeout=20)
+    portal_login("qa")
+    patient = release_page(client, allo.extra["patients"][0])
+    assert allo.coi in patient and "released" in patient and "meaning released" in patient
+    assert "release-form" not in patient  # released on the donor case, not here
+    donor = release_page(client, allo.coi)
+    # the doses were given without the bedside witness due: two COI-critical exceptions raised after
+    # the sign-off, so it is outdated, and QA has a disposition form for each
+    assert 'id="review-state">signed off, <strong>outdated</strong>' in donor and "release-form" not in donor
+    assert donor.count("Disposition: Witness missing") == 2
+    assert donor.count('<tr class="signature">') >= 3  # the sign-off and the two releases
