@@ -53,7 +53,6 @@ from .render import page, secure
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
-Text = Annotated[str, Form(max_length=200)]
 Long = Annotated[str, Form(max_length=2000)]
 Optional = Annotated[str, Form(max_length=200)]
 QUEUE_PAGE = 50
@@ -214,6 +213,9 @@ def _submit(request: Request, coi: str, csrf_token: str, action: Any, done: str,
         principal = session.current_principal(request)
     except session.SignedOut:
         return session.to_login(request)
+    if not session.may_audit(principal):  # the page is not theirs to see, refused or not
+        return page(request, "missing.html", {"what": "Your role may not review or release a case."},
+                    principal=principal, status=403)
     found = _visible_coi(request, principal, coi)
     if found is None:  # outside the scope answers as unknown, whatever the form says
         return page(request, "missing.html", {"what": f"No case with COI {coi[:64]}."}, principal=principal,
@@ -249,7 +251,7 @@ def _exception(request: Request, coi: str, exception_id: str) -> dict[str, Any]:
 
 
 @router.post("/cases/{coi}/release/disposition")
-def disposition(request: Request, coi: str, csrf_token: Text, exception_id: Text,
+def disposition(request: Request, coi: str, csrf_token: Optional = "", exception_id: Optional = "",
                 classification: Optional = "", comment: Long = "", deviation_id: Optional = "",
                 user_id: Optional = "", password: Optional = "") -> Response:
     """One exception's e-signed disposition (``POST /v1/exceptions/{id}/disposition``)."""
@@ -268,8 +270,9 @@ def disposition(request: Request, coi: str, csrf_token: Text, exception_id: Text
 
 
 @router.post("/cases/{coi}/release/assessment")
-def assessment(request: Request, coi: str, csrf_token: Text, exception_id: Text, decision: Optional = "",
-               comment: Long = "", user_id: Optional = "", password: Optional = "") -> Response:
+def assessment(request: Request, coi: str, csrf_token: Optional = "", exception_id: Optional = "",
+               decision: Optional = "", comment: Long = "", user_id: Optional = "",
+               password: Optional = "") -> Response:
     """A temperature excursion's e-signed assessment (``ExcursionAssessed``, meaning ``assessed``):
     QA's decision that dispositions it (use: no impact, discard: product impact)."""
     container = session.container_of(request)
@@ -297,8 +300,8 @@ def assessment(request: Request, coi: str, csrf_token: Text, exception_id: Text,
 
 
 @router.post("/cases/{coi}/release/deviation")
-def open_deviation(request: Request, coi: str, csrf_token: Text, deviation_id: Optional = "", title: Long = "",
-                   exception_id: Annotated[list[str] | None, Form()] = None) -> Response:
+def open_deviation(request: Request, coi: str, csrf_token: Optional = "", deviation_id: Optional = "",
+                   title: Long = "", exception_id: Annotated[list[str] | None, Form()] = None) -> Response:
     """A deviation of this case covering the exceptions ticked (``POST /v1/deviations``)."""
     container = session.container_of(request)
     ticked = [str(v)[:100] for v in (exception_id or [])[:500]]
@@ -313,7 +316,7 @@ def open_deviation(request: Request, coi: str, csrf_token: Text, deviation_id: O
 
 
 @router.post("/cases/{coi}/release/acknowledge")
-def acknowledge(request: Request, coi: str, csrf_token: Text,
+def acknowledge(request: Request, coi: str, csrf_token: Optional = "",
                 exception_id: Annotated[list[str] | None, Form()] = None, comment: Long = "",
                 user_id: Optional = "", password: Optional = "") -> Response:
     """The open informational exceptions the page listed, acknowledged together
@@ -333,8 +336,9 @@ def acknowledge(request: Request, coi: str, csrf_token: Text,
 
 
 @router.post("/cases/{coi}/release/signoff")
-def sign_off(request: Request, coi: str, csrf_token: Text, listed: Annotated[str, Form(max_length=200_000)],
-             lot: Optional = "", comment: Long = "", user_id: Optional = "", password: Optional = "") -> Response:
+def sign_off(request: Request, coi: str, csrf_token: Optional = "",
+             listed: Annotated[str, Form(max_length=200_000)] = "", lot: Optional = "", comment: Long = "",
+             user_id: Optional = "", password: Optional = "") -> Response:
     """QA's review sign-off of exactly the exceptions the page listed (``POST
     /v1/cases/{coi}/review-signoff``; refused REVIEW_LIST_STALE if they changed meanwhile)."""
     container = session.container_of(request)
@@ -354,7 +358,7 @@ def sign_off(request: Request, coi: str, csrf_token: Text, listed: Annotated[str
 
 
 @router.post("/cases/{coi}/release/release")
-def release(request: Request, coi: str, csrf_token: Text, unit_id: Text, notes: Long = "",
+def release(request: Request, coi: str, csrf_token: Optional = "", unit_id: Optional = "", notes: Long = "",
             user_id: Optional = "", password: Optional = "") -> Response:
     """The release of one final product of the case (``ProductReleased``, meaning ``released``),
     gated by the ledger on a current review sign-off."""

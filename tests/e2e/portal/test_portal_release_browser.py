@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -90,7 +91,9 @@ def submitted(driver, act: Actions, form, notice: str) -> None:
     """Click the form's button and wait for the page to come back with ``notice``."""
     button = form.find_element(By.CSS_SELECTOR, "button[type=submit]")
     act.click(button)
-    wait(driver, ec.staleness_of(button))
+    # while the page is replaced Chromium may answer "node does not belong to the document": keep polling
+    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(ec.staleness_of(button))
+    wait(driver, lambda d: d.find_elements(By.ID, "notice") or d.find_elements(By.ID, "problem"))
     problems = driver.find_elements(By.ID, "problem")
     assert not problems, problems[0].text
     assert notice in driver.find_element(By.ID, "notice").text

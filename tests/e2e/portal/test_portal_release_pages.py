@@ -131,6 +131,14 @@ def test_a_disposition_is_refused_without_csrf_with_a_wrong_password_for_non_qa_
     assert other.status_code == 403 and refusal(other) == "SIGNER_NOT_AUTHORISED"
     assert opened(client, coi, "operation_refused")["state"] == "open"
 
+    bare = client.post(f"/portal/cases/{coi}/release/disposition", data={"exception_id": exception["exception_id"]},
+                       follow_redirects=False)  # no token at all: the same page, not the API's 422
+    assert bare.status_code == 400 and refusal(bare) == "CSRF_FAILED"
+    portal_login("nurse")  # reads the case (her site), may neither review nor see the release page
+    nurse = client.post(f"/portal/cases/{coi}/release/disposition",
+                        data={"csrf_token": csrf_of(client.get("/portal/cases").text), **body, "user_id": "nurse"},
+                        follow_redirects=False)
+    assert nurse.status_code == 403 and "Operation refused" not in nurse.text
     portal_login("auditor")
     auditor = post(client, coi, "disposition", {**body, "user_id": "auditor"})
     assert auditor.status_code == 403 and refusal(auditor) == "FORBIDDEN"
