@@ -41,12 +41,16 @@ ROUTES = {
     "/portal/cases/{coi}": "case", "/portal/cases/{coi}/audit-trail.csv": "case",
     "/portal/cases/{coi}/dossier.json": "case", "/portal/cases/{coi}/dossier.pdf": "case",
     "/portal/cases/{coi}/epcis.json": "case",
+    "/v1/cases/{coi}/release-summary": "case", "/portal/cases/{coi}/release": "case",
+    "/portal/cases/{coi}/release.pdf": "case",
     "/v1/units/{unit_id}": "unit", "/v1/units/{unit_id}/label.{fmt}": "unit",
     "/v1/units/{unit_id}/genealogy": "unit", "/v1/units/{unit_id}/custody": "unit",
     "/v1/units/{unit_id}/conditions": "unit",
     "/v1/cases": "list", "/v1/audit-trail": "list", "/v1/exceptions": "list", "/v1/epcis/events": "list",
     "/v1/signatures/pending": "list",  # scope: tests/e2e/test_signatures_http.py
-    "/portal/cases": "list", "/v1/review-queue": "list",
+    "/portal/cases": "list", "/v1/review-queue": "list", "/portal/review": "list",
+    "/v1/deviations/{deviation_id}": "none",  # answered within its case's scope (ledger/domain/review.py)
+    "/v1/products/{product}/specs": "none", "/v1/products/{product}/specs/{version}": "none",  # master data
     "/healthz": "none", "/readyz": "none", "/metrics": "none", "/v1/ledger/keys": "none",
     "/v1/ledger/checkpoint": "none", "/v1/ledger/checkpoints.txt": "none",
     "/v1/ledger/proofs/inclusion": "none", "/v1/ledger/proofs/consistency": "none",
