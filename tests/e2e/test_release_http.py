@@ -205,7 +205,10 @@ def test_an_allogeneic_patient_sees_its_dose_qc_and_release_from_the_donor_case(
     assert figures["manufacturing_end_to_signoff_h"] <= figures["manufacturing_end_to_release_h"]
     donor_view = summary(client, login, donor, user="auditor")
     assert donor_view["role"] == "donor" and len(donor_view["products"]) == 2
-    assert all(p["released"] for p in donor_view["products"]) and donor_view["review"]["current"]
+    assert all(p["released"] for p in donor_view["products"])
+    # the demo's bedside checks were recorded after the fact, so their witnesses were missed: those
+    # COI-critical exceptions, raised after the lot's sign-off, leave it no longer current
+    assert not donor_view["review"]["current"]
 
 
 def test_spec_results_are_signed_off_and_summarised(api, client, login):

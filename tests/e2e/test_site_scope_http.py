@@ -148,7 +148,7 @@ def journey(client):
 
 def test_the_factory_acts_on_units_shipped_to_it_and_the_courier_on_what_it_carries(api, client, login, journey):
     spare, product, bag = (str(journey.units[k]) for k in ("spare_product", "final_product", "apheresis_bag"))
-    api.event("tech", "QCResultRecorded", {"test": "sterility", "result": "pass"}, unit_id=spare)
+    api.event("tech", "QCResultRecorded", {"test": "sterility", "result": "pass", "value": "negative"}, unit_id=spare)
     # the case involves the factory through its units: new units and case events
     api.event("tech", "UnitLabelled", {"kind": "shipper"}, coi=journey.coi)
     api.event("qa", "CaseOnHold", {"reason": "deviation under review"}, coi=journey.coi)
