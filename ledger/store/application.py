@@ -136,7 +136,7 @@ class Ledger(Application[UUID]):
                 self._refuse_used_nonces(prepared)  # taken by a concurrent replay meanwhile
                 if any(d.expected_seq is not None for d in prepared):
                     raise self._conflict(prepared) from None
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 - jitter spreads a busy head
                 continue
             self._remember_heads(events)
             receipts = [
