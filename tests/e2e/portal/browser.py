@@ -96,3 +96,24 @@ def screenshot(driver, name: str, *, full_page: bool = True) -> Path:
         driver.set_window_size(width, min(int(height) + 120, 12000))
     driver.save_screenshot(str(path))
     return path
+
+
+@contextmanager
+def live_ledger(tmp: Path) -> Iterator[tuple[str, object]]:
+    """A new SQLite ledger in ``tmp`` (migrated, its own sealing key) served on a loopback port:
+    (base URL, the app)."""
+    from api.app import create_app
+    from ledger.keys.keystore import KeyStore
+    from ledger.settings import Settings
+    from ledger.store import migrations
+    from ledger.store.database import Database
+
+    KeyStore(tmp / "keys").create("browser sealing passphrase")
+    database = Database.from_url(f"sqlite:///{tmp}/ledger.sqlite")
+    migrations.upgrade(database)
+    settings = Settings(env="test", database_url=database.url, keys_dir=tmp / "keys",
+                        key_passphrase="browser sealing passphrase", site_secret="browser site secret, long enough",
+                        token_secret="browser token secret, long enough", insecure_fast_hashing=True, pool_size=4)
+    app = create_app(settings)
+    with live_server(app) as base:
+        yield base, app

@@ -16,15 +16,10 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from api.app import create_app
-from ledger.keys.keystore import KeyStore
 from ledger.services.journeys import DEMO_PASSWORD
-from ledger.settings import Settings
-from ledger.store import migrations
-from ledger.store.database import Database
 from projections.audit_query import audit_trail_page
 
-from .browser import DESKTOP, TABLET, chromium, live_server, require_browser, screenshot
+from .browser import DESKTOP, TABLET, chromium, live_ledger, require_browser, screenshot
 from .demo import seed_demo
 
 FETCH = """
@@ -39,14 +34,7 @@ fetch(arguments[0], {credentials: 'same-origin'}).then(async r => done(
 def site(tmp_path_factory):
     require_browser()
     tmp = tmp_path_factory.mktemp("portal")
-    KeyStore(tmp / "keys").create("browser sealing passphrase")
-    database = Database.from_url(f"sqlite:///{tmp}/ledger.sqlite")
-    migrations.upgrade(database)
-    settings = Settings(env="test", database_url=database.url, keys_dir=tmp / "keys",
-                        key_passphrase="browser sealing passphrase", site_secret="browser site secret, long enough",
-                        token_secret="browser token secret, long enough", insecure_fast_hashing=True, pool_size=4)
-    app = create_app(settings)
-    with live_server(app) as base:
+    with live_ledger(tmp) as (base, app):
         demo = seed_demo(app.state.container)
         yield base, demo, app.state.container
 

@@ -17,14 +17,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from api.app import create_app
-from ledger.keys.keystore import KeyStore
 from ledger.services.journeys import DEMO_PASSWORD, run_review_journey, seed_identities
-from ledger.settings import Settings
-from ledger.store import migrations
-from ledger.store.database import Database
 
-from .browser import DESKTOP, ROOT, chromium, live_server, require_browser, screenshot
+from .browser import DESKTOP, ROOT, chromium, live_ledger, require_browser, screenshot
 from .demo import wait_for_read_models
 
 QA_NAME = "Dr. Quentin Assurance"
@@ -36,14 +31,7 @@ SIGN_IN = 4  # the sign-in page, user id, password, the button
 def site(tmp_path_factory):
     require_browser()
     tmp = tmp_path_factory.mktemp("portal-release")
-    KeyStore(tmp / "keys").create("browser sealing passphrase")
-    database = Database.from_url(f"sqlite:///{tmp}/ledger.sqlite")
-    migrations.upgrade(database)
-    settings = Settings(env="test", database_url=database.url, keys_dir=tmp / "keys",
-                        key_passphrase="browser sealing passphrase", site_secret="browser site secret, long enough",
-                        token_secret="browser token secret, long enough", insecure_fast_hashing=True, pool_size=4)
-    app = create_app(settings)
-    with live_server(app) as base:
+    with live_ledger(tmp) as (base, app):
         container = app.state.container
         seed_identities(container.services)
         journey = run_review_journey(container.services)
