@@ -77,6 +77,18 @@ def release_url(coi: str) -> str:
 # -- the work queue -----------------------------------------------------------------------------
 
 
+def _qa_reader(request: Request, refused: str) -> Any:
+    """The signed-in principal who may read QA's pages; else the answer to give instead (the
+    sign-in page, or 403 with ``refused``)."""
+    try:
+        principal = session.current_principal(request)
+    except session.SignedOut:
+        return session.to_login(request)
+    if not session.may_audit(principal):
+        return page(request, "missing.html", {"what": refused}, principal=principal, status=403)
+    return principal
+
+
 @router.get("/review")
 def queue_page(request: Request,
                q: Annotated[str | None, Query(max_length=200)] = None,
@@ -85,13 +97,9 @@ def queue_page(request: Request,
                site: Annotated[str | None, Query(max_length=128)] = None,
                sort: Annotated[str | None, Query(max_length=16)] = None,
                cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
-    try:
-        principal = session.current_principal(request)
-    except session.SignedOut:
-        return session.to_login(request)
-    if not session.may_audit(principal):
-        return page(request, "missing.html", {"what": "Your role may not see QA's work queue."},
-                    principal=principal, status=403)
+    principal = _qa_reader(request, "Your role may not see QA's work queue.")
+    if isinstance(principal, Response):
+        return principal
     form = {"q": (q or "").strip(), "stage": stage or "", "severity": severity or "", "site": (site or "").strip(),
             "sort": sort or "age"}
     problem = None
@@ -168,13 +176,9 @@ def _release_page(request: Request, principal: Principal, coi: str, *, problem: 
 
 @router.get("/cases/{coi}/release")
 def release_page(request: Request, coi: str, done: Annotated[str | None, Query(max_length=40)] = None) -> Response:
-    try:
-        principal = session.current_principal(request)
-    except session.SignedOut:
-        return session.to_login(request)
-    if not session.may_audit(principal):
-        return page(request, "missing.html", {"what": "Your role may not read a case's review and release."},
-                    principal=principal, status=403)
+    principal = _qa_reader(request, "Your role may not read a case's review and release.")
+    if isinstance(principal, Response):
+        return principal
     found = _visible_coi(request, principal, coi)
     if found is None:
         return page(request, "missing.html", {"what": f"No case with COI {coi[:64]}."}, principal=principal,
@@ -209,13 +213,10 @@ def _submit(request: Request, coi: str, csrf_token: str, action: Any, done: str,
             values: dict[str, str] | None = None) -> Response:
     """Run one form's API action for the signed-in principal; on success back to the page
     (303), on a refusal the page again with the refusal's code and detail."""
-    try:
-        principal = session.current_principal(request)
-    except session.SignedOut:
-        return session.to_login(request)
-    if not session.may_audit(principal):  # the page is not theirs to see, refused or not
-        return page(request, "missing.html", {"what": "Your role may not review or release a case."},
-                    principal=principal, status=403)
+    # the page is not theirs to see, refused or not
+    principal = _qa_reader(request, "Your role may not review or release a case.")
+    if isinstance(principal, Response):
+        return principal
     found = _visible_coi(request, principal, coi)
     if found is None:  # outside the scope answers as unknown, whatever the form says
         return page(request, "missing.html", {"what": f"No case with COI {coi[:64]}."}, principal=principal,
