@@ -56,3 +56,29 @@ def ledger_stream(name: str) -> UUID:
     """A stream of the ledger's own operation (``settings``, ``sealing-keys``, ``sign-in``,
     ``log-reviews``, ``review``: dispositions of exceptions without a case)."""
     return uuid5(LEDGER_NAMESPACE, f"ledger:{name}")
+
+
+def subscription_stream(subscription_id: str) -> UUID:
+    """A webhook subscription's stream (created, paused, resumed, deleted)."""
+    return uuid5(LEDGER_NAMESPACE, f"subscription:{subscription_id}")
+
+
+def alert_stream(alert_id: str) -> UUID:
+    """An alert's stream: raised and cleared; the id follows from the alert's kind and subject."""
+    return uuid5(LEDGER_NAMESPACE, f"alert:{alert_id}")
+
+
+def order_stream(order_id: str) -> UUID:
+    """A therapy order's stream: ordered, plans booked, cancelled."""
+    return uuid5(LEDGER_NAMESPACE, f"order:{order_id}")
+
+
+def lane_stream(lane_id: str) -> UUID:
+    """A courier lane's stream (origin, destination, transit time, cut-off, days)."""
+    return uuid5(LEDGER_NAMESPACE, f"lane:{lane_id}")
+
+
+def capacity_stream(site_id: str, resource: str, day: str) -> UUID:
+    """One site's resource on one local day (ISO date): slots booked and released there. Bookings of
+    one day race on this stream's version, so the last free slot is never given twice."""
+    return uuid5(LEDGER_NAMESPACE, f"capacity:{site_id}:{resource}:{day}")
