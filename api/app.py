@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.settings import Settings
 
@@ -17,18 +19,21 @@ from .container import Container, build_container
 from .deps import refuse_control_characters
 from .observability import Metrics, RequestContext, configure_logging
 from .portal import router as portal_router
-from .portal.session import renew_activity
+from .portal.session import PortalActivity
 from .routes import (
     admin,
     audit,
     auth,
+    capacity,
     cases,
     deviations,
     epcis,
     events,
     exceptions,
     health,
+    lanes,
     ledger_info,
+    orders,
     passwords,
     products,
     qualification,
@@ -37,10 +42,14 @@ from .routes import (
     scans,
     signatures,
     signing_keys,
+    site_profiles,
+    subscriptions,
     tokens,
     units,
 )
+from .routes import alerts as alert_routes
 from .routes import dossier as dossier_routes
+from .routes import program as program_routes
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None,
@@ -81,21 +90,38 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
                    signatures, admin, tokens, ledger_info, dossier_routes, epcis, qualification, release,
                    products, review_queue):
         app.include_router(module.router)
+    app.include_router(alert_routes.router)
+    app.include_router(subscriptions.router)  # webhooks (docs/WEBHOOKS.md)
+    for module in (site_profiles, capacity, lanes, orders):  # orchestration
+        app.include_router(module.router)
+    app.include_router(program_routes.router)  # the program's figures (planner)
     app.include_router(portal_router)  # the auditor/QA portal: pages and static files under /portal
-    app.middleware("http")(renew_activity)
-    app.middleware("http")(strict_transport)
+    app.add_middleware(PortalActivity)
+    app.add_middleware(StrictTransport)  # outermost
     return app
 
 
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-async def strict_transport(request: Request, call_next):
-    """HSTS on every answer when the service is reached over HTTPS only (``LEDGER_HTTPS``)."""
-    response = await call_next(request)
-    if request.app.state.container.settings.https:
-        response.headers["Strict-Transport-Security"] = HSTS
-    return response
+class StrictTransport:
+    """Pure ASGI middleware: HSTS on every answer when the service is reached over HTTPS only
+    (``LEDGER_HTTPS``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["app"].state.container.settings.https:
+            await self.app(scope, receive, send)
+            return
+
+        async def with_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["Strict-Transport-Security"] = HSTS
+            await send(message)
+
+        await self.app(scope, receive, with_hsts)
 
 
 def app_from_env() -> FastAPI:

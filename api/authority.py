@@ -9,6 +9,7 @@ site of a write), or, when the action is known only from the body, by calling it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ledger.errors import Forbidden
@@ -78,6 +79,11 @@ def authorise_account(principal: Principal, account: str, own_action: str | None
     return authorise(principal, "admin")
 
 
+def reads_every_case(roles: Sequence[str], sites: Sequence[str]) -> bool:
+    """Whether someone with these roles, bound to these sites, reads every case (``read_scope``)."""
+    return not sites and allowed(tuple(roles), GLOBAL_READERS)
+
+
 def read_scope(principal: Principal) -> ReadScope:
     """What ``principal`` may read of cases and units (the one read rule, applied by every read).
 
@@ -90,6 +96,6 @@ def read_scope(principal: Principal) -> ReadScope:
     holder = principal.id if principal.may(HOLDER_READERS) else None
     if principal.sites:
         return ReadScope(frozenset(principal.sites), holder)
-    if principal.may(GLOBAL_READERS):
+    if reads_every_case(principal.roles, principal.sites):
         return EVERYTHING
     return ReadScope(frozenset(), holder)

@@ -15,14 +15,16 @@ from ledger.domain.users import password_change_due
 from ledger.envelope import canonical
 from ledger.errors import Forbidden, InvalidEvent, StorageUnavailable, StreamNotFound, Unauthorised
 from ledger.services.executor import Context
+from ledger.services.token_store import TOKEN_PREFIX, digest
 from ledger.store.admission import has_control_character
 from ledger.store.application import Claim
-from ledger.streams import user_stream
+from ledger.streams import device_stream, user_stream
 from ledger.timefmt import utc_now
 from projections.scope_query import ReadScope, case_visible, unit_visible
 
 from .authority import Principal, authorise, permits, read_scope
 from .container import Container
+from .principals import Holder
 
 __all__ = ["Principal", "ReadScope", "authorise"]
 
@@ -49,19 +51,21 @@ def get_principal(request: Request, container: ContainerDep,
                   token: Annotated[str | None, Depends(oauth2)]) -> Principal:
     if not token:
         raise Unauthorised("a bearer token is required", code="UNAUTHENTICATED")
-    record = container.tokens.lookup(token)
-    if record is None or record.revoked:
+    holder = token_holder(container, token)
+    record = holder.record if holder else None
+    if holder is None or record is None or record.revoked:
         raise Unauthorised("the token is unknown or revoked", code="INVALID_TOKEN")
     if record.expires_at is not None and record.expires_at <= utc_now():
         raise Unauthorised("the token has expired", code="TOKEN_EXPIRED")
-    reads = container.services.reads()
     if record.kind == "device":
-        device = reads.device(record.principal)
+        device = holder.device
+        assert device is not None
         if device.version == 0 or device.deactivated:
             raise Unauthorised("the device is unknown or deactivated", code="INVALID_TOKEN")
         principal = Principal(record.principal, "device", ("device",), (device.site,) if device.site else ())
     else:
-        user = reads.user(record.principal)
+        user, qualification = holder.user, holder.qualification
+        assert user is not None and qualification is not None
         if not user.active:
             raise Unauthorised("the account is deactivated or locked", code="ACCOUNT_INACTIVE")
         if record.kind == "integrator" and not is_service_account(user):
@@ -69,12 +73,37 @@ def get_principal(request: Request, container: ContainerDep,
                                code="INVALID_TOKEN")
         principal = Principal(user.user_id or record.principal, "user", tuple(user.roles), tuple(user.sites),
                               user.printed_name, unqualified_roles(
-                                  user, fold_qualification(reads.envelopes(user_stream(record.principal))),
-                                  utc_now(), container.services.identity.required_training))
+                                  user, qualification, utc_now(), container.services.identity.required_training))
         if record.kind == "user":
             require_password_current(request, user)
     request.state.principal_id = principal.id
     return principal
+
+
+def token_holder(container: Container, token: str) -> Holder | None:
+    """The token's record and its holder's state: from the process's cache
+    (``api.principals``), else two queries (then cached). None for an unknown token."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    cache = container.principals
+    key = digest(token)
+    holder = cache.get(key) if cache is not None else None
+    if holder is not None:
+        return holder
+    generation = cache.generation() if cache is not None else 0
+    record = container.tokens.lookup(token)
+    if record is None:
+        return None  # unknown tokens are not kept: anyone could fill the cache with them
+    reads = container.services.reads()
+    if record.kind == "device":
+        holder = Holder(record, device_stream(record.principal), device=reads.device(record.principal))
+    else:
+        stream = user_stream(record.principal)
+        holder = Holder(record, stream, user=reads.user(record.principal),
+                        qualification=fold_qualification(reads.envelopes(stream)))
+    if cache is not None:
+        cache.put(key, holder, generation)
+    return holder
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

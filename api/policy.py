@@ -31,12 +31,16 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # enter late records (paper batch records, an MES or LIMS catching up); a courier's offline
     # queue stays within the tolerance, and a late bedside or custody record is QA's to enter
     "backfill": ("operator", "qa", "integrator"),
+    # webhook subscriptions (docs/WEBHOOKS.md): an admin manages any, an integrator its own
+    "manage_subscriptions": ("admin", "integrator"),
 }
 
 GLOBAL_READERS = ("admin", "qa", "auditor")
 """Roles that read every case when the account is bound to no site (``api.authority.read_scope``)."""
 HOLDER_READERS = ("courier",)
 """Roles that also read the units they hold or held custody of, wherever those are."""
+GLOBAL_ORDER_READERS = (*GLOBAL_READERS, "program_manager")
+"""Roles that read every therapy order when the account is bound to no site (``api.routes.orders``)."""
 
 
 def event_roles_markdown() -> str:

@@ -393,3 +393,21 @@ class ReleaseSummary(Open):
     signatures: list[dict[str, Any]] = Field(description="every e-signature: printed name, time, meaning, event")
     figures: dict[str, float | None] = Field(description=(
         "needle_to_needle_days, manufacturing_end_to_signoff_h, manufacturing_end_to_release_h"))
+
+
+class Alert(Open):
+    """An alert (``AlertRaised``, until ``AlertCleared``): a condition that needs a person now."""
+
+    alert_id: str = Field(description="`<kind>:<subject>`: one condition, one alert")
+    kind: Literal["excursion", "handover_unacknowledged", "near_expiry", "shipment_late", "slot_at_risk"]
+    subject: str = Field(description="a unit label, a shipment's tracking number or an order id")
+    coi: str | None = None
+    sites: list[str] = Field(description="the sites it concerns: who sees it, whom it is mailed to")
+    severity: Literal["info", "warning", "critical"]
+    message: str
+    state: Literal["open", "cleared"]
+    due_at: str | None = Field(None, description="when its timer was due (timed kinds)")
+    raised_at: str
+    raised_position: int
+    cleared_at: str | None = None
+    clear_reason: str | None = None

@@ -45,8 +45,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="store for B3-B6 (B1, B2 and B7 always use PostgreSQL)")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="generator processes")
     parser.add_argument("--record", action="store_true", help="also write results/<date>-<size>.json")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the generated ledgers (printed: workdir and database URL) to profile them")
     args = parser.parse_args(argv)
     only = [x.strip().upper() for x in args.only.split(",") if x.strip()]
+    if only == ["B8"]:  # the planner alone: no ledger to generate
+        from .planning import main as planning_main
+
+        return planning_main(["--record"] if args.record else [])
     events, small_events, seconds = SIZES[args.size]
     needs_pg = any(x in only for x in ("B1", "B2", "B7"))
     kind = "postgres" if needs_pg and args.database == "postgres" else args.database
@@ -76,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         run_selected(run, only)
     finally:
         for ledger in ledgers:
-            ledger.drop()
+            if args.keep:
+                print(f"[bench] kept {ledger.workdir} {ledger.settings.database_url}", file=sys.stderr)
+            else:
+                ledger.drop()
         shutil.rmtree(scratch, ignore_errors=True)
     result = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "size": args.size,
               "database": kind, "command": "python -m bench " + " ".join(argv or sys.argv[1:]),

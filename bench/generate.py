@@ -24,20 +24,20 @@ from typing import Any
 from uuid import UUID
 
 from ledger.domain.identifiers import issue_coi, issue_unit_label
-from ledger.services.journeys import DEMO_PASSWORD, run_autologous_journey, seed_identities
+from ledger.services.journeys import DEMO_PASSWORD, DEMO_PRODUCT, run_autologous_journey, seed_identities
 from ledger.settings import Settings
 from ledger.store.application import Draft, EsignIntent
-from ledger.streams import case_stream, lot_stream, unit_stream
+from ledger.streams import case_stream, lot_stream, product_stream, unit_stream
 
-# (events kept from the template, weight): enrolled; collected; received at the plant;
-# released; infused. Mean ~10.8 events per case, so 1M events ~ 92k cases.
-STAGES = ((1, 0.20), (4, 0.50), (22, 0.20), (28, 0.03), (48, 0.07))
-SIGNERS = {"assessed": "qa", "reviewed": "qa", "released": "qa", "administered": "clinician"}
+# (the step a case stops after, weight): enrolled; collected; received at the plant; released;
+# infused. A case keeps the template's events up to that step's ``Backfilled`` record.
+STAGES = (("CaseEnrolled", 0.20), ("MaterialCollected", 0.50), ("UnpackedFrom", 0.20),
+          ("ProductReleased", 0.03), ("ProductInfused", 0.07))
 
 
 @dataclass(frozen=True)
 class Template:
-    events: list[dict[str, Any]]  # type, stream, data, actor, site, on_behalf, occurred_at, meaning
+    events: list[dict[str, Any]]  # type, stream, data, actor, site, on_behalf, occurred_at, meaning, signer
     tokens: dict[str, str]  # token in the template -> role ("coi", "label:2", "ref", ...)
 
     def to_json(self) -> str:
@@ -55,7 +55,10 @@ def capture_template(services) -> Template:
     ledger = services.ledger
     start = ledger.last_position()
     run_autologous_journey(services)
-    envs = [e.envelope for _, e in ledger.read_log(after=start, limit=1000)]
+    # The product's specification is written once per ledger (the journey's first steps); cases
+    # only name the product, so the replayed part starts after it.
+    product = str(product_stream(DEMO_PRODUCT))
+    envs = [e.envelope for _, e in ledger.read_log(after=start, limit=1000) if e.envelope["stream"] != product]
     tokens: dict[str, str] = {}
     labels = 0
     for env in envs:
@@ -66,7 +69,7 @@ def capture_template(services) -> Template:
             tokens[data["label"]], tokens[env["stream"]] = f"label:{labels}", f"unit:{labels}"
             labels += 1
         elif env["type"] == "ManufacturingStarted":  # the lot's stream follows from the COI
-            tokens[env["stream"]] = f"lot:{data['lot']}"
+            tokens.setdefault(env["stream"], f"lot:{data['lot']}")  # also written on each input bag's stream
         elif env["type"] == "ExcursionDetected":
             tokens[data["excursion_id"]] = "excursion"
         elif env["type"] == "OperationRefused" and data.get("attempted", {}).get("patient_ref"):
@@ -77,20 +80,40 @@ def capture_template(services) -> Template:
         "type": env["type"], "stream": env["stream"], "data": env["data"], "actor": env["actor"],
         "site": env["site"], "on_behalf": env["on_behalf"], "occurred_at": env["occurred_at"],
         "meaning": env["esign"]["meaning"] if env["esign"] else None,
+        "signer": env["esign"]["signer"] if env["esign"] else None,
     } for env in envs]
+    untokenised = {e["stream"] for e in events} - set(tokens)
+    if untokenised:  # replayed as is, they would collide with the first case's streams
+        raise RuntimeError(f"template streams without a per-case value: {sorted(untokenised)}")
     return Template(events, tokens)
+
+
+def stage_cuts(events: list[dict[str, Any]]) -> list[int]:
+    """For each stage of STAGES, how many template events a case stopped there keeps: up to and
+    including the ``Backfilled`` record of the stage's step."""
+    cuts = []
+    for step, _ in STAGES:
+        at = next(i for i, e in enumerate(events) if e["type"] == step)
+        cuts.append(next((j + 1 for j in range(at, len(events)) if events[j]["type"] == "Backfilled"),
+                         len(events)))
+    return cuts
+
+
+def signers(template: Template) -> set[tuple[str, str]]:
+    """The (meaning, signer) pairs of the template's e-signatures."""
+    return {(e["meaning"], e["signer"]) for e in template.events if e["meaning"]}
 
 
 class Replayer:
     """Turns the template into the drafts of case number ``n`` (deterministic per seed)."""
 
-    def __init__(self, template: Template, intents: dict[str, EsignIntent], seed: int) -> None:
+    def __init__(self, template: Template, intents: dict[tuple[str, str], EsignIntent], seed: int) -> None:
         self.text = json.dumps(template.events)
         self.tokens = template.tokens
         self.pattern = re.compile("|".join(re.escape(t) for t in sorted(template.tokens, key=len, reverse=True)))
         self.intents = intents
         self.rng = random.Random(seed)
-        self.stages, self.weights = zip(*STAGES, strict=True)
+        self.stages, self.weights = stage_cuts(template.events), [w for _, w in STAGES]
 
     def case(self) -> list[Draft]:
         rng = self.rng
@@ -124,7 +147,7 @@ class Replayer:
             drafts.append(Draft(type=e["type"], stream=UUID(e["stream"]), data=e["data"], actor=e["actor"],
                                 site=e["site"], on_behalf=e["on_behalf"], occurred_at=e["occurred_at"],
                                 expected_seq=0 if first else None,
-                                esign=self.intents[e["meaning"]] if e["meaning"] else None))
+                                esign=self.intents[e["meaning"], e["signer"]] if e["meaning"] else None))
         return drafts
 
 
@@ -135,9 +158,10 @@ def _worker(args: tuple[str, str, int, int, int]) -> tuple[int, float]:
     container = build_container(Settings.model_validate_json(settings_json))
     try:
         identity = container.services.identity
-        intents = {m: identity.signoff(user_id=u, password=DEMO_PASSWORD, meaning=m).intent
-                   for m, u in SIGNERS.items()}
-        replay = Replayer(Template.from_json(template_json), intents, seed)
+        template = Template.from_json(template_json)
+        intents = {(m, u): identity.signoff(user_id=u, password=DEMO_PASSWORD, meaning=m).intent
+                   for m, u in signers(template)}
+        replay = Replayer(template, intents, seed)
         written, pending, started = 0, [], time.perf_counter()
         while written < events:
             pending.extend(replay.case())

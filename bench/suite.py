@@ -15,7 +15,7 @@ from ledger.services.journeys import DEMO_PASSWORD
 from projections.checkpoints import CheckpointPublisher
 from projections.db import make_engine
 from projections.merkle_log import MerkleLog
-from projections.read_models import all_projections
+from projections.rebuild import rebuild_read_models
 from projections.runner import ProjectionRunner
 
 from . import baselines
@@ -42,30 +42,32 @@ def row(id_: str, what: str, value: float, baseline: float | None, target: str, 
 
 
 def build_read_models(bench_ledger, *, batch_size: int = 1000) -> dict:
-    """B5's measurement: rebuild the read models from zero; then catch the Merkle log up."""
+    """B5's measurement: rebuild the read models from zero (fresh tables swapped in, one replay
+    process per core, as ``ledger projections rebuild``); then catch the Merkle log up."""
     container = bench_ledger.container()
     engine = make_engine(bench_ledger.database)
     try:
         base = baselines.library_read_log(container.ledger)
-        runner = ProjectionRunner(container.ledger, engine, all_projections(bench_ledger.settings),
-                                  batch_size=batch_size)
         started = time.perf_counter()
-        applied = runner.rebuild()
+        rebuilt = rebuild_read_models(bench_ledger.database, batch_size=batch_size)
         elapsed = time.perf_counter() - started
+        applied = rebuilt.events
         publisher = CheckpointPublisher.from_settings(bench_ledger.settings, container.ledger.sealing_key)
         ProjectionRunner(container.ledger, engine, [MerkleLog(publisher)], batch_size=5000).catch_up()
     finally:
         engine.dispose()
         container.close()
     return {"events": applied, "seconds": round(elapsed, 2), "events_per_s": round(applied / elapsed, 1),
-            "baseline": base}
+            "processes": rebuilt.processes, "baseline": base}
 
 
 def b5(run: Run) -> None:
     built = run.notes["b5"]
     value, base = built["events_per_s"], built["baseline"]["events_per_s"]
+    # the benchmark's target stays 0.5; issue 20 asked for 0.2 on the way there
     run.rows.append(row("B5", "projections rebuild from zero (events/s)", value, base, ">= 0.5",
                         value / base >= 0.5, events=built["events"], seconds=built["seconds"],
+                        processes=built["processes"],
                         baseline_what="library select_notifications, raw rows"))
 
 
@@ -79,24 +81,42 @@ def _ledger_cli(bench_ledger, *args: str) -> tuple[float, int, int, str]:
     return time.perf_counter() - started, proc.returncode, rss, (out + err)[-2000:]
 
 
+B3_ROUNDS = 3  # verify runs per mode; rows report the median ratio and the spread of the rounds
+
+
 def b3(run: Run) -> None:
+    """``ledger verify`` and ``--fast``, B3_ROUNDS rounds, each against baselines of its own round."""
     container = run.main.container()
     try:
         states = baselines.sample_states(container.ledger)
         events = container.ledger.last_position()
     finally:
         container.close()
-    ed = baselines.ed25519_verify_rate()
-    jcs = baselines.jcs_sha_rate(states)
-    seconds, code, rss, tail = _ledger_cli(run.main, "verify")
-    run.rows.append(row("B3", "ledger verify, full (events/s)", events / seconds, ed["baseline_per_s"], ">= 0.7",
-                        code == 0 and events / seconds >= 0.7 * ed["baseline_per_s"], exit=code,
-                        events=events, seconds=round(seconds, 2), ed25519=ed, output=tail[-300:]))
-    run.notes["verify_rss_main"] = rss
-    seconds, code, _, tail = _ledger_cli(run.main, "verify", "--fast")
-    run.rows.append(row("B3f", "ledger verify --fast (events/s)", events / seconds, jcs["events_per_s"], ">= 0.5",
-                        code == 0 and events / seconds >= 0.5 * jcs["events_per_s"], exit=code,
-                        seconds=round(seconds, 2), baseline_what="SHA-256 + JCS of sampled envelopes, all cores"))
+    full: list[dict] = []
+    fast: list[dict] = []
+    for _ in range(B3_ROUNDS):
+        ed = baselines.ed25519_verify_rate()
+        jcs = baselines.jcs_sha_rate(states)
+        # the events' checks only: the read-model comparison (on by default) is a rebuild, B5's subject
+        seconds, code, rss, tail = _ledger_cli(run.main, "verify", "--no-read-models")
+        full.append({"per_s": events / seconds, "baseline": ed["baseline_per_s"], "seconds": round(seconds, 2),
+                     "exit": code, "rss": rss, "ed25519": ed, "output": tail[-300:]})
+        seconds, code, _, tail = _ledger_cli(run.main, "verify", "--fast")
+        fast.append({"per_s": events / seconds, "baseline": jcs["events_per_s"], "seconds": round(seconds, 2),
+                     "exit": code, "output": tail[-300:]})
+    for id_, what, rounds, target, baseline_what in (
+        ("B3", "ledger verify, full (events/s)", full, 0.7, "Ed25519 verifications/s of one core x cores"),
+        ("B3f", "ledger verify --fast (events/s)", fast, 0.5, "SHA-256 + JCS of sampled envelopes, all cores"),
+    ):
+        ratios = sorted(r["per_s"] / r["baseline"] for r in rounds)
+        mid = sorted(rounds, key=lambda r: r["per_s"] / r["baseline"])[len(rounds) // 2]
+        ok = all(r["exit"] == 0 for r in rounds)
+        run.rows.append(row(id_, what, mid["per_s"], mid["baseline"], f">= {target}",
+                            ok and ratios[len(ratios) // 2] >= target, events=events,
+                            ratios=[round(x, 3) for x in ratios], spread=round(ratios[-1] - ratios[0], 3),
+                            rounds=[{k: v for k, v in r.items() if k != "output"} for r in rounds],
+                            baseline_what=baseline_what, output=mid["output"]))
+    run.notes["verify_rss_main"] = max(r["rss"] for r in full)
 
 
 def _infused_coi(bench_ledger) -> str:
@@ -120,8 +140,10 @@ def _dossier_rss(bench_ledger, scratch: Path) -> tuple[int, int]:
 
 
 def b6(run: Run) -> None:
-    main = run.notes.get("verify_rss_main") or _ledger_cli(run.main, "verify")[2]
-    small = _ledger_cli(run.small, "verify")[2]
+    # both without the read-model comparison, like B3's runs (the small one compared them: a
+    # replay of its log into a scratch database, which made the growth look smaller than it is)
+    main = run.notes.get("verify_rss_main") or _ledger_cli(run.main, "verify", "--no-read-models")[2]
+    small = _ledger_cli(run.small, "verify", "--no-read-models")[2]
     growth_mb = (main - small) / 2**20
     run.rows.append(row("B6", "ledger verify peak RSS growth, main vs small (MB)", growth_mb, None, "<= 50 MB",
                         growth_mb <= 50, main_mb=round(main / 2**20, 1), small_mb=round(small / 2**20, 1)))
@@ -135,8 +157,8 @@ def b6(run: Run) -> None:
 def _read_paths(bench_ledger, scratch: Path, count: int = 200) -> dict[str, Path]:
     engine = make_engine(bench_ledger.database)
     with engine.connect() as conn:
-        units = conn.execute(text(
-            "SELECT stream, coi FROM stream_directory WHERE role = 'unit' ORDER BY stream LIMIT :n"),
+        units = conn.execute(text(  # units with a custody record: every other unit answers 404 on custody reads
+            "SELECT unit_id, coi FROM custody_units WHERE coi IS NOT NULL ORDER BY unit_id LIMIT :n"),
             {"n": count}).all()
     engine.dispose()
     paths = {
@@ -218,6 +240,16 @@ def b7(run: Run) -> None:
 
 
 BENCHMARKS = {"B5": b5, "B3": b3, "B6": b6, "B4": b4, "B1": b1, "B2": b2, "B7": b7}
+
+
+def b8(run: Run) -> None:
+    """The planner's re-planning scale (``bench.planning``): needs no ledger."""
+    from .planning import rows
+
+    run.rows.extend(rows())
+
+
+BENCHMARKS["B8"] = b8
 
 
 def run_selected(run: Run, only: list[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from .domain.identifiers import purpose_key
+from .domain.tokens import PRINCIPAL_EVENTS
 from .keys.keystore import KeyStore, KeyStoreError
 from .keys.sealing import KeyRing, SealingKey
 from .settings import Settings
@@ -47,4 +48,5 @@ def open_ledger(settings: Settings, catalogue: EventCatalogue | None = None) -> 
         claim_key=purpose_key(settings.site_secret.get_secret_value().encode(), "idempotency"),
         occurred_window=(timedelta(days=settings.occurred_past_days),
                          timedelta(minutes=settings.occurred_future_minutes)),
+        notify_types=PRINCIPAL_EVENTS,
     )

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 import rfc8785
 
 from .errors import InvalidEvent
@@ -97,6 +99,25 @@ def canonical(obj: Any) -> bytes:
         return rfc8785.dumps(obj)
     except (rfc8785.CanonicalizationError, ValueError, TypeError) as exc:
         raise InvalidEvent(f"not representable as canonical JSON: {exc}", code="INVALID_JSON") from None
+
+
+def parse(data: bytes | memoryview) -> Any:
+    """JSON ``data`` as Python values, exactly as ``json.loads`` reads it.
+
+    ``orjson`` where it reads the same (~2.5x faster, and in place): it turns an integer beyond
+    64 bits into a float, so text with a run of 19 digits (an integer that may be one, or merely
+    digits in a string) goes to ``json``, as does what orjson refuses and ``json`` accepts (lone
+    surrogates). Raises ``ValueError`` for what neither reads.
+    """
+    if _LONG_DIGITS.search(data) is None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(bytes(data))
+
+
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 def envelope_hash(envelope: Mapping[str, Any]) -> str:

@@ -67,6 +67,33 @@ class Settings(BaseSettings):
     log_origin: str = Field("coi-ledger.example/log", pattern=r"^[^\s+]+$", max_length=200)
     checkpoint_every_events: int = Field(1000, gt=0)  # sign at least every N new leaves ...
     checkpoint_every_seconds: float = Field(1.0, gt=0)  # ... or T seconds, when there are new leaves
+    # Alerts (docs/ALERTS.md): a handover not acknowledged within this many minutes, a unit within this
+    # many hours of its expiry; the alert worker's poll (seconds) and whether this process runs one.
+    alert_handover_minutes: float = Field(30.0, gt=0, le=10080)
+    alert_expiry_hours: float = Field(24.0, ge=0, le=8760)
+    alert_poll_seconds: float = Field(0.5, gt=0, le=60)
+    alert_worker: bool = True
+    # E-mail of raised alerts to the staff of their sites (none without a host).
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, gt=0, lt=65536)
+    smtp_from: str = "ledger-alerts@localhost"
+    smtp_tls: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    # Webhooks (docs/WEBHOOKS.md): private/loopback targets are refused unless explicitly allowed (a
+    # receiver on the same machine in tests); each attempt's timeout; retries back off exponentially
+    # from retry_base up to retry_max seconds, with jitter; a row due for longer than dead_after
+    # seconds becomes a dead letter; at most in_flight rows per subscription at once (one per stream).
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    webhook_retry_base_seconds: float = Field(1.0, gt=0)
+    webhook_retry_max_seconds: float = Field(300.0, gt=0)
+    webhook_dead_after_seconds: float = Field(3 * 24 * 3600.0, gt=0)
+    webhook_in_flight: int = Field(16, ge=1, le=256)
+    # delivered and cancelled outbox rows (and their attempt log) older than this are deleted;
+    # dead letters are kept until replayed or their subscription is deleted
+    webhook_retain_days: float = Field(30.0, gt=0)
+    run_webhooks: bool = True  # queue and deliver webhooks in the service process (else `ledger deliver`)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -8,20 +8,24 @@ twice, and an id can never be given a second stream (user ids are never reused, 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 # Fixed forever: changing it would move every registry stream.
 LEDGER_NAMESPACE = UUID("6f1c0a52-6c8e-4c38-9a4e-3f0d2a7b9e11")
 
 
+@lru_cache(maxsize=4096)  # registry ids recur in every event of a batch (uuid5 is SHA-1)
 def user_stream(user_id: str) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"user:{user_id}")
 
 
+@lru_cache(maxsize=4096)
 def device_stream(device_id: str) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"device:{device_id}")
 
 
+@lru_cache(maxsize=4096)
 def site_stream(site_id: str) -> UUID:
     return uuid5(LEDGER_NAMESPACE, f"site:{site_id}")
 

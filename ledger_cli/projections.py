@@ -20,7 +20,6 @@ from rich.table import Table
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ledger.bootstrap import open_ledger
 from ledger.errors import LedgerError
 from ledger.keys.keystore import KeyStoreError
 from ledger.store.database import Database
@@ -28,7 +27,9 @@ from ledger.store.rawstore import StoreUnreadable
 from ledger.verification.verify import total_events
 from projections.db import make_engine
 from projections.read_models import all_projections
-from projections.runner import ProjectionRunner, tracked_position
+from projections.rebuild import rebuild_read_models
+from projections.runner import tracked_position
+from projections.scratch import RebuildRunning
 
 from .common import settings
 
@@ -46,30 +47,35 @@ def _events_after(engine: Engine, database: Database, position: int) -> int:
 @projections_app.command("rebuild")
 def rebuild(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Events per transaction.")] = 1000,
+    processes: Annotated[int, typer.Option(min=0, max=64, help="Replay processes on PostgreSQL "
+                                           "(0: one per core); SQLite replays in one.")] = 0,
 ) -> None:
-    """Delete every read-model row and replay the whole log from zero (exactly once)."""
+    """Replay the whole log into fresh read-model tables and swap them in at once (exactly once).
+
+    The service keeps answering from the current tables meanwhile; events appended during the
+    rebuild are in the rebuilt tables or applied by the service's follower right after the swap."""
     current = settings()
     try:
         total = total_events(current.database)
-        ledger = open_ledger(current)
     except (StoreUnreadable, KeyStoreError, LedgerError) as exc:
         console.print(f"[red]cannot open the ledger:[/red] {exc}")
         raise typer.Exit(2) from None
-    engine = make_engine(current.database)
-    runner = ProjectionRunner(ledger, engine, all_projections(current), batch_size=batch_size)
     started = time.perf_counter()
-    try:
-        with Progress(TextColumn("rebuilding read models"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-                      transient=not console.is_terminal) as progress:
-            task = progress.add_task("events", total=total)
-            applied = runner.rebuild(on_batch=lambda n: progress.advance(task, n))
-    finally:
-        engine.dispose()
-        ledger.close()
+    with Progress(TextColumn("rebuilding read models"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                  transient=not console.is_terminal) as progress:
+        task = progress.add_task("events", total=total)
+        try:
+            rebuilt = rebuild_read_models(current.database, processes=processes or None, batch_size=batch_size,
+                                          on_events=lambda n: progress.advance(task, n))
+        except RebuildRunning as exc:
+            console.print(f"[red]not rebuilt:[/red] {exc}")
+            raise typer.Exit(2) from None
     elapsed = time.perf_counter() - started
-    rate = applied / elapsed if elapsed > 0 else 0.0
-    console.print(f"[green]rebuilt[/green]: {applied} events in {elapsed:.1f} s ({rate:,.0f} events/s)")
+    rate = rebuilt.events / elapsed if elapsed > 0 else 0.0
+    console.print(f"[green]rebuilt[/green]: {rebuilt.events} events in {elapsed:.1f} s ({rate:,.0f} events/s, "
+                  f"{rebuilt.processes} process{'es' if rebuilt.processes > 1 else ''}), swapped in at "
+                  f"position {rebuilt.position}")
 
 
 @projections_app.command("status")

@@ -75,6 +75,7 @@ def demo(
         auto = run_autologous_journey(container.services)
         allo = run_allogeneic_journey(container.services)
         review = run_review_journey(container.services)
+        planning = orchestration_demo(container)
         container.catch_up()
         container.publish_checkpoint()  # the demo's events are covered by a signed checkpoint at once
     except LedgerError as exc:
@@ -89,8 +90,29 @@ def demo(
     console.print(f"allogeneic donor {allo.coi} -> patients {', '.join(allo.extra['patients'])}")
     console.print(f"awaiting QA's review {review.coi}: a refused collection, a storage excursion and a wrong-purpose "
                   "scan to disposition, then sign-off and release (sign in to /portal/review as qa)")
+    console.print(f"orders booked: {', '.join(planning['orders'])}; {planning['late']}: delivered late, re-planned "
+                  "(GET /v1/orders/ORD-DEMO-LATE)")
     typer.echo(json.dumps({"autologous": auto.coi, "donor": allo.coi, "patients": allo.extra["patients"],
-                           "awaiting_review": review.coi}))
+                           "awaiting_review": review.coi, "orders": planning["orders"],
+                           "order_cases": planning["cases"]}))
+
+
+def orchestration_demo(container) -> dict:
+    """The demo's planning network and booked orders (``ledger.services.network_demo``)."""
+    from ledger.services.journeys import DEMO_PRODUCT
+    from ledger.services.network_demo import run_orchestration_demo
+    from projections.orchestration_query import network
+
+    def network_of():
+        container.runner.catch_up()
+        with container.engine.connect() as conn:
+            return network(conn, {DEMO_PRODUCT: container.services.orders.timing(DEMO_PRODUCT)})
+
+    def replan() -> None:
+        container.runner.catch_up()
+        container.replanner.catch_up()
+
+    return run_orchestration_demo(container.services, network_of, replan)
 
 
 @users_app.command("create")

@@ -5,24 +5,24 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import psycopg
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ledger.bootstrap import key_store
-from ledger.keys.keystore import KeyStoreError
+from ledger.keys.keystore import KeyStore, KeyStoreError
 from ledger.keys.sealing import KeyRing
 from ledger.merkle.witness import WitnessError, parse_witness
 from ledger.store.rawstore import StoreUnreadable
-from ledger.verification.verify import Finding, Report, total_events, verify_database
-from ledger.verification.verify_log import verify_log
-from projections.verify_read_models import ReadModelReport, verify_read_models
+from ledger.verification.verify import Finding, Report, total_events
+from ledger.verification.whole import verify_store
 
 from .common import settings
+
+if TYPE_CHECKING:
+    from projections.verify_read_models import ReadModelReport
 
 console = Console(stderr=True)  # progress and errors that stop the run (exit 2)
 out = Console(soft_wrap=True, highlight=False)  # the report: findings, notes and the verdict, together
@@ -73,7 +73,7 @@ def verify(
     database = current.database if database_url is None else type(current.database).from_url(database_url)
     try:
         ring = (
-            KeyRing.from_json(json.loads(keys.read_text())) if keys else key_store(current).key_ring()
+            KeyRing.from_json(json.loads(keys.read_text())) if keys else KeyStore(current.keys_dir).key_ring()
         )
     except (KeyStoreError, OSError, ValueError, KeyError) as exc:
         console.print(f"[red]cannot load the key ring:[/red] {exc}")
@@ -96,11 +96,11 @@ def verify(
         def advance(part: Report) -> None:
             progress.advance(task, part.events)
 
-        report = verify_database(
-            database, ring, workers=workers or None, on_partition=advance, signatures=not fast
-        )
         try:
-            log = verify_log(database, ring, witness=witness, on_events=lambda n: progress.advance(task, n))
+            report, log = verify_store(
+                database, ring, workers=workers or None, signatures=not fast, witness=witness,
+                on_partition=advance, on_events=lambda n: progress.advance(task, n),
+            )
             models = _verify_read_models(database, progress) if read_models else None
         except StoreUnreadable as exc:
             console.print(f"[red]cannot read the database:[/red] {exc}")
@@ -129,6 +129,10 @@ def verify(
 
 
 def _verify_read_models(database, progress: Progress) -> ReadModelReport:
+    import psycopg  # here, like the read models' imports: the rest of `ledger verify` needs neither
+
+    from projections.verify_read_models import verify_read_models
+
     task = progress.add_task("read models", total=None)
     try:
         return verify_read_models(database, on_events=lambda n: progress.advance(task, n))

@@ -60,6 +60,7 @@ def _links(env: Mapping[str, Any], own: tuple[str | None, str, str | None] | Non
 class AuditTrailProjection(ReadModel):
     name = "audit_trail"
     tables = ("audit_trail", "audit_links")
+    append_only = ("audit_trail", "audit_links")
 
     def project_sealed(self, conn: Connection, position: int, event: SealedEvent | Mapping[str, Any],
                        data: EventData | None) -> None:

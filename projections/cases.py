@@ -47,15 +47,23 @@ def _status(milestone: str, held: int, cancelled: int) -> str:
 class CasesProjection(ReadModel):
     name = "cases"
     tables = ("cases",)
+    append_only = tables
 
     def __init__(self) -> None:
         super().__init__()
         self._states: dict[str, dict[str, Any]] = {}  # case -> milestone/held/cancelled, this batch
         self._touched: dict[str, dict[str, Any]] = {}  # case -> its last event in this batch
         self._changed: dict[str, dict[str, Any]] = {}  # case -> its status columns, changed in this batch
+        self._all_cases = False  # True: _states holds every case (sole writer), kept across batches
+
+    def sole_writer(self) -> None:
+        super().sole_writer()
+        self._all_cases = True
 
     def begin_batch(self) -> None:
-        self._states, self._touched, self._changed = {}, {}, {}
+        if not self._all_cases:
+            self._states = {}
+        self._touched, self._changed = {}, {}
 
     def finish_batch(self, conn: Connection) -> None:
         """Each case touched by the batch gets its status and last event once (not once per event)."""
@@ -135,6 +143,8 @@ class CasesProjection(ReadModel):
     def _flags(self, conn: Connection, case_id: str, **changes: Any) -> None:
         state = self._states.get(case_id)
         if state is None:
+            if self._all_cases:
+                return
             row = conn.execute(sql("SELECT milestone, held, cancelled FROM cases WHERE case_id = :c"),
                                {"c": case_id}).first()
             if row is None:

@@ -132,13 +132,32 @@ class StreamDirectory:
         self.owner = owner
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[str | None, str, str | None]] = OrderedDict()
+        self._complete = False  # True: the cache holds every row, a miss is an unknown stream
+
+    def sole_writer(self) -> None:
+        """Keep every row in memory and answer misses without a read: only for the sole writer
+        of rows that start empty (a rebuild's scratch set), where every row is one it added."""
+        self._complete, self.cache_size = True, float("inf")
+
+    @property
+    def append_only(self) -> tuple[str, ...]:
+        """``stream_directory`` when this owner's rows are only ever added by plain inserts."""
+        return ("stream_directory",) if self._complete else ()
 
     def add(self, conn: Connection, stream: str, coi: str | None, role: str,
             case_id: str | None = None) -> None:
         """``role``: ``case`` or ``unit``; ``case_id`` is a unit's case stream.
 
         Always written (a rolled-back batch may have left a cache entry without its row);
-        ``ON CONFLICT DO NOTHING`` works on SQLite >= 3.24 and PostgreSQL."""
+        ``ON CONFLICT DO NOTHING`` works on SQLite >= 3.24 and PostgreSQL. The sole writer knows
+        every row: a new one is a plain insert (sent with ``COPY``, see ``append_only``)."""
+        if self._complete:
+            if stream not in self._cache:
+                conn.execute(sql(
+                    "INSERT INTO stream_directory (owner, stream, coi, role, case_id) VALUES (:o, :s, :c, :r, :k)"),
+                    {"o": self.owner, "s": stream, "c": coi, "r": role, "k": case_id})
+                self._remember(stream, (coi, role, case_id))
+            return
         conn.execute(sql(
             "INSERT INTO stream_directory (owner, stream, coi, role, case_id) "
             "VALUES (:o, :s, :c, :r, :k) ON CONFLICT (owner, stream) DO NOTHING"),
@@ -147,9 +166,8 @@ class StreamDirectory:
 
     def lookup(self, conn: Connection, stream: str) -> tuple[str | None, str, str | None] | None:
         """``(coi, role, case_id)`` of ``stream``, or None for a registry or unknown stream."""
-        hit = self._cache.get(stream)
-        if hit is not None:
-            self._cache.move_to_end(stream)
+        hit = self._recall(stream)
+        if hit is not None or self._complete:
             return hit
         row = conn.execute(sql(
             "SELECT coi, role, case_id FROM stream_directory WHERE owner = :o AND stream = :s"),
@@ -167,6 +185,12 @@ class StreamDirectory:
     def reset(self, conn: Connection) -> None:
         conn.execute(sql("DELETE FROM stream_directory WHERE owner = :o"), {"o": self.owner})
         self._cache.clear()
+
+    def _recall(self, stream: str) -> tuple[str | None, str, str | None] | None:
+        hit = self._cache.get(stream)
+        if hit is not None:
+            self._cache.move_to_end(stream)
+        return hit
 
     def _remember(self, stream: str, value: tuple[str | None, str, str | None]) -> None:
         self._cache[stream] = value
@@ -211,6 +235,9 @@ class ReadModel:
 
     name = "read_model"
     tables: tuple[str, ...] = ()
+    append_only: tuple[str, ...] = ()
+    """Tables whose rows are only added, never deleted, and updated by key after they were added
+    (sent with ``COPY``: :mod:`projections.batching`)."""
 
     def __init__(self) -> None:
         self.directory = StreamDirectory(self.name)
@@ -231,6 +258,12 @@ class ReadModel:
                        data: EventData | None) -> None:
         """Apply one sealed event; a read model that keeps the event's hash overrides this."""
         self.project(conn, position, env_of(event), data)
+
+    def sole_writer(self) -> None:
+        """This instance alone fills its tables, which start empty (a rebuild's scratch set): it
+        may answer its own lookups from what it wrote, in memory, instead of reading them back."""
+        if self.registers:
+            self.directory.sole_writer()
 
     def project(self, conn: Connection, position: int, env: Mapping[str, Any],
                 data: EventData | None) -> None:

@@ -39,6 +39,15 @@ def compact(readings: Sequence[Reading]) -> tuple[list[list[Any]], dict[str, Any
 class ConditionsProjection(ReadModel):
     name = "conditions"
     tables = ("condition_units", "condition_packing", "condition_uploads", "excursions")
+    append_only = ("condition_uploads",)  # not condition_packing: its close matches "to_us IS NULL"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._excursions: set[str] | None = None  # None: read the table to know an excursion
+
+    def sole_writer(self) -> None:
+        super().sole_writer()
+        self._excursions = set()
 
     def project(self, conn: Connection, position: int, env: Mapping[str, Any],
                 data: EventData | None) -> None:
@@ -84,9 +93,12 @@ class ConditionsProjection(ReadModel):
 
     def _detected(self, conn: Connection, position: int, env: Mapping[str, Any], d: ExcursionDetected) -> None:
         excursion = str(d.excursion_id)
-        known = conn.execute(sql("SELECT 1 FROM excursions WHERE excursion_id = :x"),
-                             {"x": excursion}).first()
-        if known is not None:
+        if self._excursions is not None:
+            if excursion in self._excursions:
+                return
+            self._excursions.add(excursion)
+        elif conn.execute(sql("SELECT 1 FROM excursions WHERE excursion_id = :x"),
+                          {"x": excursion}).first() is not None:
             return
         conn.execute(sql(
             "INSERT INTO excursions (excursion_id, unit_id, coi, source, logger, start_at, "

@@ -45,15 +45,23 @@ UNIT_SET = ", ".join(f"{name} = :{name}" for name in MUTABLE)
 class CustodyProjection(ReadModel):
     name = "custody"
     tables = ("custody_units", "custody_intervals", "custody_transfers", "custody_shipments")
+    append_only = tables
 
     def __init__(self) -> None:
         super().__init__()
         self._units: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()  # units whose row changed in this batch
+        self._all_units = False  # True: _units holds every row (sole writer), kept across batches
+
+    def sole_writer(self) -> None:
+        super().sole_writer()
+        self._all_units = True
 
     def begin_batch(self) -> None:
         """Forget the unit rows kept from the previous batch (another follower may have moved on)."""
-        self._units, self._dirty = {}, set()
+        if not self._all_units:
+            self._units = {}
+        self._dirty = set()
 
     def finish_batch(self, conn: Connection) -> None:
         """Each unit row the batch changed is written once, as it stands (not once per event)."""
@@ -107,6 +115,8 @@ class CustodyProjection(ReadModel):
         """The unit's row as it stands in this batch (a copy: handlers read it, never write it)."""
         cached = self._units.get(unit_id)
         if cached is None:
+            if self._all_units:
+                return None
             found = rows(conn.execute(sql("SELECT * FROM custody_units WHERE unit_id = :u"),
                                       {"u": unit_id}))
             if not found:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from ledger.domain.exceptions import TIMED
 
-from .common import micros, rows, sql, utc_text
+from .common import micros, sql, utc_text
 
 HANDOVER_LIMIT = TIMED["overdue_handoff"]  # a handover offered and not taken for longer is a custody gap
 DELIVERY_SLA = TIMED["overdue_delivery"]  # a shipment not delivered within this is overdue
@@ -24,6 +24,27 @@ def _gap(kind: str, start: str, end: str | None, seconds: float, events: list[st
 
 def _seconds(start: str, end: str) -> float:
     return (micros(end) - micros(start)) / 1e6
+
+
+# One query for the whole timeline (one round trip instead of four): the unit's row and its
+# intervals, transfers and shipments, in that order, each branch's columns in these orders (all
+# text, so the union's columns agree on both SQLite and PostgreSQL).
+_UNIT = ("unit_id", "coi", "label", "kind", "custodian", "location", "container", "ended_at", "ended_by")
+_INTERVAL = ("holder", "location", "from", "to", "via_container", "start_event_id", "end_event_id")
+_TRANSFER = ("from_party", "to_party", "location", "offered_at", "outcome", "closed_at", "offer_event_id",
+             "close_event_id", "via_container")
+_SHIPMENT = ("carrier", "tracking", "from_site", "to_site", "dispatched_at", "delivered_at", "dispatch_event_id",
+             "delivery_event_id", "via_container")
+_TIMELINE = sql(
+    "SELECT 0 AS part, 0 AS idx, unit_id AS c1, coi AS c2, label AS c3, kind AS c4, custodian AS c5, "
+    "location AS c6, container AS c7, ended_at AS c8, ended_by AS c9 FROM custody_units WHERE unit_id = :u "
+    "UNION ALL SELECT 1, idx, holder, location, from_at, to_at, via_container, start_event_id, end_event_id, "
+    "NULL, NULL FROM custody_intervals WHERE unit_id = :u "
+    "UNION ALL SELECT 2, idx, from_party, to_party, location, offered_at, outcome, closed_at, offer_event_id, "
+    "close_event_id, via_container FROM custody_transfers WHERE unit_id = :u "
+    "UNION ALL SELECT 3, idx, carrier, tracking, from_site, to_site, dispatched_at, delivered_at, "
+    "dispatch_event_id, delivery_event_id, via_container FROM custody_shipments WHERE unit_id = :u "
+    "ORDER BY part, idx")
 
 
 def custody_timeline(conn: Connection, unit_id: str, *, now: datetime | str | None = None,
@@ -44,24 +65,15 @@ def custody_timeline(conn: Connection, unit_id: str, *, now: datetime | str | No
     ``delivery_overdue`` (the open-ended ones only when ``now`` is given).
     """
     unit_id = str(unit_id)
-    found = rows(conn.execute(sql(
-        "SELECT unit_id, coi, label, kind, custodian, location, container, ended_at, ended_by "
-        "FROM custody_units WHERE unit_id = :u"), {"u": unit_id}))
-    if not found:
+    parts: list[list[tuple[Any, ...]]] = [[], [], [], []]
+    for part, _idx, *values in conn.execute(_TIMELINE, {"u": unit_id}):
+        parts[part].append(tuple(values))
+    if not parts[0]:
         return None
-    out = found[0]
-    out["intervals"] = rows(conn.execute(sql(
-        "SELECT holder, location, from_at AS \"from\", to_at AS \"to\", via_container, "
-        "start_event_id, end_event_id FROM custody_intervals WHERE unit_id = :u ORDER BY idx"),
-        {"u": unit_id}))
-    out["transfers"] = rows(conn.execute(sql(
-        "SELECT from_party, to_party, location, offered_at, outcome, closed_at, offer_event_id, "
-        "close_event_id, via_container FROM custody_transfers WHERE unit_id = :u ORDER BY idx"),
-        {"u": unit_id}))
-    out["shipments"] = rows(conn.execute(sql(
-        "SELECT carrier, tracking, from_site, to_site, dispatched_at, delivered_at, "
-        "dispatch_event_id, delivery_event_id, via_container FROM custody_shipments "
-        "WHERE unit_id = :u ORDER BY idx"), {"u": unit_id}))
+    out = dict(zip(_UNIT, parts[0][0], strict=False))
+    out["intervals"] = [dict(zip(_INTERVAL, r, strict=False)) for r in parts[1]]
+    out["transfers"] = [dict(zip(_TRANSFER, r, strict=False)) for r in parts[2]]
+    out["shipments"] = [dict(zip(_SHIPMENT, r, strict=False)) for r in parts[3]]
     pending = [t for t in out["transfers"] if t["outcome"] is None]
     out["pending_transfer"] = pending[-1] if pending else None
     now_text = utc_text(now) if now is not None else None

@@ -7,7 +7,9 @@ from sqlalchemy import Engine, create_engine, event
 from ledger.store.database import Database
 
 
-def make_engine(database: Database, *, pool_size: int = 5) -> Engine:
+def make_engine(database: Database, *, pool_size: int = 5, schema: str | None = None) -> Engine:
+    """The read side's engine; ``schema`` (PostgreSQL): the one unqualified names resolve to
+    (a rebuild's scratch set, :mod:`projections.rebuild`), instead of ``public``."""
     if database.kind == "sqlite":
         engine = create_engine(
             database.sqlalchemy_url(), connect_args={"timeout": 30, "check_same_thread": False}
@@ -26,5 +28,6 @@ def make_engine(database: Database, *, pool_size: int = 5) -> Engine:
     # connection.
     # JIT off: every read-side query is a short indexed lookup, for which JIT compilation (when
     # stale statistics make a plan look expensive) cost more than the query (12 of 21 ms, B4).
+    options = "-c jit=off" + (f" -c search_path={schema}" if schema else "")
     return create_engine(database.sqlalchemy_url(), pool_size=pool_size, max_overflow=pool_size,
-                         connect_args={"options": "-c jit=off"})
+                         connect_args={"options": options})

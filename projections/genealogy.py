@@ -76,14 +76,22 @@ def _status(flags: set[str]) -> str:
 class GenealogyProjection(ReadModel):
     name = "genealogy"
     tables = ("genealogy_nodes", "genealogy_edges")
+    append_only = tables
 
     def __init__(self) -> None:
         super().__init__()
         self._flags: dict[str, set[str]] = {}  # node -> flags, as they stand in this batch
         self._dirty: set[str] = set()  # nodes whose flags changed in this batch
+        self._all_nodes = False  # True: _flags holds every node (sole writer), kept across batches
+
+    def sole_writer(self) -> None:
+        super().sole_writer()
+        self._all_nodes = True
 
     def begin_batch(self) -> None:
-        self._flags, self._dirty = {}, set()
+        if not self._all_nodes:
+            self._flags = {}
+        self._dirty = set()
 
     def finish_batch(self, conn: Connection) -> None:
         """Each node whose flags the batch changed is written once (not once per event)."""
@@ -120,6 +128,8 @@ class GenealogyProjection(ReadModel):
                 drop: tuple[str, ...] = ()) -> None:
         flags = self._flags.get(node_id)
         if flags is None:
+            if self._all_nodes:
+                return
             row = conn.execute(sql("SELECT flags FROM genealogy_nodes WHERE node_id = :n"),
                                {"n": node_id}).first()
             if row is None:

@@ -12,13 +12,15 @@ from .scope_query import EVERYTHING, ReadScope, visible_cases, visible_units
 
 CHUNK = 500
 
-WALK = """
+_WALK_CTES = """
 WITH RECURSIVE
   up(node) AS (SELECT node_id FROM genealogy_nodes WHERE {seed}
                UNION SELECT e.src FROM genealogy_edges e JOIN up ON e.dst = up.node
                WHERE e.relation <> 'packed_in'),
   down(node) AS (SELECT node_id FROM genealogy_nodes WHERE {seed}
-                 UNION SELECT e.dst FROM genealogy_edges e JOIN down ON e.src = down.node)
+                 UNION SELECT e.dst FROM genealogy_edges e JOIN down ON e.src = down.node)"""
+
+WALK = _WALK_CTES + """
 SELECT node FROM up UNION SELECT node FROM down
 """
 
@@ -36,15 +38,49 @@ def _in_scope(conn: Connection, scope: ReadScope, ids: list[str]) -> list[str]:
     return sorted(node for node, _, coi in nodes if coi in cases or node in held)
 
 
+_NODE = ("id", "type", "coi", "kind", "label", "status", "case_id", "created_at", "event_id", "position")
+
+# A reader who may see everything needs no scope filter between the walk and the rows: the walk,
+# its nodes (a case node with the ``cases`` model's status) and its edges in one query.
+WHOLE_GRAPH = _WALK_CTES + """,
+  walked(node) AS (SELECT node FROM up UNION SELECT node FROM down)
+SELECT 0 AS part, n.node_id AS c1, n.node_type AS c2, n.coi AS c3, n.kind AS c4, n.label AS c5,
+       COALESCE(c.status, n.status) AS c6, n.case_id AS c7, n.created_at AS c8, n.event_id AS c9,
+       n.position AS pos
+  FROM genealogy_nodes n LEFT JOIN cases c ON n.node_type = 'case' AND c.case_id = n.node_id
+ WHERE n.node_id IN (SELECT node FROM walked)
+UNION ALL
+SELECT 1, e.src, e.dst, e.relation, e.event_id, e.at, NULL, NULL, NULL, NULL, e.position
+  FROM genealogy_edges e WHERE e.src IN (SELECT node FROM walked)
+"""
+
+
 def _graph(conn: Connection, seed: str, params: dict[str, Any],
            scope: ReadScope = EVERYTHING) -> dict[str, Any] | None:
+    if not scope.everything:
+        return _graph_in_steps(conn, seed, params, scope)
+    nodes: list[dict[str, Any]] = []
+    edge_rows: list[tuple[Any, ...]] = []
+    for part, *values in conn.execute(sql(WHOLE_GRAPH.format(seed=seed)), params):
+        if part == 0:
+            nodes.append(dict(zip(_NODE, values, strict=True)))
+        else:
+            src, dst, relation, event_id, at, *_, position = values
+            edge_rows.append((src, dst, relation, event_id, position, at))
+    if not nodes:
+        return None
+    return _assemble(nodes, edge_rows, {n["id"] for n in nodes})
+
+
+def _graph_in_steps(conn: Connection, seed: str, params: dict[str, Any],
+                    scope: ReadScope = EVERYTHING) -> dict[str, Any] | None:
+    """The walk, the scope filter, then the nodes and edges of what is in scope (by chunks)."""
     ids = sorted(r[0] for r in conn.execute(sql(WALK.format(seed=seed)), params))
     ids = [i for start in range(0, len(ids), CHUNK) for i in _in_scope(conn, scope, ids[start:start + CHUNK])]
     if not ids:
         return None
     nodes: list[dict[str, Any]] = []
-    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
-    wanted = set(ids)
+    edge_rows: list[tuple[Any, ...]] = []
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         marks = ", ".join(f":n{i}" for i in range(len(chunk)))
@@ -53,18 +89,24 @@ def _graph(conn: Connection, seed: str, params: dict[str, Any],
             "SELECT node_id AS id, node_type AS type, coi, kind, label, status, case_id, "
             f"created_at, event_id, position FROM genealogy_nodes WHERE node_id IN ({marks})"),
             bind)]
-        for src, dst, relation, event_id, position, at in conn.execute(sql(
-                "SELECT src, dst, relation, event_id, position, at FROM genealogy_edges "
-                f"WHERE src IN ({marks})"), bind):
-            if dst not in wanted:
-                continue
-            edge = edges.setdefault((src, dst, relation), {
-                "from": src, "to": dst, "relation": relation, "at": at, "position": position,
-                "events": []})
-            edge["events"].append((position, event_id))
-            if position < edge["position"]:
-                edge["position"], edge["at"] = position, at
+        edge_rows += [tuple(r) for r in conn.execute(sql(
+            "SELECT src, dst, relation, event_id, position, at FROM genealogy_edges "
+            f"WHERE src IN ({marks})"), bind)]
     _case_statuses(conn, [n for n in nodes if n["type"] == "case"])
+    return _assemble(nodes, edge_rows, set(ids))
+
+
+def _assemble(nodes: list[dict[str, Any]], edge_rows: list[tuple[Any, ...]], wanted: set[str]) -> dict[str, Any]:
+    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for src, dst, relation, event_id, position, at in edge_rows:
+        if dst not in wanted:
+            continue
+        edge = edges.setdefault((src, dst, relation), {
+            "from": src, "to": dst, "relation": relation, "at": at, "position": position,
+            "events": []})
+        edge["events"].append((position, event_id))
+        if position < edge["position"]:
+            edge["position"], edge["at"] = position, at
     nodes.sort(key=lambda n: (n["position"], n["id"]))
     out_edges = []
     for edge in sorted(edges.values(), key=lambda e: (e["position"], e["from"], e["to"])):

@@ -116,20 +116,11 @@ def restore_range(conn: Connection, size: int) -> CompactRange:
     return with_nodes(conn, lambda get: CompactRange.restore(size, get))
 
 
-_LEAF_COLUMNS = "leaf_index, position, event_id, stream, seq, event_hash"
-_LEAF_VALUES = "(:i, :p, :e, :s, :q, :h)"
-
-
-def _inserts(postgres: bool, nodes: int) -> list[Any]:
-    """Statements storing one leaf and its ``nodes`` completed nodes: one round trip on PostgreSQL
-    (a data-modifying CTE), two cheap in-process statements on SQLite."""
-    leaf = f"INSERT INTO merkle_leaves ({_LEAF_COLUMNS}) VALUES {_LEAF_VALUES}"
-    values = ", ".join(f"(:v{i}, :x{i}, :h{i})" for i in range(nodes))
-    node = f"INSERT INTO merkle_nodes (level, idx, hash) VALUES {values}"
-    return [text(f"WITH leaf AS ({leaf}) {node}")] if postgres else [text(leaf), text(node)]
-
-
-_INSERTS = {(pg, n): _inserts(pg, n) for pg in (False, True) for n in range(1, 66)}
+# Plain single-row INSERTs, so the runner's QueuedWrites sends them with COPY at the end of the
+# batch on PostgreSQL (both tables are write-once) and as one executemany each on SQLite.
+_LEAF = text("INSERT INTO merkle_leaves (leaf_index, position, event_id, stream, seq, event_hash) "
+             "VALUES (:i, :p, :e, :s, :q, :h)")
+_NODE = text("INSERT INTO merkle_nodes (level, idx, hash) VALUES (:v, :x, :h)")
 
 
 class MerkleLog:
@@ -140,6 +131,7 @@ class MerkleLog:
     """
 
     name = "merkle"
+    append_only = ("merkle_leaves", "merkle_nodes")
 
     def __init__(self, publisher: CheckpointPublisher | None = None) -> None:
         self.publisher = publisher
@@ -155,14 +147,9 @@ class MerkleLog:
         index = tree.size
         nodes = tree.append(event_leaf_hash(event.hash))
         env = event.envelope
-        params: dict[str, Any] = {
-            "i": index, "p": position, "e": env["event_id"], "s": env["stream"], "q": env["seq"],
-            "h": event.hash,
-        }
-        for i, node in enumerate(nodes):
-            params[f"v{i}"], params[f"x{i}"], params[f"h{i}"] = node.level, node.index, node.hash
-        for statement in _INSERTS[(conn.dialect.name == "postgresql", len(nodes))]:
-            conn.execute(statement, params)
+        conn.execute(_LEAF, {"i": index, "p": position, "e": env["event_id"], "s": env["stream"],
+                             "q": env["seq"], "h": event.hash})
+        conn.execute(_NODE, [{"v": node.level, "x": node.index, "h": node.hash} for node in nodes])
         if self.publisher is not None:
             self.publisher.after_append(conn, tree)
 

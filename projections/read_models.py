@@ -25,6 +25,7 @@ from .custody import CustodyProjection
 from .exceptions import ExceptionsProjection
 from .genealogy import GenealogyProjection
 from .identifiers import UnitIdentifiersProjection
+from .orchestration import OrchestrationProjection
 from .review_queue import ReviewQueueProjection
 from .runner import Projection
 from .scope import ReadScopeProjection
@@ -42,6 +43,19 @@ class ProjectionGroup:
         for member in self.members:
             if isinstance(member, ReadModel):
                 member.share(self.directory)  # one stream directory for the whole group
+
+    def sole_writer(self) -> None:
+        """The group alone fills tables that start empty (a rebuild's share): its directory and
+        read models answer their own lookups from memory."""
+        self.directory.sole_writer()
+        for member in self.members:
+            if isinstance(member, ReadModel):
+                member.sole_writer()
+
+    @property
+    def append_only(self) -> tuple[str, ...]:
+        return (*self.directory.append_only,
+                *(t for member in self.members for t in getattr(member, "append_only", ())))
 
     def apply(self, conn: Connection, position: int, event: SealedEvent) -> None:
         """Convert the event to its typed data once, for every member (None: a type this code
@@ -77,7 +91,8 @@ def read_models() -> list[Projection]:
     """One fresh instance of each read model (they keep small caches: one per runner)."""
     return [CasesProjection(), GenealogyProjection(), CustodyProjection(),
             ConditionsProjection(), AuditTrailProjection(), ExceptionsProjection(),
-            UnitIdentifiersProjection(), ReadScopeProjection(), ReviewQueueProjection()]
+            UnitIdentifiersProjection(), ReadScopeProjection(), ReviewQueueProjection(),
+            OrchestrationProjection()]
 
 
 def all_projections(settings: Any = None, *, grouped: bool = True) -> list[Projection]:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
 
+from ledger.polling import Poller
 from ledger.store.records import SealedEvent
 
 from .batching import QueuedWrites
@@ -72,6 +73,29 @@ def _advance(conn: Connection, name: str, position: int) -> None:
         )
 
 
+def apply_batch(conn: Connection, projection: Projection, log: LogReader, batch_size: int) -> int:
+    """Apply the next batch of the log to ``projection`` inside ``conn``'s transaction, advancing
+    its tracking row with it; returns how many events were applied (0: it is at the head).
+
+    Writes go through :class:`QueuedWrites`; the projection's ``append_only`` tables (if it names
+    any) are sent with ``COPY`` on PostgreSQL."""
+    after = _lock(conn, projection.name)
+    batch = log.read_log(after=after, limit=batch_size)
+    begin = getattr(projection, "begin_batch", None)
+    if begin is not None:  # e.g. a read model drops the rows it kept from the last batch
+        begin()
+    writes = QueuedWrites(conn, getattr(projection, "append_only", ()))
+    for position, event in batch:
+        projection.apply(writes, position, event)  # type: ignore[arg-type]
+    writes.flush()
+    if batch:
+        _advance(conn, projection.name, batch[-1][0])
+    finish = getattr(projection, "finish_batch", None)
+    if finish is not None:  # e.g. the Merkle follower signs a checkpoint when one is due
+        finish(conn)
+    return len(batch)
+
+
 class ProjectionRunner:
     def __init__(
         self,
@@ -86,8 +110,7 @@ class ProjectionRunner:
         self.projections = list(projections)
         self.batch_size = batch_size
         self._progress = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller: Poller | None = None
 
     def position(self, name: str | None = None) -> int:
         """The tracked position of one projection, or the lowest of all."""
@@ -100,21 +123,7 @@ class ProjectionRunner:
         applied = 0
         for projection in self.projections:
             with self.engine.begin() as conn:
-                after = _lock(conn, projection.name)
-                batch = self.log.read_log(after=after, limit=self.batch_size)
-                begin = getattr(projection, "begin_batch", None)
-                if begin is not None:  # e.g. a read model drops the rows it kept from the last batch
-                    begin()
-                writes = QueuedWrites(conn)
-                for position, event in batch:
-                    projection.apply(writes, position, event)  # type: ignore[arg-type]
-                writes.flush()
-                if batch:
-                    _advance(conn, projection.name, batch[-1][0])
-                    applied += len(batch)
-                finish = getattr(projection, "finish_batch", None)
-                if finish is not None:  # e.g. the Merkle follower signs a checkpoint when one is due
-                    finish(conn)
+                applied += apply_batch(conn, projection, self.log, self.batch_size)
         if applied:
             with self._progress:
                 self._progress.notify_all()
@@ -145,7 +154,7 @@ class ProjectionRunner:
         """Read-your-writes: block until every projection has applied ``position``."""
         deadline = time.monotonic() + timeout
         while self.position() < position:
-            if self._thread is None:
+            if self._poller is None:
                 self.run_once()
                 continue
             remaining = deadline - time.monotonic()
@@ -157,25 +166,11 @@ class ProjectionRunner:
 
     def start(self, poll_interval: float = 0.2) -> None:
         """Follow the log in a background thread until ``stop()``."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    busy = self.run_once()
-                except Exception:  # noqa: BLE001 - keep following; the error is logged and retried
-                    log.exception("projection batch failed; retrying")
-                    busy = 0
-                if not busy:
-                    self._stop.wait(poll_interval)
-
-        self._thread = threading.Thread(target=loop, name="projection-runner", daemon=True)
-        self._thread.start()
+        if self._poller is None:
+            self._poller = Poller("projection-runner", self.run_once, poll_interval)
+            self._poller.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None

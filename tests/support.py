@@ -75,3 +75,39 @@ def disposition_open(client, headers: dict[str, str], coi: str, *, kind: str | N
         assert response.status_code == 201, response.text
         done.append(e["exception_id"])
     return done
+
+
+def last_record_by_people(ledger) -> int:
+    """The position of the last record anyone but the ledger itself made: its own followers (an alert
+    falling due) may append while a refused request is judged, which is not that request's doing."""
+    position, found = 0, 0
+    while batch := ledger.read_log(after=position, limit=500):
+        position = batch[-1][0]
+        found = max([found, *(p for p, e in batch if e.envelope["actor"] != "system")])
+    return found
+
+
+def self_signed_certificate(directory, name: str):
+    """A self-signed certificate for the DNS name ``name`` that can be its own trust anchor, and
+    its key: ``(cert.pem, key.pem)`` written in ``directory``."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file

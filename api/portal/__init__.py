@@ -3,12 +3,15 @@
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from . import downloads, pages, review
+from . import alerts, downloads, pages, review
+from . import planning as planning_pages
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
 router.include_router(downloads.router)
 router.include_router(review.router)
+router.include_router(alerts.router)
+router.include_router(planning_pages.router)
 
 
 @router.get("/")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Query, Request
@@ -50,6 +50,7 @@ from . import session
 from .casedata import assert_no_pseudonym
 from .downloads import _forward
 from .render import page, secure
+from .search import case_url
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
@@ -71,7 +72,7 @@ class Refused(Exception):
 
 
 def release_url(coi: str) -> str:
-    return f"/portal/cases/{quote(coi, safe='')}/release"
+    return f"{case_url(coi)}/release"
 
 
 # -- the work queue -----------------------------------------------------------------------------

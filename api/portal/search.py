@@ -29,7 +29,8 @@ class Hit:
 
 
 def case_url(coi: str, unit_id: str | None = None) -> str:
-    return f"/portal/cases/{quote(coi, safe='')}" + (f"#unit-{unit_id}" if unit_id else "")
+    # "*" (a Mod 37-2 check character) is a legal path character: kept as the case's pages link it
+    return f"/portal/cases/{quote(coi, safe='*')}" + (f"#unit-{unit_id}" if unit_id else "")
 
 
 def resolve(conn: Connection, query: str, scope: ReadScope) -> Hit:

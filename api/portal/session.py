@@ -9,7 +9,7 @@
 * Idle timeout (``LEDGER_PORTAL_IDLE_MINUTES``): a second cookie holds the time of the session's
   last request, MACed with the session token under the token secret; a request later than the
   timeout (by the server clock), or without a valid one, revokes the token and goes to sign-in.
-  Each request of a live session renews it (:func:`renew_activity`, a middleware).
+  Each request of a live session renews it (:class:`PortalActivity`, a middleware).
 * Every request resolves the token exactly as the API does (:func:`api.deps.get_principal`):
   revoked, expired, deactivated or locked means signed out.
 * POST forms carry a CSRF token: before sign-in a random value double-submitted in its own
@@ -30,6 +30,8 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.errors import LedgerError
 
@@ -139,14 +141,30 @@ def _active(request: Request, token: str) -> bool:
     return _now(request) - int(seconds) <= idle
 
 
-async def renew_activity(request: Request, call_next):
-    """Middleware: a portal request of a live session renews its last-activity cookie."""
-    response = await call_next(request)
-    token = getattr(request.state, "portal_session", None)
-    ends = any(header.startswith(f"{COOKIE}=") for header in response.headers.getlist("set-cookie"))
-    if token and not ends:  # not when this very response signs in or out
-        _mark_active(response, request, token)
-    return response
+class PortalActivity:
+    """Pure ASGI middleware: a portal request of a live session renews its last-activity cookie
+    (not when the answer itself signs in or out, i.e. sets the session cookie)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def renewing(message: Message) -> None:
+            token = scope.get("state", {}).get("portal_session")
+            if token and message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if not any(cookie.startswith(f"{COOKIE}=") for cookie in headers.getlist("set-cookie")):
+                    carrier = Response()
+                    _mark_active(carrier, Request(scope), token)
+                    for cookie in carrier.headers.getlist("set-cookie"):
+                        headers.append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, renewing)
 
 
 # -- CSRF ---------------------------------------------------------------------------------------

@@ -49,7 +49,9 @@ def run_command(container: Container, principal: Principal, body: Any, key: str 
     ctx = context_for(
         principal, site=command.site(body.data, body.site),
         occurred_at=format_utc(body.occurred_at) if body.occurred_at else None,
-        idempotency_key=key, request_body=_without_secrets(body), route=route, on_behalf=body.on_behalf,
+        # the body is digested for an idempotency claim only (a batch's steps have none of their own)
+        idempotency_key=key, request_body=_without_secrets(body) if key is not None else None, route=route,
+        on_behalf=body.on_behalf,
         device_sig=body.device_sig.model_dump(exclude_none=True) if body.device_sig else None,
         backfill_reason=body.backfill_reason,
     )
@@ -89,8 +91,9 @@ class BatchResponse(BaseModel):
 def post_batch(body: Batch, principal: PrincipalDep, container: ContainerDep,
                idempotency_key: IdempotencyKey = None) -> BatchResponse:
     services = container.services
-    claim_ctx = context_for(principal, site=None, idempotency_key=idempotency_key,
-                            request_body=[_without_secrets(e) for e in body.events], route="/v1/events/batch")
+    dumped = [_without_secrets(e) for e in body.events] if idempotency_key is not None else None
+    claim_ctx = context_for(principal, site=None, idempotency_key=idempotency_key, route="/v1/events/batch",
+                            request_body=dumped)
     steps = [run_command(container, principal, event, None, "/v1/events/batch", services.plan)
              for event in body.events]
     outcomes = services.executor.run_steps(steps, claim_ctx.claim)

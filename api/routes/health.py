@@ -6,6 +6,10 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ledger.store import migrations
+from ledger.timefmt import utc_now
+from ledger.webhooks.delivery import queue_depth
+from projections.alert_timers import timer_figures
+from projections.alerts_query import open_count
 
 from ..deps import ContainerDep
 from ..errors import problem
@@ -39,4 +43,14 @@ def readyz(container: ContainerDep):
 def metrics(container: ContainerDep) -> Response:
     lag = container.ledger.last_position() - container.runner.position() if container.runner.projections else 0
     container.metrics.projection_lag.set(max(lag, 0))
+    if container.alerts is not None:
+        with container.engine.connect() as conn:
+            container.metrics.alerts_open.set(open_count(conn))
+            figures = timer_figures(conn, utc_now())
+        container.metrics.alert_timers_due.set(figures["due"])
+        container.metrics.alert_timer_lag.set(figures["lag_seconds"])
+    if container.webhooks is not None:  # the webhook outbox's rows by state (pending: the queue's depth)
+        depth = queue_depth(container.engine)
+        for state in ("pending", "delivered", "dead", "cancelled"):
+            container.metrics.webhook_queue.labels(state).set(depth.get(state, 0))
     return Response(generate_latest(container.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -9,7 +9,7 @@ values that the application service wraps into envelopes and appends atomically.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -29,6 +29,13 @@ class NewEvent:
     stream: UUID
     type: str
     data: dict[str, Any]
+    model: EventData | None = field(default=None, compare=False, repr=False)
+    """The typed model ``data`` was dumped from, when decided here (spares converting it back)."""
+
+    @property
+    def typed_data(self) -> EventData | dict[str, Any]:
+        """The typed model if known, else the JSON data (``ledger.domain.scope.event_sites`` takes either)."""
+        return self.model if self.model is not None else self.data
 
 
 class RecordedRefusal(RuleViolation):
@@ -54,7 +61,7 @@ def validate(model: type[M], **fields: Any) -> M:
 
 
 def event_of(stream: UUID, data: EventData) -> NewEvent:
-    return NewEvent(stream, type(data).__name__, data.model_dump(mode="json"))
+    return NewEvent(stream, type(data).__name__, data.model_dump(mode="json"), data)
 
 
 def new_event(stream: UUID, model: type[EventData], **fields: Any) -> NewEvent:

@@ -10,8 +10,10 @@ from ..datatypes import EventData
 from ..keys.keyevents import KEY_EVENTS, KEY_SPECS
 from ..store.event_types import EventCatalogue
 from .events_access import ACCESS_EVENTS, ACCESS_SPECS
+from .events_alert import ALERT_EVENTS, ALERT_SPECS
 from .events_case import CASE_EVENTS, CASE_SPECS
 from .events_ledger import LEDGER_EVENTS, LEDGER_SPECS
+from .events_orders import ORDER_EVENTS, ORDER_SPECS
 from .events_qualification import QUALIFICATION_EVENTS, QUALIFICATION_SPECS
 from .events_quality import QUALITY_EVENTS, QUALITY_SPECS
 from .events_registry import REGISTRY_EVENTS, REGISTRY_SPECS
@@ -19,6 +21,7 @@ from .events_release import RELEASE_EVENTS, RELEASE_SPECS
 from .events_review import REVIEW_EVENTS, REVIEW_SPECS
 from .events_spec import SPEC_EVENTS, SPEC_SPECS
 from .events_unit import UNIT_EVENTS, UNIT_SPECS
+from .events_webhooks import WEBHOOK_EVENTS, WEBHOOK_SPECS
 from .events_witness import WITNESS_EVENTS, WITNESS_SPECS
 from .spec import EventSpec
 
@@ -35,13 +38,17 @@ DOMAIN_EVENTS: dict[str, type[EventData]] = {
     **WITNESS_EVENTS,
     **RELEASE_EVENTS,
     **SPEC_EVENTS,
+    **ALERT_EVENTS,
+    **WEBHOOK_EVENTS,
+    **ORDER_EVENTS,
 }
 
 
 SPECS: dict[str, EventSpec[Any]] = {
     spec.type: spec for spec in (*KEY_SPECS, *CASE_SPECS, *UNIT_SPECS, *QUALITY_SPECS, *REGISTRY_SPECS,
                                     *ACCESS_SPECS, *LEDGER_SPECS, *QUALIFICATION_SPECS, *REVIEW_SPECS,
-                                    *WITNESS_SPECS, *RELEASE_SPECS, *SPEC_SPECS)
+                                    *WITNESS_SPECS, *RELEASE_SPECS, *SPEC_SPECS,
+                                    *ALERT_SPECS, *WEBHOOK_SPECS, *ORDER_SPECS)
 }
 """Every event type's spec, by type name (a test keeps it equal to ``DOMAIN_EVENTS``)."""
 

@@ -15,7 +15,8 @@ from ..datatypes import EventData, Identifier, UtcTime
 from .events_case import Name, Reason
 from .spec import UNSIGNED, EventSpec, NotExported
 
-Role = Literal["admin", "courier", "operator", "qa", "clinician", "auditor", "integrator", "device"]
+Role = Literal["admin", "courier", "operator", "qa", "clinician", "auditor", "integrator", "device",
+               "program_manager"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 
 

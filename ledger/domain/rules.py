@@ -190,7 +190,28 @@ MALFORMED = {
     "INVALID_DATA": "the event data does not match its schema",
 }
 
+ORCHESTRATION = {
+    "PROFILE_REQUIRED": "a site is planned for, or given capacity, only once its planning profile is set",
+    "CAPABILITY_MISSING": "the site's planning profile lacks the capability this needs",
+    "CAPACITY_BELOW_BOOKED": "a day's capacity cannot be declared below the slots already booked on it",
+    "CAPACITY_RANGE": "a capacity range runs forwards and spans at most 366 days",
+    "LANE_SITES": "a lane runs between two different registered sites with planning profiles",
+    "ORDER_EXISTS": "an order with this id was placed before (order ids are never reused)",
+    "ORDER_NOT_FOUND": "no order has this id, or none the caller may read (answered 404)",
+    "ORDER_CLOSED": "the order is cancelled or its therapy is complete",
+    "ORDER_CASE": "an order names an enrolled case of its product and treating site",
+    "ORDER_WINDOW": "the apheresis window runs forwards (earliest <= latest) and spans at most 90 days",
+    "NO_PLAN": "no plan fits the network's calendars, lanes and free capacity in the order's window",
+    "PLAN_MISMATCH": "the plan is not one for this order (its treating site and apheresis window) or its "
+                     "legs do not follow each other within a year of its apheresis",
+    "PLAN_INFEASIBLE": "the network cannot run the plan: a lane, its cut-off or transit time, a calendar, a shelf "
+                       "life or the product's timing is broken (each broken rule is named)",
+    "SLOT_UNAVAILABLE": "a slot of the plan is no longer free: another booking took it (propose again)",
+    "NO_PLAN_HELD": "the order holds no plan to release",
+}
+
 CODES: dict[str, str] = {
     **CASES, **UNITS, **CONDITIONS, **QUALITY, **MANUFACTURING, **CORRECTIONS, **REVIEWS, **IDENTITY, **ACCESS, **ESIGN,
     **QUALIFICATION, **MALFORMED, **SIGNATURES, **SPECIFICATIONS, **RELEASE,
+    **ORCHESTRATION,
 }

@@ -14,6 +14,7 @@ from uuid import UUID
 from ..datatypes import EventData
 from .catalogue import SPECS, typed
 from .events_case import CaseEnrolled, DonorRegistered
+from .events_registry import SiteRegistered
 from .spec import no_sites
 from .unit import UnitState
 
@@ -30,8 +31,13 @@ def event_sites(event_type: str, data: EventData | Mapping[str, Any], site: str 
 
 
 def envelope_sites(envelope: Mapping[str, Any]) -> frozenset[str]:
-    """The sites a stored event (its envelope) involves."""
-    return event_sites(envelope["type"], envelope["data"], envelope.get("site"))
+    """The sites a stored event (its envelope) involves; a site's registration also involves the site
+    it registers (so the site's own stream, its planning profile for one, is within that site's scope;
+    the registration itself names no site that must already exist)."""
+    involved = event_sites(envelope["type"], envelope["data"], envelope.get("site"))
+    if envelope["type"] == SiteRegistered.__name__:
+        return involved | {envelope["data"]["site"]}
+    return involved
 
 
 def stream_sites(envelopes: Iterable[Mapping[str, Any]]) -> frozenset[str]:

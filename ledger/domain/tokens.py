@@ -64,3 +64,20 @@ def decide_revoke_token(*, token_id: str, principal: str, kind: str, expires_at:
     require_reason(reason, "a token revocation")
     return [new_event(holder_stream(principal, kind), TokenRevoked, token_id=token_id, principal=principal,
                       kind=kind, expires_at=expires_at, label=label, reason=reason)]
+
+
+PRINCIPAL_EVENTS: frozenset[str] = frozenset({
+    # a user's state (ledger.domain.users.fold_user)
+    "UserCreated", "UserRolesChanged", "UserDeactivated", "PasswordSet", "PasswordChanged", "PasswordReset",
+    "AccessDenied", "UserAuthenticated", "UserLocked", "UserUnlocked", "UserSigningKeyIssued",
+    "UserSigningKeyRevoked",
+    # a device's (ledger.domain.registry.fold_device)
+    "DeviceRegistered", "DeviceDeactivated", "DeviceKeyRegistered", "DeviceKeyRevoked",
+    # a user's qualification (ledger.domain.qualification.fold_qualification)
+    "IdentityVerified", "SignaturePolicyAcknowledged", "TrainingRecorded",
+    # the token itself (its row ends first; the event is told too)
+    "TokenRevoked",
+})
+"""The event types a bearer token's principal is resolved from (``api.deps.get_principal``): an
+append of one is announced to every process (``ledger.store.notices``), whose cached principals
+of that stream are dropped. ``tests/unit/domain/test_principal_events.py`` holds it to the folds."""

@@ -22,6 +22,7 @@ from .credential_store import CredentialStore
 from .executor import BACKFILL_TOLERANCE, Context, Executor, Outcome, Reads, SignOff, Step
 from .identity import IdentityService
 from .operations import OperationsService
+from .orders import OrderService
 from .products import ProductService
 from .qualification import QualificationService
 from .quality import QualityService
@@ -59,6 +60,7 @@ class Services:
     access: AccessService
     operations: OperationsService
     plan: Planned
+    orders: OrderService[Outcome]
 
     def reads(self) -> Reads:
         return Reads(self.ledger)
@@ -97,13 +99,14 @@ def build_services(
         products=ProductService(executor),
         identity=identity,
         qualification=QualificationService(identity),
-        access=AccessService(executor, TokenStore(engine), tokens),
+        access=AccessService(executor, TokenStore(engine, notices_url=ledger.database.url), tokens),
         operations=operations,
         plan=Planned(CaseService(executor, master_secret, as_step),
                      UnitService(executor, master_secret, as_step, witness=witness),
                      QualityService(executor, master_secret, as_step, witness=witness),
                      ReviewService(executor, event_streams, as_step),
                      ProductService(executor, as_step)),
+        orders=OrderService(executor),
     )
 
 

@@ -30,6 +30,7 @@ DEMO_USERS = {
     "clinician": ("Dr. Clara Clinician", ["clinician"], [HOSPITAL]),
     "auditor": ("Aud Itor", ["auditor"], []),
     "integrator": ("MES Integration", ["integrator"], [FACTORY, HOSPITAL]),
+    "planner": ("Pat Planner", ["program_manager"], []),  # the network's master data and every order
 }
 
 

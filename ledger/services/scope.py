@@ -86,7 +86,7 @@ class _Scope:
             case = owner_case(stream, [{"type": e.type, "data": e.data} for e in new[:1]])
             if case is not None and case != stream:  # a new unit or lot of a case
                 return self.case_in_scope(case)
-            named = frozenset().union(*(event_sites(e.type, e.data, site) for e in new))
+            named = frozenset().union(*(event_sites(e.type, e.typed_data, site) for e in new))
             return named <= self.sites
         return self.may_act_on(stream, envelopes)
 

@@ -20,7 +20,7 @@ def named_sites(events: Iterable[NewEvent]) -> set[str]:
     """The sites the data of ``events`` names (``ledger.domain.scope.event_sites``)."""
     named: set[str] = set()
     for event in events:
-        named |= event_sites(event.type, event.data)
+        named |= event_sites(event.type, event.typed_data)
     return named
 
 

@@ -3,6 +3,10 @@
 Only the SHA-256 digest of a token is stored; the token itself is shown once, at issue. Each
 token also has a random public ``token_id`` (never derived from the token), by which it is
 listed, revoked and named in the ``TokenIssued`` / ``TokenRevoked`` events.
+
+Every token that ends (revoked, refreshed, signed out, or all of a principal's) is announced
+(``ledger.store.notices``): in the revoking transaction to every PostgreSQL listener, and to this
+process once committed, so no process keeps serving a principal it cached for that token.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, text
 
+from ..store import notices
 from ..timefmt import format_utc, parse_utc, utc_now
 
 TOKEN_PREFIX = "ldg_"  # noqa: S105 - a marker, not a secret
@@ -56,8 +61,21 @@ def _record(row) -> TokenRecord:
 
 
 class TokenStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, notices_url: str | None = None) -> None:
+        """``notices_url``: the database's URL as the ledger names it (its change notices' key)."""
         self.engine = engine
+        self.notices_url = notices_url or engine.url.render_as_string(hide_password=False)
+
+    def _announce(self, conn: Connection, told: list[str]) -> None:
+        """Inside the ending transaction: tell every other process (PostgreSQL) at commit."""
+        if told and conn.dialect.name == "postgresql":
+            for notice in told:
+                conn.execute(text("SELECT pg_notify(:c, :n)"), {"c": notices.CHANNEL, "n": notice})
+
+    def _told(self, told: list[str]) -> None:
+        """After the commit: tell this process."""
+        if told:
+            notices.publish(self.notices_url, told)
 
     def issue(self, principal: str, kind: str, *, ttl: timedelta | None, label: str | None = None) -> str:
         """A new token (a person's sign-in: its session starts now), shown only here."""
@@ -127,31 +145,47 @@ class TokenStore:
         if end <= now:
             return None
         with self.engine.begin() as conn:
-            if not self._revoke(conn, "token_digest", digest(token), now):
+            told = self._revoke(conn, "token_digest", digest(token), now)
+            if not told:
                 return None  # refreshed or revoked meanwhile
-            return self._insert(conn, record.principal, record.kind, label=record.label, token_id=new_token_id(),
-                                issued=now, expires=min(now + ttl, end), session=record.session_started_at)
+            refreshed = self._insert(conn, record.principal, record.kind, label=record.label,
+                                     token_id=new_token_id(), issued=now, expires=min(now + ttl, end),
+                                     session=record.session_started_at)
+        self._told(told)
+        return refreshed
 
     def revoke(self, token: str) -> bool:
         """Revoke one token (a signed-out session); True if it was live."""
         with self.engine.begin() as conn:
-            return self._revoke(conn, "token_digest", digest(token), utc_now())
+            told = self._revoke(conn, "token_digest", digest(token), utc_now())
+        self._told(told)
+        return bool(told)
 
     def revoke_id(self, token_id: str) -> bool:
         """Revoke the token ``token_id``; True if it was not revoked before."""
         with self.engine.begin() as conn:
-            return self._revoke(conn, "token_id", token_id, utc_now())
+            told = self._revoke(conn, "token_id", token_id, utc_now())
+        self._told(told)
+        return bool(told)
 
-    @staticmethod
-    def _revoke(conn: Connection, column: str, value: str, now: datetime) -> bool:
-        return bool(conn.execute(
-            text(f"UPDATE access_tokens SET revoked_at = :t WHERE {column} = :v AND revoked_at IS NULL"),  # noqa: S608
+    def _revoke(self, conn: Connection, column: str, value: str, now: datetime) -> list[str]:
+        """The notices of the token it revoked (none if it was revoked already)."""
+        ended = conn.execute(
+            text(f"UPDATE access_tokens SET revoked_at = :t WHERE {column} = :v AND revoked_at IS NULL "  # noqa: S608
+                 "RETURNING token_digest"),
             {"t": format_utc(now), "v": value},
-        ).rowcount)
+        ).scalars().all()
+        told = [notices.token_notice(d) for d in ended]
+        self._announce(conn, told)
+        return told
 
     def revoke_all(self, principal: str) -> int:
+        told = [notices.principal_notice(principal)]
         with self.engine.begin() as conn:
-            return conn.execute(
+            count = conn.execute(
                 text("UPDATE access_tokens SET revoked_at = :t WHERE principal = :p AND revoked_at IS NULL"),
                 {"t": format_utc(utc_now()), "p": principal},
             ).rowcount
+            self._announce(conn, told)
+        self._told(told)
+        return count

@@ -44,6 +44,7 @@ from .database import Database
 from .drafts import AppendResult, Claim, Draft, EsignIntent
 from .event_types import EventCatalogue
 from .group_commit import GroupCommit
+from .notices import NoticeRow, publish, stream_notice
 from .recorders import ClaimRow
 from .records import CanonicalTranscoder, Receipt, SealedEvent, record_class
 
@@ -68,8 +69,12 @@ class Ledger(Application[UUID]):
         pool_size: int = 10,
         claim_key: bytes | None = None,
         occurred_window: tuple[timedelta, timedelta] | None = None,
+        notify_types: frozenset[str] = frozenset(),
     ) -> None:
         self.database = database
+        # Event types whose streams other processes cache facts of (who a caller is): each append
+        # of one announces its stream (ledger/store/notices.py), in the same transaction.
+        self.notify_types = notify_types
         self.claim_key = claim_key  # keys stored request digests (an MRN in a body cannot be brute-forced)
         self.sealing_key = sealing_key
         self.catalogue = catalogue
@@ -118,7 +123,10 @@ class Ledger(Application[UUID]):
     def _append_prepared(self, prepared: list[Draft], claim: Claim | None) -> AppendResult:
         for attempt in range(MAX_AUTO_RETRIES):
             events = self._chain(prepared)
-            rows = _nonce_rows(events)
+            rows: list[Any] = _nonce_rows(events)
+            notices = sorted({stream_notice(e.originator_id) for e in events  # type: ignore[attr-defined]
+                              if e.envelope["type"] in self.notify_types})  # type: ignore[attr-defined]
+            rows.extend(NoticeRow(n) for n in notices)
             if claim is not None:
                 rows.append(ClaimRow(
                     claim.scope_id,
@@ -132,6 +140,8 @@ class Ledger(Application[UUID]):
             except IntegrityError:
                 outcome = self._reconcile(events, claim)
                 if outcome is not None:
+                    if notices and not outcome.replayed:  # our own write had committed
+                        publish(self.database.url, notices)
                     return outcome
                 self._refuse_used_nonces(prepared)  # taken by a concurrent replay meanwhile
                 if any(d.expected_seq is not None for d in prepared):
@@ -139,6 +149,8 @@ class Ledger(Application[UUID]):
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 - jitter spreads a busy head
                 continue
             self._remember_heads(events)
+            if notices:
+                publish(self.database.url, notices)
             receipts = [
                 _receipt(r.domain_event, r.notification.id) for r in recordings  # type: ignore[arg-type]
             ]

@@ -7,13 +7,15 @@ This is how ``ledger verify`` and independent tools see the store: rows of
 
 from __future__ import annotations
 
-import json
+import queue
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from uuid import UUID
 
+from ..envelope import parse
 from .database import Database
 from .records import KEY_EVENT_TOPIC, SealedEvent
 
@@ -60,21 +62,24 @@ def snapshot(database: Database) -> Iterator[Any]:
         yield conn
 
 
-def select(database: Database, conn: Any, sql: str, params: Sequence[Any] = (), name: str = "") -> Iterator[Any]:
-    """Rows of ``sql`` (``%s`` placeholders on both stores); ``name``: streamed server-side on PostgreSQL."""
+def select(
+    database: Database, conn: Any, sql: str, params: Sequence[Any] = (), name: str = "", *, binary: bool = False
+) -> Iterator[Any]:
+    """Rows of ``sql`` (``%s`` placeholders on both stores); ``name``: streamed server-side on PostgreSQL;
+    ``binary``: PostgreSQL sends the values in binary (``bytea`` as its bytes, not as hex text)."""
     if database.kind == "sqlite":
         yield from conn.execute(sql.replace("%s", "?"), params)
         return
-    with conn.cursor(name=name or None) as cur:
+    with conn.cursor(name=name or None, binary=binary) as cur:
         if name:
             cur.itersize = 5000
         cur.execute(sql, params)
         yield from cur
 
 
-def _bounds(database: Database, partition: int) -> tuple[Any, Any]:
-    lo = f"{partition:02x}"
-    hi = f"{partition + 1:02x}" if partition + 1 < PARTITIONS else None
+def _bounds(database: Database, partitions: range) -> tuple[Any, Any]:
+    lo = f"{partitions.start:02x}"
+    hi = f"{partitions.stop:02x}" if partitions.stop < PARTITIONS else None
     if database.kind == "sqlite":
         return lo, hi
     pad = "000000-0000-0000-0000-000000000000"
@@ -83,8 +88,16 @@ def _bounds(database: Database, partition: int) -> tuple[Any, Any]:
 
 def partition_rows(database: Database, partition: int, conn: Any) -> Iterator[tuple[str, int, bytes]]:
     """Rows of one partition ordered by (stream, seq), streamed with constant memory."""
+    return partitions_rows(database, range(partition, partition + 1), conn)
+
+
+def partitions_rows(database: Database, partitions: range, conn: Any) -> Iterator[tuple[str, int, bytes]]:
+    """Rows of a run of consecutive partitions ordered by (stream, seq), streamed with constant
+    memory: one query for the run (a query per partition cost a round trip or three each)."""
+    if partitions.step != 1 or not 0 <= partitions.start < partitions.stop <= PARTITIONS:
+        raise ValueError(f"not a run of partitions: {partitions}")
     table = database.events_table
-    lo, hi = _bounds(database, partition)
+    lo, hi = _bounds(database, partitions)
     mark = "?" if database.kind == "sqlite" else "%s"
     where = f"originator_id >= {mark}" + (f" AND originator_id < {mark}" if hi is not None else "")
     params = (lo, hi) if hi is not None else (lo,)
@@ -95,12 +108,50 @@ def partition_rows(database: Database, partition: int, conn: Any) -> Iterator[tu
     if database.kind == "sqlite":
         for stream, seq, state in conn.execute(sql, params):
             yield str(UUID(stream)), seq, bytes(state)
-    else:
-        with conn.cursor(name=f"verify_{partition}") as cur:
-            cur.itersize = 2000
+    else:  # binary results: bytea and uuid as they are stored, no hex text on either side
+        with conn.cursor(name=f"verify_{partitions.start}_{partitions.stop}", binary=True) as cur:
             cur.execute(sql, params)
-            for stream, seq, state in cur:
-                yield str(stream), seq, bytes(state)
+            for page in prefetched_pages(cur, PAGE_ROWS):
+                for stream, seq, state in page:
+                    yield str(stream), seq, bytes(state)
+
+
+PAGE_ROWS = 1000  # a worker holds up to ~4 pages (queued, in hand, the driver's): bounded memory
+
+
+def prefetched_pages(cur: Any, size: int) -> Iterator[list[Any]]:
+    """Pages of ``size`` rows of an executed (server-side) cursor, the next page fetched by a
+    thread while the caller works on the current one (the driver releases the GIL while it
+    waits). At most two pages wait; the thread ends with the iteration, however it ends."""
+    pages: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while not stop.is_set():
+                page = cur.fetchmany(size)
+                pages.put(page)
+                if not page:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, raised there
+            pages.put(exc)
+
+    reader = threading.Thread(target=fetch, name="rawstore-prefetch", daemon=True)
+    reader.start()
+    try:
+        while True:
+            page = pages.get()
+            if isinstance(page, BaseException):
+                raise page
+            if not page:
+                return
+            yield page
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a waiting put, then let it see ``stop``
+            with suppress(queue.Empty):
+                pages.get(timeout=0.05)
+        reader.join()
 
 
 def key_event_envelopes(database: Database, conn: Any) -> list[dict[str, Any]]:
@@ -111,7 +162,7 @@ def key_event_envelopes(database: Database, conn: Any) -> list[dict[str, Any]]:
     envelopes = []
     for (state,) in rows:
         try:
-            envelopes.append(json.loads(bytes(state))["envelope"])
+            envelopes.append(parse(state)["envelope"])
         except (ValueError, KeyError, TypeError):
             continue  # a damaged key event is reported by the main pass over its stream
     return envelopes
@@ -131,7 +182,7 @@ def sealed_event(state: bytes) -> SealedEvent | None:
     """The sealed record a row's ``state`` holds, or None when it is not one (damage is
     reported by ``ledger verify``'s pass over the streams)."""
     try:
-        record = json.loads(bytes(state))
+        record = parse(state)
         return SealedEvent(record["envelope"], record["hash"], record["seal"], record["key_id"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -9,7 +9,6 @@ without reading every row.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +16,7 @@ from eventsourcing.persistence import Transcoder
 from eventsourcing.utils import get_topic
 from pydantic import BaseModel, ConfigDict
 
-from ..envelope import canonical
+from ..envelope import canonical, parse
 from ..keys.keyevents import KEY_EVENTS
 
 
@@ -75,7 +74,7 @@ class CanonicalTranscoder(Transcoder):
                          b',"key_id":', canonical(obj["key_id"]), b',"seal":', canonical(obj["seal"]), b"}"))
 
     def decode(self, data: bytes) -> Any:
-        return json.loads(data)
+        return parse(data)
 
 
 class Receipt(BaseModel):

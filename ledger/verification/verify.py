@@ -5,22 +5,36 @@ missing, ``prev`` links to the previous event's hash, the hash recomputes from t
 envelope's JCS bytes, the seal verifies with a published key valid at ``recorded_at``, and
 device signatures and Part 11 e-signatures verify with the keys registered in the ledger.
 Streams are verified in parallel, one partition of the stream-id space per task.
+
+The hash is checked on the stored bytes where that is sound: the store writes a record as
+``{"envelope":<JCS bytes of the envelope>,"hash":"…","key_id":"…","seal":"…"}`` (the bytes it
+hashed, spliced in), so when a row has exactly that layout the envelope's bytes are the slice
+between the two, and SHA-256 of the slice equal to the stored hash proves the slice is the
+sealed JCS text; the envelope is then parsed from that slice alone (nothing outside it can
+change its meaning) and is not re-serialised. A row with any other layout, or whose slice does
+not hash to the stored hash, takes the general path (parse the whole record, re-serialise the
+envelope, hash), so the findings are the same either way. A non-canonical slice that hashes to a
+rewritten stored hash is no weaker a forgery than a canonical one: both leave the next event's
+``prev``, the seal and the Merkle log's leaf disagreeing with the stored hash.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..envelope import GENESIS_PREV, check_shape, envelope_hash, esign_digest, submission_of
+from ..envelope import GENESIS_PREV, check_shape, envelope_hash, esign_digest, parse, submission_of
 from ..errors import LedgerError
 from ..keys.keydir import KeyDirectory
 from ..keys.sealing import KeyRing
 from ..store.database import Database
-from ..store.rawstore import PARTITIONS, connect, count_events, key_event_envelopes, partition_rows
+from ..store.rawstore import PARTITIONS, connect, count_events, key_event_envelopes, partitions_rows
 from ..timefmt import parse_utc
 
 
@@ -80,17 +94,48 @@ def verify_rows(
     return report
 
 
+_HEAD = b'{"envelope":'
+_TAIL = re.compile(rb',"hash":"([0-9a-f]{64})","key_id":"([0-9a-f]{1,64})","seal":"([A-Za-z0-9+/_=-]{1,256})"\}')
+
+
+def hashed_record(state: bytes) -> tuple[dict[str, Any], str, str, str] | None:
+    """``(envelope, hash, key_id, seal)`` of a stored record whose envelope bytes, spliced as the
+    store writes them, hash to its stored hash (so they are the sealed JCS text); None for any
+    other row (another layout, damage, a hash mismatch), which the general path then judges."""
+    if not state.startswith(_HEAD):
+        return None
+    at = state.rfind(b',"hash":"')
+    tail = _TAIL.fullmatch(state, at) if at > len(_HEAD) else None
+    if tail is None:
+        return None
+    view = memoryview(state)[len(_HEAD):at]
+    stored_hash = tail.group(1).decode()
+    if hashlib.sha256(view).hexdigest() != stored_hash:
+        return None
+    try:
+        envelope = parse(view)
+    except ValueError:
+        return None
+    if not isinstance(envelope, dict):
+        return None
+    return envelope, stored_hash, tail.group(2).decode(), tail.group(3).decode()
+
+
 def _check_event(
     stream: str, seq: int, state: bytes, prev: str | None, keyring: KeyRing, keys: KeyDirectory,
     signatures: bool = True,
 ) -> tuple[list[Finding], str | None]:
-    try:
-        record = json.loads(state)
-        envelope, stored_hash = record["envelope"], record["hash"]
-        seal, key_id = record["seal"], record["key_id"]
-    except (ValueError, KeyError, TypeError) as exc:
-        detail = f"stored state is not a sealed record ({exc})"
-        return [Finding(stream, seq, None, "undecodable", detail)], None
+    hashed = hashed_record(state)
+    if hashed is not None:
+        envelope, stored_hash, key_id, seal = hashed
+    else:
+        try:
+            record = json.loads(state)
+            envelope, stored_hash = record["envelope"], record["hash"]
+            seal, key_id = record["seal"], record["key_id"]
+        except (ValueError, KeyError, TypeError) as exc:
+            detail = f"stored state is not a sealed record ({exc})"
+            return [Finding(stream, seq, None, "undecodable", detail)], None
     event_id = envelope.get("event_id") if isinstance(envelope, dict) else None
 
     def found(reason: str, detail: str = "") -> Finding:
@@ -105,7 +150,7 @@ def _check_event(
     if prev is not None and envelope["prev"] != prev:
         out.append(found("broken link", "prev does not match the previous event's hash"))
     try:
-        recomputed = envelope_hash(envelope)
+        recomputed = stored_hash if hashed is not None else envelope_hash(envelope)
         recorded_at = parse_utc(envelope["recorded_at"])
     except LedgerError as exc:
         return [*out, found("malformed envelope", exc.detail)], stored_hash
@@ -128,15 +173,13 @@ def _check_event(
 
 
 def _verify_partitions(args: tuple[Database, dict, KeyDirectory, range, bool]) -> Report:
-    """Verify a run of partitions on one connection (a connection per partition cost more than
-    the verification itself on small ledgers)."""
+    """Verify a run of partitions with one connection and one query (a connection, or a query,
+    per partition cost more than the verification itself on small ledgers). A stream lies in
+    one partition, so the run's rows are whole streams."""
     database, ring_json, keys, partitions, signatures = args
     keyring = KeyRing.from_json(ring_json)
-    report = Report()
     with connect(database) as conn:
-        for partition in partitions:
-            report.add(verify_rows(partition_rows(database, partition, conn), keyring, keys, signatures=signatures))
-    return report
+        return verify_rows(partitions_rows(database, partitions, conn), keyring, keys, signatures=signatures)
 
 
 def verify_database(
@@ -146,8 +189,12 @@ def verify_database(
     workers: int | None = None,
     on_partition: Callable[[Report], None] | None = None,
     signatures: bool = True,
+    started: Callable[[], None] | None = None,
 ) -> Report:
-    """Verify every stream; ``on_partition`` is called as each run of partitions completes."""
+    """Verify every stream; ``on_partition`` is called as each run of partitions completes.
+
+    ``started`` is called once the worker processes exist, before any result is awaited: work
+    to overlap with the pass may start threads there (forking after threads start is unsafe)."""
     keys = KeyDirectory()
     if signatures:
         with connect(database) as conn:
@@ -160,6 +207,8 @@ def verify_database(
     total = Report()
     results: Iterator[Report]
     if workers == 1:
+        if started:
+            started()
         results = map(_verify_partitions, tasks)
         for part in results:
             total.add(part)
@@ -167,7 +216,10 @@ def verify_database(
                 on_partition(part)
         return total
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(_verify_partitions, tasks):
+        results = pool.map(_verify_partitions, tasks)  # forks every worker before it returns
+        if started:
+            started()
+        for part in results:
             total.add(part)
             if on_partition:
                 on_partition(part)
@@ -180,4 +232,4 @@ def total_events(database: Database) -> int:
         return count_events(database, conn)
 
 
-__all__ = ["Finding", "Report", "verify_database", "verify_rows"]
+__all__ = ["Finding", "Report", "hashed_record", "verify_database", "verify_rows"]

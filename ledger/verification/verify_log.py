@@ -26,13 +26,13 @@ between blocks are ignored. A note's signature block only holds "— " lines, so
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from ..envelope import parse
 from ..errors import LedgerError
 from ..keys.sealing import KeyRing, PublishedKey, unb64
 from ..merkle import (
@@ -108,7 +108,7 @@ class _Findings:
 def _decode(state: bytes) -> tuple[Any, Any, Any, Any]:
     """``(event_id, stream, seq, stored hash)`` of a row, all None if it is not a sealed record."""
     try:
-        record = json.loads(state)
+        record = parse(state)
         envelope = record["envelope"]
         return envelope.get("event_id"), envelope.get("stream"), envelope.get("seq"), record["hash"]
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -141,8 +141,8 @@ class _Check:
         self.sqlite = database.kind == "sqlite"
         self.pos = "rowid" if self.sqlite else "notification_id"
 
-    def rows(self, sql: str, params: Sequence[Any] = (), name: str = "") -> Iterator:
-        return select(self.db, self.conn, sql, params, name)
+    def rows(self, sql: str, params: Sequence[Any] = (), name: str = "", binary: bool = False) -> Iterator:
+        return select(self.db, self.conn, sql, params, name, binary=binary)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return next(iter(self.rows(sql, params)), None)
@@ -196,7 +196,7 @@ class _Check:
         table = self.db.events_table
         sql = f"SELECT {self.pos}, state FROM {table} ORDER BY {self.pos}"
         stored = next(leaves, None)
-        for position, raw in self.rows(sql, name="verify_log_events"):
+        for position, raw in self.rows(sql, name="verify_log_events", binary=True):  # no hex text of bytea
             state = bytes(raw)
             event_id, stream, seq, stored_hash = _decode(state)
             while stored is not None and stored.position < position:

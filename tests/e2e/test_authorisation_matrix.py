@@ -14,7 +14,7 @@ import pytest
 from ledger.services.executor import Context
 from ledger.services.journeys import DEMO_PASSWORD
 
-ROLES = ("admin", "courier", "operator", "qa", "clinician", "auditor", "integrator", "device")
+ROLES = ("admin", "courier", "operator", "qa", "clinician", "auditor", "integrator", "device", "program_manager")
 EVERYONE = set(ROLES)
 READERS = EVERYONE - {"device"}
 FIELD = {"courier", "operator", "clinician", "integrator", "device"}
@@ -185,13 +185,67 @@ ROUTES = {
     ("POST", "/v1/tokens/{token_id}/revoke"): (EVERYONE, {"reason": "r"}),  # idem
     ("POST", "/v1/auth/refresh"): (READERS, None),  # a person's sign-in token; a device's is long-lived
 }
+ROUTES.update({  # alerts (docs/ALERTS.md): read-scoped, written only by the ledger itself
+    ("GET", "/v1/alerts"): (READERS, None),
+    ("GET", "/v1/alerts/{alert_id}"): (READERS, None),
+    ("POST", "/v1/users/{user_id}/contact"): ({"admin"}, {"email": "someone@example.org"}),
+})
 
+
+# Orchestration: master data by admins and program managers, orders by clinicians and program managers.
+MASTER_DATA, ORDERING = {"admin", "program_manager"}, {"clinician", "program_manager"}
+A_PLAN = {"apheresis": {"site": "s", "day": "2026-03-02"},
+          "pickup": {"lane": "l", "depart_at": "2026-03-02T17:00:00Z", "arrive_at": "2026-03-03T01:00:00Z"},
+          "manufacturing": {"site": "m", "start_day": "2026-03-03", "end_day": "2026-03-12"},
+          "qc_release": {"site": "m", "ready_at": "2026-03-16T00:00:00Z"},
+          "return_shipment": {"lane": "k", "depart_at": "2026-03-16T09:00:00Z", "arrive_at": "2026-03-16T17:00:00Z"},
+          "infusion_window": {"site": "s", "from_day": "2026-03-16", "to_day": "2026-03-18"}}
+ROUTES.update({
+    ("POST", "/v1/sites/{site_id}/profile"): (MASTER_DATA, {"capabilities": ["apheresis"], "tz": "Europe/Amsterdam"}),
+    ("GET", "/v1/sites/{site_id}/profile"): (READERS, None),
+    ("POST", "/v1/capacity"): (MASTER_DATA, {"site": "no-site", "resource": "apheresis", "from": "2026-03-02",
+                                             "to": "2026-03-03", "slots": 1}),
+    ("GET", "/v1/capacity"): (READERS, None),
+    ("POST", "/v1/lanes"): (MASTER_DATA, {"lane": "L", "origin": "a", "destination": "b", "transit_hours": 8,
+                                          "cutoff": "18:00"}),
+    ("GET", "/v1/lanes"): (READERS, None),
+    ("POST", "/v1/orders"): (ORDERING, {"order_id": "ORD-M", "coi": NO_COI, "product": "p", "treating_site": "s",
+                                        "earliest": "2026-03-02", "latest": "2026-03-09"}),
+    ("GET", "/v1/orders"): (READERS, None),
+    ("GET", "/v1/orders/{order_id}"): (READERS, None),
+    ("POST", "/v1/orders/{order_id}/plan"): (ORDERING, None),
+    ("POST", "/v1/orders/{order_id}/book"): (ORDERING, {"plan": A_PLAN}),
+    ("POST", "/v1/orders/{order_id}/release"): (ORDERING, {"reason": "r"}),
+    ("POST", "/v1/orders/{order_id}/cancel"): (ORDERING, {"reason": "r"}),
+})
+ROUTES[("GET", "/v1/program/figures")] = (READERS, None)  # the program's figures (planner)
 
 def concrete(path: str) -> str:
     return (path.replace("{coi}", NO_COI).replace("{unit_id}", NO_UNIT).replace("{fmt}", "png")
             .replace("{user_id}", "nobody").replace("{device_id}", "no-device").replace("{key_id}", "0" * 16)
             .replace("{token_id}", "tok-" + "0" * 16).replace("{exception_id}", NO_EXCEPTION)
-            .replace("{deviation_id}", "DEV-NONE").replace("{product}", "no-product").replace("{version}", "1"))
+            .replace("{deviation_id}", "DEV-NONE").replace("{product}", "no-product").replace("{version}", "1")
+            .replace("{site_id}", "no-site").replace("{order_id}", "ORD-NONE"))
+
+
+# Webhook subscriptions (docs/WEBHOOKS.md): admins and integrators only (an integrator its own).
+NO_SUBSCRIPTION = "sub_" + "0" * 32
+MANAGERS = {"admin", "integrator"}
+ROUTES.update({
+    ("POST", "/v1/subscriptions"): (MANAGERS, {"url": "http://127.0.0.1/hook", "event_types": ["ExcursionDetected"]}),
+    ("GET", "/v1/subscriptions"): (MANAGERS, None),
+    ("GET", "/v1/subscriptions/{subscription_id}"): (MANAGERS, None),
+    ("DELETE", "/v1/subscriptions/{subscription_id}"): (MANAGERS, None),
+    ("POST", "/v1/subscriptions/{subscription_id}/pause"): (MANAGERS, None),
+    ("POST", "/v1/subscriptions/{subscription_id}/resume"): (MANAGERS, None),
+    ("POST", "/v1/subscriptions/{subscription_id}/replay"): (MANAGERS, None),
+    ("GET", "/v1/subscriptions/{subscription_id}/deliveries"): (MANAGERS, None),
+})
+_concrete_before_subscriptions = concrete
+
+
+def concrete(path: str) -> str:  # noqa: F811 - extends the one above with the subscription id
+    return _concrete_before_subscriptions(path).replace("{subscription_id}", NO_SUBSCRIPTION)
 
 
 @pytest.fixture

@@ -43,16 +43,19 @@ def test_lists_read_without_appending(database, tmp_path, demo):
     before = total_events(database)
     listed = run(["cases", "list", "--kind", "autologous", "--format", "coi"], env)
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.split() == [cois["autologous"], cois["awaiting_review"]]  # enrolment order
+    # enrolment order; the demo's orders are for cases of their own (ledger.services.network_demo)
+    assert listed.stdout.split() == [cois["autologous"], cois["awaiting_review"], *cois["order_cases"]]
     cases = [json.loads(line) for line in run(["cases", "list", "--format", "json"], env).stdout.splitlines()]
-    assert [c["coi"] for c in cases] == [cois["autologous"], cois["donor"], *cois["patients"], cois["awaiting_review"]]
+    assert [c["coi"] for c in cases] == [cois["autologous"], cois["donor"], *cois["patients"], cois["awaiting_review"],
+                                         *cois["order_cases"]]
     assert all("patient_ref" not in c for c in cases)
     users = [json.loads(line) for line in run(["users", "list", "--format", "json"], env).stdout.splitlines()]
     assert {u["user"]: (u["printed_name"], u["roles"], u["sites"]) for u in users} == {
         user: (name, roles, sites) for user, (name, roles, sites) in DEMO_USERS.items()}
     assert {u["state"] for u in users} == {"active"}
     sites = [json.loads(line) for line in run(["sites", "list", "--format", "json"], env).stdout.splitlines()]
-    assert [s["site"] for s in sites] == ["hospital-1", "factory-1", "courier-hub-1"]
+    assert [s["site"] for s in sites] == ["hospital-1", "factory-1", "courier-hub-1", "hospital-2", "hospital-3",
+                                          "plant-us"]
     table = run(["sites", "list"], env).stdout.splitlines()
     assert table[0].split() == ["site", "name", "kind", "gln"] and table[1].startswith("hospital-1")
     assert total_events(database) == before  # nothing appended: the README may run these again and again

@@ -9,6 +9,7 @@ from uuid import UUID
 import pytest
 
 from ledger.services.journeys import DEMO_PASSWORD
+from tests.support import last_record_by_people
 
 from .test_journey_http import MRN
 
@@ -33,7 +34,7 @@ def _refused(response, status: int, code: str) -> None:
 
 
 def _positions(client) -> int:
-    return client.app.state.container.ledger.last_position()
+    return last_record_by_people(client.app.state.container.ledger)
 
 
 @pytest.mark.req("URS-P11-200")

@@ -113,7 +113,7 @@ def test_the_demo_people_are_seeded_fit_to_sign(client, login):
     assert "courier" not in trained and "auditor" not in trained
     verified = client.get("/v1/audit-trail", headers=login("auditor"),
                           params={"type": IdentityVerified.__name__, "min_position": seeded}).json()["items"]
-    assert len(verified) == 8  # every demo person; the integrator account never signs
+    assert len(verified) == 9  # every demo person, the program manager too; the integrator account never signs
 
 
 @pytest.mark.req("URS-P11-100b")

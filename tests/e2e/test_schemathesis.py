@@ -23,7 +23,7 @@ from ledger.settings import Settings
 from ledger.store import migrations
 from ledger.store.database import Database
 
-ALL_ROLES = ["admin", "courier", "operator", "qa", "clinician", "auditor", "integrator"]
+ALL_ROLES = ["admin", "courier", "operator", "qa", "clinician", "auditor", "integrator", "program_manager"]
 # R5's full form (tests/reliability, LEDGER_DRILLS=full) explores: random examples from the
 # --hypothesis-seed it passes, and more of them per operation.
 EXPLORE = "full" in os.environ.get("LEDGER_DRILLS", "").split(",")

@@ -7,12 +7,14 @@ the reference on generated JSON values, including the cases where the two encode
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.envelope import canonical
+from ledger.envelope import canonical, parse
 from ledger.errors import InvalidEvent
 
 # Text that stresses escaping and key order: controls, quotes, backslashes, DEL, U+2028,
@@ -83,3 +85,29 @@ def test_refused_like_the_reference(value):
     assert reference(value) is None
     with pytest.raises(InvalidEvent):
         canonical(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_parse_reads_what_json_reads(value):
+    """The stored records are read with orjson where it can: never to a different meaning.
+    ``json.dumps`` (not JCS) also writes integers beyond 64 bits (orjson would read a float) and
+    lone surrogates (orjson refuses them)."""
+    data = json.dumps(value)
+    expected = json.loads(data)
+    for form in (data.encode("utf-8", "surrogatepass"), memoryview(data.encode("utf-8", "surrogatepass"))):
+        assert parse(form) == expected
+        assert repr(parse(form)) == repr(expected)  # 1 and 1.0, -0.0 and 0.0 stay apart
+
+
+def test_parse_refuses_what_json_refuses():
+    for bad in (b"", b"{", b"[1,]", b"\xff"):
+        with pytest.raises(ValueError):
+            parse(bad)
+
+
+def test_parse_keeps_integers_beyond_64_bits_exact():
+    for number in (2**64, -(2**63) - 1, 10**30, -(10**20)):
+        assert parse(f'{{"n": {number}}}'.encode()) == {"n": number}
+        assert type(parse(str(number).encode())) is int
+    assert parse(b'{"sscc": "1234567890123456789012"}') == {"sscc": "1234567890123456789012"}

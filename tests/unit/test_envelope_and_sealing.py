@@ -169,3 +169,24 @@ def test_times_the_fixed_form_cannot_carry_are_refused(text):
     with pytest.raises(InvalidEvent) as refused:
         normalise_utc(text)
     assert refused.value.code == "INVALID_TIME"
+
+
+def test_the_audit_pages_seal_memo_answers_as_the_check_itself():
+    """A seal remembered as valid never vouches for other bytes: an altered hash or seal, another
+    key, or a time outside the key's validity is checked afresh (the memo is keyed on all of them
+    or sits after the validity check)."""
+    from projections.audit_evidence import _seal_verifies
+
+    key, rogue = fixed_key(), fixed_key(seed=9)
+    ring = ring_of(key)
+    event_hash, at = "cd" * 32, EPOCH + timedelta(days=1)
+    seal = key.seal(event_hash)
+    assert ring.check_seal(key.key_id, event_hash, seal, at, verify=_seal_verifies) is None
+    assert ring.check_seal(key.key_id, event_hash, seal, at, verify=_seal_verifies) is None  # remembered
+    assert ring.check_seal(key.key_id, "ce" * 32, seal, at, verify=_seal_verifies).startswith("bad seal")
+    assert ring.check_seal(key.key_id, event_hash, rogue.seal(event_hash), at,
+                           verify=_seal_verifies).startswith("bad seal")
+    assert ring.check_seal(key.key_id, event_hash, seal, EPOCH - timedelta(seconds=1),
+                           verify=_seal_verifies).startswith("key not valid")
+    assert ring.retire(key.key_id, at).check_seal(key.key_id, event_hash, seal, at,
+                                                  verify=_seal_verifies).startswith("key not valid")

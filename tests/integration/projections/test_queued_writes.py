@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from sqlalchemy import exc, text
 
-from projections.batching import QueuedWrites
+from projections.batching import CopyPlan, QueuedWrites
 
 
 @pytest.fixture
@@ -45,3 +45,34 @@ def test_a_failing_write_fails_the_flush_and_the_transaction(scratch) -> None:
         writes.flush()
     with scratch.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM qw_scratch")).scalar_one() == 0
+
+
+def test_append_only_rows_wait_for_the_batch_end_yet_reads_and_updates_see_them(scratch) -> None:
+    """Rows of an append-only table go out last on PostgreSQL (with COPY), but a read naming the
+    table, or an update queued after them, still finds them; literals in VALUES are kept."""
+    insert = text("INSERT INTO qw_scratch (k, v) VALUES (:k, 'literal')")
+    with scratch.begin() as conn:
+        writes = QueuedWrites(conn, append_only=("qw_scratch",))
+        writes.execute(insert, {"k": "a"})
+        writes.execute(text("UPDATE qw_scratch SET v = :v WHERE k = :k"), {"k": "a", "v": "updated"})
+        writes.execute(insert, [{"k": "b"}, {"k": "c"}])
+        assert writes.execute(text("SELECT COUNT(*) FROM qw_scratch")).scalar_one() == 3
+        writes.execute(insert, {"k": "d"})
+        writes.execute(text("UPDATE qw_scratch SET v = v || '!' WHERE k = 'd'"))
+        writes.execute(insert, {"k": "e"})  # nothing reads it: sent at the flush, with COPY on PostgreSQL
+        writes.flush()
+    with scratch.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(text("SELECT k, v FROM qw_scratch ORDER BY k"))]
+    assert rows == [("a", "updated"), ("b", "literal"), ("c", "literal"), ("d", "literal!"), ("e", "literal")]
+
+
+def test_only_plain_inserts_are_copied() -> None:
+    tables = ("t",)
+    plan = CopyPlan.of(text("INSERT INTO t (a, b, c, d, e) VALUES (:a, NULL, FALSE, 'open', 0)"), tables)
+    assert plan is not None and plan.columns == ("a", "b", "c", "d", "e")
+    assert plan.rows([{"a": 1}, {"a": 2}]) == [(1, None, False, "open", 0), (2, None, False, "open", 0)]
+    for statement in ("INSERT INTO t (a) VALUES (:a) ON CONFLICT (a) DO NOTHING",  # order matters
+                      "INSERT INTO u (a) VALUES (:a)",  # not append-only
+                      "INSERT INTO t (a, b) VALUES (:a, COALESCE(:b, 1))",  # an expression
+                      "INSERT INTO t (a) SELECT a FROM u"):
+        assert CopyPlan.of(text(statement), tables) is None, statement

@@ -24,6 +24,7 @@ T1, T2 = "2026-03-02T08:00:00Z", "2026-03-02T08:10:00Z"
 KEY = {"key_id": "00112233aabbccdd", "public_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}
 
 # A valid stored ``data`` of every type, and the audit trail's text for it.
+SUB = "sub_" + "0" * 32
 EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "DeviceKeyRegistered": ({"device": "scanner-1", **KEY}, "key 00112233aabbccdd registered for device scanner-1"),
     "DeviceKeyRevoked": ({"device": "scanner-1", "key_id": KEY["key_id"], "reason": "lost"},
@@ -164,8 +165,54 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
                                            "verdict": "within"}], "lot": "LOT-1", "comment": "all reviewed"},
                         f"review of {COI} signed off for lot LOT-1: 2 exception(s) (1 informational open), "
                         "1 spec result(s): all reviewed"),
+    "AlertRaised": ({"alert_id": f"near_expiry:{LABEL}", "kind": "near_expiry", "subject": LABEL, "coi": COI,
+                     "sites": ["H1"], "severity": "warning", "message": f"{LABEL} expires at {T2}",
+                     "due_at": T1, "cause": U1},
+                    f"alert near_expiry raised (warning) for {LABEL}: {LABEL} expires at {T2}"),
+    "AlertCleared": ({"alert_id": f"near_expiry:{LABEL}", "kind": "near_expiry", "subject": LABEL,
+                      "reason": "unit infused", "cause": U2},
+                     f"alert near_expiry cleared for {LABEL}: unit infused"),
+    "UserContactSet": ({"user": "nurse", "email": "nurse@hospital.example"}, "alert e-mail of nurse set"),
+    # webhook subscriptions
+    "SubscriptionCreated": ({"subscription_id": SUB, "url": "https://mes.example/hook",
+                             "event_types": ["ExcursionDetected"], "owner": "integrator",
+                             "owner_sites": ["H1"], "secret_sealed": "A" * 60},
+                            f"webhook subscription {SUB} created for 1 event type(s)"),
+    "SubscriptionPaused": ({"subscription_id": SUB}, f"webhook subscription {SUB} paused"),
+    "SubscriptionResumed": ({"subscription_id": SUB}, f"webhook subscription {SUB} resumed"),
+    "SubscriptionDeleted": ({"subscription_id": SUB, "reason": "retired"}, f"webhook subscription {SUB} deleted"),
+    "SubscriptionReplayRequested": ({"subscription_id": SUB, "from_position": 7},
+                                    f"webhook subscription {SUB}: replay from position 7"),
 }
 
+
+PLAN = {"apheresis": {"site": "H1", "day": "2026-03-02"},
+        "pickup": {"lane": "L1", "depart_at": "2026-03-02T17:00:00Z", "arrive_at": "2026-03-03T01:00:00Z"},
+        "manufacturing": {"site": "M1", "start_day": "2026-03-03", "end_day": "2026-03-03"},
+        "qc_release": {"site": "M1", "ready_at": "2026-03-06T23:00:00Z"},
+        "return_shipment": {"lane": "L2", "depart_at": "2026-03-09T09:00:00Z", "arrive_at": "2026-03-09T17:00:00Z"},
+        "infusion_window": {"site": "H1", "from_day": "2026-03-09", "to_day": "2026-03-11"}}
+SLOT = {"site": "M1", "resource": "manufacturing", "day": "2026-03-03"}
+EXAMPLES.update({  # orchestration (ledger.domain.events_orders)
+    "SiteProfileSet": ({"site": "M1", "capabilities": ["manufacturing", "qc"], "tz": "Europe/Amsterdam",
+                        "closed_weekdays": [6], "holidays": ["2026-12-25"]},
+                       "site M1 planning profile set (manufacturing, qc; Europe/Amsterdam)"),
+    "CapacityDeclared": ({"site": "M1", "resource": "manufacturing", "day": "2026-03-03", "slots": 4},
+                         "M1 manufacturing capacity on 2026-03-03: 4 slot(s)"),
+    "LaneDefined": ({"lane": "L1", "origin": "H1", "destination": "M1", "transit_hours": 8, "cutoff": "18:00",
+                     "days": [0, 1, 2, 3, 4]}, "lane L1 H1 -> M1 defined (cut-off 18:00)"),
+    "TherapyOrdered": ({"order": "ORD-1", "coi": COI, "product": "CAR-T", "treating_site": "H1",
+                        "earliest": "2026-03-02", "latest": "2026-03-13", "priority": 1},
+                       f"order ORD-1 for {COI} (CAR-T) at H1, apheresis 2026-03-02..2026-03-13"),
+    "OrderPlanBooked": ({"order": "ORD-1", "treating_site": "H1", "plan": PLAN,
+                         "slots": [{**SLOT, "resource": "apheresis", "site": "H1", "day": "2026-03-02"}, SLOT],
+                         "kept_legs": ["apheresis"], "reason": "late delivery"},
+                        "order ORD-1 plan booked (2 slot(s)): late delivery"),
+    "OrderPlanReleased": ({"order": "ORD-1", "reason": "patient unwell"}, "order ORD-1 plan released: patient unwell"),
+    "OrderCancelled": ({"order": "ORD-1", "reason": "withdrawn"}, "order ORD-1 cancelled: withdrawn"),
+    "SlotBooked": ({**SLOT, "order": "ORD-1"}, "M1 manufacturing slot on 2026-03-03 booked by ORD-1"),
+    "SlotReleased": ({**SLOT, "order": "ORD-1"}, "M1 manufacturing slot on 2026-03-03 released by ORD-1"),
+})
 
 def spec_problems(spec: EventSpec[Any], example: EventData) -> list[str]:
     """What is missing or wrong in ``spec``, tried on a valid ``example`` of its data."""

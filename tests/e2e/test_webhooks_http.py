@@ -1,0 +1,379 @@
+"""Webhooks over real HTTP both ways: subscriptions through the API, deliveries to a real receiver on
+a loopback port, signed per Standard Webhooks; at least once and in order per stream through an
+outage and failures; who may subscribe, and what a subscriber of another site never receives."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from standardwebhooks import Webhook
+
+from bench.receiver import Receiver
+from ledger.services.executor import Context
+from ledger.services.journeys import DEMO_PASSWORD
+
+TYPES = ["UnitLabelled", "PackedInto", "TemperatureRecorded", "ExcursionDetected"]
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.model_copy(update={"webhook_allow_private": True, "webhook_retry_base_seconds": 0.05,
+                                       "webhook_retry_max_seconds": 0.3, "webhook_timeout_seconds": 2.0})
+
+
+@pytest.fixture
+def receiver():
+    receiver = Receiver()
+    yield receiver
+    receiver.down()
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Journey:
+    def __init__(self, client, login) -> None:
+        self.client, self.login = client, login
+        self.clock = datetime.now(UTC) - timedelta(days=1)
+
+    def event(self, user, type_, data, **target):
+        self.clock += timedelta(minutes=5)
+        response = self.client.post("/v1/events", headers=self.login(user),
+                                    json={"type": type_, "data": data, "occurred_at": iso(self.clock), **target})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def case(self) -> str:
+        return self.event("nurse", "CaseEnrolled", {"kind": "autologous", "product": "CAR-T",
+                                                    "treating_site": "hospital-1", "mrn": "MRN-W-1"})["answer"]["coi"]
+
+    def label(self, coi, kind, spec=None) -> str:
+        data = {"kind": kind} | ({"spec": spec} if spec else {})
+        return self.event("integrator", "UnitLabelled", data, coi=coi)["answer"]["unit_id"]
+
+    def upload(self, unit, temps):
+        start = self.clock
+        readings = [{"t": iso(start + timedelta(minutes=i)), "celsius": c} for i, c in enumerate(temps)]
+        self.clock += timedelta(minutes=len(temps) + 1)
+        response = self.client.post(f"/v1/units/{unit}/temperatures", headers=self.login("integrator"),
+                                    json={"logger_id": "LOG-W", "readings": readings})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+def subscribe(client, headers, url, types=TYPES, **terms):
+    return client.post("/v1/subscriptions", headers=headers, json={"url": url, "event_types": types, **terms})
+
+
+def test_an_excursion_reaches_the_receiver_signed_and_every_event_arrives_in_order_through_failures(
+        client, login, receiver):
+    created = subscribe(client, login("integrator"), receiver.url)
+    assert created.status_code == 201, created.text
+    sub, secret = created.json()["subscription_id"], created.json()["secret"]
+    assert secret.startswith("whsec_")
+    events = client.get(f"/v1/events?stream={created.json()['events'][0]['stream']}", headers=login("admin"))
+    assert secret not in events.text and secret not in client.get("/v1/subscriptions",
+                                                                  headers=login("integrator")).text
+
+    journey = Journey(client, login)
+    coi = journey.case()
+    bag = journey.label(coi, "cryobag", {"min_celsius": 2, "max_celsius": 8})
+    journey.upload(bag, [5.0, 5.0, 9.7, 9.8, 5.0])  # out of range: an excursion
+    assert receiver.wait_for(3), receiver.received
+    hook = Webhook(secret)
+    for got in receiver.received:
+        hook.verify(got.body, got.headers)  # raises if the signature does not hold
+    kinds = [r.json["type"] for r in receiver.received]
+    assert "ExcursionDetected" in kinds
+    excursion = next(r.json for r in receiver.received if r.json["type"] == "ExcursionDetected")
+    assert excursion["data"]["coi"] == coi and excursion["data"]["stream"] == bag
+    assert "MRN-W-1" not in "".join(r.body for r in receiver.received)
+
+    # the receiver is down for a while, then answers 500 twice: nothing is lost, order holds
+    receiver.down()
+    units = [journey.label(coi, "cryobag", {"min_celsius": 2, "max_celsius": 8}) for _ in range(3)]
+    for unit in units:
+        journey.upload(unit, [4.0, 4.5])
+    time.sleep(0.5)
+    receiver.fail_next(2)
+    receiver.up()
+    deliveries_url = f"/v1/subscriptions/{sub}/deliveries?limit=500"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        log = client.get(deliveries_url, headers=login("integrator")).json()["deliveries"]
+        if log and all(d["status"] == "delivered" for d in log) and len(log) >= 3 + 2 * len(units):
+            break
+        time.sleep(0.1)
+    queued = {d["position"]: d for d in log}
+    assert all(d["status"] == "delivered" for d in log), log
+    assert receiver.refused == 2 and any(d["attempts"] > 1 for d in log)
+    assert any(a["outcome"] == "retry" for d in log for a in d["attempt_log"])
+    assert all(a["latency_ms"] >= 0 for d in log for a in d["attempt_log"])
+
+    by_id: dict[str, set[int]] = defaultdict(set)
+    per_stream: dict[str, list[int]] = defaultdict(list)
+    for got in receiver.received:
+        hook.verify(got.body, got.headers)
+        position = got.json["data"]["position"]
+        by_id[got.headers["webhook-id"]].add(position)
+        if not per_stream[got.json["data"]["stream"]] or per_stream[got.json["data"]["stream"]][-1] != position:
+            per_stream[got.json["data"]["stream"]].append(position)
+    assert {p for ps in by_id.values() for p in ps} == set(queued)  # every queued event arrived
+    assert all(len(ps) == 1 for ps in by_id.values())  # a duplicate carries the same webhook-id
+    assert {queued[min(ps)]["webhook_id"] for ps in by_id.values()} == set(by_id)
+    for stream, positions in per_stream.items():
+        assert positions == sorted(positions), (stream, positions)  # in log order per stream
+
+    # a replay sends again, with the same ids
+    before = len(receiver.received)
+    replay = client.post(f"/v1/subscriptions/{sub}/replay?from={max(queued)}", headers=login("integrator"))
+    assert replay.status_code == 201, replay.text
+    assert receiver.wait_for(before + 1)
+    assert receiver.received[-1].headers["webhook-id"] == queued[max(queued)]["webhook_id"]
+
+
+def test_who_may_manage_subscriptions(client, login, receiver):
+    assert subscribe(client, login("nurse"), receiver.url).status_code == 403
+    assert subscribe(client, login("qa"), receiver.url).status_code == 403
+    assert subscribe(client, {}, receiver.url).status_code == 401
+    assert client.get("/v1/subscriptions", headers=login("auditor")).status_code == 403
+    mine = subscribe(client, login("integrator"), receiver.url).json()["subscription_id"]
+    admins = subscribe(client, login("admin"), receiver.url)
+    assert admins.status_code == 201, admins.text
+    theirs = admins.json()["subscription_id"]
+    listed = {s["subscription_id"] for s in client.get("/v1/subscriptions", headers=login("integrator")).json()}
+    assert listed == {mine}
+    assert {mine, theirs} <= {s["subscription_id"] for s in
+                              client.get("/v1/subscriptions", headers=login("admin")).json()}
+    other = client.get(f"/v1/subscriptions/{theirs}", headers=login("integrator"))
+    assert (other.status_code, other.json()["code"]) == (404, "SUBSCRIPTION_NOT_FOUND")
+    assert client.post(f"/v1/subscriptions/{theirs}/pause", headers=login("integrator")).status_code == 404
+    assert client.post(f"/v1/subscriptions/{mine}/pause", headers=login("admin")).status_code == 201
+
+    def code(response):
+        return response.status_code, response.json()["code"]
+
+    assert code(client.post(f"/v1/subscriptions/{mine}/pause", headers=login("integrator"))) == (
+        409, "SUBSCRIPTION_PAUSED")
+    assert client.post(f"/v1/subscriptions/{mine}/resume", headers=login("integrator")).status_code == 201
+    assert code(client.post(f"/v1/subscriptions/{mine}/resume", headers=login("integrator"))) == (
+        409, "SUBSCRIPTION_NOT_PAUSED")
+    assert client.delete(f"/v1/subscriptions/{mine}", headers=login("integrator")).status_code == 201
+    assert code(client.delete(f"/v1/subscriptions/{mine}", headers=login("integrator"))) == (
+        409, "SUBSCRIPTION_DELETED")
+    assert client.get(f"/v1/subscriptions/{mine}", headers=login("integrator")).json()["status"] == "deleted"
+    assert code(subscribe(client, login("integrator"), receiver.url, sites=["factory-9"])) == (403, "SITE_FORBIDDEN")
+    assert code(subscribe(client, login("integrator"), receiver.url, types=["SubscriptionCreated"])) == (
+        422, "UNKNOWN_EVENT_TYPE")
+
+
+REFUSED = [
+    ("ftp://example.com/hook", "WEBHOOK_URL_INVALID"),
+    ("http:///nohost", "WEBHOOK_URL_INVALID"),
+    ("http://user:pw@example.com/hook", "WEBHOOK_URL_INVALID"),
+    ("http://127.0.0.1:8080/hook", "WEBHOOK_URL_FORBIDDEN"),
+    ("http://localhost/hook", "WEBHOOK_URL_FORBIDDEN"),
+    ("http://10.1.2.3/hook", "WEBHOOK_URL_FORBIDDEN"),
+    ("http://169.254.169.254/latest/meta-data", "WEBHOOK_URL_FORBIDDEN"),
+    ("http://[::1]/hook", "WEBHOOK_URL_FORBIDDEN"),
+    ("http://[::ffff:192.168.0.1]/hook", "WEBHOOK_URL_FORBIDDEN"),
+    ("http://224.0.0.1/hook", "WEBHOOK_URL_FORBIDDEN"),
+    ("http://0.0.0.0/hook", "WEBHOOK_URL_FORBIDDEN"),
+    ("http://100.64.0.1/hook", "WEBHOOK_URL_FORBIDDEN"),
+]
+
+
+def test_private_and_malformed_targets_are_refused_unless_private_ones_are_allowed(settings):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from ledger.services.journeys import seed_identities
+
+    strict = settings.model_copy(update={"webhook_allow_private": False})
+    with TestClient(create_app(strict), raise_server_exceptions=False) as client:
+        seed_identities(client.app.state.container.services)
+        token = client.post("/v1/auth/token", data={"username": "admin", "password": DEMO_PASSWORD}).json()
+        admin = {"Authorization": f"Bearer {token['access_token']}"}
+        for url, code in REFUSED:
+            response = subscribe(client, admin, url)
+            assert response.status_code == 422, (url, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["code"] == code, url
+        assert client.get("/v1/subscriptions", headers=admin).json() == []
+        assert subscribe(client, admin, "https://93.184.215.14/hook").status_code == 201  # a public address
+
+
+def test_a_subscriber_of_another_site_never_receives_this_sites_events(client, login, receiver):
+    services = client.app.state.container.services
+    system = Context(actor="system")
+    services.identity.register_site(system, site_id="hospital-2", name="Other Hospital", kind="hospital")
+    services.identity.create_user(system, user_id="integrator-2", printed_name="Other MES", roles=["integrator"],
+                                  sites=["hospital-2"], password=DEMO_PASSWORD)
+    other = Receiver()
+    try:
+        theirs = subscribe(client, login("integrator-2"), other.url)
+        assert theirs.status_code == 201, theirs.text
+        ours = subscribe(client, login("integrator"), receiver.url).json()["subscription_id"]
+        journey = Journey(client, login)
+        coi = journey.case()
+        bag = journey.label(coi, "cryobag", {"min_celsius": 2, "max_celsius": 8})
+        journey.upload(bag, [5.0, 9.9, 5.0])
+        assert receiver.wait_for(3)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            log = client.get(f"/v1/subscriptions/{ours}/deliveries", headers=login("integrator")).json()
+            if all(d["status"] == "delivered" for d in log["deliveries"]):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert other.received == []
+        theirs_log = client.get(f"/v1/subscriptions/{theirs.json()['subscription_id']}/deliveries",
+                                headers=login("integrator-2")).json()
+        assert theirs_log["deliveries"] == []
+        assert client.get(f"/v1/subscriptions/{ours}/deliveries", headers=login("integrator-2")).status_code == 404
+    finally:
+        other.down()
+
+
+def test_pause_holds_deliveries_a_dead_letter_is_given_up_and_metrics_count_them(client, login, receiver):
+    container = client.app.state.container
+    worker = container.webhooks.worker
+    worker.policy = worker.policy.__class__(**{**worker.policy.__dict__, "dead_after": 0.4})
+    sub = subscribe(client, login("integrator"), receiver.url, types=["CaseEnrolled"]).json()["subscription_id"]
+    assert client.post(f"/v1/subscriptions/{sub}/pause", headers=login("integrator")).status_code == 201
+    journey = Journey(client, login)
+    journey.case()
+    time.sleep(0.5)
+    log = client.get(f"/v1/subscriptions/{sub}/deliveries", headers=login("integrator")).json()["deliveries"]
+    assert [d["status"] for d in log] == ["pending"] and receiver.received == []  # queued, not sent
+    receiver.fail_next(10_000)  # the receiver answers 500 from now on
+    assert client.post(f"/v1/subscriptions/{sub}/resume", headers=login("integrator")).status_code == 201
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and log[0]["status"] != "dead":
+        time.sleep(0.1)
+        log = client.get(f"/v1/subscriptions/{sub}/deliveries", headers=login("integrator")).json()["deliveries"]
+    assert log[0]["status"] == "dead" and log[0]["last_status"] == 500, log
+    assert log[0]["attempt_log"][-1]["outcome"] == "dead"
+    journey.case()  # the lane moves on past a dead letter
+    receiver.fail_next(0)
+    assert receiver.wait_for(1)
+    assert receiver.received[0].json["data"]["position"] > log[0]["position"]
+    metrics = client.get("/metrics").text
+    for line in ('ledger_webhook_outbox_rows{state="dead"} 1.0', "ledger_webhook_dead_letters_total 1.0"):
+        assert line in metrics, line
+    assert "ledger_webhook_failures_total" in metrics and "ledger_webhook_lag_seconds_count" in metrics
+    assert 'ledger_webhook_deliveries_total 1.0' in metrics
+
+
+def test_two_workers_never_send_one_row_twice(client, login, receiver):
+    from sqlalchemy import text
+
+    from ledger.webhooks.delivery import DeliveryWorker
+
+    container = client.app.state.container
+    container.webhooks.worker.stop()  # this test's two workers only
+    policy = container.webhooks.worker.policy
+    a = DeliveryWorker(container.engine, container.webhooks.worker.box, policy, worker_id="a")
+    b = DeliveryWorker(container.engine, container.webhooks.worker.box, policy, worker_id="b")
+    sub = subscribe(client, login("admin"), receiver.url, types=["CaseEnrolled", "UnitLabelled"]).json()
+    journey = Journey(client, login)
+    for _ in range(3):
+        coi = journey.case()
+        for _ in range(4):
+            journey.label(coi, "cryobag")
+    client.get(f"/v1/subscriptions/{sub['subscription_id']}", headers=login("admin"))  # queued by now
+    (url, sealed), = container.engine.connect().execute(text(
+        "SELECT url, secret_sealed FROM webhook_subscriptions")).all()
+    held = a._claim(sub["subscription_id"], 2)
+    assert len(held) == 2 and held[0] and held[1]
+    rival = b._claim(sub["subscription_id"], 16)  # what a holds, b cannot take
+    mine = {r.position for chain in held for r in chain}
+    assert mine.isdisjoint({r.position for chain in rival for r in chain})
+    assert {r.position for chain in rival for r in chain} and len(rival) < 16
+    try:
+        for worker, chains in ((a, held), (b, rival)):
+            for chain in chains:
+                worker.deliver_chain(chain, url, sealed)
+        a.start()
+        b.start()
+        assert receiver.wait_for(15)
+        time.sleep(0.5)
+    finally:
+        a.stop()
+        b.stop()
+    positions = [r.json["data"]["position"] for r in receiver.received]
+    assert len(positions) == 15 and len(set(positions)) == 15  # each exactly once: the leases held
+
+
+def test_delivered_rows_past_their_retention_are_pruned_and_pending_ones_kept(client, login, receiver):
+    from sqlalchemy import text
+
+    container = client.app.state.container
+    worker = container.webhooks.worker
+    live = subscribe(client, login("integrator"), receiver.url, types=["CaseEnrolled"]).json()["subscription_id"]
+    held = subscribe(client, login("integrator"), receiver.url, types=["CaseEnrolled"]).json()["subscription_id"]
+    assert client.post(f"/v1/subscriptions/{held}/pause", headers=login("integrator")).status_code == 201
+    journey = Journey(client, login)
+    journey.case()
+    assert receiver.wait_for(1)
+
+    def rows(table: str) -> dict[str, int]:
+        with container.engine.connect() as conn:
+            return dict(conn.execute(text(f"SELECT subscription_id, COUNT(*) FROM {table} "  # noqa: S608
+                                          "GROUP BY subscription_id")).all())
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and rows("webhook_attempts").get(live) != 1:
+        time.sleep(0.05)
+    assert rows("webhook_outbox") == {live: 1, held: 1} and rows("webhook_attempts") == {live: 1}
+    worker.policy = worker.policy.__class__(**{**worker.policy.__dict__, "retain": 0.0, "prune_every": 0.0})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and live in rows("webhook_outbox"):
+        time.sleep(0.05)
+    assert rows("webhook_outbox") == {held: 1} and rows("webhook_attempts") == {}  # the paused one waits
+    log = client.get(f"/v1/subscriptions/{live}/deliveries", headers=login("integrator")).json()["deliveries"]
+    assert log == []
+    assert client.post(f"/v1/subscriptions/{held}/resume", headers=login("integrator")).status_code == 201
+    assert receiver.wait_for(2)  # what was pending is delivered after the prune
+
+
+def test_a_subscription_reads_what_its_owner_may_read_now(client, login, receiver):
+    """An owner moved off a hospital stops receiving its events; a deactivated owner receives
+    nothing more, not even what was queued for it. An admin's subscription is the control."""
+    services = client.app.state.container.services
+    admin = Context(actor="admin")
+    services.identity.create_user(Context(actor="system"), user_id="mes-2", printed_name="Second MES",
+                                  roles=["integrator"], sites=["hospital-1"], password=DEMO_PASSWORD)
+    control = Receiver()
+    try:
+        theirs = subscribe(client, login("mes-2"), receiver.url, types=["CaseEnrolled"]).json()["subscription_id"]
+        subscribe(client, login("admin"), control.url, types=["CaseEnrolled", "UserDeactivated"])
+        journey = Journey(client, login)
+        journey.case()
+        assert receiver.wait_for(1) and control.wait_for(1)  # while it may read hospital-1's cases
+
+        services.identity.change_roles(admin, user_id="mes-2", roles=["integrator"], sites=["factory-1"])
+        journey.case()
+        assert control.wait_for(2)
+        time.sleep(0.3)
+        assert len(receiver.received) == 1  # hospital-1's new case is no longer its owner's to read
+
+        assert client.post(f"/v1/subscriptions/{theirs}/pause", headers=login("mes-2")).status_code == 201
+        services.identity.change_roles(admin, user_id="mes-2", roles=["integrator"], sites=["hospital-1"])
+        journey.case()  # queued for it (paused), then its owner leaves
+        assert control.wait_for(3)
+        services.identity.deactivate(admin, user_id="mes-2", reason="left the company")
+        journey.case()
+        assert control.wait_for(5)
+        assert "UserDeactivated" in [r.json["type"] for r in control.received]  # still news to its subscribers
+        log = client.get(f"/v1/subscriptions/{theirs}/deliveries", headers=login("admin")).json()["deliveries"]
+        assert [d["status"] for d in log] == ["delivered", "cancelled"], log  # the last case: never queued
+        assert client.post(f"/v1/subscriptions/{theirs}/resume", headers=login("admin")).status_code == 201
+        time.sleep(0.5)
+        assert len(receiver.received) == 1
+    finally:
+        control.down()

@@ -1,0 +1,171 @@
+"""``rebuild_read_models``: fresh tables swapped in at once while readers keep reading the old ones;
+events appended during the rebuild are not lost; other followers' rows are left alone."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from projections.read_models import GROUP_NAME, read_models
+from projections.rebuild import rebuild_read_models
+from projections.scratch import RebuildRunning, scratch_set
+from projections.verify_read_models import verify_read_models
+from tests import tamper
+
+from .conftest import dump_tables
+from .journeys import allogeneic, autologous
+
+COUNTS = text("SELECT (SELECT COUNT(*) FROM audit_trail), (SELECT COUNT(*) FROM audit_links), "
+              "(SELECT COUNT(*) FROM cases), (SELECT COUNT(*) FROM custody_intervals), "
+              "(SELECT COUNT(*) FROM genealogy_edges)")
+
+
+def _tracked(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT position FROM projection_tracking WHERE name = :n"),
+                            {"n": GROUP_NAME}).scalar_one()
+
+
+def test_rebuild_swaps_in_the_same_rows_and_leaves_other_followers_rows(database, journey, runner, engine):
+    autologous(journey)
+    allogeneic(journey)
+    runner.catch_up()
+    head = journey.ledger.last_position()
+    before = dump_tables(engine)
+    assert tamper.edit_read_model(database, "INSERT INTO stream_directory (owner, stream, coi, role) "
+                                  "VALUES ('webhooks', 'some-stream', 'COI-X', 'case')") == 1
+    assert tamper.edit_read_model(database, "DELETE FROM custody_intervals WHERE idx = 1") > 0  # damage
+
+    rebuilt = rebuild_read_models(database, processes=2, batch_size=13)
+
+    assert (rebuilt.events, rebuilt.position) == (head, head)
+    assert rebuilt.processes == (1 if database.kind == "sqlite" else 2)
+    after = dump_tables(engine)
+    webhook_rows = [r for r in after["stream_directory"] if r[0] == "webhooks"]
+    assert webhook_rows == [("webhooks", "some-stream", "COI-X", "case", None)]  # not the read models'
+    after["stream_directory"] = [r for r in after["stream_directory"] if r[0] != "webhooks"]
+    assert after == before  # the damage is repaired, every row as the live follower made it
+    assert _tracked(engine) == head
+    assert verify_read_models(database).intact
+    with engine.connect() as conn:  # no scratch set left behind
+        tables = {r[0] for r in conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'table'" if database.kind == "sqlite" else
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables"))}
+    assert not any("rebuild_next" in t for t in tables), tables
+    assert runner.catch_up() == 0  # the service's follower carries on from the swapped position
+
+
+def test_readers_see_the_old_or_the_new_read_models_never_a_partial_one(database, journey, runner, engine):
+    autologous(journey)
+    allogeneic(journey)
+    runner.catch_up()
+    with engine.connect() as conn:
+        new = tuple(conn.execute(COUNTS).one())
+    # The old set differs from what the rebuild makes in two tables, so a mix would show.
+    assert tamper.edit_read_model(database, "DELETE FROM audit_trail WHERE position = "
+                                  "(SELECT MAX(position) FROM audit_trail)") == 1
+    assert tamper.edit_read_model(database, "DELETE FROM cases WHERE enrolled_position = "
+                                  "(SELECT MIN(enrolled_position) FROM cases)") == 1
+    with engine.connect() as conn:
+        old = tuple(conn.execute(COUNTS).one())
+    assert old != new and 0 not in old
+
+    seen: list[tuple] = []
+    started, stop = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                with engine.connect() as conn:
+                    seen.append(tuple(conn.execute(COUNTS).one()))
+                if len(seen) >= 3:
+                    started.set()
+        except BaseException as exc:  # reported by the test thread
+            failures.append(exc)
+            started.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert started.wait(30)
+    during = len(seen)
+    try:
+        rebuild_read_models(database, processes=2, batch_size=5)  # small batches: a long rebuild
+        rebuilt_at = len(seen)
+        while len(seen) < rebuilt_at + 3 and not failures:
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        reader.join(30)
+    assert not failures, failures
+    assert rebuilt_at > during  # the reader kept answering during the rebuild
+    assert set(seen) <= {old, new}, set(seen) - {old, new}
+    assert seen[0] == old and seen[-1] == new
+
+
+def test_events_appended_during_the_rebuild_are_in_the_rebuilt_models(database, journey, runner, engine):
+    autologous(journey)
+    runner.catch_up()
+    appended = []
+
+    def meanwhile(_n: int) -> None:
+        if len(appended) < 2:  # the service keeps working: new events, applied to the old tables
+            appended.append(journey.enrol("autologous", f"MRN-7700900{len(appended)}"))
+            runner.run_once()
+
+    rebuild_read_models(database, processes=2, batch_size=10, on_events=meanwhile)
+    assert len(appended) == 2
+    journey.enrol("autologous", "MRN-77009100")  # after the swap: the follower applies it
+    runner.catch_up()
+    head = journey.ledger.last_position()
+    assert _tracked(engine) == head
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM audit_trail")).scalar_one() == head
+        assert conn.execute(text("SELECT COUNT(*) FROM cases")).scalar_one() == 4
+    rebuilt = dump_tables(engine)
+    report = verify_read_models(database)
+    assert report.intact and report.position == head, [d.line() for d in report.differences]
+    rebuild_read_models(database, processes=1)
+    assert dump_tables(engine) == rebuilt
+
+
+def test_a_second_rebuild_while_one_runs_is_refused(database, journey, runner, engine):
+    autologous(journey)
+    runner.catch_up()
+    before = dump_tables(engine)
+    tables = [t for model in read_models() for t in model.tables]
+    with scratch_set(database, tables).exclusive(), pytest.raises(RebuildRunning):
+        rebuild_read_models(database, processes=1)
+    assert dump_tables(engine) == before
+    assert rebuild_read_models(database, processes=1).position == journey.ledger.last_position()
+
+
+def test_a_rebuild_answers_its_own_lookups_from_memory_and_makes_the_same_rows(database, journey, runner, engine,
+                                                                                monkeypatch):
+    """Each share is the sole writer of tables that start empty: its read models look up what they
+    wrote themselves in memory, across batches, instead of reading it back mid-batch (a round trip
+    each; left: the rare reads of corrections and of the review queue), and the rows are the follower's."""
+    from projections import batching
+
+    autologous(journey)
+    allogeneic(journey)
+    runner.catch_up()
+    before = dump_tables(engine)
+    reads: list[str] = []
+    execute = batching.QueuedWrites.execute
+
+    def spy(self, statement, parameters=None):  # noqa: ANN001, ANN202
+        if not batching._is_write(statement):
+            reads.append(getattr(statement, "text", str(statement)))
+        return execute(self, statement, parameters)
+
+    monkeypatch.setattr(batching.QueuedWrites, "execute", spy)
+    rebuilt = rebuild_read_models(database, processes=1, batch_size=7)
+
+    assert rebuilt.position == journey.ledger.last_position()
+    remembered = ("stream_directory", "excursions", "custody_units", "genealogy_nodes", "FROM cases",
+                  "review_exceptions")
+    assert not [r for r in reads if any(name in r for name in remembered)], "\n".join(reads)
+    assert dump_tables(engine) == before
