@@ -52,17 +52,17 @@ def record(client, *events) -> None:
 
 @pytest.fixture
 def account_limits() -> str:
-    """The back-off of an account ends after 2 s, so a test can wait it out."""
-    return "5 per 2 seconds"
+    """An hour's window: longer than any test, however slow the machine (a 2 s window moved on mid-test)."""
+    return "5/hour"
 
 
 @pytest.fixture
 def quick(settings, account_limits):
     return settings.model_copy(update={"sign_in_account_limits": account_limits,
-                                       "sign_in_client_limits": "12 per 2 seconds"})
+                                       "sign_in_client_limits": "12/hour"})
 
 
-LONG_BACK_OFF = pytest.mark.parametrize("account_limits", ["5/hour"])  # only an unlock ends it in the test
+EXPIRING = pytest.mark.parametrize("account_limits", ["5 per 4 seconds"])  # a back-off the test waits out
 
 
 @pytest.fixture
@@ -73,6 +73,7 @@ def client(quick):
 
 
 @pytest.mark.req("URS-P11-300d", "URS-A11-12")
+@EXPIRING
 def test_failures_back_off_and_expire_without_locking_the_user_or_ending_sessions(client):
     user = from_address(client, "203.0.113.7")
     session = bearer(sign_in(user, "courier"))
@@ -81,7 +82,7 @@ def test_failures_back_off_and_expire_without_locking_the_user_or_ending_session
     throttled = sign_in(client, "courier", "wrong guess 6")
     assert throttled.status_code == 429 and throttled.json()["code"] == "TOO_MANY_ATTEMPTS"
     assert throttled.headers["content-type"].startswith("application/problem+json")
-    assert 1 <= int(throttled.headers["Retry-After"]) <= 2
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 4
     assert user.get("/v1/cases", headers=session).status_code == 200  # the live session goes on
     assert sign_in(user, "courier").status_code == 429  # the account backs off, for everyone ...
     time.sleep(int(throttled.headers["Retry-After"]) + 0.2)
@@ -122,7 +123,6 @@ def test_unknown_wrong_locked_and_deactivated_get_one_answer_for_one_hash_verifi
     assert [types_in(client, u)[-1] for u in ("qa", "auditor", "tech")] == ["AccessDenied"] * 3
 
 
-@LONG_BACK_OFF
 def test_unlock_by_the_api_ends_the_back_off_at_once(client, login):
     admin = login("admin")
     for i in range(6):
@@ -147,7 +147,6 @@ def cli_env(monkeypatch, settings) -> None:
         monkeypatch.setenv(name, value)
 
 
-@LONG_BACK_OFF
 def test_unlock_and_reset_from_the_cli_are_events_the_running_service_honours(client, quick, monkeypatch):
     cli_env(monkeypatch, quick)
     for i in range(6):
@@ -268,6 +267,7 @@ def test_the_throttle_fails_closed_and_refuses_unreadable_limits(settings):
         assert refused.headers["Retry-After"]
 
 
+@EXPIRING
 def test_the_redis_throttle_is_shared_by_two_service_instances(quick):
     shared = quick.model_copy(update={
         "rate_limit_storage": os.environ.get("LEDGER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -280,5 +280,5 @@ def test_the_redis_throttle_is_shared_by_two_service_instances(quick):
             assert sign_in(first, "courier", f"wrong guess {i}").status_code == 401
         assert sign_in(second, "courier").status_code == 429  # the other worker knows
         assert sign_in(second, "qa").status_code == 200
-        time.sleep(2.2)
+        time.sleep(4.2)
         assert sign_in(second, "courier").status_code == 200
