@@ -22,9 +22,12 @@ run: install
 	$(BIN)/ledger demo --if-empty
 	$(BIN)/ledger serve --host $(HOST) --port $(PORT)
 
-## test: install and run the whole suite (SQLite and PostgreSQL)
+## test: install and run the whole suite (SQLite and PostgreSQL): the tests on $(TEST_WORKERS) workers,
+##       then the reliability drills alone (R2 restarts the PostgreSQL server every worker shares)
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --durations=30 -m "not reliability"
+	$(BIN)/pytest --durations=10 -m reliability tests/reliability
 
 lint: install
 	$(BIN)/ruff check .
