@@ -53,12 +53,14 @@ def _lock(conn: Connection, name: str) -> int:
 
     A no-op UPDATE locks the row (PostgreSQL) or takes the write lock (SQLite) before the
     position is read, so two followers (e.g. several server workers) never apply one batch twice.
+    The first batch creates the row; two followers starting together may both find none, so the
+    insert yields to the other's (waiting for its commit) and the row is then locked as usual.
     """
-    locked = conn.execute(
-        text("UPDATE projection_tracking SET position = position WHERE name = :n"), {"n": name}
-    ).rowcount
-    if not locked:
-        conn.execute(text("INSERT INTO projection_tracking (name, position) VALUES (:n, 0)"), {"n": name})
+    lock = text("UPDATE projection_tracking SET position = position WHERE name = :n")
+    if not conn.execute(lock, {"n": name}).rowcount:
+        conn.execute(text("INSERT INTO projection_tracking (name, position) VALUES (:n, 0) "
+                          "ON CONFLICT (name) DO NOTHING"), {"n": name})
+        conn.execute(lock, {"n": name})
     return tracked_position(conn, name)
 
 

@@ -269,12 +269,14 @@ def test_the_throttle_fails_closed_and_refuses_unreadable_limits(settings):
 
 @EXPIRING
 def test_the_redis_throttle_is_shared_by_two_service_instances(quick):
+    run = uuid.uuid4().hex
     shared = quick.model_copy(update={
         "rate_limit_storage": os.environ.get("LEDGER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        "site_secret": quick.site_secret.__class__(f"redis run {uuid.uuid4()} secret"),  # keys of this run only
+        "site_secret": quick.site_secret.__class__(f"redis run {run} secret"),  # account keys of this run only
     })
-    with TestClient(create_app(shared), raise_server_exceptions=False, client=("198.51.100.20", 1)) as first, \
-            TestClient(create_app(shared), raise_server_exceptions=False, client=("198.51.100.21", 1)) as second:
+    net = f"2001:db8:{run[:4]}:{run[4:8]}"  # client keys of this run only: Redis outlives the run
+    with TestClient(create_app(shared), raise_server_exceptions=False, client=(f"{net}::20", 1)) as first, \
+            TestClient(create_app(shared), raise_server_exceptions=False, client=(f"{net}::21", 1)) as second:
         seed_identities(first.app.state.container.services)
         for i in range(5):
             assert sign_in(first, "courier", f"wrong guess {i}").status_code == 401

@@ -3,6 +3,8 @@ without applying anything twice, and SQLite and PostgreSQL give the same answers
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -18,7 +20,7 @@ from projections.db import make_engine
 from projections.exceptions_query import exceptions
 from projections.genealogy_query import genealogy_for_coi, genealogy_for_unit
 from projections.read_models import ProjectionGroup, all_projections, read_models
-from projections.runner import ProjectionRunner
+from projections.runner import ProjectionRunner, _lock
 
 from .conftest import dump_tables
 from .journeys import Clock, Journey, allogeneic, autologous
@@ -95,6 +97,26 @@ def test_followers_taking_turns_agree_with_one_follower(journey, engine) -> None
     alternated = dump_tables(engine)
     ProjectionRunner(journey.ledger, engine, all_projections(), batch_size=1000).rebuild()
     assert dump_tables(engine) == alternated
+
+
+@pytest.mark.postgres
+def test_two_followers_starting_together_both_take_the_new_tracking_row(pg_database) -> None:
+    """Two workers' first batches both find no tracking row: the second waits for the first's
+    and then locks it, instead of failing on a duplicate key (a failed round, an ERROR logged)."""
+    engine = make_engine(pg_database)
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            first.begin()
+            assert _lock(first, "new_follower") == 0  # created, not yet committed
+            second_took = ThreadPoolExecutor(1).submit(lambda: (second.begin(), _lock(second, "new_follower")))
+            time.sleep(0.3)
+            assert not second_took.done()  # waits for the first's row
+            first.execute(text("UPDATE projection_tracking SET position = 7 WHERE name = 'new_follower'"))
+            first.commit()
+            assert second_took.result(timeout=10)[1] == 7  # the committed row, locked: no duplicate key
+            second.commit()
+    finally:
+        engine.dispose()
 
 
 def _answers(engine, ids: dict[str, Any], now) -> dict[str, Any]:
