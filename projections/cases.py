@@ -61,6 +61,7 @@ class CasesProjection(ReadModel):
         self._all_cases = True
 
     def begin_batch(self) -> None:
+        super().begin_batch()
         if not self._all_cases:
             self._states = {}
         self._touched, self._changed = {}, {}

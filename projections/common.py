@@ -224,6 +224,45 @@ def rows(result: Any) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in result]
 
 
+class InsertOnce:
+    """A row added once per key: ``INSERT ... ON CONFLICT (key) DO NOTHING``, sent once per key and
+    batch. The sole writer of a table that starts empty (a rebuild's share) knows every key it
+    wrote, so it sends a plain insert of each new key instead: the table is then append-only
+    (sent with ``COPY``, :mod:`projections.batching`) and a known key costs nothing. Its memory is
+    only right for a rebuild, which a failed batch ends (nothing retries a batch there)."""
+
+    def __init__(self, table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> None:
+        names, params = ", ".join(columns), ", ".join(f":{c}" for c in columns)
+        self.table, self._key = table, key
+        self._plain = sql(f"INSERT INTO {table} ({names}) VALUES ({params})")
+        self._upsert = sql(f"INSERT INTO {table} ({names}) VALUES ({params}) "
+                           f"ON CONFLICT ({', '.join(key)}) DO NOTHING")
+        self._written: set[tuple[Any, ...]] = set()  # this batch's keys (the sole writer's: all)
+        self._sole = False
+
+    def sole_writer(self) -> None:
+        self._sole = True
+
+    @property
+    def append_only(self) -> tuple[str, ...]:
+        return (self.table,) if self._sole else ()
+
+    def begin_batch(self) -> None:
+        if not self._sole:
+            self._written = set()
+
+    def insert(self, conn: Connection, *rows: Mapping[str, Any]) -> None:
+        """Add each row (its values by column name) whose key was not added before."""
+        new = []
+        for row in rows:
+            key = tuple(row[c] for c in self._key)
+            if key not in self._written:
+                self._written.add(key)
+                new.append(row)
+        if new:
+            conn.execute(self._plain if self._sole else self._upsert, new)
+
+
 class ReadModel:
     """Base of the read models: :meth:`project` gets each event as its envelope and its typed data.
 
@@ -242,6 +281,21 @@ class ReadModel:
     def __init__(self) -> None:
         self.directory = StreamDirectory(self.name)
         self.registers = True  # False when a group shares one directory and registers for all
+        self._once: list[InsertOnce] = []
+
+    def insert_once(self, table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> InsertOnce:
+        """This read model's rows of ``table`` added once per ``key`` (:class:`InsertOnce`)."""
+        once = InsertOnce(table, columns, key)
+        self._once.append(once)
+        return once
+
+    def append_only_tables(self) -> tuple[str, ...]:
+        """``append_only`` and, for the sole writer, the tables its :class:`InsertOnce` fill."""
+        return (*self.append_only, *(t for once in self._once for t in once.append_only))
+
+    def begin_batch(self) -> None:
+        for once in self._once:
+            once.begin_batch()
 
     def share(self, directory: StreamDirectory) -> None:
         """Use ``directory`` (kept by a group that applies in lockstep) instead of its own."""
@@ -264,6 +318,8 @@ class ReadModel:
         may answer its own lookups from what it wrote, in memory, instead of reading them back."""
         if self.registers:
             self.directory.sole_writer()
+        for once in self._once:
+            once.sole_writer()
 
     def project(self, conn: Connection, position: int, env: Mapping[str, Any],
                 data: EventData | None) -> None:

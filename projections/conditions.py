@@ -39,7 +39,7 @@ def compact(readings: Sequence[Reading]) -> tuple[list[list[Any]], dict[str, Any
 class ConditionsProjection(ReadModel):
     name = "conditions"
     tables = ("condition_units", "condition_packing", "condition_uploads", "excursions")
-    append_only = ("condition_uploads",)  # not condition_packing: its close matches "to_us IS NULL"
+    append_only = ("condition_uploads", "condition_units")  # not condition_packing: its close matches "to_us IS NULL"
 
     def __init__(self) -> None:
         super().__init__()

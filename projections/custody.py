@@ -59,6 +59,7 @@ class CustodyProjection(ReadModel):
 
     def begin_batch(self) -> None:
         """Forget the unit rows kept from the previous batch (another follower may have moved on)."""
+        super().begin_batch()
         if not self._all_units:
             self._units = {}
         self._dirty = set()

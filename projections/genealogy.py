@@ -89,6 +89,7 @@ class GenealogyProjection(ReadModel):
         self._all_nodes = True
 
     def begin_batch(self) -> None:
+        super().begin_batch()
         if not self._all_nodes:
             self._flags = {}
         self._dirty = set()

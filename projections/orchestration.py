@@ -59,15 +59,17 @@ class OrchestrationProjection(ReadModel):
     def __init__(self) -> None:
         super().__init__()
         self._treating: dict[str, str | None] = {}  # coi -> treating site, as plan_cases has it
+        self._cases = self.insert_once("plan_cases", ("coi", "treating_site"), ("coi",))
+        self._actuals = self.insert_once("plan_actuals", ("coi", "milestone", "at", "site", "position"),
+                                         ("coi", "milestone"))
 
     def _milestone(self, conn: Connection, position: int, env: Mapping[str, Any], milestone: str,
                    site: str | None, coi: str | None = None) -> None:
         coi = coi or self.directory.coi(conn, env["stream"])
         if coi is None:
             return
-        conn.execute(sql("INSERT INTO plan_actuals (coi, milestone, at, site, position) VALUES (:c, :m, :at, :s, :p) "
-                         "ON CONFLICT (coi, milestone) DO NOTHING"),
-                     {"c": coi, "m": milestone, "at": utc_text(when(env)), "s": site, "p": position})
+        self._actuals.insert(conn, {"coi": coi, "milestone": milestone, "at": utc_text(when(env)), "site": site,
+                                    "position": position})
 
     def _homeward(self, conn: Connection, env: Mapping[str, Any], to_site: str) -> bool | None:
         """Whether a shipment goes to the case's treating site (None: not a case's unit)."""
@@ -148,8 +150,7 @@ class OrchestrationProjection(ReadModel):
                                  "reason = :r, position = :pos WHERE order_id = :o"),
                              {"o": order, "r": dumps(reason), "pos": position})
             case CaseEnrolled(coi=coi, treating_site=site):
-                conn.execute(sql("INSERT INTO plan_cases (coi, treating_site) VALUES (:c, :s) "
-                                 "ON CONFLICT (coi) DO NOTHING"), {"c": coi, "s": site})
+                self._cases.insert(conn, {"coi": coi, "treating_site": site})
                 self._remember(coi, site)
             case MaterialCollected(collection_site=site):
                 self._milestone(conn, position, env, "collected", site)

@@ -54,8 +54,9 @@ class ProjectionGroup:
 
     @property
     def append_only(self) -> tuple[str, ...]:
-        return (*self.directory.append_only,
-                *(t for member in self.members for t in getattr(member, "append_only", ())))
+        members = (m.append_only_tables() if isinstance(m, ReadModel) else getattr(m, "append_only", ())
+                   for m in self.members)
+        return (*self.directory.append_only, *(t for tables in members for t in tables))
 
     def apply(self, conn: Connection, position: int, event: SealedEvent) -> None:
         """Convert the event to its typed data once, for every member (None: a type this code

@@ -68,6 +68,12 @@ def is_final_product(kind: str, parents: list[Any]) -> bool:
 class ReviewQueueProjection(ReadModel):
     name = "review_queue"
     tables = ("queue_cases", "queue_products", "search_keys")
+    append_only = ("queue_cases", "queue_products")  # plain inserts, updated by key after
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys = self.insert_once("search_keys", ("scheme", "value", "unit_id", "coi", "event_id"),
+                                      ("scheme", "value", "unit_id"))
 
     def _case_of(self, conn: Connection, stream: str) -> tuple[str | None, str | None]:
         """``(case_id, coi)`` of a case or unit stream, else ``(None, None)``."""
@@ -87,9 +93,8 @@ class ReviewQueueProjection(ReadModel):
         case_id, coi = self._case_of(conn, env["stream"])
         if coi is None:
             return
-        conn.execute(sql("INSERT INTO search_keys (scheme, value, unit_id, coi, event_id) "
-                         "VALUES (:s, :v, :u, :c, :e) ON CONFLICT (scheme, value, unit_id) DO NOTHING"),
-                     {"s": scheme, "v": value, "u": env["stream"], "c": coi, "e": env["event_id"]})
+        self._keys.insert(conn, {"scheme": scheme, "value": value, "unit_id": env["stream"], "coi": coi,
+                                 "event_id": env["event_id"]})
 
     def _allocated(self, conn: Connection, patient: str, dose: str) -> None:
         """An allogeneic patient's figures count from the dose given: when it was made and released,

@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 from ledger.datatypes import EventData
 from ledger.domain.scope import event_sites
 
-from .common import ReadModel, sql
+from .common import ReadModel
 
 
 class ReadScopeProjection(ReadModel):
@@ -31,11 +31,8 @@ class ReadScopeProjection(ReadModel):
 
     def __init__(self) -> None:
         super().__init__()
-        self._sites: set[tuple[str, str]] = set()  # rows written in this batch (no need to repeat)
-        self._units: set[str] = set()
-
-    def begin_batch(self) -> None:
-        self._sites, self._units = set(), set()
+        self._units = self.insert_once("scope_units", ("unit_id", "coi"), ("unit_id",))
+        self._sites = self.insert_once("scope_sites", ("coi", "site"), ("coi", "site"))
 
     def project(self, conn: Connection, position: int, env: Mapping[str, Any],
                 data: EventData | None) -> None:
@@ -43,13 +40,7 @@ class ReadScopeProjection(ReadModel):
         if found is None or found[0] is None:  # a registry stream (users, sites, devices)
             return
         coi, role, _ = found
-        if role == "unit" and env["stream"] not in self._units:
-            conn.execute(sql("INSERT INTO scope_units (unit_id, coi) VALUES (:u, :c) "
-                             "ON CONFLICT (unit_id) DO NOTHING"), {"u": env["stream"], "c": coi})
-            self._units.add(env["stream"])
+        if role == "unit":
+            self._units.insert(conn, {"unit_id": env["stream"], "coi": coi})
         sites = event_sites(env["type"], data if data is not None else env["data"], env.get("site"))
-        new = sorted(site for site in sites if (coi, site) not in self._sites)
-        if new:
-            conn.execute(sql("INSERT INTO scope_sites (coi, site) VALUES (:c, :s) "
-                             "ON CONFLICT (coi, site) DO NOTHING"), [{"c": coi, "s": site} for site in new])
-            self._sites.update((coi, site) for site in new)
+        self._sites.insert(conn, *({"coi": coi, "site": site} for site in sorted(sites)))

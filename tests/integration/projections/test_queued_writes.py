@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import exc, text
 
 from projections.batching import CopyPlan, QueuedWrites
+from projections.common import InsertOnce
 
 
 @pytest.fixture
@@ -76,3 +77,30 @@ def test_only_plain_inserts_are_copied() -> None:
                       "INSERT INTO t (a, b) VALUES (:a, COALESCE(:b, 1))",  # an expression
                       "INSERT INTO t (a) SELECT a FROM u"):
         assert CopyPlan.of(text(statement), tables) is None, statement
+
+
+def _insert_once_batches(scratch, once: InsertOnce, batches: list[list[dict]]) -> list[tuple]:
+    for rows in batches:
+        with scratch.begin() as conn:
+            once.begin_batch()
+            writes = QueuedWrites(conn, once.append_only)
+            once.insert(writes, *rows)
+            writes.flush()
+    with scratch.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT k, v FROM qw_scratch ORDER BY k"))]
+
+
+def test_insert_once_keeps_the_first_row_of_each_key(scratch) -> None:
+    """A follower (keys forgotten between batches: ON CONFLICT keeps the first) and a rebuild's sole
+    writer (keys remembered: plain inserts, COPY on PostgreSQL) store the same rows."""
+    batches = [[{"k": "a", "v": "1"}, {"k": "a", "v": "again"}, {"k": "b", "v": "2"}],
+               [{"k": "b", "v": "later"}, {"k": "c", "v": "3"}]]
+    follower = InsertOnce("qw_scratch", ("k", "v"), ("k",))
+    assert follower.append_only == ()
+    assert _insert_once_batches(scratch, follower, batches) == [("a", "1"), ("b", "2"), ("c", "3")]
+    with scratch.begin() as conn:
+        conn.execute(text("DELETE FROM qw_scratch"))
+    sole = InsertOnce("qw_scratch", ("k", "v"), ("k",))
+    sole.sole_writer()
+    assert sole.append_only == ("qw_scratch",)
+    assert _insert_once_batches(scratch, sole, batches) == [("a", "1"), ("b", "2"), ("c", "3")]

@@ -169,3 +169,36 @@ def test_a_rebuild_answers_its_own_lookups_from_memory_and_makes_the_same_rows(d
                   "review_exceptions")
     assert not [r for r in reads if any(name in r for name in remembered)], "\n".join(reads)
     assert dump_tables(engine) == before
+
+
+@pytest.mark.parametrize("database", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_rebuild_sends_rows_added_once_per_key_with_copy(database, journey, runner, engine, monkeypatch):
+    """A share knows every key it wrote: rows added once per key (and the plain inserts of tables
+    updated only by key) go by COPY, not as one pipelined statement each. One event a batch: a read
+    mid-batch (a correction's original values) sends the rows waiting before it as statements."""
+    from projections import batching
+
+    autologous(journey)
+    allogeneic(journey)
+    runner.catch_up()
+    before = dump_tables(engine)
+    copied: set[str] = set()
+    pipelined: list[str] = []
+    copy_waiting, send = batching.QueuedWrites._copy_waiting, batching.QueuedWrites._send_pipelined
+
+    def spy_copy(self):  # noqa: ANN001, ANN202
+        copied.update(plan.table for _, plan, _ in self._waiting.values())
+        return copy_waiting(self)
+
+    def spy_send(self, queue):  # noqa: ANN001, ANN202
+        pipelined.extend(statement.text for statement, _ in queue)
+        return send(self, queue)
+
+    monkeypatch.setattr(batching.QueuedWrites, "_copy_waiting", spy_copy)
+    monkeypatch.setattr(batching.QueuedWrites, "_send_pipelined", spy_send)
+    rebuild_read_models(database, processes=1, batch_size=1)
+    once = {"scope_units", "scope_sites", "plan_cases", "plan_actuals", "search_keys", "queue_cases",
+            "queue_products", "condition_units"}
+    assert once <= copied
+    assert not [s for s in pipelined if s.startswith("INSERT") and s.split()[2] in once], pipelined
+    assert dump_tables(engine) == before
