@@ -118,6 +118,7 @@ def _rebuild(database: Database, scratch: ScratchSet, shares: list[list[str]], b
     try:
         stop = log_head(database)
         _replay(database, shares, stop, batch_size, engine, on_events)
+        scratch.index()
 
         def finish() -> int:  # under the live follower's lock: the events appended meanwhile
             head = log_head(database)

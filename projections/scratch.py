@@ -5,11 +5,12 @@ tables (with their own ``stream_directory`` and ``projection_tracking``) while t
 answering, then swaps them in at once.
 
 * PostgreSQL: the twins live in the schema ``rebuild_next`` (``CREATE TABLE ... (LIKE public.t
-  INCLUDING ALL)`` and the live table's grants); the rebuild's connections put that schema first
-  in their ``search_path``, so the read models' unqualified SQL lands there. The swap drops each
-  live table and moves its twin into ``public`` (``ALTER TABLE ... SET SCHEMA``) in one
-  transaction: a reader sees the old tables or the new ones, never a mix (it waits for the
-  swap's locks, a few milliseconds, while it commits).
+  INCLUDING ALL EXCLUDING INDEXES)``, the live table's keys and indexes under their own names, the
+  indexes that only serve reads built after the replay, and the live table's grants); the rebuild's
+  connections put that schema first in their ``search_path``, so the read models' unqualified SQL
+  lands there. The swap drops each live table and moves its twin into ``public`` (``ALTER TABLE
+  ... SET SCHEMA``) in one transaction: a reader sees the old tables or the new ones, never a mix
+  (it waits for the swap's locks, a few milliseconds, while it commits).
 * SQLite: the twins live in a scratch file beside the database (same ``CREATE`` statements, read
   from ``sqlite_master``); the swap copies them over the live tables in one transaction. WAL
   readers keep the old snapshot until it commits.
@@ -55,7 +56,12 @@ class ScratchSet(Protocol):
         """Held for a whole rebuild: a second one is refused (RebuildRunning), not interleaved."""
 
     def create(self) -> None:
-        """Empty twins of the tables (any leftover of an interrupted rebuild is dropped)."""
+        """Empty twins of the tables (any leftover of an interrupted rebuild is dropped), without
+        the indexes that only serve reads (no unique key, no constraint): see :meth:`index`."""
+
+    def index(self) -> None:
+        """Build the indexes :meth:`create` left out (once, after the bulk of the replay: one
+        sorted build each is cheaper than keeping them up to date row by row)."""
 
     def engine(self) -> Engine:
         """An engine whose unqualified table names are the twins."""
@@ -77,6 +83,7 @@ def scratch_set(database: Database, tables: Sequence[str]) -> ScratchSet:
 class PostgresScratch:
     def __init__(self, database: Database, tables: Sequence[str]) -> None:
         self.database, self.tables = database, list(tables)
+        self._deferred: list[str] = []  # CREATE INDEX statements of the twins, for index()
 
     def _connect(self):  # noqa: ANN202 - psycopg is imported lazily, as in ledger.store
         import psycopg
@@ -98,8 +105,9 @@ class PostgresScratch:
         with self._connect() as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
             conn.execute(f"CREATE SCHEMA {SCHEMA}")
+            self._deferred = []
             for table in [*self.tables, *SHARED]:
-                conn.execute(f"CREATE TABLE {SCHEMA}.{table} (LIKE public.{table} INCLUDING ALL)")
+                conn.execute(f"CREATE TABLE {SCHEMA}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES)")
                 grants = conn.execute(
                     "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
                     "ELSE quote_ident(r.rolname) END FROM pg_class c CROSS JOIN aclexplode(c.relacl) a "
@@ -107,6 +115,35 @@ class PostgresScratch:
                     "WHERE c.oid = %s::regclass AND a.grantee <> c.relowner", (f"public.{table}",)).fetchall()
                 for privilege, grantee in grants:  # SET SCHEMA keeps them; default privileges do not apply
                     conn.execute(f"GRANT {privilege} ON {SCHEMA}.{table} TO {grantee}")
+                self._twin_indexes(conn, table)
+
+    def _twin_indexes(self, conn, table: str) -> None:  # noqa: ANN001 - a psycopg connection
+        """The live table's keys and indexes under their own names (``LIKE ... INCLUDING INDEXES``
+        would name them anew, and a migration that drops one by name would then fail): keys and
+        unique indexes now, the others in :meth:`index`."""
+        live = f"public.{table}"
+        for name, definition in conn.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+                "AND contype IN ('p', 'u', 'x') ORDER BY conname", (live,)).fetchall():
+            conn.execute(f'ALTER TABLE {SCHEMA}.{table} ADD CONSTRAINT "{name}" {definition}')
+        for unique, definition in conn.execute(
+                "SELECT x.indisunique, pg_get_indexdef(x.indexrelid) FROM pg_index x WHERE x.indrelid = %s::regclass "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid) ORDER BY 2",
+                (live,)).fetchall():
+            on_live = f" ON {live} "
+            if on_live not in definition:
+                raise RuntimeError(f"unexpected index definition of {live}: {definition}")
+            twin = definition.replace(on_live, f" ON {SCHEMA}.{table} ", 1)
+            if unique:
+                conn.execute(twin)
+            else:
+                self._deferred.append(twin)
+
+    def index(self) -> None:
+        with self._connect() as conn:
+            for definition in self._deferred:
+                conn.execute(definition)
+        self._deferred = []
 
     def engine(self) -> Engine:
         return make_engine(self.database, pool_size=2, schema=SCHEMA)
@@ -159,6 +196,7 @@ class SqliteScratch:
         assert database.path is not None
         self.database, self.tables = database, list(tables)
         self.path = database.path.with_name(f"{database.path.name}.{SCHEMA}")
+        self._deferred: list[str] = []  # CREATE INDEX statements, for index()
 
     def _remove(self) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -188,9 +226,18 @@ class SqliteScratch:
                 "ORDER BY type = 'index', name", names)]
         finally:
             live.close()
+        self._deferred = [s for s in statements if s.upper().startswith("CREATE INDEX")]
+        self._run([s for s in statements if s not in self._deferred], wal=True)
+
+    def index(self) -> None:
+        self._run(self._deferred)
+        self._deferred = []
+
+    def _run(self, statements: Sequence[str], *, wal: bool = False) -> None:
         scratch = sqlite3.connect(str(self.path))
         try:
-            scratch.execute("PRAGMA journal_mode=WAL")
+            if wal:
+                scratch.execute("PRAGMA journal_mode=WAL")
             for statement in statements:
                 scratch.execute(statement)
             scratch.commit()
