@@ -5,8 +5,8 @@ The live tables are never emptied. The read models are replayed into a scratch s
 from the scratch set's position, so events appended meanwhile are applied exactly once.
 
 On PostgreSQL the replay runs in ``processes`` processes (one per core by default), each applying
-the whole log to a share of the read models (:data:`SHARES`: each read model is self-contained, it
-never reads another's tables while applying). Share 0 is tracked as the service's group
+the whole log to a share of the read models (balanced by :data:`REPLAY_COST`; each read model is
+self-contained, it never reads another's tables while applying). Share 0 is tracked as the service's group
 (``read_models``) and keeps the stream directory the swap moves in; the others keep their own.
 SQLite (the embedded default) replays in this process: one writer per file.
 """
@@ -28,9 +28,11 @@ from .read_models import GROUP_NAME, ProjectionGroup, read_models
 from .runner import ProjectionRunner
 from .scratch import ScratchSet, scratch_set
 
-SHARES = (("exceptions", "cases", "unit_identifiers", "read_scope"),)
-"""The read models of share 0 when the replay is split in two (the others make share 1): about
-half the replay's time each (measured, docs/PERFORMANCE.md)."""
+REPLAY_COST = {"audit_trail": 49, "custody": 18, "genealogy": 17, "exceptions": 14, "cases": 12,
+               "review_queue": 11, "conditions": 10, "unit_identifiers": 6, "read_scope": 6, "orchestration": 3}
+"""What each read model adds to a share's replay (tenths of a second over 100k generated events,
+measured alone, beyond the ~3.3 s every share spends reading and converting the log; see
+docs/PERFORMANCE.md). A read model not named counts as the dearest."""
 
 
 @dataclass(frozen=True)
@@ -41,17 +43,18 @@ class Rebuilt:
 
 
 def share_names(processes: int) -> list[list[str]]:
-    """The read models' names split into ``processes`` shares (at most one per read model)."""
+    """The read models' names split into ``processes`` shares (at most one per read model) of about
+    equal replay time: the dearest first, each to the share with the least so far."""
     names = [model.name for model in read_models()]
-    if processes <= 1:
-        return [names]
-    first = [n for n in names if n in SHARES[0]]
-    shares = [first, [n for n in names if n not in first]]
-    while len(shares) < min(processes, len(names)):  # more cores: split the biggest share
-        biggest = max(shares, key=len)
-        shares.remove(biggest)
-        shares += [biggest[::2], biggest[1::2]]
-    return shares
+    count = max(1, min(processes, len(names)))
+    shares: list[list[str]] = [[] for _ in range(count)]
+    totals = [0] * count
+    most = max(REPLAY_COST.values())
+    for name in sorted(names, key=lambda n: -REPLAY_COST.get(n, most)):
+        lightest = totals.index(min(totals))
+        shares[lightest].append(name)
+        totals[lightest] += REPLAY_COST.get(name, most)
+    return [sorted(share, key=names.index) for share in shares]  # each in the service's order
 
 
 def share_group(index: int, names: Sequence[str], *, from_empty: bool = False) -> ProjectionGroup:
