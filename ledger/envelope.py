@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -105,11 +104,11 @@ def parse(data: bytes | memoryview) -> Any:
     """JSON ``data`` as Python values, exactly as ``json.loads`` reads it.
 
     ``orjson`` where it reads the same (~2.5x faster, and in place): it turns an integer beyond
-    64 bits into a float, so text with a run of 19 digits (an integer that may be one, or merely
-    digits in a string) goes to ``json``, as does what orjson refuses and ``json`` accepts (lone
-    surrogates). Raises ``ValueError`` for what neither reads.
+    64 bits into a float, so text that may hold such an integer goes to ``json``, as does what
+    orjson refuses and ``json`` accepts (lone surrogates). Raises ``ValueError`` for what neither
+    reads.
     """
-    if _LONG_DIGITS.search(data) is None:
+    if not _may_hold_a_long_integer(data):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -117,7 +116,21 @@ def parse(data: bytes | memoryview) -> Any:
     return json.loads(bytes(data))
 
 
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+def _may_hold_a_long_integer(data: bytes | memoryview) -> bool:
+    """Whether ``data`` has a run of 19 or more digits not just after a quote.
+
+    A number's digits follow ``:``, ``,``, ``[``, ``-``, white space or nothing, never ``"``; a
+    run right after a quote is the start of a string (a chain's zero hash, an SSCC), which orjson
+    reads as ``json`` does. Two passes in C (~1 us a record, where a regular expression took ~7);
+    a run inside a string after any other character only costs the slower reader."""
+    classes = data.translate(_CLASSES) if isinstance(data, bytes) else bytes(data).translate(_CLASSES)
+    return _RISKY_RUN in classes or classes.startswith(_RUN)
+
+
+_CLASSES = bytes(b"d"[0] if chr(i).isdigit() and i < 128 else b"q"[0] if i == ord('"') else b"x"[0]
+                 for i in range(256))  # every byte as its class: digit, quote or other
+_RUN = b"d" * 19
+_RISKY_RUN = b"x" + _RUN
 
 
 def envelope_hash(envelope: Mapping[str, Any]) -> str:

@@ -14,7 +14,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.envelope import canonical, parse
+from ledger.envelope import _may_hold_a_long_integer, canonical, parse
 from ledger.errors import InvalidEvent
 
 # Text that stresses escaping and key order: controls, quotes, backslashes, DEL, U+2028,
@@ -111,3 +111,15 @@ def test_parse_keeps_integers_beyond_64_bits_exact():
         assert parse(f'{{"n": {number}}}'.encode()) == {"n": number}
         assert type(parse(str(number).encode())) is int
     assert parse(b'{"sscc": "1234567890123456789012"}') == {"sscc": "1234567890123456789012"}
+    for text in (b"[12345678901234567890123]", b'{"a":[1,\n 12345678901234567890123]}', b"12345678901234567890123",
+                 b'{"n":-12345678901234567890123}', b'{"s":"x12345678901234567890123", "n": 1e400}'):
+        assert repr(parse(text)) == repr(json.loads(text))
+
+
+def test_only_digit_runs_a_number_could_start_go_to_the_slower_reader():
+    """A chain's first ``prev`` (64 zeros, ~15 % of records) is read by orjson; a long integer is not."""
+    assert not _may_hold_a_long_integer(b'{"prev":"' + b"0" * 64 + b'","n":123456789012345678}')
+    assert not _may_hold_a_long_integer(memoryview(b'{"sscc":"1234567890123456789012"}'))
+    for risky in (b'{"n":12345678901234567890}', b"[ 12345678901234567890]", b"12345678901234567890",
+                  b'{"n":-12345678901234567890}', b'{"s":"id 12345678901234567890"}'):
+        assert _may_hold_a_long_integer(risky), risky
