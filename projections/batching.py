@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -48,6 +49,10 @@ class CopyPlan:
 
     def __init__(self, table: str, columns: tuple[str, ...], values: tuple[tuple[bool, Any], ...]) -> None:
         self.table, self.columns, self.values = table, columns, values
+        names = [v for is_param, v in values if is_param]
+        self._params = itemgetter(*names) if names else None  # the parameters' values as a tuple, in C
+        self._single = len(names) == 1  # itemgetter of one name gives the value, not a tuple
+        self._literals = [(i, v) for i, (is_param, v) in enumerate(values) if not is_param]
 
     @classmethod
     def of(cls, statement: TextClause, tables: Iterable[str]) -> CopyPlan | None:
@@ -71,7 +76,17 @@ class CopyPlan:
         return cls(found[1], columns, tuple(values)) if len(values) == len(columns) else None
 
     def rows(self, params: Params) -> list[tuple[Any, ...]]:
-        return [tuple(p[v] if is_param else v for is_param, v in self.values) for p in _as_list(params)]
+        get, many = self._params, _as_list(params)
+        found = [(get(p),) for p in many] if self._single else [get(p) for p in many] if get else [()] * len(many)
+        if not self._literals:
+            return found
+        rows = []
+        for values in found:
+            row = list(values)
+            for index, literal in self._literals:  # in column order, so each lands at its index
+                row.insert(index, literal)
+            rows.append(tuple(row))
+        return rows
 
 
 class QueuedWrites:

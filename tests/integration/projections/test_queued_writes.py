@@ -72,6 +72,10 @@ def test_only_plain_inserts_are_copied() -> None:
     plan = CopyPlan.of(text("INSERT INTO t (a, b, c, d, e) VALUES (:a, NULL, FALSE, 'open', 0)"), tables)
     assert plan is not None and plan.columns == ("a", "b", "c", "d", "e")
     assert plan.rows([{"a": 1}, {"a": 2}]) == [(1, None, False, "open", 0), (2, None, False, "open", 0)]
+    mixed = CopyPlan.of(text("INSERT INTO t (x, a, b, y, c) VALUES ('l', :a, :b, NULL, :c)"), tables)
+    assert mixed.rows({"c": 3, "a": 1, "b": 2, "z": 9}) == [("l", 1, 2, None, 3)]
+    assert CopyPlan.of(text("INSERT INTO t (a, b) VALUES (:b, :a)"), tables).rows([{"a": 1, "b": 2}]) == [(2, 1)]
+    assert CopyPlan.of(text("INSERT INTO t (a) VALUES (TRUE)"), tables).rows(None) == [(True,)]
     for statement in ("INSERT INTO t (a) VALUES (:a) ON CONFLICT (a) DO NOTHING",  # order matters
                       "INSERT INTO u (a) VALUES (:a)",  # not append-only
                       "INSERT INTO t (a, b) VALUES (:a, COALESCE(:b, 1))",  # an expression
