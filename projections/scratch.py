@@ -28,6 +28,7 @@ follower then carries on from there.
 from __future__ import annotations
 
 import fcntl
+import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,7 +44,13 @@ from .db import make_engine
 
 SCHEMA = "rebuild_next"
 SHARED = ("stream_directory", "projection_tracking")  # the scratch set's own copies
-SWAP_ATTEMPTS = 5  # a reader holding one table while waiting for another can deadlock the swap
+SWAP_ATTEMPTS = 40
+SWAP_LOCK_TIMEOUT = "200ms"
+"""The swap takes every live table at once, one after another: a reader that holds one of them
+and then asks for one the swap already holds would deadlock with it, and PostgreSQL breaks a
+deadlock only after ``deadlock_timeout`` (1 s), failing whichever side checks first (a reader's
+request, in CI). So the swap waits at most this long for its locks, gives them all back and tries
+again (up to SWAP_ATTEMPTS times, backing off): a reader waits a fraction of a second, never fails."""
 LOCK_KEY = 0x7265_6275_696C_64  # PostgreSQL advisory lock of a running rebuild ("rebuild")
 
 
@@ -165,7 +172,7 @@ class PostgresScratch:
             except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable):
                 if attempt == SWAP_ATTEMPTS - 1:
                     raise
-                time.sleep(0.05 * (attempt + 1))
+                time.sleep(min(0.5, 0.02 * (attempt + 1)) * (0.5 + random.random()))  # noqa: S311 - jitter
         raise AssertionError("unreachable")
 
     def _swap_once(self, tracking: str, owners: Sequence[str], finish: Callable[[], int]) -> int:
@@ -175,7 +182,9 @@ class PostgresScratch:
             if locked is None:
                 conn.execute("INSERT INTO public.projection_tracking (name, position) VALUES (%s, 0)", (tracking,))
             position = finish()
+            conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
             conn.execute(f"LOCK TABLE {', '.join(f'public.{t}' for t in self.tables)} IN ACCESS EXCLUSIVE MODE")
+            conn.execute("SET LOCAL lock_timeout = 0")
             for table in self.tables:
                 conn.execute(f"DROP TABLE public.{table}")
                 conn.execute(f"ALTER TABLE {SCHEMA}.{table} SET SCHEMA public")

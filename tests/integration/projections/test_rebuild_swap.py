@@ -4,6 +4,8 @@ events appended during the rebuild are not lost; other followers' rows are left 
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import text
@@ -223,3 +225,29 @@ def test_the_swapped_in_tables_have_every_index_and_key_the_live_ones_had(databa
     assert "ix_exceptions_state" in dict(before)  # one of the indexes a migration created by name
     rebuild_read_models(database, processes=1)
     assert _indexes(engine, database) == before
+
+
+@pytest.mark.parametrize("database", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_reader_holding_a_table_the_swap_waits_for_is_not_deadlocked(database, journey, runner, engine):
+    """The swap takes the live tables one by one: a reader holding ``audit_trail`` that then asks for
+    ``cases`` (which the swap already holds) closes a cycle. PostgreSQL would break it after its
+    1 s ``deadlock_timeout`` by failing one side (a reader's request, in CI); the swap instead gives
+    its locks back within SWAP_LOCK_TIMEOUT and tries again, so the reader just waits a little."""
+    autologous(journey)
+    runner.catch_up()
+    swap_waits = text("SELECT COUNT(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                      "WHERE NOT l.granted AND l.mode = 'AccessExclusiveLock' AND c.relname = 'audit_trail'")
+    with engine.connect() as reader, engine.connect() as watcher, ThreadPoolExecutor(1) as pool:
+        reader.execute(text("SELECT COUNT(*) FROM audit_trail")).one()  # held until the reader's commit
+        rebuilt = pool.submit(rebuild_read_models, database, processes=1)
+        deadline = time.monotonic() + 60
+        while not watcher.execute(swap_waits).scalar_one():  # the swap holds cases, waits for audit_trail
+            watcher.rollback()
+            assert time.monotonic() < deadline and not rebuilt.done(), "the swap never waited for audit_trail"
+            time.sleep(0.01)
+        started = time.monotonic()
+        reader.execute(text("SELECT COUNT(*) FROM cases")).one()
+        waited = time.monotonic() - started
+        reader.commit()
+        assert rebuilt.result(timeout=60).position == journey.ledger.last_position()
+    assert waited < 0.7, waited  # the swap's give-up (0.2 s), not PostgreSQL's deadlock check (1 s)
