@@ -28,11 +28,11 @@ from .read_models import GROUP_NAME, ProjectionGroup, read_models
 from .runner import ProjectionRunner
 from .scratch import ScratchSet, scratch_set
 
-REPLAY_COST = {"audit_trail": 49, "custody": 18, "genealogy": 17, "exceptions": 14, "cases": 12,
-               "review_queue": 11, "conditions": 10, "unit_identifiers": 6, "read_scope": 6, "orchestration": 3}
-"""What each read model adds to a share's replay (tenths of a second over 100k generated events,
-measured alone, beyond the ~3.3 s every share spends reading and converting the log; see
-docs/PERFORMANCE.md). A read model not named counts as the dearest."""
+REPLAY_COST = {"audit_trail": 378, "custody": 146, "review_queue": 93, "cases": 70, "read_scope": 49,
+               "conditions": 48, "exceptions": 44, "genealogy": 35, "orchestration": 28, "unit_identifiers": 13}
+"""What each read model adds to a share's replay: hundredths of a second over 100k generated events,
+measured alone (median of 3), beyond the ~3 s every share spends reading and converting the log
+(docs/PERFORMANCE.md). A read model not named counts as the dearest."""
 
 
 @dataclass(frozen=True)
