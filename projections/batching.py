@@ -77,7 +77,12 @@ class CopyPlan:
 
     def rows(self, params: Params) -> list[tuple[Any, ...]]:
         get, many = self._params, _as_list(params)
-        found = [(get(p),) for p in many] if self._single else [get(p) for p in many] if get else [()] * len(many)
+        if get is None:
+            found = [()] * len(many)
+        elif self._single:
+            found = [(get(p),) for p in many]
+        else:
+            found = [get(p) for p in many]
         if not self._literals:
             return found
         rows = []
