@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from api.authority import reads_every_case
 from ledger.domain.events_alert import alert_id
 from ledger.services.alerts import AlertService
 from ledger.services.executor import Executor
@@ -67,7 +68,8 @@ class Alerting:
 
 def build_alerting(settings: Settings, ledger: Ledger, executor: Executor) -> Alerting:
     engine = make_engine(settings.database, pool_size=2)
-    follower = ProjectionRunner(ledger, engine, [AlertFollower(handover_minutes=settings.alert_handover_minutes,
+    follower = ProjectionRunner(ledger, engine, [AlertFollower(reads_every_case,
+                                                               handover_minutes=settings.alert_handover_minutes,
                                                                expiry_hours=settings.alert_expiry_hours)])
     service = AlertService(executor)
     worker = AlertWorker(engine, service, executor.clock, poll_seconds=settings.alert_poll_seconds,

@@ -23,10 +23,12 @@ from .common import loads, sql
 
 
 def recipients(conn: Connection, sites: Iterable[str]) -> list[str]:
-    """The addresses of the active staff of ``sites`` (and of those bound to no site)."""
+    """The addresses of the active staff who may read an alert of ``sites``: staff of one of them,
+    and those who read every case (``reads_all``, the read rule's; not everyone bound to no site)."""
     wanted = set(sites)
-    found = conn.execute(sql("SELECT email, sites FROM alert_contacts WHERE active = 1 AND email IS NOT NULL"))
-    return sorted({email for email, user_sites in found if not loads(user_sites) or wanted & set(loads(user_sites))})
+    found = conn.execute(sql("SELECT email, sites, reads_all FROM alert_contacts "
+                             "WHERE active = 1 AND email IS NOT NULL"))
+    return sorted({email for email, user_sites, reads_all in found if reads_all or wanted & set(loads(user_sites))})
 
 
 def compose(timer: Timer, sender: str, to: list[str]) -> EmailMessage:

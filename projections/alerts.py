@@ -21,7 +21,7 @@ ever decides *when*, never writes events.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,8 +66,10 @@ class AlertFollower:
     replay finds each timer already there (scheduled, done or cancelled) and leaves it be, so a
     rebuild neither raises nor mails anything again."""
 
-    def __init__(self, *, handover_minutes: float = 30.0, expiry_hours: float = 24.0,
-                 clock: Callable[[], datetime] = utc_now, mail_window: timedelta = MAIL_WINDOW) -> None:
+    def __init__(self, reads_all: Callable[[Sequence[str], Sequence[str]], bool], *, handover_minutes: float = 30.0,
+                 expiry_hours: float = 24.0, clock: Callable[[], datetime] = utc_now,
+                 mail_window: timedelta = MAIL_WINDOW) -> None:
+        self.reads_all = reads_all  # the read rule's "reads every case" (roles, sites), injected
         self.handover = timedelta(minutes=handover_minutes)
         self.expiry = timedelta(hours=expiry_hours)
         self.clock = clock
@@ -102,8 +104,9 @@ class AlertFollower:
                                          data.message), position)
             case AlertCleared():
                 self._cleared(conn, env, data)
-            case UserCreated(user=user, sites=sites) | UserRolesChanged(user=user, sites=sites):
-                self._contact(conn, user, sites=sites)
+            case UserCreated(user=user, roles=roles, sites=sites) | UserRolesChanged(user=user, roles=roles,
+                                                                                     sites=sites):
+                self._contact(conn, user, sites=sites, reads_all=self.reads_all(roles, sites))
             case UserContactSet(user=user, email=email):
                 self._contact(conn, user, email=email)
             case UserDeactivated(user=user):
@@ -180,15 +183,17 @@ class AlertFollower:
 
     @staticmethod
     def _contact(conn: Connection, user: str, **change: Any) -> None:
-        row = conn.execute(sql("SELECT email, sites, active FROM alert_contacts WHERE user_id = :u"),
+        row = conn.execute(sql("SELECT email, sites, active, reads_all FROM alert_contacts WHERE user_id = :u"),
                            {"u": user}).first()
-        email, sites, active = (row[0], loads(row[1]), row[2]) if row else (None, [], 1)
+        email, sites, active, reads_all = (row[0], loads(row[1]), row[2], row[3]) if row else (None, [], 1, 0)
         email = change.get("email", email)
         sites = sorted(change.get("sites", sites))
         active = 0 if change.get("active", True) is False else active
+        reads_all = int(change.get("reads_all", reads_all))
         conn.execute(sql("DELETE FROM alert_contacts WHERE user_id = :u"), {"u": user})
-        conn.execute(sql("INSERT INTO alert_contacts (user_id, email, sites, active) VALUES (:u, :e, :s, :a)"),
-                     {"u": user, "e": email, "s": dumps(sites), "a": active})
+        conn.execute(sql("INSERT INTO alert_contacts (user_id, email, sites, active, reads_all) "
+                         "VALUES (:u, :e, :s, :a, :r)"),
+                     {"u": user, "e": email, "s": dumps(sites), "a": active, "r": reads_all})
 
     # -------------------------------------------------------------- alerts
 

@@ -31,7 +31,8 @@ TABLES = {
         cleared_at {TIME}, clear_reason {TEXT}, cleared_event_id {ID}""",
     "alert_sites": f"alert_id {ALERT} NOT NULL, site {NAME} NOT NULL, PRIMARY KEY (alert_id, site)",
     "alert_subjects": f"stream {ID} PRIMARY KEY, label {NAME} NOT NULL, coi {COI}, sites TEXT NOT NULL",
-    "alert_contacts": f"user_id {NAME} PRIMARY KEY, email VARCHAR(254), sites TEXT NOT NULL, active SMALLINT NOT NULL",
+    "alert_contacts": f"user_id {NAME} PRIMARY KEY, email VARCHAR(254), sites TEXT NOT NULL, active SMALLINT NOT NULL, "
+                      "reads_all SMALLINT NOT NULL",
     "alert_timers": f"""
         timer_id VARCHAR(400) PRIMARY KEY, alert_id {ALERT} NOT NULL, action VARCHAR(8) NOT NULL,
         kind VARCHAR(32) NOT NULL, subject {NAME} NOT NULL, coi {COI}, sites TEXT NOT NULL,

@@ -48,7 +48,12 @@ def client(settings, inbox):
 @pytest.mark.req("URS-ALR-1")
 def test_a_raised_alert_is_mailed_to_the_staff_of_its_sites_only(client, login, inbox):
     handler, _ = inbox
-    for user, email in (("nurse", "nurse@hospital.example"), ("tech", "tech@factory.example")):
+    roaming = {"user_id": "roaming", "printed_name": "Roaming Courier", "roles": ["courier"], "sites": [],
+               "password": "violet kettle on the 9th floor"}
+    created = client.post("/v1/users", headers=login("admin"), json=roaming)
+    assert created.status_code == 201, created.text
+    for user, email in (("nurse", "nurse@hospital.example"), ("tech", "tech@factory.example"),
+                        ("auditor", "auditor@ledger.example"), ("roaming", "roaming@courier.example")):
         response = client.post(f"/v1/users/{user}/contact", headers=login("admin"), json={"email": email})
         assert response.status_code == 201, response.text
     refused = client.post("/v1/users/nurse/contact", headers=login("nurse"), json={"email": "me@x.example"})
@@ -66,7 +71,9 @@ def test_a_raised_alert_is_mailed_to_the_staff_of_its_sites_only(client, login, 
         time.sleep(0.1)
     assert len(handler.received) == 1, handler.received
     to, content = handler.received[0]
-    assert to == ["nurse@hospital.example"]  # not the factory's technician
+    # the hospital's nurse and the auditor who reads every case; not the factory's technician, nor a
+    # courier bound to no site (who reads no case)
+    assert to == ["auditor@ledger.example", "nurse@hospital.example"]
     mail = message_from_bytes(content)
     assert mail["Subject"] == "[ledger alert] warning: slot at risk ORD-7"
     assert mail["From"] == "alerts@ledger.example"
