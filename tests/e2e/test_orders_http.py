@@ -157,6 +157,20 @@ def test_a_program_manager_bound_to_a_site_sets_master_data_only_there(client, l
     call(client, login, "pm-2", "POST", "/v1/sites/hospital-2/profile", profile, 201)
     coi = enrol(services, "MRN-ORD-PM")
     call(client, login, "pm-2", "POST", "/v1/orders", order_body("ORD-PM", coi), 403, "SITE_FORBIDDEN")
+    lane = {"transit_hours": 20, "cutoff": "15:00", "days": [0, 1, 2, 3, 4]}
+    # its own lane, redefined to another hospital's ends; a new lane between two other sites
+    call(client, login, "pm-2", "POST", "/v1/lanes", {"lane": "L-hospital-2-plant-us", "origin": HOSPITAL,
+                                                       "destination": FACTORY, **lane}, 403, "SITE_FORBIDDEN")
+    call(client, login, "pm-2", "POST", "/v1/lanes", {"lane": "L-new", "origin": HOSPITAL, "destination": FACTORY,
+                                                       **lane}, 403, "SITE_FORBIDDEN")
+    # another hospital's lane, moved to its own site
+    call(client, login, "pm-2", "POST", "/v1/lanes", {"lane": f"L-{HOSPITAL}-plant-us", "origin": "hospital-2",
+                                                       "destination": "plant-us", **lane}, 403, "SITE_FORBIDDEN")
+    call(client, login, "pm-2", "POST", "/v1/lanes", {"lane": "L-hospital-2-plant-us", "origin": "hospital-2",
+                                                       "destination": "plant-us", **lane}, 201)
+    days = {"resource": "apheresis", "from": today().isoformat(), "to": today().isoformat(), "slots": 3}
+    call(client, login, "pm-2", "POST", "/v1/capacity", {"site": HOSPITAL, **days}, 403, "SITE_FORBIDDEN")
+    call(client, login, "pm-2", "POST", "/v1/capacity", {"site": "hospital-2", **days}, 201)
 
 
 def _booked_in_the_past(client, login, services, order_id: str, mrn: str) -> tuple[str, dict]:
