@@ -46,11 +46,11 @@ class LaneList(BaseModel):
 @router.post("", status_code=201, response_model=AppendResponse, summary="Define (or redefine) a courier lane")
 def define(body: LaneBody, principal: PrincipalDep, container: ContainerDep,
            idempotency_key: IdempotencyKey = None) -> AppendResponse:
-    # A site-bound manager defines lanes from or to one of its sites, and changes only such lanes
-    # (the executor's scope check: the lane's stream must involve the site named here).
+    # A site-bound manager defines lanes from or to one of its sites (and changes only lanes that
+    # involve one of them: the executor's scope check).
     end = next((s for s in (body.origin, body.destination) if s in principal.sites), body.origin)
     authorise(principal, LaneDefined.__name__, end)
-    ctx = context_for(principal, site=end if principal.sites else None, idempotency_key=idempotency_key,
+    ctx = context_for(principal, site=None, idempotency_key=idempotency_key,
                       request_body=body.model_dump(mode="json"), route="/v1/lanes")
     return append_response(container.services.orders.define_lane(ctx, **body.model_dump()))
 
