@@ -30,7 +30,7 @@ from ..domain.events_webhooks import (
 )
 from ..errors import Forbidden, InvalidEvent, LedgerError
 from ..streams import subscription_stream
-from ..webhooks.matching import NEVER_SENT
+from ..webhooks.matching import NEVER_SENT, STAFF_RECORDS
 from ..webhooks.secrets import SecretBox, new_secret
 from ..webhooks.targets import resolve
 from .executor import Context, Executor, Outcome, Reads, Step
@@ -105,6 +105,9 @@ class SubscriptionService:
             raise InvalidEvent(f"no such event type to subscribe to: {', '.join(unknown)}",
                                code="UNKNOWN_EVENT_TYPE")
         if not owner.reads_all:
+            staff = sorted(set(event_types) & STAFF_RECORDS)
+            if staff:
+                raise Forbidden(f"{owner.id} may not read staff records: {', '.join(staff)}", code="SITE_FORBIDDEN")
             outside = sorted(set(sites) - set(owner.sites))
             if outside:
                 raise Forbidden(f"{owner.id} may not read site(s) {', '.join(outside)}", code="SITE_FORBIDDEN")

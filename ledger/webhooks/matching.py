@@ -11,10 +11,19 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain.catalogue import SPECS
+from ..domain.events_access import TokenIssued, TokenRevoked
+from ..domain.events_alert import UserContactSet
+from ..domain.events_registry import IDENTITY
 from ..domain.events_webhooks import SEVERITY_ORDER, WEBHOOK_EVENTS
 
 NEVER_SENT = frozenset(WEBHOOK_EVENTS)
 """Subscriptions' own events are never sent (they are the owner's configuration, not news)."""
+
+STAFF_RECORDS = frozenset({*(kind for kind, spec in SPECS.items() if spec.epcis is IDENTITY),
+                           UserContactSet.__name__, TokenIssued.__name__, TokenRevoked.__name__})
+"""Who the staff and devices are, their accounts, addresses and sign-ins: records of no case, which
+the read rule shows only to those who read every case; so an owner bound to sites gets none."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,8 @@ class Terms:
 
     def wants(self, event_type: str, coi: str | None, sites: Collection[str], data: Mapping[str, Any]) -> bool:
         if event_type in NEVER_SENT or event_type not in self.event_types:
+            return False
+        if event_type in STAFF_RECORDS and not self.owner_reads_all:
             return False
         if not self.may_read(coi, sites):
             return False

@@ -41,6 +41,10 @@ def test_a_subscription_gets_only_what_its_owner_may_read_and_its_filters_let_th
     assert not everything.wants("AlertRaised", "COI-9", {"factory-1"}, {"severity": "critical"})  # COI filter
     nobody = Terms(frozenset({"AlertRaised"}))  # an integrator bound to no site reads no case
     assert not nobody.wants("AlertRaised", "COI-1", {"factory-1"}, ALERT)
+    staff = frozenset({"UserCreated", "UserContactSet", "TokenIssued"})  # records of no case, naming sites
+    for kind in staff:
+        assert not Terms(staff, owner_sites=frozenset({"hospital-1"})).wants(kind, None, {"hospital-1"}, {})
+        assert Terms(staff, owner_reads_all=True).wants(kind, None, {"hospital-1"}, {})
 
 
 @pytest.mark.parametrize("address, reason", [
