@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger.domain.events_webhooks import Severity
+from ledger.domain.events_webhooks import Severity, WebhookUrl
 from ledger.services.subscriptions import Owner, SubscriptionNotFound
 from projections import webhook_query
 
@@ -30,7 +30,7 @@ def owner_of(principal: Principal) -> Owner:
 
 class SubscriptionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(min_length=8, max_length=2000, description="http(s) URL of a public receiver")
+    url: Annotated[WebhookUrl, Field(description="http(s) URL of a public receiver")]
     event_types: list[Ident] = Field(min_length=1, max_length=200, description="the event types to receive")
     sites: list[Ident] = Field([], max_length=100, description="only events involving one of these sites")
     cois: list[Ident] = Field([], max_length=1000, description="only events of these cases (COI ids)")

@@ -27,7 +27,8 @@ Severity = Literal["info", "warning", "critical"]
 SEVERITY_ORDER: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
 """``info`` < ``warning`` < ``critical`` (an event's data field ``severity``, where it has one)."""
 
-WebhookUrl = Annotated[str, Field(min_length=8, max_length=2000)]
+WebhookUrl = Annotated[str, Field(min_length=8, max_length=2000, pattern=r"^[!-~]+$")]
+"""Printable ASCII without spaces (checked again, with the reason, by ``ledger.webhooks.targets``)."""
 SubscriptionId = Annotated[str, Field(pattern=r"^sub_[0-9a-f]{32}$")]
 
 

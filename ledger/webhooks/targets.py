@@ -50,6 +50,8 @@ class Target:
 
 def check_url(url: str) -> tuple[str, str, int, str]:
     """``(scheme, host, port, path)`` of a well-formed target URL, else ``UrlInvalid``."""
+    if not url.isascii() or not url.isprintable() or " " in url:  # urlsplit drops tabs and line breaks
+        raise UrlInvalid("a webhook URL is printable ASCII without spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port

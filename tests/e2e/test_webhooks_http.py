@@ -169,6 +169,7 @@ def test_who_may_manage_subscriptions(client, login, receiver):
     assert code(subscribe(client, login("integrator"), receiver.url, sites=["factory-9"])) == (403, "SITE_FORBIDDEN")
     assert code(subscribe(client, login("integrator"), receiver.url, types=["SubscriptionCreated"])) == (
         422, "UNKNOWN_EVENT_TYPE")
+    assert code(subscribe(client, login("integrator"), "https://93.184.215.14/a\nb")) == (422, "VALIDATION_FAILED")
     # staff records (names, roles, addresses) are for those who read every case, as in every read
     assert code(subscribe(client, login("integrator"), receiver.url, types=["UserCreated"])) == (
         403, "SITE_FORBIDDEN")

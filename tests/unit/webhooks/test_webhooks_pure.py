@@ -60,7 +60,8 @@ def test_forbidden_addresses(address, reason):
 
 def test_urls_are_checked_and_every_resolved_address_counts():
     assert check_url("https://mes.example/hook?x=1") == ("https", "mes.example", 443, "/hook?x=1")
-    for bad in ("ftp://a.example/", "https://", "http://u:p@a.example/", "http://a.example:99999/", "x"):
+    for bad in ("ftp://a.example/", "https://", "http://u:p@a.example/", "http://a.example:99999/", "x",
+                "https://1.1.1.1/a\nb", "https://mes.example/a\tb", "https://mes.example/a b", "https://més.example/"):
         with pytest.raises(UrlInvalid):
             check_url(bad)
     with pytest.raises(UrlForbidden):
