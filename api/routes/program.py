@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from ledger.domain.orders import capacity_days
+from ledger.domain.plan_rules import require_plan_years
 from ledger.timefmt import utc_now
 from projections.program_query import figures
 
@@ -57,6 +58,7 @@ class Figures(BaseModel):
 def default_range(first: date | None, last: date | None) -> tuple[date, date]:
     """Both given, or the 30 days before and after today."""
     today = utc_now().date()
+    require_plan_years(*(day for day in (first, last) if day), code="CAPACITY_RANGE")
     first = first or today - timedelta(days=30)
     last = last or first + timedelta(days=60)
     capacity_days(first, last)  # the same bounds as capacity reads (at most 366 days, forwards)

@@ -34,7 +34,7 @@ from .events_orders import (
     TherapyOrdered,
 )
 from .folding import fold
-from .plan_rules import require_plan_fits
+from .plan_rules import require_plan_fits, require_plan_years
 
 MAX_CAPACITY_DAYS = 366
 MAX_WINDOW_DAYS = 90
@@ -181,6 +181,7 @@ def decide_capacity(days: Mapping[date, CapacityDay], profile: SiteProfile, *, s
 
 
 def capacity_days(first: date, last: date) -> list[date]:
+    require_plan_years(first, last, code="CAPACITY_RANGE")
     if last < first or (last - first).days >= MAX_CAPACITY_DAYS:
         raise InvalidEvent(f"a capacity range runs forwards over at most {MAX_CAPACITY_DAYS} days",
                            code="CAPACITY_RANGE")
@@ -196,6 +197,7 @@ def decide_order(order: OrderState, case: CaseState, profile: SiteProfile, *, or
     if latest < earliest or (latest - earliest).days > MAX_WINDOW_DAYS:
         raise InvalidEvent(f"the apheresis window runs forwards over at most {MAX_WINDOW_DAYS} days",
                            code="ORDER_WINDOW")
+    require_plan_years(earliest, latest, code="ORDER_WINDOW")
     if (case.role != "patient" or case.coi != coi or case.product != product or case.site != treating_site
             or case.status == "cancelled"):
         raise refusal("ORDER_CASE", f"{coi} is not an enrolled case of {product} treated at {treating_site}")

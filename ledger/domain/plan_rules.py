@@ -6,7 +6,7 @@ can run (``PLAN_INFEASIBLE``: the rules that ``ledger.planning.constraints`` fou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 
 from ..errors import InvalidEvent
 from ..planning.model import Plan
@@ -16,6 +16,13 @@ from .events_orders import TherapyOrdered
 MAX_MANUFACTURING_DAYS = 60
 MAX_PLAN_DAYS = 366
 PLAN_YEARS = range(2000, 9000)
+
+
+def require_plan_years(*days: date, code: str) -> None:
+    """Refuse (``code``) a day outside ``PLAN_YEARS``: planning and figures add weeks to the days
+    they are given, which near the calendar's end raises instead of answering."""
+    if any(day.year not in PLAN_YEARS for day in days):
+        raise InvalidEvent(f"days lie in the years {PLAN_YEARS.start}-{PLAN_YEARS.stop - 1}", code=code)
 
 
 def require_plan(plan: Plan | None, order_id: str) -> Plan:

@@ -59,7 +59,11 @@ def test_order_plan_book_read_cancel(client, login, network):
     call(client, login, "nurse", "POST", "/v1/orders", body, 403)
     call(client, login, OTHER_CLINICIAN, "POST", "/v1/orders", body, 403, "SITE_FORBIDDEN")
     call(client, login, "clinician", "POST", "/v1/orders", {**body, "product": "other"}, 409, "ORDER_CASE")
-    call(client, login, "clinician", "POST", "/v1/orders", {**body, "latest": body["earliest"][:8] + "01"}, 422)
+    yesterday = (today() - timedelta(days=1)).isoformat()  # before earliest (tomorrow), whatever the date
+    call(client, login, "clinician", "POST", "/v1/orders", {**body, "latest": yesterday}, 422, "ORDER_WINDOW")
+    end_of_time = {**body, "earliest": "9999-12-01", "latest": "9999-12-31"}  # planning it would overflow
+    call(client, login, "clinician", "POST", "/v1/orders", end_of_time, 422, "ORDER_WINDOW")
+    call(client, login, "auditor", "GET", "/v1/program/figures?from=9999-12-31", None, 422, "CAPACITY_RANGE")
     placed = call(client, login, "clinician", "POST", "/v1/orders", body, 201)
     assert placed["answer"] == {"order": "ORD-1"}
     call(client, login, "clinician", "POST", "/v1/orders", body, 409, "ORDER_EXISTS")
