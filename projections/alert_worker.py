@@ -47,10 +47,10 @@ class AlertWorker:
         for timer in self.queue.claim_due(self.clock()):
             try:
                 self.fire(timer)
-            except (StreamConflict, StorageUnavailable, OSError):  # OSError: the mail server, for now
+            except (StreamConflict, StorageUnavailable):
                 log.warning("alert timer %s not fired yet; its claim expires and it is retried", timer.timer_id)
                 continue
-            except LedgerError as refused:
+            except (LedgerError, OSError) as refused:  # OSError: the mail server refused or is away
                 if self.queue.attempts(timer) < MAX_ATTEMPTS:
                     log.warning("alert timer %s refused (%s); retried later", timer.timer_id, refused)
                     continue

@@ -78,9 +78,8 @@ class Replanner:
         with self.engine.connect() as conn:
             after = tracked_position(conn, NAME)
         batch = self.ledger.read_log(after=after, limit=self.batch_size)
-        if not batch:
+        if not batch or not self.caught_up():  # stale read models could miss a booking: try again later
             return 0
-        self.caught_up()
         for _, event in batch:
             self.handle(event.envelope)
         with self.engine.begin() as conn:

@@ -12,7 +12,7 @@ from ledger.services.alerts import AlertService
 from ledger.services.executor import Executor
 from ledger.streams import alert_stream
 from projections.alert_timers import LEASE_MICROS, Timer, TimerQueue, schedule, timer_figures, timers_of
-from projections.alert_worker import AlertWorker
+from projections.alert_worker import MAX_ATTEMPTS, AlertWorker
 from projections.common import micros
 
 LABEL = "UNT-838C-9DM7-9"
@@ -69,3 +69,31 @@ def test_a_timer_fired_twice_records_one_alert(domain_ledger, engine, clock):
     alerts.raise_alert("near_expiry", LABEL, [], "warning", "relabelled", cause="e-3")  # a new cause does
     stream = [e.envelope for e in domain_ledger.read_stream(alert_stream(f"near_expiry:{LABEL}"))]
     assert [e["type"] for e in stream] == ["AlertRaised", "AlertCleared", "AlertRaised"]
+
+
+def test_a_mail_the_server_keeps_refusing_is_given_up_after_its_attempts(domain_ledger, engine, clock):
+    """A refused mail is retried once each claim expires, MAX_ATTEMPTS times, then marked failed
+    (it used to be retried for ever, and could go out again each time)."""
+
+    class Refusing:
+        sender = "alerts@ledger.example"
+        sent = 0
+
+        def send(self, message) -> None:  # noqa: ANN001
+            Refusing.sent += 1
+            raise ConnectionRefusedError("the mail server is away")
+
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO alert_contacts (user_id, email, sites, active, reads_all) "
+                          "VALUES ('qa', 'qa@ledger.example', '[]', 1, 1)"))
+        schedule(conn, Timer("mail", f"near_expiry:{LABEL}", "near_expiry", LABEL, "e-1", micros(clock()), (),
+                             None, "warning", "expires soon"), position=1)
+    worker = AlertWorker(engine, AlertService(Executor(domain_ledger, clock)), clock, worker="w", mailer=Refusing())
+    now = clock()
+    for _ in range(MAX_ATTEMPTS + 2):
+        worker.clock = lambda now=now: now
+        worker.run_once()
+        now += timedelta(microseconds=LEASE_MICROS + 1)  # the claim expires: the timer is due again
+    with engine.connect() as conn:
+        (row,) = timers_of(conn, [f"near_expiry:{LABEL}"])
+    assert Refusing.sent == MAX_ATTEMPTS and (row["state"], row["attempts"]) == ("failed", MAX_ATTEMPTS)
