@@ -87,17 +87,20 @@ def test_kill_9_mid_delivery_loses_no_notification_and_keeps_order(served):
         positions = {r.json["data"]["position"] for r in got}
         assert set(acked) <= positions, sorted(set(acked) - positions)  # at least once
         hook = Webhook(secret)
-        ids: dict[str, set[int]] = defaultdict(set)
+        ids: dict[str, set[int]] = defaultdict(set)  # webhook-id -> positions
+        sent_as: dict[int, set[str]] = defaultdict(set)  # position -> webhook-ids
         per_stream: dict[str, list[int]] = defaultdict(list)
         for r in got:
             hook.verify(r.body, r.headers)
             position = r.json["data"]["position"]
             ids[r.headers["webhook-id"]].add(position)
+            sent_as[position].add(r.headers["webhook-id"])
             seen = per_stream[r.json["data"]["stream"]]
             if position not in seen:
                 assert not seen or position > seen[-1], (seen, position)  # first arrivals in log order
                 seen.append(position)
-        assert all(len(p) == 1 for p in ids.values())  # a duplicate has the same webhook-id
+        # one webhook-id per notification, and a duplicate carries its notification's id
+        assert all(len(p) == 1 for p in ids.values()) and all(len(i) == 1 for i in sent_as.values())
         report("R9", kills=KILLS, notifications=len(positions), received=len(got), duplicates=len(got) - len(positions))
     finally:
         receiver.down()
