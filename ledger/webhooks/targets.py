@@ -2,8 +2,9 @@
 
 A target URL is ``http`` or ``https`` with a host, no credentials. Its host is resolved and
 EVERY address it resolves to is checked: private, loopback, link-local, multicast, reserved,
-unspecified and shared (CGNAT) addresses are refused unless private targets are explicitly
-allowed (``LEDGER_WEBHOOK_ALLOW_PRIVATE``, for a receiver on the same machine in tests). The
+unspecified and shared (CGNAT) addresses, and IPv6 addresses that carry one of them (IPv4-mapped,
+6to4, Teredo), are refused unless private targets are explicitly allowed
+(``LEDGER_WEBHOOK_ALLOW_PRIVATE``, for a receiver on the same machine in tests). The
 delivery then connects to the address that was checked (the host is sent as ``Host`` and, for
 ``https``, as the TLS server name), so a second DNS answer cannot redirect it.
 """
@@ -70,9 +71,15 @@ def check_url(url: str) -> tuple[str, str, int, str]:
 
 
 def forbidden_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why a target address is refused (None: a public address)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return forbidden_reason(address.ipv4_mapped)
+    """Why a target address is refused (None: a public address). An IPv6 address that carries an
+    IPv4 one (mapped, 6to4, Teredo's client) is judged by that one too: a 6to4 relay reaches it."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return forbidden_reason(address.ipv4_mapped)
+        for kind, inner in (("6to4", address.sixtofour), ("Teredo", address.teredo and address.teredo[1])):
+            reason = forbidden_reason(inner) if inner is not None else None
+            if reason:
+                return f"{kind} of a {reason} address"
     for flag in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
         if getattr(address, f"is_{flag}"):
             return flag.replace("_", "-")

@@ -52,7 +52,9 @@ def test_a_subscription_gets_only_what_its_owner_may_read_and_its_filters_let_th
     ("169.254.169.254", "link-local"), ("224.0.0.1", "multicast"), ("0.0.0.0", "unspecified"),
     ("240.0.0.1", "reserved"), ("::1", "loopback"), ("fe80::1", "link-local"), ("fc00::1", "private"),
     ("::ffff:10.0.0.1", "private"), ("100.64.0.1", "not globally routable"), ("93.184.215.14", None),
-    ("2606:4700::1111", None),
+    ("2606:4700::1111", None), ("2002:7f00:1::", "6to4 of a loopback address"),
+    ("2002:a00:1::1", "6to4 of a private address"), ("2002:a9fe:a9fe::", "6to4 of a link-local address"),
+    ("2002:808:808::1", None), ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo of a loopback address"),
 ])
 def test_forbidden_addresses(address, reason):
     assert forbidden_reason(ipaddress.ip_address(address)) == reason
