@@ -46,6 +46,9 @@ from .transport import SendFailed, Transport
 log = logging.getLogger("ledger.webhooks")
 MAX_BODY = 64 * 1024  # bytes of a receiver's answer read, at most
 LANES_TTL = 0.5  # seconds the list of active subscriptions is kept
+CLAIM_PAGE = 1000  # pending rows read at a time when looking for due streams
+CLAIM_PAGES = 20  # pages a claim reads at most (its work per poll stays bounded)
+CLAIM_SKIPPED = 100  # judged streams a page leaves out by name, at most (the rest are skipped as read)
 MESSAGE_IDS = uuid.UUID("2b7c5e0e-5a55-4f55-9d0a-1b4f3c1c0b91")
 
 
@@ -153,27 +156,7 @@ class DeliveryWorker:
         transaction; the chains to send."""
         now = _micros()
         lease = now + int((self.policy.timeout * 2 + 5) * 1_000_000)  # a chain stops after `timeout`
-        with self.engine.connect() as conn:
-            rows = conn.execute(_q(  # no payloads yet: only those of the rows taken are read
-                "SELECT position, stream, lease_until, next_attempt FROM webhook_outbox "
-                "WHERE subscription_id = :s AND status = 'pending' ORDER BY position LIMIT 1000"),
-                {"s": subscription_id}).all()
-        chains: dict[str, list[int]] = {}
-        closed: set[str] = set()  # streams whose first pending row is leased or not due: they wait
-        for position, stream, lease_until, next_attempt in rows:
-            if stream in closed:
-                continue
-            if stream not in chains:
-                if (lease_until is not None and lease_until > now) or next_attempt > now or len(chains) >= room:
-                    closed.add(stream)
-                    continue
-                chains[stream] = []
-            chain = chains[stream]
-            if len(chain) >= self.policy.chain or (lease_until is not None and lease_until > now) \
-                    or next_attempt > now:
-                closed.add(stream)
-                continue
-            chain.append(position)
+        chains = self._due_chains(subscription_id, room, now)
         if not chains:
             return []
         wanted = sorted(p for positions in chains.values() for p in positions)
@@ -199,6 +182,44 @@ class DeliveryWorker:
                     f"WHERE subscription_id = :s AND position IN ({marks}) AND lease_owner = :w"),
                     {"s": subscription_id, "w": self.worker_id, **{f"p{i}": p for i, p in enumerate(back)}})
         return [[found[p] for p in positions] for positions in taken]
+
+    def _due_chains(self, subscription_id: str, room: int, now: int) -> dict[str, list[int]]:
+        """The positions to send, by stream: from up to ``room`` streams whose first pending row is
+        due and not leased, that row and the stream's next ones (at most ``chain``, stopping at one
+        that is leased or not due). The pending rows are read in position order a page at a time,
+        leaving out the streams already judged, so that a few streams holding thousands of rows in
+        back-off do not hide the due ones behind them (at most ``CLAIM_PAGES`` pages a call)."""
+        chains: dict[str, list[int]] = {}
+        closed: set[str] = set()  # streams whose first pending row is leased or not due: they wait
+        after = 0
+        for _ in range(CLAIM_PAGES):
+            skipped = sorted(closed)[:CLAIM_SKIPPED]
+            marks = ", ".join(f":x{i}" for i in range(len(skipped)))
+            with self.engine.connect() as conn:
+                rows = conn.execute(_q(  # no payloads yet: only those of the rows taken are read
+                    "SELECT position, stream, lease_until, next_attempt FROM webhook_outbox "  # noqa: S608
+                    "WHERE subscription_id = :s AND status = 'pending' AND position > :a "
+                    + (f"AND stream NOT IN ({marks}) " if skipped else "")
+                    + f"ORDER BY position LIMIT {CLAIM_PAGE}"),
+                    {"s": subscription_id, "a": after, **{f"x{i}": x for i, x in enumerate(skipped)}}).all()
+            for position, stream, lease_until, next_attempt in rows:
+                if stream in closed:
+                    continue
+                if stream not in chains:
+                    if (lease_until is not None and lease_until > now) or next_attempt > now or len(chains) >= room:
+                        closed.add(stream)
+                        continue
+                    chains[stream] = []
+                chain = chains[stream]
+                if len(chain) >= self.policy.chain or (lease_until is not None and lease_until > now) \
+                        or next_attempt > now:
+                    closed.add(stream)
+                    continue
+                chain.append(position)
+            if len(rows) < CLAIM_PAGE or len(chains) >= room:
+                return chains
+            after = rows[-1][0]
+        return chains
 
     def run_once(self) -> int:
         """Take what is due in every lane (as room allows) and start sending it; how many chains.

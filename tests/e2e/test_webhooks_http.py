@@ -316,6 +316,50 @@ def test_two_workers_never_send_one_row_twice(client, login, receiver):
     assert len(positions) == 15 and len(set(positions)) == 15  # each exactly once: the leases held
 
 
+def test_a_stream_with_thousands_of_rows_in_back_off_does_not_hide_the_due_ones_behind_it(
+        client, login, receiver):
+    """A receiver that keeps refusing one stream's event (a poison message) leaves that stream's rows
+    pending in back-off: the other streams' due rows, later in the log, are still claimed."""
+    from sqlalchemy import text
+
+    from ledger.webhooks import delivery
+
+    container = client.app.state.container
+    container.webhooks.worker.stop()  # claimed by hand below
+    worker = delivery.DeliveryWorker(container.engine, container.webhooks.worker.box,
+                                     container.webhooks.worker.policy, worker_id="t")
+    sub = subscribe(client, login("admin"), receiver.url, types=["CaseEnrolled"]).json()
+    journey = Journey(client, login)
+    for _ in range(3):
+        journey.case()
+    sid = sub["subscription_id"]
+    client.get(f"/v1/subscriptions/{sid}", headers=login("admin"))  # queued by now
+    stuck = 2 * delivery.CLAIM_PAGE + 1  # more than the pages the first reads held
+    with container.engine.begin() as conn:
+        first = conn.execute(text("SELECT MIN(position) FROM webhook_outbox WHERE subscription_id = :s"),
+                             {"s": sid}).scalar()
+        conn.execute(text("UPDATE webhook_outbox SET position = position + :n WHERE subscription_id = :s"),
+                     {"n": stuck, "s": sid})
+        later = _micros_from_now(3600)
+        conn.execute(text(
+            "INSERT INTO webhook_outbox (subscription_id, position, event_id, stream, event_type, payload, status, "
+            "attempts, due_since, next_attempt, committed_at) SELECT subscription_id, position - :n + :k, event_id, "
+            "'poison', event_type, payload, 'pending', 3, due_since, :later, committed_at FROM webhook_outbox "
+            "WHERE subscription_id = :s AND position = :p"),
+            [{"n": stuck, "k": k, "later": later, "s": sid, "p": first + stuck} for k in range(stuck)])
+        due = {r[0] for r in conn.execute(text(
+            "SELECT stream FROM webhook_outbox WHERE subscription_id = :s AND stream <> 'poison'"), {"s": sid})}
+    assert len(due) == 3
+    claimed = worker._claim(sid, 16)
+    streams = {row.position: row for chain in claimed for row in chain}
+    assert len(claimed) == 3 and all(p > first + stuck - 1 for p in streams)  # the three due cases, none poisoned
+    assert worker._claim(sid, 16) == []  # they are leased now, and the poisoned stream waits
+
+
+def _micros_from_now(seconds: float) -> int:
+    return int((time.time() + seconds) * 1_000_000)
+
+
 def test_delivered_rows_past_their_retention_are_pruned_and_pending_ones_kept(client, login, receiver):
     from sqlalchemy import text
 
