@@ -354,6 +354,12 @@ def test_a_stream_with_thousands_of_rows_in_back_off_does_not_hide_the_due_ones_
     streams = {row.position: row for chain in claimed for row in chain}
     assert len(claimed) == 3 and all(p > first + stuck - 1 for p in streams)  # the three due cases, none poisoned
     assert worker._claim(sid, 16) == []  # they are leased now, and the poisoned stream waits
+    with container.engine.begin() as conn:  # given back: found again, but by a deep claim at most once a second
+        conn.execute(text("UPDATE webhook_outbox SET lease_owner = NULL, lease_until = NULL "
+                          "WHERE subscription_id = :s"), {"s": sid})
+    assert worker._claim(sid, 16) == []
+    worker._deep_claims[sid] -= delivery.DEEP_CLAIM_EVERY
+    assert len(worker._claim(sid, 16)) == 3
 
 
 def _micros_from_now(seconds: float) -> int:
