@@ -23,7 +23,9 @@ again. A deleted subscription's pending rows are dropped from the queue (kept as
 
 A subscription reads what its owner may read NOW: a ``UserRolesChanged`` of its owner sets its
 owner scope anew (the sites; whether the roles read every case is the access policy's rule,
-injected as ``reads_all``), and a ``UserDeactivated`` empties it and cancels what was pending.
+injected as ``reads_all``) and cancels what is pending that it may no longer read, and a
+``UserDeactivated`` empties it and cancels what was pending. A replay re-queues only what the owner
+may read now.
 """
 
 from __future__ import annotations
@@ -161,12 +163,18 @@ class WebhookOutbox:
         sites = sorted(data.get("sites", [])) if active else []
         reads_all = active and self.reads_all(data.get("roles", []), sites)
         for sid, terms in owned:
+            now = json.dumps({**json.loads(terms), "owner_sites": sites, "owner_reads_all": reads_all}, sort_keys=True)
             conn.execute(sql("UPDATE webhook_subscriptions SET terms = :t WHERE subscription_id = :s"),
-                         {"t": json.dumps({**json.loads(terms), "owner_sites": sites, "owner_reads_all": reads_all},
-                                          sort_keys=True), "s": sid})
+                         {"t": now, "s": sid})
             if not active:  # queued while the owner could read it; never sent once the owner is gone
                 conn.execute(sql("UPDATE webhook_outbox SET status = 'cancelled', lease_owner = NULL, "
                                  "lease_until = NULL WHERE subscription_id = :s AND status = 'pending'"), {"s": sid})
+            else:  # what is still queued is judged by the owner's scope from now on
+                gone = self._readable(conn, sid, terms_of(now), 0, ("pending",), keep=False)
+                if gone:
+                    conn.execute(sql("UPDATE webhook_outbox SET status = 'cancelled', lease_owner = NULL, "
+                                     "lease_until = NULL WHERE subscription_id = :s AND position = :p "
+                                     "AND status = 'pending'"), [{"s": sid, "p": p} for p in gone])
         self._subscriptions = None
 
     def _subscription_event(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
@@ -189,12 +197,40 @@ class WebhookOutbox:
                     conn.execute(sql("UPDATE webhook_outbox SET status = 'cancelled', lease_owner = NULL, "
                                      "lease_until = NULL WHERE subscription_id = :s AND status = 'pending'"),
                                  {"s": sid})
-            case SubscriptionReplayRequested.__name__:
-                conn.execute(sql(
-                    "UPDATE webhook_outbox SET status = 'pending', due_since = :n, next_attempt = :n "
-                    "WHERE subscription_id = :s AND position >= :p AND status IN ('delivered', 'dead')"),
-                    {"n": now_micros(), "s": sid, "p": data["from_position"]})
+            case SubscriptionReplayRequested.__name__:  # sent again: what its owner may read now
+                terms = conn.execute(sql("SELECT terms FROM webhook_subscriptions WHERE subscription_id = :s"),
+                                     {"s": sid}).scalar()
+                again = self._readable(conn, sid, terms_of(terms), data["from_position"], ("delivered", "dead"),
+                                       keep=True) if terms is not None else []
+                if again:
+                    now = now_micros()
+                    conn.execute(sql("UPDATE webhook_outbox SET status = 'pending', due_since = :n, "
+                                     "next_attempt = :n WHERE subscription_id = :s AND position = :p "
+                                     "AND status IN ('delivered', 'dead')"),
+                                 [{"n": now, "s": sid, "p": position} for position in again])
         self._subscriptions = None  # read again, with this batch's change
+
+    def _readable(self, conn: Connection, sid: str, terms: Terms, from_position: int, states: tuple[str, ...],
+                  *, keep: bool) -> list[int]:
+        """The positions of ``sid``'s rows in ``states`` from ``from_position`` on that ``terms`` let
+        through (``keep``) or not, each judged as a new event would be: by its case's sites now, or
+        for an event of no case by the sites it involves."""
+        marks = ", ".join(f"'{state}'" for state in states)  # fixed names, never input
+        rows = conn.execute(sql(f"SELECT position, event_type, payload FROM webhook_outbox "  # noqa: S608
+                                f"WHERE subscription_id = :s AND status IN ({marks}) AND position >= :p "
+                                "ORDER BY position"), {"s": sid, "p": from_position}).all()
+        return [position for position, kind, body in rows
+                if terms.wants(kind, *self._judged(conn, kind, json.loads(body)["data"])) == keep]
+
+    def _judged(self, conn: Connection, kind: str, sent: Mapping[str, Any]) -> tuple[str | None, set[str], Any]:
+        """``(coi, sites, data)`` of a queued row's payload, for :meth:`Terms.wants`."""
+        coi, data = sent["coi"], sent["event"]
+        if coi:
+            return coi, self._sites_of_case(conn, coi), data
+        try:
+            return None, set(event_sites(kind, data, sent["site"])), data
+        except ValueError:  # data the catalogue no longer reads (scrubbed of a pseudonym): where it happened
+            return None, {sent["site"]} - {None}, data
 
     def reset(self, conn: Connection) -> None:
         """Never emptied by a rebuild: what was queued and delivered stays (no resend of the past)."""

@@ -434,3 +434,32 @@ def test_a_subscription_reads_what_its_owner_may_read_now(client, login, receive
         assert len(receiver.received) == 1
     finally:
         control.down()
+
+
+def test_what_is_queued_or_replayed_is_sent_only_if_its_owner_may_read_it_now(client, login, receiver):
+    """An owner moved off a hospital: the hospital's events already queued for it are cancelled, and
+    a replay does not send them again; what it may still read is replayed."""
+    services = client.app.state.container.services
+    admin = Context(actor="admin")
+    services.identity.create_user(Context(actor="system"), user_id="mes-3", printed_name="Third MES",
+                                  roles=["integrator"], sites=["hospital-1", "factory-1"], password=DEMO_PASSWORD)
+    sid = subscribe(client, login("mes-3"), receiver.url, types=["CaseEnrolled", "UnitLabelled"]).json()[
+        "subscription_id"]
+    journey = Journey(client, login)
+    coi = journey.case()
+    assert receiver.wait_for(1)  # the enrolment, at hospital-1
+    assert client.post(f"/v1/subscriptions/{sid}/pause", headers=login("mes-3")).status_code == 201
+    journey.case()  # queued while paused
+    services.identity.change_roles(admin, user_id="mes-3", roles=["integrator"], sites=["factory-1"])
+    log = client.get(f"/v1/subscriptions/{sid}/deliveries", headers=login("admin")).json()["deliveries"]
+    assert [d["status"] for d in log] == ["delivered", "cancelled"], log  # hospital-1's: no longer its to read
+    assert client.post(f"/v1/subscriptions/{sid}/resume", headers=login("admin")).status_code == 201
+    assert client.post(f"/v1/subscriptions/{sid}/replay?from=1", headers=login("admin")).status_code == 201
+    time.sleep(1.0)
+    assert len(receiver.received) == 1, [r.json["type"] for r in receiver.received]  # nothing sent again
+    log = client.get(f"/v1/subscriptions/{sid}/deliveries", headers=login("admin")).json()["deliveries"]
+    assert [d["status"] for d in log] == ["delivered", "cancelled"], log  # left as it was
+    services.identity.change_roles(admin, user_id="mes-3", roles=["integrator"], sites=["hospital-1"])
+    assert client.post(f"/v1/subscriptions/{sid}/replay?from=1", headers=login("admin")).status_code == 201
+    assert receiver.wait_for(2), [r.json["type"] for r in receiver.received]  # the first case's, readable again
+    assert receiver.received[-1].json["data"]["coi"] == coi
