@@ -24,7 +24,17 @@ RESULTS = Path(__file__).parent / "results"
 def machine() -> dict:
     with open("/proc/meminfo") as f:
         mem_kb = int(f.readline().split()[1])
-    return {"nproc": os.cpu_count(), "memory_gib": round(mem_kb / 2**20, 1), "python": sys.version.split()[0]}
+    return {"nproc": os.cpu_count(), "memory_gib": round(mem_kb / 2**20, 1), "python": sys.version.split()[0],
+            "sched_autogroup": _autogroup()}
+
+
+def _autogroup() -> bool | None:
+    """Whether the kernel groups CPU time by session: with it, a saturated machine starves the
+    database server's processes for up to a second or more (B4's tail; see PERFORMANCE.md)."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return None
 
 
 def table(rows: list[dict]) -> str:
