@@ -4,7 +4,8 @@ The audit trail is a read model: a table anyone with write rights on the databas
 without touching a sealed event. A shown row is ``verified`` only when:
 
 * the log holds an event at the row's ``position``, with the row's ``event_id``;
-* that envelope re-hashes (RFC 8785 JCS, SHA-256) to the hash stored with it, which equals the
+* that envelope re-hashes (RFC 8785 JCS, SHA-256) to the hash stored with it (shown on its stored
+  bytes where they prove it: :func:`~ledger.store.rawstore.hashed_record`), which equals the
   row's ``event_hash``, and the ledger's seal over it verifies with the published key valid when
   it was recorded;
 * the row equals what the audit-trail projector itself makes of that event (every column but
@@ -32,7 +33,7 @@ from ledger.envelope import envelope_hash
 from ledger.errors import LedgerError
 from ledger.keys.sealing import KeyRing, verify_ed25519
 from ledger.store.database import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE
-from ledger.store.rawstore import log_position, sealed_event
+from ledger.store.rawstore import hashed_record, log_position, sealed_event
 from ledger.store.records import SealedEvent
 from ledger.timefmt import parse_utc
 
@@ -87,8 +88,10 @@ def _directory(conn: Connection) -> _SharedDirectory:
         return _DIRECTORIES[key]
 
 
-def events_at(conn: Connection, positions: Iterable[int]) -> dict[int, SealedEvent | None]:
-    """The sealed event at each position of the global log (None: a row that is no sealed record)."""
+def events_at(conn: Connection, positions: Iterable[int]) -> dict[int, tuple[SealedEvent | None, bool]]:
+    """The sealed event at each position of the global log (None: a row that is no sealed record),
+    and whether its stored bytes already prove it hashes to its stored hash
+    (:func:`~ledger.store.rawstore.hashed_record`: no need to re-serialise it)."""
     dialect = conn.dialect.name
     table = SQLITE_EVENTS_TABLE if dialect == "sqlite" else POSTGRES_EVENTS_TABLE
     pos = log_position(dialect)
@@ -97,7 +100,9 @@ def events_at(conn: Connection, positions: Iterable[int]) -> dict[int, SealedEve
     wanted, found = sorted(set(positions)), {}
     for start in range(0, len(wanted), CHUNK):
         for position, state in conn.execute(query, {"p": wanted[start:start + CHUNK]}):
-            found[int(position)] = sealed_event(state)
+            hashed = hashed_record(state)
+            found[int(position)] = (sealed_event(state), False) if hashed is None else (
+                SealedEvent(hashed[0], hashed[1], hashed[3], hashed[2]), True)
     return found
 
 
@@ -109,19 +114,19 @@ def check_rows(conn: Connection, rows: Sequence[dict[str, Any]], keyring: KeyRin
     projector = AuditTrailProjection()
     projector.share(_directory(conn))  # the directory the service's group keeps
     for row in rows:
-        problem = _problem(conn, row, events.get(row["position"]), keyring, projector, selected)
+        problem = _problem(conn, row, *events.get(row["position"], (None, False)), keyring, projector, selected)
         row["verified"], row["problem"] = problem is None, problem
 
 
-def _problem(conn: Connection, row: Mapping[str, Any], event: SealedEvent | None, keyring: KeyRing | None,
-             projector: AuditTrailProjection, filters: AuditFilters) -> str | None:
+def _problem(conn: Connection, row: Mapping[str, Any], event: SealedEvent | None, hashed: bool,
+             keyring: KeyRing | None, projector: AuditTrailProjection, filters: AuditFilters) -> str | None:
     if event is None:
         return f"no sealed event at log position {row['position']}"
     env = event.envelope
     if env.get("event_id") != row["event_id"]:
         return f"the log holds another event at position {row['position']}"
     try:
-        recomputed = envelope_hash(env)
+        recomputed = event.hash if hashed else envelope_hash(env)
         recorded_at = parse_utc(env["recorded_at"])
     except (LedgerError, KeyError, TypeError) as exc:
         return f"the sealed event cannot be hashed: {exc}"

@@ -7,7 +7,9 @@ This is how ``ledger verify`` and independent tools see the store: rows of
 
 from __future__ import annotations
 
+import hashlib
 import queue
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -186,6 +188,42 @@ def sealed_event(state: bytes) -> SealedEvent | None:
         return SealedEvent(record["envelope"], record["hash"], record["seal"], record["key_id"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+_HEAD = b'{"envelope":'
+_TAIL = re.compile(rb',"hash":"([0-9a-f]{64})","key_id":"([0-9a-f]{1,64})","seal":"([A-Za-z0-9+/_=-]{1,256})"\}')
+
+
+def hashed_record(state: bytes) -> tuple[dict[str, Any], str, str, str] | None:
+    """``(envelope, hash, key_id, seal)`` of a stored record whose envelope bytes hash to its
+    stored hash, read without re-serialising the envelope; None for any other row.
+
+    Contract: the store writes a record as ``{"envelope":<JCS bytes of the envelope>,"hash":"…",
+    "key_id":"…","seal":"…"}``, splicing in the bytes it hashed. When ``state`` has exactly that
+    layout, the envelope's bytes are the slice between the two, and SHA-256 of the slice equal to
+    the stored hash proves the slice is the hashed text; the envelope is parsed from that slice
+    alone (nothing outside it can change its meaning). A row of any other layout, or whose slice
+    does not hash to the stored hash, gives None: the caller then parses the whole record and
+    re-serialises the envelope (the general path), which judges it the same way. A non-canonical
+    slice that hashes to a rewritten stored hash is no weaker a forgery than a canonical one: the
+    seal, the next event's ``prev`` and the Merkle log's leaf still disagree with that hash."""
+    if not state.startswith(_HEAD):
+        return None
+    at = state.rfind(b',"hash":"')
+    tail = _TAIL.fullmatch(state, at) if at > len(_HEAD) else None
+    if tail is None:
+        return None
+    view = memoryview(state)[len(_HEAD):at]
+    stored_hash = tail.group(1).decode()
+    if hashlib.sha256(view).hexdigest() != stored_hash:
+        return None
+    try:
+        envelope = parse(view)
+    except ValueError:
+        return None
+    if not isinstance(envelope, dict):
+        return None
+    return envelope, stored_hash, tail.group(2).decode(), tail.group(3).decode()
 
 
 class RawLog:

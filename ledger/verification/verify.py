@@ -6,35 +6,25 @@ envelope's JCS bytes, the seal verifies with a published key valid at ``recorded
 device signatures and Part 11 e-signatures verify with the keys registered in the ledger.
 Streams are verified in parallel, one partition of the stream-id space per task.
 
-The hash is checked on the stored bytes where that is sound: the store writes a record as
-``{"envelope":<JCS bytes of the envelope>,"hash":"…","key_id":"…","seal":"…"}`` (the bytes it
-hashed, spliced in), so when a row has exactly that layout the envelope's bytes are the slice
-between the two, and SHA-256 of the slice equal to the stored hash proves the slice is the
-sealed JCS text; the envelope is then parsed from that slice alone (nothing outside it can
-change its meaning) and is not re-serialised. A row with any other layout, or whose slice does
-not hash to the stored hash, takes the general path (parse the whole record, re-serialise the
-envelope, hash), so the findings are the same either way. A non-canonical slice that hashes to a
-rewritten stored hash is no weaker a forgery than a canonical one: both leave the next event's
-``prev``, the seal and the Merkle log's leaf disagreeing with the stored hash.
+The hash is checked on the stored bytes where that is sound (see
+:func:`~ledger.store.rawstore.hashed_record`); any other row takes the general path (parse the
+whole record, re-serialise the envelope, hash), so an altered row is found either way.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
-from ..envelope import GENESIS_PREV, check_shape, envelope_hash, esign_digest, parse, submission_of
+from ..envelope import GENESIS_PREV, check_shape, envelope_hash, esign_digest, submission_of
 from ..errors import LedgerError
 from ..keys.keydir import KeyDirectory
 from ..keys.sealing import KeyRing
 from ..store.database import Database
-from ..store.rawstore import PARTITIONS, connect, count_events, key_event_envelopes, partitions_rows
+from ..store.rawstore import PARTITIONS, connect, count_events, hashed_record, key_event_envelopes, partitions_rows
 from ..timefmt import parse_utc
 
 
@@ -92,33 +82,6 @@ def verify_rows(
         findings, prev = _check_event(row_stream, row_seq, state, prev, keyring, keys, signatures)
         report.findings.extend(findings)
     return report
-
-
-_HEAD = b'{"envelope":'
-_TAIL = re.compile(rb',"hash":"([0-9a-f]{64})","key_id":"([0-9a-f]{1,64})","seal":"([A-Za-z0-9+/_=-]{1,256})"\}')
-
-
-def hashed_record(state: bytes) -> tuple[dict[str, Any], str, str, str] | None:
-    """``(envelope, hash, key_id, seal)`` of a stored record whose envelope bytes, spliced as the
-    store writes them, hash to its stored hash (so they are the sealed JCS text); None for any
-    other row (another layout, damage, a hash mismatch), which the general path then judges."""
-    if not state.startswith(_HEAD):
-        return None
-    at = state.rfind(b',"hash":"')
-    tail = _TAIL.fullmatch(state, at) if at > len(_HEAD) else None
-    if tail is None:
-        return None
-    view = memoryview(state)[len(_HEAD):at]
-    stored_hash = tail.group(1).decode()
-    if hashlib.sha256(view).hexdigest() != stored_hash:
-        return None
-    try:
-        envelope = parse(view)
-    except ValueError:
-        return None
-    if not isinstance(envelope, dict):
-        return None
-    return envelope, stored_hash, tail.group(2).decode(), tail.group(3).decode()
 
 
 def _check_event(
@@ -232,4 +195,4 @@ def total_events(database: Database) -> int:
         return count_events(database, conn)
 
 
-__all__ = ["Finding", "Report", "hashed_record", "verify_database", "verify_rows"]
+__all__ = ["Finding", "Report", "verify_database", "verify_rows"]

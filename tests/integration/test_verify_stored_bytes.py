@@ -12,7 +12,8 @@ import pytest
 from ledger.envelope import canonical, envelope_hash
 from ledger.store import rawstore
 from ledger.store.application import Draft
-from ledger.verification.verify import hashed_record, verify_database
+from ledger.store.rawstore import hashed_record
+from ledger.verification.verify import verify_database
 from tests import tamper
 from tests.support import fixed_key, ring_of
 
