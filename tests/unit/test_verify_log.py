@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.merkle import Checkpoint, Ed25519NoteSigner, leaf_hash, sign_checkpoint
-from ledger.verification.verify_log import TERMINATOR, WitnessError, _Check, _Findings, format_witness, parse_witness
+from ledger.verification.verify_log import (
+    TERMINATOR,
+    WitnessError,
+    _Check,
+    _decode,
+    _Findings,
+    format_witness,
+    parse_witness,
+)
 from tests.support import fixed_key, ring_of
+from tests.unit.test_canonical_json import values
 
 ORIGIN = "coi-ledger.example/log"
 
@@ -93,3 +106,31 @@ def test_findings_are_capped_per_reason_with_a_summary():
         ("log truncated", "x"),
         ("missing from log", "... and 3 more"),
     ]
+
+
+def read_as_json(state: bytes) -> tuple:
+    """What the log pass must take from a row: the reading of ``json`` itself."""
+    try:
+        record = json.loads(state)
+        envelope = record["envelope"]
+        return envelope.get("event_id"), envelope.get("stream"), envelope.get("seq"), record["hash"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, None, None, None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["event_id", "stream", "seq", "data"]), values), values, values)
+def test_the_log_pass_reads_a_row_exactly_as_json_does(envelope, stored_hash, other):
+    for record in ({"envelope": envelope, "hash": stored_hash}, {"envelope": other, "hash": stored_hash}, other):
+        state = json.dumps(record).encode("utf-8", "surrogatepass")
+        assert repr(_decode(state)) == repr(read_as_json(state))
+
+
+def test_the_log_pass_reads_what_orjson_would_misread_as_json_does():
+    for state in (b'{"envelope": {"seq": 18446744073709551616, "event_id": "e"}, "hash": "h"}',
+                  b'{"envelope": {"seq": 1, "event_id": NaN}, "hash": "h"}',
+                  b'{"envelope": {"seq": 1, "event_id": "\\ud800"}, "hash": "h"}',
+                  b'{"envelope": {"seq": 1}, "hash": 123456789012345678901234}',
+                  b'{"envelope": [1], "hash": "h"}', b'[1]', b'{"envelope": {}}', b"\xff"):
+        assert repr(_decode(state)) == repr(read_as_json(state)), state
+    assert _decode(b'{"envelope": {"seq": 18446744073709551616}, "hash": "h"}')[2] == 2**64
