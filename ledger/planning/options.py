@@ -90,7 +90,7 @@ def day_options(network: Network, order: OrderRequest, day: date, fits: Fits) ->
                     if all(fits(slot) for slot in mfg):
                         key = (plant.id, end_day)
                         if key not in returns:
-                            returns[key] = _earliest_return(network, order, plant.id, end_day)
+                            returns[key] = earliest_return(network, order, plant.id, end_day)
                         back = returns[key]
                         if back is not None:
                             found.append(Option(day, lane, leaves, arrives, plant.id, start_day, end_day,
@@ -99,17 +99,17 @@ def day_options(network: Network, order: OrderRequest, day: date, fits: Fits) ->
     return found
 
 
-def _earliest_return(network: Network, order: OrderRequest, plant: str, end_day: date) -> tuple | None:
-    """(released, lane, depart, arrive, infusion from, infusion to) of the earliest-arriving return, if any."""
+def earliest_return(network: Network, order: OrderRequest, plant: str, end_day: date, *,
+                    not_before: datetime | None = None) -> tuple | None:
+    """(released, lane, depart, arrive, infusion from, infusion to) of the earliest-arriving return
+    leaving at or after the release (and ``not_before``), if any."""
     rules = network.timing(order.product)
     released = release_at(network, order, plant, end_day)
     expiry = released + timedelta(hours=rules.final_stability_hours)
     tz = network.sites[order.treating_site].tz
     best = None
-    for lane in network.lanes:
-        if lane.origin != plant or lane.destination != order.treating_site:
-            continue
-        for leaves in clock.departures(network, lane, released, expiry):
+    for lane in network.lanes_between(plant, order.treating_site):
+        for leaves in clock.departures(network, lane, max(released, not_before or released), expiry):
             arrives = leaves + timedelta(hours=lane.transit_hours)
             first = clock.day_of(tz, arrives)
             last = last_infusion_day(network, order, first, released)

@@ -18,10 +18,10 @@ from typing import Protocol
 
 from ..domain.orders import OrderState
 from ..planning import clock
-from ..planning.constraints import last_infusion_day, release_at
 from ..planning.greedy import plan_one
 from ..planning.model import InfusionWindow, ManufacturingLeg, PickupLeg, Plan, QCReleaseLeg, ReturnLeg
 from ..planning.network import MANUFACTURING, Network
+from ..planning.options import earliest_return
 from .executor import Context, Executor, Step
 from .orders import OrderService, order_request
 from .steps import as_step
@@ -68,7 +68,7 @@ def downstream_plan(network: Network, order: OrderState, plan: Plan, *, availabl
         days = [day + timedelta(days=n) for n in range(rules.manufacturing_days)]
         if (starts >= available_at and plant.open_on(day)
                 and all(network.capacity.get((plant.id, MANUFACTURING, d), 0) > 0 for d in days)):
-            back = _earliest_return(network, request, plant.id, days[-1])
+            back = earliest_return(network, request, plant.id, days[-1])
             if back is not None:
                 released, lane, leaves, arrives, first, last = back
                 return Plan(
@@ -77,7 +77,7 @@ def downstream_plan(network: Network, order: OrderState, plan: Plan, *, availabl
                                      arrive_at=arrived_at or plan.pickup.arrive_at),
                     manufacturing=ManufacturingLeg(site=plant.id, start_day=day, end_day=days[-1]),
                     qc_release=QCReleaseLeg(site=plant.id, ready_at=released),
-                    return_shipment=ReturnLeg(lane=lane, depart_at=leaves, arrive_at=arrives),
+                    return_shipment=ReturnLeg(lane=lane.id, depart_at=leaves, arrive_at=arrives),
                     infusion_window=InfusionWindow(site=request.treating_site, from_day=first, to_day=last))
         day += timedelta(days=1)
     return None
@@ -88,34 +88,14 @@ def return_plan(network: Network, order: OrderState, plan: Plan, *, not_before: 
     or after ``not_before`` (the patient fit for infusion again), the product made and released as
     planned; within the final product's stability. None when no return fits."""
     request = order_request(order)
-    back = _earliest_return(network, request, plan.manufacturing.site, plan.manufacturing.end_day,
+    back = earliest_return(network, request, plan.manufacturing.site, plan.manufacturing.end_day,
                             not_before=not_before)
     if back is None:
         return None
     _released, lane, leaves, arrives, first, last = back
     return plan.model_copy(update={
-        "return_shipment": ReturnLeg(lane=lane, depart_at=leaves, arrive_at=arrives),
+        "return_shipment": ReturnLeg(lane=lane.id, depart_at=leaves, arrive_at=arrives),
         "infusion_window": InfusionWindow(site=request.treating_site, from_day=first, to_day=last)})
-
-
-def _earliest_return(network: Network, request, plant: str, end_day,
-                     not_before: datetime | None = None) -> tuple | None:
-    """(released, lane id, departs, arrives, infusion from, infusion to) of the earliest arrival home,
-    leaving at or after the release (and ``not_before``)."""
-    rules = network.timing(request.product)
-    released = release_at(network, request, plant, end_day)
-    expiry = released + timedelta(hours=rules.final_stability_hours)
-    home = network.sites[request.treating_site]
-    best = None
-    for lane in network.lanes_between(plant, request.treating_site):
-        for leaves in clock.departures(network, lane, max(released, not_before or released), expiry):
-            arrives = leaves + timedelta(hours=lane.transit_hours)
-            first = clock.day_of(home.tz, arrives)
-            last = last_infusion_day(network, request, first, released)
-            if last >= first and (best is None or arrives < best[3]):
-                best = (released, lane.id, leaves, arrives, first, last)
-            break  # a later departure of the same lane only arrives later
-    return best
 
 
 class ReplanService:
