@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from .common import InvalidCursor, from_micros, rows, sql
 
 MAX_READINGS_PAGE = 10_000
+CHUNK = 500  # uploads read in one query
 UPLOAD_COLUMNS = "event_id, unit_id, logger, first_us, last_us, n, min_celsius, max_celsius"
 
 
@@ -47,26 +48,47 @@ class Segment:
 
     def readings(self, conn: Connection) -> list[list[Any]]:
         if self.points is None:
-            raw = conn.execute(sql("SELECT readings FROM condition_uploads WHERE event_id = :e"),
-                               {"e": self.upload["event_id"]}).scalar_one()
-            self.points = [p for p in json.loads(raw) if self.start <= p[0] <= self.end]
-        return self.points
+            _read_points(conn, [self])
+        return self.points or []
+
+    def see(self, raw: str) -> None:
+        self.points = [p for p in json.loads(raw) if self.start <= p[0] <= self.end]
+
+
+def _read_points(conn: Connection, segments: list[Segment]) -> None:
+    """Read the readings of every segment not yet read, one query for all their uploads."""
+    waiting = [s for s in segments if s.points is None]
+    if not waiting:
+        return
+    wanted = sorted({s.upload["event_id"] for s in waiting})
+    raw: dict[str, str] = {}
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start:start + CHUNK]
+        marks = ", ".join(f":e{i}" for i in range(len(chunk)))
+        raw.update(conn.execute(sql(f"SELECT event_id, readings FROM condition_uploads WHERE event_id IN ({marks})"),
+                                {f"e{i}": e for i, e in enumerate(chunk)}).all())
+    for s in waiting:
+        s.see(raw[s.upload["event_id"]])
+
+
+_SEGMENTS = f"""
+SELECT 0 AS via, NULL AS lo, NULL AS hi, NULL AS packed, {UPLOAD_COLUMNS}
+  FROM condition_uploads WHERE unit_id = :u
+UNION ALL
+SELECT 1, p.from_us, p.to_us, p.from_us, {", ".join(f"c.{c}" for c in UPLOAD_COLUMNS.split(", "))}
+  FROM condition_packing p JOIN condition_uploads c ON c.unit_id = p.container_id
+ WHERE p.unit_id = :u AND c.last_us >= p.from_us AND (p.to_us IS NULL OR c.first_us <= p.to_us)
+ORDER BY via, packed, first_us"""
 
 
 def _segments(conn: Connection, unit_id: str) -> list[Segment]:
-    own = rows(conn.execute(sql(
-        f"SELECT {UPLOAD_COLUMNS} FROM condition_uploads WHERE unit_id = :u ORDER BY first_us"),
-        {"u": unit_id}))
-    segments = [Segment(u, None, None, False) for u in own]
-    for container, lo, hi in conn.execute(sql(
-            "SELECT container_id, from_us, to_us FROM condition_packing WHERE unit_id = :u "
-            "ORDER BY from_us"), {"u": unit_id}):
-        upper = "" if hi is None else "AND first_us <= :hi "
-        for upload in rows(conn.execute(sql(
-                f"SELECT {UPLOAD_COLUMNS} FROM condition_uploads WHERE unit_id = :c "
-                f"{upper}AND last_us >= :lo ORDER BY first_us"),
-                {"c": container, "lo": lo, "hi": hi})):
-            segments.append(Segment(upload, lo, hi, True))
+    """The unit's own uploads, then its containers' uploads seen through each packing interval, in
+    one query."""
+    segments = []
+    for upload in rows(conn.execute(sql(_SEGMENTS), {"u": unit_id})):
+        via, lo, hi = bool(upload.pop("via")), upload.pop("lo"), upload.pop("hi")
+        del upload["packed"]
+        segments.append(Segment(upload, lo, hi, via))
     segments = [s for s in segments if s.start <= s.end]
     by_logger: dict[tuple[str, str], list[Segment]] = defaultdict(list)
     for s in segments:
@@ -84,6 +106,7 @@ def _segments(conn: Connection, unit_id: str) -> list[Segment]:
 
 def _merged(conn: Connection, segments: list[Segment]) -> list[tuple[int, float, str, str]]:
     """(t_us, celsius, source, logger) of ``segments``, in time order, one per source/logger/t."""
+    _read_points(conn, segments)
     seen: set[tuple[str, str, int]] = set()
     out = []
     for s in segments:
