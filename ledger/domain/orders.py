@@ -20,7 +20,7 @@ from uuid import UUID
 from ..errors import InvalidEvent, StreamNotFound
 from ..planning.model import Plan
 from ..streams import capacity_stream, order_stream, site_stream
-from .base import Envelope, NewEvent, new_event, refusal, require_aware
+from .base import Envelope, NewEvent, event_of, new_event, refusal, require_aware, validate
 from .case import CaseState
 from .events_orders import (
     CapacityDeclared,
@@ -155,11 +155,15 @@ def _profile(profile: SiteProfile, site: str, needs: str | None = None) -> SiteP
     return profile.profile
 
 
-def decide_site_profile(*, site: str, capabilities: list[str], tz: str, closed_weekdays: list[int],
-                        holidays: list[date], now: datetime) -> list[NewEvent]:
+def decide_site_profile(current: SiteProfile, *, site: str, capabilities: list[str], tz: str,
+                        closed_weekdays: list[int], holidays: list[date], now: datetime) -> list[NewEvent]:
+    """Set the site's profile; the profile it already has is refused (``NO_CHANGE``)."""
     require_aware(now)
-    return [new_event(site_stream(site), SiteProfileSet, site=site, capabilities=capabilities, tz=tz,
-                      closed_weekdays=closed_weekdays, holidays=holidays)]
+    profile = validate(SiteProfileSet, site=site, capabilities=capabilities, tz=tz,
+                       closed_weekdays=closed_weekdays, holidays=holidays)
+    if profile == current.profile:
+        raise refusal("NO_CHANGE", f"site {site} already has this profile")
+    return [event_of(site_stream(site), profile)]
 
 
 def decide_capacity(days: Mapping[date, CapacityDay], profile: SiteProfile, *, site: str, resource: str,

@@ -42,29 +42,34 @@ def build_demo_network(services, today: date, *, days: int = DAYS, chairs: int =
     for site, name, tz in HOSPITALS:
         if reads.site(site).version == 0:
             services.identity.register_site(ctx, site_id=site, name=name, kind="hospital")
-        services.orders.set_site_profile(ctx, site=site, capabilities=["apheresis", "infusion"], tz=tz,
-                                         closed_weekdays=[5, 6], holidays=[])
+        _unless_unchanged(services.orders.set_site_profile, ctx, site=site, capabilities=["apheresis", "infusion"],
+                          tz=tz, closed_weekdays=[5, 6], holidays=[])
     for site, name, tz in PLANTS:
         if reads.site(site).version == 0:
             services.identity.register_site(ctx, site_id=site, name=name, kind="manufacturing")
-        services.orders.set_site_profile(ctx, site=site, capabilities=["manufacturing", "qc"], tz=tz,
-                                         closed_weekdays=[], holidays=[])  # plants run every day
+        _unless_unchanged(services.orders.set_site_profile, ctx, site=site, capabilities=["manufacturing", "qc"],
+                          tz=tz, closed_weekdays=[], holidays=[])  # plants run every day
     for hospital, _, htz in HOSPITALS:
         for plant, _, ptz in PLANTS:
             hours = 8.0 if _continent(htz) == _continent(ptz) else 30.0
-            services.orders.define_lane(ctx, lane=f"L-{hospital}-{plant}", origin=hospital, destination=plant,
-                                        transit_hours=hours, cutoff="18:00", days=[0, 1, 2, 3, 4])
-            services.orders.define_lane(ctx, lane=f"L-{plant}-{hospital}", origin=plant, destination=hospital,
-                                        transit_hours=hours, cutoff="10:00", days=[0, 1, 2, 3, 4])
+            _unless_unchanged(services.orders.define_lane, ctx, lane=f"L-{hospital}-{plant}", origin=hospital,
+                              destination=plant, transit_hours=hours, cutoff="18:00", days=[0, 1, 2, 3, 4])
+            _unless_unchanged(services.orders.define_lane, ctx, lane=f"L-{plant}-{hospital}", origin=plant,
+                              destination=hospital, transit_hours=hours, cutoff="10:00", days=[0, 1, 2, 3, 4])
     ranges = [(site, "apheresis", days, chairs) for site, _, _ in HOSPITALS]
     ranges += [(site, "manufacturing", days + (PLANT_DAYS - DAYS), suites) for site, _, _ in PLANTS]
     for site, resource, span, slots in ranges:
-        try:
-            services.orders.declare_capacity(ctx, site=site, resource=resource, first=today,
-                                             last=today + timedelta(days=span - 1), slots=slots)
-        except RuleViolation as unchanged:
-            if unchanged.code != "NO_CHANGE":
-                raise
+        _unless_unchanged(services.orders.declare_capacity, ctx, site=site, resource=resource, first=today,
+                          last=today + timedelta(days=span - 1), slots=slots)
+
+
+def _unless_unchanged(command: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Run ``command``; what the network already has (``NO_CHANGE``: a second `ledger demo`) is fine."""
+    try:
+        command(*args, **kwargs)
+    except RuleViolation as unchanged:
+        if unchanged.code != "NO_CHANGE":
+            raise
 
 
 def ship_to_plant(services, coi: str, mrn: str, plan: Plan, *, late_by: timedelta, deliver: bool = True) -> UUID:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Protocol, TypeVar
 
-from ..domain.lanes import decide_lane
+from ..domain.lanes import decide_lane, fold_lane
 from ..domain.orders import (
     OrderState,
     SlotKey,
@@ -36,7 +36,7 @@ from ..domain.plan_rules import require_plan_shape
 from ..domain.product_timing import timing_rules
 from ..planning.model import Plan
 from ..planning.network import Network, OrderRequest, TimingRules
-from ..streams import capacity_stream, case_stream, order_stream, site_stream
+from ..streams import capacity_stream, case_stream, lane_stream, order_stream, site_stream
 from .executor import Context, Executor, Reads, Step
 from .quality import product_spec
 from .steps import Commands
@@ -93,8 +93,8 @@ class OrderService(Commands[R]):
                          closed_weekdays: list[int], holidays: list[date]) -> R:
         """A registered site's planning profile (capabilities, time zone, calendar)."""
         return self.command(ctx, lambda r, now, actor: decide_site_profile(
-            site=site, capabilities=capabilities, tz=tz, closed_weekdays=closed_weekdays, holidays=holidays,
-            now=now), answer=lambda _: {"site": site})
+            fold_site_profile(r.envelopes(site_stream(site))), site=site, capabilities=capabilities, tz=tz,
+            closed_weekdays=closed_weekdays, holidays=holidays, now=now), answer=lambda _: {"site": site})
 
     def declare_capacity(self, ctx: Context, *, site: str, resource: str, first: date, last: date,
                          slots: int) -> R:
@@ -113,7 +113,7 @@ class OrderService(Commands[R]):
                     cutoff: str, days: list[int]) -> R:
         """A courier lane (defined again to change it)."""
         return self.command(ctx, lambda r, now, actor: decide_lane(
-            fold_site_profile(r.envelopes(site_stream(origin))),
+            fold_lane(r.envelopes(lane_stream(lane))), fold_site_profile(r.envelopes(site_stream(origin))),
             fold_site_profile(r.envelopes(site_stream(destination))),
             lane=lane, origin_site=origin, destination_site=destination, transit_hours=transit_hours, cutoff=cutoff,
             days=days, now=now), answer=lambda _: {"lane": lane})

@@ -156,9 +156,10 @@ def test_a_program_manager_bound_to_a_site_sets_master_data_only_there(client, l
     services.identity.create_user(Context(actor="system"), user_id="pm-2", printed_name="Pia Site",
                                   roles=["program_manager"], sites=["hospital-2"], password=DEMO_PASSWORD)
     services.qualification.qualify(Context(actor="system"), user_id="pm-2")
-    profile = {"capabilities": ["apheresis", "infusion"], "tz": "Europe/Amsterdam"}
+    profile = {"capabilities": ["apheresis", "infusion"], "tz": "Europe/Amsterdam", "closed_weekdays": [6]}
     call(client, login, "pm-2", "POST", f"/v1/sites/{HOSPITAL}/profile", profile, 403, "SITE_FORBIDDEN")
     call(client, login, "pm-2", "POST", "/v1/sites/hospital-2/profile", profile, 201)
+    call(client, login, "pm-2", "POST", "/v1/sites/hospital-2/profile", profile, 409, "NO_CHANGE")  # said already
     coi = enrol(services, "MRN-ORD-PM")
     call(client, login, "pm-2", "POST", "/v1/orders", order_body("ORD-PM", coi), 403, "SITE_FORBIDDEN")
     lane = {"transit_hours": 20, "cutoff": "15:00", "days": [0, 1, 2, 3, 4]}
@@ -184,11 +185,7 @@ def _booked_in_the_past(client, login, services, order_id: str, mrn: str) -> tup
     from projections.orchestration_query import network
 
     start = today() - timedelta(days=12)
-    build_demo_network(services, start, days=30)
-    for plant in (FACTORY, "plant-us"):
-        tz = "Europe/Amsterdam" if plant == FACTORY else "America/New_York"
-        call(client, login, "planner", "POST", f"/v1/sites/{plant}/profile",
-             {"capabilities": ["manufacturing", "qc"], "tz": tz, "closed_weekdays": []}, 201)
+    build_demo_network(services, start, days=30)  # its plants are open every day
     coi = enrol(services, mrn)
     call(client, login, "clinician", "POST", "/v1/orders", order_body(order_id, coi, days=(-10, -6)), 201)
     container = client.app.state.container

@@ -110,7 +110,7 @@ def _profile(site: str, *capabilities: str):
 
 
 def test_master_data_refusals_name_what_is_missing():
-    from ledger.domain.lanes import decide_lane
+    from ledger.domain.lanes import LaneState, decide_lane
     from ledger.domain.orders import SiteProfile
 
     with pytest.raises(InvalidEvent) as unprofiled:
@@ -124,14 +124,37 @@ def test_master_data_refusals_name_what_is_missing():
     assert backwards.value.code == "CAPACITY_RANGE"
     lane = {"lane": "L1", "transit_hours": 8, "cutoff": "18:00", "days": [0], "now": NOW}
     with pytest.raises(InvalidEvent) as loop:
-        decide_lane(_profile("H1", "apheresis"), _profile("H1", "apheresis"), origin_site="H1",
+        decide_lane(LaneState(), _profile("H1", "apheresis"), _profile("H1", "apheresis"), origin_site="H1",
                     destination_site="H1", **lane)
     assert loop.value.code == "LANE_SITES"
     with pytest.raises(InvalidEvent) as unplanned_end:
-        decide_lane(_profile("H1", "apheresis"), SiteProfile(), origin_site="H1", destination_site="M1", **lane)
+        decide_lane(LaneState(), _profile("H1", "apheresis"), SiteProfile(), origin_site="H1", destination_site="M1",
+                    **lane)
     assert unplanned_end.value.code == "LANE_SITES"
-    assert [e.type for e in decide_lane(_profile("H1", "apheresis"), _profile("M1", "manufacturing"),
+    assert [e.type for e in decide_lane(LaneState(), _profile("H1", "apheresis"), _profile("M1", "manufacturing"),
                                         origin_site="H1", destination_site="M1", **lane)] == ["LaneDefined"]
+
+
+def test_master_data_the_ledger_already_has_is_refused_as_no_change():
+    from ledger.domain.lanes import LaneState, decide_lane
+    from ledger.domain.orders import decide_site_profile
+
+    profile = _profile("H1", "apheresis")
+    same = {"site": "H1", "capabilities": ["apheresis"], "tz": "Europe/Amsterdam", "closed_weekdays": [6, 5],
+            "holidays": [], "now": NOW}  # the same days in another order: the same profile
+    with pytest.raises(RuleViolation) as unchanged:
+        decide_site_profile(profile, **same)
+    assert unchanged.value.code == "NO_CHANGE"
+    assert [e.type for e in decide_site_profile(profile, **{**same, "closed_weekdays": [6]})] == ["SiteProfileSet"]
+    lane = {"lane": "L1", "origin_site": "H1", "destination_site": "M1", "transit_hours": 8, "cutoff": "18:00",
+            "days": [0], "now": NOW}
+    first = decide_lane(LaneState(), profile, _profile("M1", "manufacturing"), **lane)
+    defined = LaneState(version=1, lane=first[0].model)
+    with pytest.raises(RuleViolation) as again:
+        decide_lane(defined, profile, _profile("M1", "manufacturing"), **lane)
+    assert again.value.code == "NO_CHANGE"
+    assert [e.type for e in decide_lane(defined, profile, _profile("M1", "manufacturing"),
+                                        **{**lane, "transit_hours": 9})] == ["LaneDefined"]
 
 
 def test_an_order_names_an_enrolled_case_of_its_site_within_a_forward_window():
