@@ -35,7 +35,7 @@ from ledger.envelope import envelope_hash
 from ledger.errors import LedgerError
 from ledger.keys.sealing import KeyRing, verify_ed25519
 from ledger.store.database import POSTGRES_EVENTS_TABLE, SQLITE_EVENTS_TABLE
-from ledger.store.rawstore import hashed_record, log_position, sealed_event
+from ledger.store.rawstore import log_position, proven_event
 from ledger.store.records import SealedEvent
 from ledger.timefmt import parse_utc
 
@@ -128,9 +128,7 @@ def events_at(conn: Connection, positions: Iterable[int]) -> dict[int, tuple[Sea
     wanted, found = sorted(set(positions)), {}
     for start in range(0, len(wanted), CHUNK):
         for position, state in conn.execute(query, {"p": wanted[start:start + CHUNK]}):
-            hashed = hashed_record(state)
-            found[int(position)] = (sealed_event(state), False) if hashed is None else (
-                SealedEvent(hashed[0], hashed[1], hashed[3], hashed[2]), True)
+            found[int(position)] = proven_event(state)
     return found
 
 

@@ -226,6 +226,19 @@ def hashed_record(state: bytes) -> tuple[dict[str, Any], str, str, str] | None:
     return envelope, stored_hash, tail.group(2).decode(), tail.group(3).decode()
 
 
+def proven_event(state: bytes) -> tuple[SealedEvent | None, bool]:
+    """``(event, proven)``: the sealed record ``state`` holds (None when it is not one, as
+    :func:`sealed_event`), and whether its stored bytes proved its hash (:func:`hashed_record`)."""
+    hashed = hashed_record(state)
+    if hashed is None:
+        return sealed_event(state), False
+    envelope, stored_hash, key_id, seal = hashed
+    try:
+        return SealedEvent(envelope, stored_hash, seal, key_id), True
+    except (ValueError, KeyError, TypeError, AttributeError):  # hashed, but no envelope (no stream or seq)
+        return None, False
+
+
 class RawLog:
     """The global log up to position ``stop``, read with SQL, for a projection runner."""
 
