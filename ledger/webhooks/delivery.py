@@ -282,15 +282,25 @@ class DeliveryWorker:
             return None, str(failed)[:500]
         return status, None if 200 <= status < 300 else f"HTTP {status}"
 
+    def _still_ours(self, row: _Row) -> bool:
+        """Whether ``row`` is still pending under this worker's lease. A row cancelled after it was
+        claimed (its subscription deleted, its owner deactivated or no longer reading it) is not
+        sent, nor one whose lease ran out and another worker took."""
+        with self.engine.connect() as conn:
+            return conn.execute(_q(
+                "SELECT 1 FROM webhook_outbox WHERE subscription_id = :s AND position = :p "
+                "AND status = 'pending' AND lease_owner = :w"),
+                {"s": row.subscription_id, "p": row.position, "w": self.worker_id}).first() is not None
+
     def deliver_chain(self, chain: list[_Row], url: str, sealed: str) -> int:
-        """Send a stream's leased rows one after another, stopping at the first that fails (the
-        rest are given back, unattempted); record every outcome in one transaction. How many
-        were delivered."""
+        """Send a stream's leased rows one after another, stopping at the first that fails or is no
+        longer this worker's to send (the rest are given back, unattempted); record every outcome in
+        one transaction. How many were delivered."""
         results: list[tuple[_Row, int | None, str | None, float, str]] = []
         began = time.perf_counter()
         for row in chain:
-            if time.perf_counter() - began > self.policy.timeout:
-                break  # within its lease: the rest go back to the queue
+            if time.perf_counter() - began > self.policy.timeout or not self._still_ours(row):
+                break  # within its lease, and never a row cancelled meanwhile: the rest go back to the queue
             started = time.perf_counter()
             status, error = self.send(row, url, sealed)
             results.append((row, status, error, time.perf_counter() - started, format_utc(datetime.now(UTC))))

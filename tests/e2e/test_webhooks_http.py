@@ -463,3 +463,40 @@ def test_what_is_queued_or_replayed_is_sent_only_if_its_owner_may_read_it_now(cl
     assert client.post(f"/v1/subscriptions/{sid}/replay?from=1", headers=login("admin")).status_code == 201
     assert receiver.wait_for(2), [r.json["type"] for r in receiver.received]  # the first case's, readable again
     assert receiver.received[-1].json["data"]["coi"] == coi
+
+
+def test_rows_cancelled_after_they_were_claimed_are_not_sent(client, login, receiver):
+    """A worker holds a stream's chain; meanwhile the subscription is deleted (its pending rows are
+    cancelled). The worker sends none of them: the cancellation is judged at each send, not only
+    at the claim."""
+    from sqlalchemy import text
+
+    from ledger.webhooks.delivery import DeliveryWorker
+
+    container = client.app.state.container
+    container.webhooks.worker.stop()  # this test's worker only
+    worker = DeliveryWorker(container.engine, container.webhooks.worker.box, container.webhooks.worker.policy,
+                            worker_id="holder")
+    sid = subscribe(client, login("admin"), receiver.url, types=["CaseEnrolled", "UnitLabelled"]).json()[
+        "subscription_id"]
+    journey = Journey(client, login)
+    coi = journey.case()
+    for _ in range(3):
+        journey.label(coi, "cryobag")
+    client.get(f"/v1/subscriptions/{sid}", headers=login("admin"))  # queued by now
+    with container.engine.connect() as conn:
+        (url, sealed), = conn.execute(text("SELECT url, secret_sealed FROM webhook_subscriptions")).all()
+    held = worker._claim(sid, 4)
+    assert held and sum(len(chain) for chain in held) >= 2
+    assert client.delete(f"/v1/subscriptions/{sid}", headers=login("admin")).status_code in (200, 201, 204)
+    deadline = time.monotonic() + 10
+    with container.engine.connect() as conn:
+        while conn.execute(text("SELECT count(*) FROM webhook_outbox WHERE status = 'pending'")).scalar():
+            assert time.monotonic() < deadline, "the deletion never cancelled the queue"
+            time.sleep(0.05)
+            conn.rollback()
+    assert all(worker.deliver_chain(chain, url, sealed) == 0 for chain in held)
+    time.sleep(0.3)
+    assert receiver.received == []
+    log = client.get(f"/v1/subscriptions/{sid}/deliveries", headers=login("admin")).json()["deliveries"]
+    assert log and {d["status"] for d in log} == {"cancelled"}, log
