@@ -87,6 +87,19 @@ def payload(position: int, env: Mapping[str, Any], coi: str | None) -> str:
     }, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_CANCEL = ("UPDATE webhook_outbox SET status = 'cancelled', lease_owner = NULL, lease_until = NULL "
+           "WHERE subscription_id = :s AND status = 'pending'")
+
+
+def _cancel(conn: Connection, sid: str, positions: list[int] | None = None) -> None:
+    """``sid``'s pending rows (those at ``positions``, or all of them) are never sent: cancelled,
+    kept in its delivery log, their leases dropped (a worker holding one stops before it)."""
+    if positions is None:
+        conn.execute(sql(_CANCEL), {"s": sid})
+    elif positions:
+        conn.execute(sql(_CANCEL + " AND position = :p"), [{"s": sid, "p": p} for p in positions])
+
+
 class WebhookOutbox:
     """The follower that fills ``webhook_outbox`` (see the module's documentation)."""
 
@@ -166,15 +179,10 @@ class WebhookOutbox:
             now = json.dumps({**json.loads(terms), "owner_sites": sites, "owner_reads_all": reads_all}, sort_keys=True)
             conn.execute(sql("UPDATE webhook_subscriptions SET terms = :t WHERE subscription_id = :s"),
                          {"t": now, "s": sid})
-            if not active:  # queued while the owner could read it; never sent once the owner is gone
-                conn.execute(sql("UPDATE webhook_outbox SET status = 'cancelled', lease_owner = NULL, "
-                                 "lease_until = NULL WHERE subscription_id = :s AND status = 'pending'"), {"s": sid})
-            else:  # what is still queued is judged by the owner's scope from now on
-                gone = self._readable(conn, sid, terms_of(now), 0, ("pending",), keep=False)
-                if gone:
-                    conn.execute(sql("UPDATE webhook_outbox SET status = 'cancelled', lease_owner = NULL, "
-                                     "lease_until = NULL WHERE subscription_id = :s AND position = :p "
-                                     "AND status = 'pending'"), [{"s": sid, "p": p} for p in gone])
+            # queued while the owner could read it: all of it when the owner is gone, else what the
+            # owner's scope no longer lets through
+            _cancel(conn, sid, self._readable(conn, sid, terms_of(now), 0, ("pending",), keep=False)
+                    if active else None)
         self._subscriptions = None
 
     def _subscription_event(self, conn: Connection, position: int, env: Mapping[str, Any]) -> None:
@@ -194,9 +202,7 @@ class WebhookOutbox:
                 conn.execute(sql("UPDATE webhook_subscriptions SET status = :st, changed_at = :a "
                                  "WHERE subscription_id = :s"), {"st": status, "a": at, "s": sid})
                 if status == "deleted":
-                    conn.execute(sql("UPDATE webhook_outbox SET status = 'cancelled', lease_owner = NULL, "
-                                     "lease_until = NULL WHERE subscription_id = :s AND status = 'pending'"),
-                                 {"s": sid})
+                    _cancel(conn, sid)
             case SubscriptionReplayRequested.__name__:  # sent again: what its owner may read now
                 terms = conn.execute(sql("SELECT terms FROM webhook_subscriptions WHERE subscription_id = :s"),
                                      {"s": sid}).scalar()
