@@ -46,17 +46,13 @@ class Segment:
     def whole(self) -> bool:
         return self.start == self.upload["first_us"] and self.end == self.upload["last_us"]
 
-    def readings(self, conn: Connection) -> list[list[Any]]:
-        if self.points is None:
-            _read_points(conn, [self])
-        return self.points or []
-
     def see(self, raw: str) -> None:
+        """Keep as ``points`` the upload's readings (its stored JSON) within the window."""
         self.points = [p for p in json.loads(raw) if self.start <= p[0] <= self.end]
 
 
 def _read_points(conn: Connection, segments: list[Segment]) -> None:
-    """Read the readings of every segment not yet read, one query for all their uploads."""
+    """Fill ``points`` of every segment not yet read: one query for all their uploads."""
     waiting = [s for s in segments if s.points is None]
     if not waiting:
         return
@@ -111,7 +107,7 @@ def _merged(conn: Connection, segments: list[Segment]) -> list[tuple[int, float,
     out = []
     for s in segments:
         source, logger = s.upload["unit_id"], s.upload["logger"]
-        for t, c in s.readings(conn):
+        for t, c in s.points or ():
             if (source, logger, t) not in seen:
                 seen.add((source, logger, t))
                 out.append((t, c, source, logger))

@@ -110,6 +110,11 @@ class _Findings:
 _PLAIN = frozenset((str, int, bool, type(None)))  # read alike by orjson and json
 
 
+def _four(record: Any) -> tuple[Any, Any, Any, Any]:
+    envelope = record["envelope"]
+    return envelope.get("event_id"), envelope.get("stream"), envelope.get("seq"), record["hash"]
+
+
 def _decode(state: bytes) -> tuple[Any, Any, Any, Any]:
     """``(event_id, stream, seq, stored hash)`` of a row, all None if it is not a sealed record;
     exactly what :func:`~ledger.envelope.parse` (``json``) reads.
@@ -118,17 +123,13 @@ def _decode(state: bytes) -> tuple[Any, Any, Any, Any]:
     (a float) and what it refuses (lone surrogates, ``NaN``), so when one of the four is not a
     string, an integer, a boolean or null, or it refuses the row, the row is read by ``parse``."""
     try:
-        record = orjson.loads(state)
-        envelope = record["envelope"]
-        fields = envelope.get("event_id"), envelope.get("stream"), envelope.get("seq"), record["hash"]
+        fields = _four(orjson.loads(state))
         if _PLAIN.issuperset(map(type, fields)):
             return fields
     except (ValueError, KeyError, TypeError, AttributeError):
         pass
     try:
-        record = parse(state)
-        envelope = record["envelope"]
-        return envelope.get("event_id"), envelope.get("stream"), envelope.get("seq"), record["hash"]
+        return _four(parse(state))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None, None, None, None
 
