@@ -99,7 +99,7 @@ def verify(
         try:
             report, log = verify_store(
                 database, ring, workers=workers or None, signatures=not fast, witness=witness,
-                on_partition=advance, on_events=lambda n: progress.advance(task, n),
+                on_partition=advance, on_events=lambda n: progress.advance(task, n), events=expected,
             )
             models = _verify_read_models(database, progress) if read_models else None
         except StoreUnreadable as exc:

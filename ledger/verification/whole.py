@@ -29,10 +29,11 @@ def verify_store(
     witness: Sequence[str] = (),
     on_partition: Callable[[Report], None] | None = None,
     on_events: Callable[[int], None] | None = None,
+    events: int | None = None,
 ) -> tuple[Report, LogReport]:
     """``(stream report, log report)``: :func:`verify_database` and :func:`verify_log` run
-    concurrently with these arguments. An exception of either pass is raised here, after the
-    other pass has ended."""
+    concurrently with these arguments (``events``, when known, sizes the stream pass's tasks).
+    An exception of either pass is raised here, after the other pass has ended."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-log") as log_pass:
         log: list[Future[LogReport]] = []
 
@@ -40,7 +41,7 @@ def verify_store(
             log.append(log_pass.submit(verify_log, database, keyring, witness=witness, on_events=on_events))
 
         report = verify_database(database, keyring, workers=workers, on_partition=on_partition,
-                                 signatures=signatures, started=start_log_pass)
+                                 signatures=signatures, started=start_log_pass, events=events)
     return report, log[0].result()  # leaving the block waited for the log pass, however the other ended
 
 

@@ -59,6 +59,20 @@ def test_both_passes_at_once_report_what_they_report_one_after_the_other(databas
     assert report.events == log.events == 23
 
 
+@pytest.mark.parametrize("events", [10**6, 10**8])
+def test_a_large_store_is_verified_in_smaller_tasks_with_the_same_findings(database, sealing_key, streams, events):
+    """The count the CLI passes sizes the tasks (1M: 43 tasks; 100M: one partition each); what
+    is found does not change."""
+    ring = ring_of(sealing_key)
+    tamper.delete_event(database, streams[0], 2)
+    tamper.write_state(database, streams[4], 1, tamper.read_state(database, streams[4], 1).replace(b"step", b"stop"))
+    tasks = []
+    report, log = verify_store(database, ring, workers=2, events=events, on_partition=tasks.append)
+    assert _outcome(report, log) == _outcome(*verify_store(database, ring, workers=2))
+    assert len(tasks) == {10**6: 43, 10**8: 256}[events]
+    assert sum(t.events for t in tasks) == 23 and sum(t.streams for t in tasks) == 6
+
+
 def test_a_failing_log_pass_is_raised_after_the_stream_pass(database, sealing_key, streams, monkeypatch):
     def unreadable(*args, **kwargs):
         raise rawstore.StoreUnreadable("log table gone")

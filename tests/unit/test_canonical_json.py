@@ -8,6 +8,7 @@ the reference on generated JSON values, including the cases where the two encode
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import rfc8785
@@ -123,3 +124,15 @@ def test_only_digit_runs_a_number_could_start_go_to_the_slower_reader():
     for risky in (b'{"n":12345678901234567890}', b"[ 12345678901234567890]", b"12345678901234567890",
                   b'{"n":-12345678901234567890}', b'{"s":"id 12345678901234567890"}'):
         assert _may_hold_a_long_integer(risky), risky
+
+
+_LONG_RUN = re.compile(rb'(?:\A|[^"0-9])[0-9]{19}')  # the definition, as a (slow) regular expression
+_pieces = st.one_of(st.integers(1, 70).map(lambda n: b"7" * n), st.sampled_from([b'"', b"x", b":", b"\xc3\xa9", b"-"]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_pieces, max_size=12).map(b"".join))
+def test_the_long_integer_search_is_its_definition(data):
+    """Runs of digits of every length, after quotes, other bytes or nothing, one after another."""
+    assert _may_hold_a_long_integer(data) is (_LONG_RUN.search(data) is not None)
+    assert _may_hold_a_long_integer(memoryview(data)) is (_LONG_RUN.search(data) is not None)
