@@ -50,6 +50,9 @@ def decrypt_pem(pem: bytes, passphrase: str) -> Ed25519PrivateKey:
     return key
 
 
+_READ_RINGS: dict[Path, tuple[tuple[int, int, int], KeyRing]] = {}  # ring file -> (its stat when read, ring)
+
+
 class KeyStore:
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory)
@@ -62,12 +65,21 @@ class KeyStore:
         return self.ring_path.exists()
 
     def key_ring(self) -> KeyRing:
+        """The published ring, read again only when the file is another (inode, time or size
+        differ: a rotation replaces it); a read route checking seals asks for it every request."""
         try:
-            return KeyRing.from_json(json.loads(self.ring_path.read_text()))
+            stat = self.ring_path.stat()
+            seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            known = _READ_RINGS.get(self.ring_path)
+            if known is not None and known[0] == seen:
+                return known[1]
+            ring = KeyRing.from_json(json.loads(self.ring_path.read_text()))
         except FileNotFoundError:
             raise KeyStoreError(f"no key ring at {self.ring_path}: run `ledger init`") from None
         except (ValueError, KeyError) as exc:
             raise KeyStoreError(f"the key ring {self.ring_path} is damaged: {exc}") from None
+        _READ_RINGS[self.ring_path] = (seen, ring)  # replaced mid-read: the next stat differs, it is read again
+        return ring
 
     def active_key(self, passphrase: str) -> SealingKey:
         ring = self.key_ring()

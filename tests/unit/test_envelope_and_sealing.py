@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -102,6 +103,23 @@ def test_keystore_encrypts_rotates_and_keeps_old_public_keys(tmp_path):
     assert store.active_key("correct horse battery").key_id == second.key_id
     with pytest.raises(KeyStoreError):
         store.create("again")
+
+
+def test_the_key_ring_is_read_again_once_its_file_changes(tmp_path):
+    """Read routes ask for the ring every request: it is kept while the file is the same file,
+    and a rotation, a rewrite in place or a damaged file are seen at the next request."""
+    store = KeyStore(tmp_path / "keys")
+    first = store.create("correct horse battery")
+    ring = store.key_ring()
+    assert KeyStore(tmp_path / "keys").key_ring() is ring  # not read again
+    second = store.rotate("correct horse battery")
+    assert set(KeyStore(tmp_path / "keys").key_ring().keys) == {first.key_id, second.key_id}
+    only_second = {"keys": [k for k in json.loads(store.ring_path.read_text())["keys"] if k["key_id"] == second.key_id]}
+    store.ring_path.write_text(json.dumps(only_second))  # in place: the same inode
+    assert set(store.key_ring().keys) == {second.key_id}
+    store.ring_path.write_text("{damaged")
+    with pytest.raises(KeyStoreError):
+        store.key_ring()
 
 
 @pytest.mark.parametrize(
