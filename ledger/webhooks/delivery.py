@@ -5,8 +5,11 @@ each as a chain: the stream's next pending rows (up to ``chain``), sent one afte
 next only once the previous was answered 2xx. A stream is taken only when its first pending row
 is due and not leased, so several streams go in parallel and one stream strictly in log order.
 Taken rows are leased (``lease_owner``, ``lease_until``) by conditional ``UPDATE``s, so two
-workers (the service's and a ``ledger deliver`` process) never send one row at the same time; a
-chain stops after ``timeout`` seconds, well within its lease, and gives back what it did not send.
+workers (the service's and a ``ledger deliver`` process) never send one row at the same time: a
+send starts only with ``timeout`` seconds of its lease left and ends within them (the transport cuts
+an exchange at its deadline), and a chain stops after ``timeout`` seconds and gives back what it did
+not send. (A host name's resolution, before the exchange, is bounded only by the resolver's own
+timeouts.)
 A worker that dies leaves leases that run out, and the rows are sent again (at least once). The
 outcomes of a chain are recorded together, in one transaction.
 
@@ -265,7 +268,8 @@ class DeliveryWorker:
         return self._secrets[subscription_id]
 
     def send(self, row: _Row, url: str, sealed: str) -> tuple[int | None, str | None]:
-        """POST the row once: ``(status code or None, error or None)``."""
+        """POST the row once, ended within ``timeout`` of its start: ``(status code or None, error or None)``."""
+        deadline = time.monotonic() + self.policy.timeout
         try:
             target = resolve(url, allow_private=self.policy.allow_private)
         except (UrlInvalid, UrlForbidden) as refused:
@@ -277,20 +281,22 @@ class DeliveryWorker:
                    "webhook-id": msg_id, "webhook-timestamp": str(int(stamp.timestamp())),
                    "webhook-signature": signature}
         try:
-            status = self.transport.post(target, row.payload.encode(), headers)
+            status = self.transport.post(target, row.payload.encode(), headers, deadline)
         except SendFailed as failed:
             return None, str(failed)[:500]
         return status, None if 200 <= status < 300 else f"HTTP {status}"
 
     def _still_ours(self, row: _Row) -> bool:
-        """Whether ``row`` is still pending under this worker's lease. A row cancelled after it was
-        claimed (its subscription deleted, its owner deactivated or no longer reading it) is not
-        sent, nor one whose lease ran out and another worker took."""
+        """Whether ``row`` is still pending under this worker's lease, with time enough left for a
+        whole send. A row cancelled after it was claimed (its subscription deleted, its owner
+        deactivated or no longer reading it) is not sent, nor one whose lease ran out (another
+        worker may take it), nor one whose send could outlast the lease."""
         with self.engine.connect() as conn:
             return conn.execute(_q(
                 "SELECT 1 FROM webhook_outbox WHERE subscription_id = :s AND position = :p "
-                "AND status = 'pending' AND lease_owner = :w"),
-                {"s": row.subscription_id, "p": row.position, "w": self.worker_id}).first() is not None
+                "AND status = 'pending' AND lease_owner = :w AND lease_until >= :n"),
+                {"s": row.subscription_id, "p": row.position, "w": self.worker_id,
+                 "n": _micros() + int(self.policy.timeout * 1_000_000)}).first() is not None
 
     def deliver_chain(self, chain: list[_Row], url: str, sealed: str) -> int:
         """Send a stream's leased rows one after another, stopping at the first that fails or is no

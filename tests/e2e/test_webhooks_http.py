@@ -500,3 +500,36 @@ def test_rows_cancelled_after_they_were_claimed_are_not_sent(client, login, rece
     assert receiver.received == []
     log = client.get(f"/v1/subscriptions/{sid}/deliveries", headers=login("admin")).json()["deliveries"]
     assert log and {d["status"] for d in log} == {"cancelled"}, log
+
+
+def test_a_row_whose_lease_could_run_out_mid_send_is_given_back_not_sent(client, login, receiver):
+    """A send starts only with a whole send's time (``timeout``) left on its lease: past that,
+    another worker may take the row, and two sends of one stream could cross. The chain is given
+    back untried (lease cleared, no attempt), and sent by the next claim."""
+    from sqlalchemy import text
+
+    from ledger.webhooks.delivery import DeliveryWorker, _micros
+
+    container = client.app.state.container
+    container.webhooks.worker.stop()  # this test's worker only
+    worker = DeliveryWorker(container.engine, container.webhooks.worker.box, container.webhooks.worker.policy,
+                            worker_id="holder")
+    sid = subscribe(client, login("admin"), receiver.url, types=["CaseEnrolled"]).json()["subscription_id"]
+    Journey(client, login).case()
+    client.get(f"/v1/subscriptions/{sid}", headers=login("admin"))  # queued by now
+    with container.engine.connect() as conn:
+        (url, sealed), = conn.execute(text("SELECT url, secret_sealed FROM webhook_subscriptions")).all()
+    held = worker._claim(sid, 4)
+    assert len(held) == 1
+    short = _micros() + int(worker.policy.timeout * 1_000_000) // 2  # half a send's time left
+    with container.engine.begin() as conn:
+        conn.execute(text("UPDATE webhook_outbox SET lease_until = :l"), {"l": short})
+    assert worker.deliver_chain(held[0], url, sealed) == 0
+    time.sleep(0.3)
+    assert receiver.received == []
+    with container.engine.connect() as conn:
+        assert conn.execute(text("SELECT status, attempts, lease_owner FROM webhook_outbox")).all() == [
+            ("pending", 0, None)]
+    again = worker._claim(sid, 4)  # a full lease: sent
+    assert worker.deliver_chain(again[0], url, sealed) == 1
+    assert receiver.wait_for(1)

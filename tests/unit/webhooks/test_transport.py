@@ -1,13 +1,15 @@
 """The delivery transport against real local servers: https to the checked address with the URL's
 host name as SNI and certificate name (a certificate for another name is refused), no redirect
-followed, and a long answer read only up to the limit."""
+followed, a long answer read only up to the limit, and every exchange ended by its deadline."""
 
 from __future__ import annotations
 
 import ipaddress
 import ssl
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -121,5 +123,63 @@ def test_the_address_connected_to_is_never_resolved_again():
     try:
         pool = transport._pool(target)
         assert pool.host == "127.0.0.1"
+    finally:
+        transport.close()
+
+
+class _Dribbling(BaseHTTPRequestHandler):
+    """Answers a byte every 0.2 s, for up to 30 s: each wait is short, the whole is not."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server name
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        slow = self.path == "/slow-head"
+        with suppress(OSError):
+            if slow:  # the status line itself, a byte at a time
+                for byte in b"HTTP/1.1 200 OK\r\n":
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            self.send_response(200)
+            self.send_header("content-length", "150")
+            self.end_headers()
+            for _ in range(150):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def dribbler() -> Iterator[int]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Dribbling)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("path", ["/slow-head", "/slow-body"])
+def test_an_answer_dribbled_out_ends_at_the_deadline(dribbler, path):
+    """Each byte comes well within the timeout; the exchange still ends at its deadline. A status
+    line that came counts (the rest is not waited for); a status line never finished is no answer."""
+    transport = Transport(timeout=1.0, connections=1, max_body=1024)
+    target = Target("http", "127.0.0.1", dribbler, path, "127.0.0.1")
+    started = time.monotonic()
+    try:
+        if path == "/slow-head":
+            with pytest.raises(SendFailed, match="deadline"):
+                transport.post(target, b"{}", {})
+        else:
+            assert transport.post(target, b"{}", {}) == 200
+        assert time.monotonic() - started < 1.5
+        started = time.monotonic()
+        with pytest.raises(SendFailed):  # an earlier deadline is kept to: nothing is sent after it
+            transport.post(target, b"{}", {}, deadline=time.monotonic() - 0.1)
+        assert time.monotonic() - started < 0.1
     finally:
         transport.close()
