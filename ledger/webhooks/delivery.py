@@ -53,6 +53,7 @@ CLAIM_PAGE = 1000  # pending rows read at a time when looking for due streams
 CLAIM_PAGES = 20  # pages a claim reads at most (its work per poll stays bounded)
 DEEP_CLAIM_EVERY = 1.0  # seconds between claims of one lane that read past the first page
 CLAIM_SKIPPED = 100  # judged streams a page leaves out by name, at most (the rest are skipped as read)
+STILL_OURS_KEPT = 0.1  # seconds a chain trusts its last look at which of its rows are still its to send
 MESSAGE_IDS = uuid.UUID("2b7c5e0e-5a55-4f55-9d0a-1b4f3c1c0b91")
 
 
@@ -286,27 +287,33 @@ class DeliveryWorker:
             return None, str(failed)[:500]
         return status, None if 200 <= status < 300 else f"HTTP {status}"
 
-    def _still_ours(self, row: _Row) -> bool:
-        """Whether ``row`` is still pending under this worker's lease, with time enough left for a
-        whole send. A row cancelled after it was claimed (its subscription deleted, its owner
-        deactivated or no longer reading it) is not sent, nor one whose lease ran out (another
-        worker may take it), nor one whose send could outlast the lease."""
+    def _still_ours(self, rows: list[_Row]) -> set[int]:
+        """The positions of ``rows`` still pending under this worker's lease, with time enough left
+        for a whole send (and STILL_OURS_KEPT more). A row cancelled after it was claimed (its
+        subscription deleted, its owner deactivated or no longer reading it) is not sent, nor one
+        whose lease ran out (another worker may take it), nor one whose send could outlast the lease."""
+        marks = ", ".join(f":p{i}" for i in range(len(rows)))
         with self.engine.connect() as conn:
-            return conn.execute(_q(
-                "SELECT 1 FROM webhook_outbox WHERE subscription_id = :s AND position = :p "
+            return set(conn.execute(_q(
+                f"SELECT position FROM webhook_outbox WHERE subscription_id = :s AND position IN ({marks}) "  # noqa: S608
                 "AND status = 'pending' AND lease_owner = :w AND lease_until >= :n"),
-                {"s": row.subscription_id, "p": row.position, "w": self.worker_id,
-                 "n": _micros() + int(self.policy.timeout * 1_000_000)}).first() is not None
+                {"s": rows[0].subscription_id, "w": self.worker_id, **{f"p{i}": r.position for i, r in enumerate(rows)},
+                 "n": _micros() + int((self.policy.timeout + STILL_OURS_KEPT) * 1_000_000)}).scalars())
 
     def deliver_chain(self, chain: list[_Row], url: str, sealed: str) -> int:
         """Send a stream's leased rows one after another, stopping at the first that fails or is no
         longer this worker's to send (the rest are given back, unattempted); record every outcome in
         one transaction. How many were delivered."""
         results: list[tuple[_Row, int | None, str | None, float, str]] = []
-        began = time.perf_counter()
-        for row in chain:
-            if time.perf_counter() - began > self.policy.timeout or not self._still_ours(row):
-                break  # within its lease, and never a row cancelled meanwhile: the rest go back to the queue
+        began, checked, ours = time.perf_counter(), float("-inf"), set()
+        for i, row in enumerate(chain):
+            now = time.perf_counter()
+            if now - began > self.policy.timeout:
+                break  # within its lease: the rest go back to the queue
+            if now - checked > STILL_OURS_KEPT:  # one query for the rest of the chain, not one a send
+                ours, checked = self._still_ours(chain[i:]), now
+            if row.position not in ours:
+                break  # cancelled meanwhile, or too little lease left: the rest go back to the queue
             started = time.perf_counter()
             status, error = self.send(row, url, sealed)
             results.append((row, status, error, time.perf_counter() - started, format_utc(datetime.now(UTC))))
