@@ -307,11 +307,11 @@ class DeliveryWorker:
         results: list[tuple[_Row, int | None, str | None, float, str]] = []
         began, checked, ours = time.perf_counter(), float("-inf"), set()
         for i, row in enumerate(chain):
-            now = time.perf_counter()
-            if now - began > self.policy.timeout:
+            at = time.perf_counter()
+            if at - began > self.policy.timeout:
                 break  # within its lease: the rest go back to the queue
-            if now - checked > STILL_OURS_KEPT:  # one query for the rest of the chain, not one a send
-                ours, checked = self._still_ours(chain[i:]), now
+            if at - checked > STILL_OURS_KEPT:  # one query for the rest of the chain, not one a send
+                ours, checked = self._still_ours(chain[i:]), at
             if row.position not in ours:
                 break  # cancelled meanwhile, or too little lease left: the rest go back to the queue
             started = time.perf_counter()
