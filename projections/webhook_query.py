@@ -25,8 +25,10 @@ def subscriptions(conn: Connection, *, owner: str | None = None, subscription_id
         "SELECT subscription_id, owner, url, terms, status, created_position, created_at "
         f"FROM webhook_subscriptions WHERE {where} ORDER BY created_position"), params).all()  # noqa: S608
     counts: dict[str, dict[str, int]] = {}
+    marks = ", ".join(f":s{i}" for i in range(len(found)))  # the shown subscriptions' rows, not the whole outbox
     for sid, state, n in conn.execute(sql(
-            "SELECT subscription_id, status, COUNT(*) FROM webhook_outbox GROUP BY subscription_id, status")):
+            f"SELECT subscription_id, status, COUNT(*) FROM webhook_outbox WHERE subscription_id IN ({marks}) "  # noqa: S608
+            "GROUP BY subscription_id, status"), {f"s{i}": row[0] for i, row in enumerate(found)}) if found else ():
         counts.setdefault(sid, {})[state] = n
     out = []
     for sid, who, url, terms, status, position, created in found:

@@ -533,3 +533,24 @@ def test_a_row_whose_lease_could_run_out_mid_send_is_given_back_not_sent(client,
     again = worker._claim(sid, 4)  # a full lease: sent
     assert worker.deliver_chain(again[0], url, sealed) == 1
     assert receiver.wait_for(1)
+
+
+def test_each_subscription_shows_the_counts_of_its_own_queue(client, login, receiver):
+    """One enrolment and three labels, to two subscriptions of one owner: each shows only its rows
+    by state, in the list and alone."""
+    headers = login("admin")
+    enrolments = subscribe(client, headers, receiver.url, types=["CaseEnrolled"]).json()["subscription_id"]
+    labels = subscribe(client, headers, receiver.url, types=["UnitLabelled"]).json()["subscription_id"]
+    journey = Journey(client, login)
+    coi = journey.case()
+    for _ in range(3):
+        journey.label(coi, "cryobag")
+    assert receiver.wait_for(4)
+    deadline = time.monotonic() + 10
+    while True:
+        listed = {s["subscription_id"]: s["queue"] for s in client.get("/v1/subscriptions", headers=headers).json()}
+        if listed == {enrolments: {"delivered": 1}, labels: {"delivered": 3}}:
+            break
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.05)
+    assert client.get(f"/v1/subscriptions/{labels}", headers=headers).json()["queue"] == {"delivered": 3}
