@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, text
 
 from ledger.webhooks.delivery import message_id
 
 from .common import sql
+
+_QUEUE_COUNTS = text(
+    "SELECT subscription_id, status, COUNT(*) FROM webhook_outbox WHERE subscription_id IN :ss "
+    "GROUP BY subscription_id, status").bindparams(bindparam("ss", expanding=True))
 
 
 def subscriptions(conn: Connection, *, owner: str | None = None, subscription_id: str | None = None
@@ -25,11 +29,8 @@ def subscriptions(conn: Connection, *, owner: str | None = None, subscription_id
         "SELECT subscription_id, owner, url, terms, status, created_position, created_at "
         f"FROM webhook_subscriptions WHERE {where} ORDER BY created_position"), params).all()  # noqa: S608
     counts: dict[str, dict[str, int]] = {}
-    marks = ", ".join(f":s{i}" for i in range(len(found)))  # the shown subscriptions' rows, not the whole outbox
-    for sid, state, n in conn.execute(sql(
-            f"SELECT subscription_id, status, COUNT(*) FROM webhook_outbox WHERE subscription_id IN ({marks}) "  # noqa: S608
-            "GROUP BY subscription_id, status"), {f"s{i}": row[0] for i, row in enumerate(found)}) if found else ():
-        counts.setdefault(sid, {})[state] = n
+    for sid, state, n in conn.execute(_QUEUE_COUNTS, {"ss": [row[0] for row in found]}) if found else ():
+        counts.setdefault(sid, {})[state] = n  # the shown subscriptions' rows, not the whole outbox
     out = []
     for sid, who, url, terms, status, position, created in found:
         t = json.loads(terms)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, text
 from standardwebhooks import Webhook
 
 from ..polling import Poller
@@ -120,6 +120,11 @@ class _Row:
 
 def _micros() -> int:
     return time.time_ns() // 1000
+
+
+_STILL_OURS = text(
+    "SELECT position FROM webhook_outbox WHERE subscription_id = :s AND position IN :ps "
+    "AND status = 'pending' AND lease_owner = :w AND lease_until >= :n").bindparams(bindparam("ps", expanding=True))
 
 
 def _q(statement: str) -> Any:
@@ -292,13 +297,10 @@ class DeliveryWorker:
         for a whole send (and STILL_OURS_KEPT more). A row cancelled after it was claimed (its
         subscription deleted, its owner deactivated or no longer reading it) is not sent, nor one
         whose lease ran out (another worker may take it), nor one whose send could outlast the lease."""
-        marks = ", ".join(f":p{i}" for i in range(len(rows)))
         with self.engine.connect() as conn:
-            return set(conn.execute(_q(
-                f"SELECT position FROM webhook_outbox WHERE subscription_id = :s AND position IN ({marks}) "  # noqa: S608
-                "AND status = 'pending' AND lease_owner = :w AND lease_until >= :n"),
-                {"s": rows[0].subscription_id, "w": self.worker_id, **{f"p{i}": r.position for i, r in enumerate(rows)},
-                 "n": _micros() + int((self.policy.timeout + STILL_OURS_KEPT) * 1_000_000)}).scalars())
+            return set(conn.execute(_STILL_OURS, {
+                "s": rows[0].subscription_id, "w": self.worker_id, "ps": [r.position for r in rows],
+                "n": _micros() + int((self.policy.timeout + STILL_OURS_KEPT) * 1_000_000)}).scalars())
 
     def deliver_chain(self, chain: list[_Row], url: str, sealed: str) -> int:
         """Send a stream's leased rows one after another, stopping at the first that fails or is no
