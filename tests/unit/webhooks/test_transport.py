@@ -176,10 +176,10 @@ def test_an_answer_dribbled_out_ends_at_the_deadline(dribbler, path):
                 transport.post(target, b"{}", {})
         else:
             assert transport.post(target, b"{}", {}) == 200
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 5  # a 1 s deadline; without the watchdog ~33 s
         started = time.monotonic()
         with pytest.raises(SendFailed):  # an earlier deadline is kept to: nothing is sent after it
             transport.post(target, b"{}", {}, deadline=time.monotonic() - 0.1)
-        assert time.monotonic() - started < 0.1
+        assert time.monotonic() - started < 0.5  # refused before connecting
     finally:
         transport.close()
