@@ -98,38 +98,42 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         # The library sends an array of its composite type, which psycopg dumps as text (bytea
         # hex-escaped field by field: ~8 % of a 100-event batch's interpreter time); four
         # parallel arrays in binary carry the same rows, in the same order, for the same RETURNING.
-        self._insert_columns_statement = SQL(
+        insert_events = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
             "RETURNING notification_id"
-        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)).as_bytes(None)
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        self._insert_columns_statement = insert_events.as_bytes(None)
+        self._insert_claims_and_columns_statement = SQL(
+            "WITH claims AS (INSERT INTO {0}.{1} (scope, request_digest, result, created_at) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])) {2}"
+        ).format(Identifier(self.datastore.schema), Identifier(IDEMPOTENCY_TABLE), insert_events).as_bytes(None)
+        self._notices_statement = SQL("SELECT pg_notify({0}, n) FROM unnest(%s::text[]) AS n").format(
+            Literal(CHANNEL)).as_bytes(None)
 
     def _notify_channel(self, curs: Any) -> None:
         curs.execute(self._notify_statement)
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        # After the events (lock, insert) and on its own cursor: in pipeline mode the first
-        # failing statement reports the error, so a taken claim surfaces as an IntegrityError
-        # rather than as an aborted pipeline (which the library would retry as an outage).
+        # The events' insert is the LAST statement, and carries the claims in the same statement.
+        # In pipeline mode psycopg raises a statement's error at whichever later call reads it;
+        # a statement queued after the insert could read the duplicate key's error early, and
+        # the library (which keeps that error until the pipeline exits) would then meet the
+        # queued statements' "pipeline aborted" first: an OperationalError, retried as an
+        # outage, where a library retry of a committed write must reconcile.
         self._lock_table(curs)
         self._notify_channel(curs)
-        curs.execute(self._insert_columns_statement, (
-            [e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events], [e.state for e in stored_events]), binary=True)
-        claims = _claim_rows(kwargs)
         notices = _notices(kwargs)
         if notices:  # delivered to every listening process when (and only if) this commits
-            with curs.connection.cursor() as notify_cursor:
-                notify_cursor.executemany("SELECT pg_notify(%s, %s)", [(CHANNEL, n) for n in notices])
+            curs.execute(self._notices_statement, (notices,))
+        columns = ([e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
+                   [e.topic for e in stored_events], [e.state for e in stored_events])
+        claims = [claim.params() for claim in _claim_rows(kwargs)]
         if claims:
-            with curs.connection.cursor() as claim_cursor:
-                claim_cursor.executemany(
-                    SQL(
-                        "INSERT INTO {0}.{1} (scope, request_digest, result, created_at) "
-                        "VALUES (%s, %s, %s, %s)"
-                    ).format(Identifier(self.datastore.schema), Identifier(IDEMPOTENCY_TABLE)),
-                    [claim.params() for claim in claims],
-                )
+            curs.execute(self._insert_claims_and_columns_statement,
+                         (*(list(field) for field in zip(*claims, strict=True)), *columns), binary=True)
+        else:
+            curs.execute(self._insert_columns_statement, columns, binary=True)
 
     def find_claim(self, scope: str) -> tuple[str, dict[str, Any]] | None:
         with self.datastore.transaction(commit=False) as curs:

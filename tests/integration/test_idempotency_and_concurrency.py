@@ -106,6 +106,54 @@ def test_library_retry_after_a_committed_insert_is_reconciled(pg_database, seali
         app.close()
 
 
+@pytest.mark.postgres
+def test_a_retried_insert_is_reconciled_when_the_server_answers_before_the_next_statement(
+        pg_database, sealing_key, monkeypatch):
+    """The CI flake, made certain: the duplicate key's error is already back when the client
+    would send its next statement. In pipeline mode psycopg then raises it early, the library
+    keeps it, and the statements queued after it came back as "pipeline aborted" from the
+    pipeline's exit: an OperationalError, retried as an outage and answered 503."""
+    import time
+
+    import psycopg
+    from eventsourcing.persistence import OperationalError
+
+    from ledger.store.recorders import LedgerPostgresRecorder
+
+    execute = psycopg.Cursor.execute
+
+    def execute_then_wait(self, query, *args, **kwargs):
+        result = execute(self, query, *args, **kwargs)
+        if b"RETURNING notification_id" in (query if isinstance(query, bytes) else b""):
+            time.sleep(0.3)  # the server's answer to the insert is now waiting on the socket
+        return result
+
+    original = LedgerPostgresRecorder.insert_events.__wrapped__
+    calls = {"n": 0}
+
+    def flaky(self, stored_events, **kwargs):
+        result = original(self, stored_events, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return result
+
+    from eventsourcing.utils import retry
+
+    app = Ledger(pg_database, sealing_key, core_catalogue(), pool_size=2)
+    try:
+        app.recorder.insert_events = retry((OperationalError,), max_attempts=3, wait=0.01)(
+            flaky).__get__(app.recorder)
+        monkeypatch.setattr(psycopg.Cursor, "execute", execute_then_wait)
+        stream = uuid.uuid4()
+        result = app.append([note(stream)], claim=Claim("courier-1:slow", "d"))
+        assert calls["n"] == 1
+        assert [r.event_id for r in result.receipts] == [
+            e.envelope["event_id"] for e in app.read_stream(stream)]
+    finally:
+        app.close()
+
+
 def test_many_threads_appending_at_the_head_never_fork_the_stream(ledger, database, sealing_key):
     stream = uuid.uuid4()
     with ThreadPoolExecutor(max_workers=8) as pool:
