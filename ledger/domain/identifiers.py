@@ -8,6 +8,7 @@ over the prefix and the payload without dashes (``"COI" + payload``). The check 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -80,8 +81,15 @@ def is_pseudonym(value: object) -> bool:
 
 
 def _issue(prefix: str, rng: RandomSource | None) -> str:
-    source = rng if rng is not None else secrets
-    payload = "".join(source.choice(ALPHABET) for _ in range(8))
+    if rng is not None:
+        payload = "".join(rng.choice(ALPHABET) for _ in range(8))
+    else:  # one draw from the OS (not one per character): uniform over the 34**8 payloads alike
+        number = secrets.randbelow(len(ALPHABET) ** 8)
+        digits = []
+        for _ in range(8):
+            number, digit = divmod(number, len(ALPHABET))
+            digits.append(ALPHABET[digit])
+        payload = "".join(digits)
     check = mod_37_2.calc_check_digit(prefix + payload)
     return f"{prefix}-{payload[:4]}-{payload[4:]}-{check}"
 
@@ -90,6 +98,11 @@ def _validate(prefix: str, value: str, code: str) -> str:
     what = "COI id" if prefix == "COI" else "unit label id"
     if not isinstance(value, str) or len(value) > 64:
         raise InvalidEvent(f"not a {what}", code=code)
+    return _validated(prefix, value, code, what)
+
+
+@functools.lru_cache(maxsize=4096)  # one event checks its COI several times (command, decision, fold)
+def _validated(prefix: str, value: str, code: str, what: str) -> str:
     text = value.strip().upper()
     match = _FORMAT.match(text)
     if match is None or match.group(1) != prefix:

@@ -273,7 +273,10 @@ class Ledger(Application[UUID]):
         return StreamConflict("the stream changed since it was read; read it again and retry")
 
     def _save(self, events: list[SealedEvent], claims: list[ClaimRow]):
-        return self._storage(lambda: self.save(*events, claims=claims))
+        # The event store directly: ``Application.save`` would first test each event against the
+        # library's runtime-checkable protocol (~5 % of a batch's CPU on Python 3.11), to collect
+        # aggregates the ledger does not have.
+        return self._storage(lambda: self.events.put(events, claims=claims))
 
     def _reconcile(self, events: list[SealedEvent], claim: Claim | None) -> AppendResult | None:
         """After an IntegrityError: did our own write commit (a library retry), or did the

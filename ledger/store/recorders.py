@@ -96,19 +96,20 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         ]
         self._notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name)).as_bytes(None)
         # The library sends an array of its composite type, which psycopg dumps as text (bytea
-        # hex-escaped field by field: ~8 % of a 100-event batch's interpreter time); four
-        # parallel arrays in binary carry the same rows, in the same order, for the same RETURNING.
+        # hex-escaped field by field); four parallel arrays carry the same rows, in the same order,
+        # for the same RETURNING. `%b`, not `%s`: for a list psycopg's automatic choice is its text
+        # dumper, which escapes every byte of every state (~8 ms of CPU for 100 events).
         insert_events = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         self._insert_columns_statement = insert_events.as_bytes(None)
         self._insert_claims_and_columns_statement = SQL(
             "WITH claims AS (INSERT INTO {0}.{1} (scope, request_digest, result, created_at) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])) {2}"
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[])) {2}"
         ).format(Identifier(self.datastore.schema), Identifier(IDEMPOTENCY_TABLE), insert_events).as_bytes(None)
-        self._notices_statement = SQL("SELECT pg_notify({0}, n) FROM unnest(%s::text[]) AS n").format(
+        self._notices_statement = SQL("SELECT pg_notify({0}, n) FROM unnest(%b::text[]) AS n").format(
             Literal(CHANNEL)).as_bytes(None)
 
     def _notify_channel(self, curs: Any) -> None:

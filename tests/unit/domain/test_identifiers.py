@@ -48,6 +48,15 @@ def test_default_source_is_random_and_well_formed() -> None:
     assert all(len(i) == 15 and "I" not in i[4:13] and "O" not in i[4:13] for i in ids)
 
 
+def test_default_source_draws_every_character_at_every_position() -> None:
+    """The payload is one draw below 34**8 written in base 34: every position must range over the
+    whole alphabet (3,000 ids miss a given character at a given place with odds ~1e-43)."""
+    payloads = [coi[4:8] + coi[9:13] for coi in (issue_coi() for _ in range(3000))]
+    for position in range(8):
+        assert {p[position] for p in payloads} == set(ALPHABET)
+    assert all(validate_coi(f"COI-{p[:4]}-{p[4:]}-{mod_37_2.calc_check_digit('COI' + p)}") for p in payloads)
+
+
 @pytest.mark.parametrize("bad", [
     "COI-ABCD-2345", "COI-ABCD-2345-KK", "COI-ABCI-2345-K", "COI-ABCO-2345-K", "XYZ-ABCD-2345-K",
     "", "COI ABCD 2345 K", 42,
