@@ -52,14 +52,15 @@ LEGACY_DEVICE_SIG_FIELDS = ("device", "key_id", "sig")  # before nonces: still v
 
 
 # For values made only of dicts with string keys, lists, strings, booleans, None and integers
-# within +-(2**53 - 1), the C encoder with these options writes exactly the RFC 8785 bytes:
-# JCS and ``json`` escape the same characters the same way (", \\, \b \f \n \r \t, other
-# controls as lower-case \u00xx, nothing else), and integers need no ECMAScript number
-# formatting. Floats are written alike (shortest round-trip digits) only when non-integral and
-# within 1e-4 <= |x| < 1e16, where neither side uses an exponent. Everything else goes to
-# ``rfc8785``: other floats, and keys outside the BMP (JCS sorts keys by UTF-16 code units,
-# Python by code point). Lone surrogates fail the UTF-8 encoding and are refused by ``rfc8785``.
-_C_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+# within +-(2**53 - 1), orjson with sorted keys writes exactly the RFC 8785 bytes (~10x faster
+# than the ``json`` C encoder, which writes them too): JCS and orjson escape the same characters
+# the same way (", \\, \b \f \n \r \t, other controls as lower-case \u00xx, nothing else), and
+# integers need no ECMAScript number formatting. Floats are written alike (shortest round-trip
+# digits) only when non-integral and within 1e-4 <= |x| < 1e16, where neither side uses an
+# exponent. Everything else goes to ``rfc8785``: other floats, keys outside the BMP (JCS sorts
+# keys by UTF-16 code units, orjson by code point), what orjson refuses (lone surrogates, which
+# ``rfc8785`` refuses with its own message; nesting deeper than orjson's 255 levels).
+_SORTED = orjson.OPT_SORT_KEYS
 _SAFE_INT = 2**53 - 1
 
 
@@ -91,9 +92,9 @@ def canonical(obj: Any) -> bytes:
     """
     if _c_encodable(obj):
         try:
-            return _C_ENCODE(obj).encode("utf-8")
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: rfc8785 refuses it below with its own message
+            return orjson.dumps(obj, option=_SORTED)
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate or deep nesting: rfc8785 decides below
     try:
         return rfc8785.dumps(obj)
     except (rfc8785.CanonicalizationError, ValueError, TypeError) as exc:

@@ -3,6 +3,7 @@ of a case's audit trail and of the whole log."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -65,6 +66,7 @@ class Allocate(Data):
         description="the donor-derived dose (a released unit of the donor case) given to this patient")
 
 
+@functools.lru_cache(maxsize=1024)  # one HMAC per enrolment otherwise; derivable from master anyway
 def site_secret(master: bytes, site: str) -> bytes:
     """The per-site pseudonymisation key: HMAC-SHA256(master secret, site id).
 

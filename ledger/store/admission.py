@@ -7,11 +7,12 @@ carry zones, and a device's signature is verified against the keys registered fo
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+
+import orjson
 
 from ..datatypes import has_control_character
 from ..envelope import canonical, submission_bytes
@@ -140,10 +141,14 @@ def is_nonce(value: Any) -> bool:
 
 
 def _canonical_size(data: Any) -> int:
-    """Bytes of ``canonical(data)``, without running the (slow, pure Python) JCS serialiser for
-    ordinary events: JSON text with the C encoder differs from JCS only in number forms, at most
-    4x shorter (e.g. ``1e+20``), so below an eighth of the limit the exact size cannot exceed it."""
-    approx = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+    """Bytes of ``canonical(data)``, without sorting keys or running the (slow, pure Python) JCS
+    serialiser for ordinary events: orjson's text differs from JCS only in key order and number
+    forms, at most 4x shorter (e.g. ``1e+20``), so below an eighth of the limit the exact size
+    cannot exceed it. What orjson refuses (an integer beyond 64 bits) is measured exactly."""
+    try:
+        approx = len(orjson.dumps(data))
+    except orjson.JSONEncodeError:
+        return len(canonical(data))
     return approx if approx * 8 <= MAX_EVENT_BYTES else len(canonical(data))
 
 

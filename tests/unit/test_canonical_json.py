@@ -81,6 +81,13 @@ def test_known_outputs(value, expected):
     assert canonical(value) == expected
 
 
+def test_nesting_deeper_than_the_fast_encoder_takes_is_written_by_the_reference():
+    deep: object = "leaf"
+    for level in range(300):  # orjson stops at 255 levels
+        deep = [deep] if level % 2 else {"k": deep}
+    assert canonical(deep) == reference(deep)
+
+
 @pytest.mark.parametrize("value", [{"n": 2**53}, {"s": "\ud800"}, {1: "int key"}, {"f": float("nan")}])
 def test_refused_like_the_reference(value):
     assert reference(value) is None
