@@ -209,8 +209,9 @@ def _ingest(run: Run, script: str, connections: int) -> tuple[dict, Server]:
     server = Server(run.main.environ(LEDGER_RUN_PROJECTIONS="false"), run.scratch / f"{script}.log", workers=2)
     with server:
         token = server.token("integrator", DEMO_PASSWORD)
-        return wrk(server.url, script, connections=connections, seconds=run.seconds,
-                   env={"BENCH_TOKEN": token}), server
+        env = {"BENCH_TOKEN": token}
+        wrk(server.url, script, connections=connections, seconds=2, env=env)  # warm-up, as B4's
+        return wrk(server.url, script, connections=connections, seconds=run.seconds, env=env), server
 
 
 def b1(run: Run) -> None:

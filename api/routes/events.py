@@ -56,7 +56,8 @@ def run_command(container: Container, principal: Principal, body: Any, key: str 
         backfill_reason=body.backfill_reason,
     )
     signoff = signoff_for(container, principal, body.esign, body.type, body.on_behalf)
-    ctx = replace(ctx, signoff=signoff)
+    if signoff is not None:
+        ctx = replace(ctx, signoff=signoff)
     target = getattr(body, command.target) if command.target != "none" else None
     return command.handle(services or container.services, ctx, target, body.data, signoff)
 

@@ -160,6 +160,9 @@ def _is_identifier(value: Any) -> bool:
     )
 
 
+_LEAVES_WITHOUT_TEXT = frozenset({int, float, bool, type(None)})
+
+
 def _refuse_control_characters(value: Any, path: str = "data") -> None:
     """Every string in the data, keys included, before anything is validated or sealed."""
     if isinstance(value, str):
@@ -169,7 +172,11 @@ def _refuse_control_characters(value: Any, path: str = "data") -> None:
         for key, item in value.items():
             if isinstance(key, str) and has_control_character(key, multiline=False):
                 raise InvalidEvent(f"{path} has a key with a control character", code="CONTROL_CHARACTER")
-            _refuse_control_characters(item, f"{path}.{key}")
+            if type(item) is str:  # most values are leaves: checked here, with no path built
+                if has_control_character(item):
+                    raise InvalidEvent(f"{path}.{key} holds a control character", code="CONTROL_CHARACTER")
+            elif type(item) not in _LEAVES_WITHOUT_TEXT:
+                _refuse_control_characters(item, f"{path}.{key}")
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             _refuse_control_characters(item, f"{path}[{index}]")
