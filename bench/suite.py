@@ -217,7 +217,10 @@ def _ingest(run: Run, script: str, connections: int) -> tuple[dict, Server]:
 def b1(run: Run) -> None:
     states = run.notes["states"]
     base = baselines.library_insert(states, per_txn=100, threads=1, seconds=min(run.seconds, 10))
-    result, _ = _ingest(run, "batch.lua", 4)
+    # 8 connections, not 4: the two workers share one listening socket, and one of them may
+    # accept all four at once (asyncio accepts what is waiting), leaving a core idle: half the
+    # throughput in 9 of 15 runs on 2026-12-03 (docs/PERFORMANCE.md, "B1 on 2026-12-03")
+    result, _ = _ingest(run, "batch.lua", 8)
     value = 100 * (result["requests"] - result["non_2xx"]) / result["seconds"]
     run.rows.append(row("B1", "POST /v1/events/batch x100, PostgreSQL (events/s)", value, base["events_per_s"],
                         ">= 0.6", value >= 0.6 * base["events_per_s"] and not result["non_2xx"],
