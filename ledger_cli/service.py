@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import socket
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,6 +15,7 @@ from rich.console import Console
 from ledger.errors import LedgerError
 
 from .common import acting, open_container, settings
+from .listening import reserve
 
 console = Console(stderr=True)
 users_app = typer.Typer(help="People who use the ledger.", no_args_is_help=True)
@@ -46,9 +49,27 @@ def serve(
     elif current.https:
         console.print("LEDGER_HTTPS is set: HSTS and Secure cookies, for the TLS-terminating proxy in front")
     console.print(f"serving on {scheme}://{host}:{port}  (docs: {scheme}://{host}:{port}/docs)")
-    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False,
-                ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None)
+    options = {"factory": True, "host": host, "port": port, "workers": workers, "log_level": "warning",
+               "access_log": False, "ssl_certfile": str(tls_cert) if tls_cert else None,
+               "ssl_keyfile": str(tls_key) if tls_key else None}
+    if workers > 1 and hasattr(socket, "SO_REUSEPORT") and sys.platform == "linux":
+        _serve_on_one_socket_per_worker(uvicorn.Config("api.app:app_from_env", **options))
+    else:
+        uvicorn.run("api.app:app_from_env", **options)
+
+
+def _serve_on_one_socket_per_worker(config: Any) -> None:
+    """uvicorn's own supervisor (restarts, signals), each worker on its own socket
+    (``ledger_cli.listening``)."""
+    from uvicorn.supervisors import Multiprocess
+
+    try:
+        reserved = reserve(config.host, config.port, config.backlog)
+    except OSError as exc:
+        console.print(f"[red]cannot listen on {config.host}:{config.port}: {exc.strerror}[/red]")
+        raise typer.Exit(1) from None
+    with reserved:
+        Multiprocess(config, sockets=[reserved]).run()
 
 
 def demo(
