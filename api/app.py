@@ -55,8 +55,9 @@ from .routes import program as program_routes
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None,
                record_settings: bool = False, settle_heap: bool = False) -> FastAPI:
-    """``record_settings``: record the effective settings at start (``SettingsRecorded``), and
-    ``settle_heap`` once started (``settle_heap``), as the service does (``app_from_env``)."""
+    """``record_settings``: record the effective settings at start (``SettingsRecorded``);
+    ``settle_heap``: settle the heap once started (``settle_the_heap``). The service does both
+    (``app_from_env``)."""
     metrics = container.metrics if container else Metrics()
 
     @asynccontextmanager

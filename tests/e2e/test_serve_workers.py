@@ -3,7 +3,6 @@ listens on its own socket, ``ledger_cli.listening``), not all by whichever woke 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
@@ -15,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .test_transport import free_port
+from .served import free_port, initialised, serve, stop
 
 pytestmark = [pytest.mark.skipif(sys.platform != "linux", reason="SO_REUSEPORT groups are Linux's"),
               pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")]
@@ -34,17 +33,9 @@ def _request(conn: socket.socket) -> None:
 
 
 def test_two_workers_share_connections_opened_together(tmp_path):
-    env = {**os.environ, "LEDGER_ENV": "test", "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/l.sqlite",
-           "LEDGER_KEYS_DIR": str(tmp_path / "keys"), "LEDGER_KEY_PASSPHRASE": "a long test passphrase",
-           "LEDGER_SITE_SECRET": "workers site secret, long", "LEDGER_TOKEN_SECRET": "workers token secret, long",
-           "LEDGER_RUN_PROJECTIONS": "false"}
-    command = [sys.executable, "-m", "ledger_cli.main"]
-    assert subprocess.run([*command, "init"], env=env, capture_output=True, timeout=120).returncode == 0
+    env = initialised(tmp_path, LEDGER_RUN_PROJECTIONS="false")
     port = free_port()
-    log = open(tmp_path / "serve.log", "ab")  # noqa: SIM115 - handed to the child
-    server = subprocess.Popen([*command, "serve", "--port", str(port), "--workers", "2"],
-                              env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    log.close()
+    server = serve(env, tmp_path / "serve.log", "--port", str(port), "--workers", "2")
     connections: list[socket.socket] = []
     try:
         deadline = time.monotonic() + 120
@@ -67,9 +58,4 @@ def test_two_workers_share_connections_opened_together(tmp_path):
     finally:
         for conn in connections:
             conn.close()
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
+        stop(server)

@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import urllib.request
 
@@ -19,28 +17,15 @@ from api.app import create_app
 from tests.support import self_signed_certificate
 
 from .portal.conftest import csrf_of
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .served import CLI, free_port, initialised, serve, stop
 
 
 @pytest.mark.req("URS-P11-30")
 def test_serve_with_tls_answers_https_with_hsts(tmp_path):
     cert, key = self_signed_certificate(tmp_path, "localhost")
-    env = {**os.environ, "LEDGER_ENV": "test", "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/l.sqlite",
-           "LEDGER_KEYS_DIR": str(tmp_path / "keys"), "LEDGER_KEY_PASSPHRASE": "a long test passphrase",
-           "LEDGER_SITE_SECRET": "tls site secret, long enough", "LEDGER_TOKEN_SECRET": "tls token secret, long",
-           "LEDGER_HTTPS": "false"}
-    command = [sys.executable, "-m", "ledger_cli.main"]
-    assert subprocess.run([*command, "init"], env=env, capture_output=True, timeout=120).returncode == 0
+    env = initialised(tmp_path, LEDGER_HTTPS="false")
     port = free_port()
-    log = open(tmp_path / "serve.log", "ab")  # noqa: SIM115 - handed to the child
-    server = subprocess.Popen([*command, "serve", "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key)],
-                              env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    log.close()
+    server = serve(env, tmp_path / "serve.log", "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key))
     context = ssl.create_default_context(cafile=str(cert))
     try:
         deadline, answer = time.monotonic() + 60, None
@@ -57,13 +42,8 @@ def test_serve_with_tls_answers_https_with_hsts(tmp_path):
             with contextlib.suppress(TimeoutError):  # no answer at all is as good
                 assert not plain.recv(100).startswith(b"HTTP/1.1 200")
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-    refused = subprocess.run([*command, "serve", "--tls-cert", str(cert)], env=env, capture_output=True, text=True,
+        stop(server)
+    refused = subprocess.run([*CLI, "serve", "--tls-cert", str(cert)], env=env, capture_output=True, text=True,
                              timeout=60)
     assert refused.returncode == 2 and "--tls-key" in refused.stderr
 

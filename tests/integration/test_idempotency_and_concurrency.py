@@ -74,10 +74,11 @@ def test_an_integrity_error_for_a_committed_write_returns_the_original_result(da
         app.close()
 
 
-@pytest.mark.postgres
-def test_library_retry_after_a_committed_insert_is_reconciled(pg_database, sealing_key):
-    """The real library path: psycopg drops the connection after COMMIT, @retry inserts again."""
+def _lose_the_first_commit_acknowledgement(app) -> dict[str, int]:
+    """The real library path: the first insert commits, then psycopg reports the connection
+    dropped, and the library's @retry inserts again. Returns the count of inserts that returned."""
     from eventsourcing.persistence import OperationalError
+    from eventsourcing.utils import retry
 
     from ledger.store.recorders import LedgerPostgresRecorder
 
@@ -91,12 +92,15 @@ def test_library_retry_after_a_committed_insert_is_reconciled(pg_database, seali
             raise OperationalError("server closed the connection unexpectedly")
         return result
 
-    from eventsourcing.utils import retry
+    app.recorder.insert_events = retry((OperationalError,), max_attempts=3, wait=0.01)(flaky).__get__(app.recorder)
+    return calls
 
-    patched = retry((OperationalError,), max_attempts=3, wait=0.01)(flaky)
+
+@pytest.mark.postgres
+def test_library_retry_after_a_committed_insert_is_reconciled(pg_database, sealing_key):
     app = Ledger(pg_database, sealing_key, core_catalogue(), pool_size=2)
     try:
-        app.recorder.insert_events = patched.__get__(app.recorder)
+        calls = _lose_the_first_commit_acknowledgement(app)
         stream = uuid.uuid4()
         result = app.append([note(stream)], claim=Claim("courier-1:k", "d"))
         assert calls["n"] == 1  # the second attempt raised IntegrityError inside the library
@@ -116,9 +120,6 @@ def test_a_retried_insert_is_reconciled_when_the_server_answers_before_the_next_
     import time
 
     import psycopg
-    from eventsourcing.persistence import OperationalError
-
-    from ledger.store.recorders import LedgerPostgresRecorder
 
     execute = psycopg.Cursor.execute
 
@@ -128,22 +129,9 @@ def test_a_retried_insert_is_reconciled_when_the_server_answers_before_the_next_
             time.sleep(0.3)  # the server's answer to the insert is now waiting on the socket
         return result
 
-    original = LedgerPostgresRecorder.insert_events.__wrapped__
-    calls = {"n": 0}
-
-    def flaky(self, stored_events, **kwargs):
-        result = original(self, stored_events, **kwargs)
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise OperationalError("server closed the connection unexpectedly")
-        return result
-
-    from eventsourcing.utils import retry
-
     app = Ledger(pg_database, sealing_key, core_catalogue(), pool_size=2)
     try:
-        app.recorder.insert_events = retry((OperationalError,), max_attempts=3, wait=0.01)(
-            flaky).__get__(app.recorder)
+        calls = _lose_the_first_commit_acknowledgement(app)
         monkeypatch.setattr(psycopg.Cursor, "execute", execute_then_wait)
         stream = uuid.uuid4()
         result = app.append([note(stream)], claim=Claim("courier-1:slow", "d"))
