@@ -81,6 +81,9 @@ class Reads:
     # Registry states (frozen) folded once per version of their envelopes: a batch names the same
     # site in every one of its events, and folding a site's stream each time was ~15 % of a batch.
     _registry: dict[UUID, tuple[list[dict[str, Any]], Any]] = field(default_factory=dict)
+    # Sites seen registered in the store, shared by an executor's reads: nothing undoes a site's
+    # registration, so a site once known is not read again (one query per single-event request).
+    known_sites: set[str] = field(default_factory=set)
 
     def envelopes(self, stream: UUID) -> list[dict[str, Any]]:
         if stream not in self._cache:
@@ -118,6 +121,15 @@ class Reads:
 
     def site(self, site_id: str) -> SiteState:
         return self._registry_state(site_stream(site_id), fold_site)
+
+    def site_registered(self, site_id: str) -> bool:
+        if site_id in self.known_sites:
+            return True
+        registered = self.site(site_id).site_id is not None
+        stream = site_stream(site_id)
+        if registered and len(self.envelopes(stream)) == self.versions.get(stream):  # stored, not this batch's
+            self.known_sites.add(site_id)
+        return registered
 
     def device(self, device_id: str) -> DeviceState:
         return self._registry_state(device_stream(device_id), fold_device)
@@ -166,6 +178,7 @@ class Executor:
                  backfill_tolerance: timedelta = BACKFILL_TOLERANCE) -> None:
         self.ledger = ledger
         self.clock = clock
+        self._known_sites: set[str] = set()
         self.case_units = case_units
         self.backfill_tolerance = backfill_tolerance
 
@@ -185,7 +198,7 @@ class Executor:
         backfills = [require_backfill_permitted(step.ctx, self.clock(), self.backfill_tolerance)
                      for step in steps]
         for attempt in range(MAX_DECISION_RETRIES):
-            reads = Reads(self.ledger, trust_issued=attempt == 0)
+            reads = Reads(self.ledger, trust_issued=attempt == 0, known_sites=self._known_sites)
             decided: list[tuple[Step, list[NewEvent], dict[str, Any]]] = []
             for step, now in zip(steps, times, strict=True):
                 events = self._decide(reads, step, now)

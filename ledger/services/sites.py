@@ -25,8 +25,8 @@ def named_sites(events: Iterable[NewEvent]) -> set[str]:
 
 
 def require_known_sites(reads: Any, sites: Iterable[str | None]) -> None:
-    """Refuse (422 ``UNKNOWN_SITE``) unless every site is registered (``reads.site``)."""
-    unknown = sorted({s for s in sites if s and reads.site(s).site_id is None})
+    """Refuse (422 ``UNKNOWN_SITE``) unless every site is registered (``reads.site_registered``)."""
+    unknown = sorted({s for s in sites if s and not reads.site_registered(s)})
     if unknown:
         raise InvalidEvent(f"unknown site(s) {', '.join(map(repr, unknown))}: sites are master data, "
                            "an administrator registers them first (POST /v1/sites)", code="UNKNOWN_SITE")
