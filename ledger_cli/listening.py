@@ -19,7 +19,7 @@ class ReservedAddress(socket.socket):
     (a listening socket in the group would be handed connections nobody accepts). Handed to a
     worker process, it arrives as that worker's own listening socket (``listening_socket``)."""
 
-    backlog = 2048
+    backlog: int  # set by ``reserve``: the workers' listen() backlog
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, tuple[Any, ...]]:
         return listening_socket, (self.family, self.getsockname(), self.backlog)

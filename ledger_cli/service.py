@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,7 +51,7 @@ def serve(
     options = {"factory": True, "host": host, "port": port, "workers": workers, "log_level": "warning",
                "access_log": False, "ssl_certfile": str(tls_cert) if tls_cert else None,
                "ssl_keyfile": str(tls_key) if tls_key else None}
-    if workers > 1 and hasattr(socket, "SO_REUSEPORT") and sys.platform == "linux":
+    if workers > 1 and sys.platform == "linux":
         _serve_on_one_socket_per_worker(uvicorn.Config("api.app:app_from_env", **options))
     else:
         uvicorn.run("api.app:app_from_env", **options)

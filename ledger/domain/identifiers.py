@@ -94,15 +94,18 @@ def _issue(prefix: str, rng: RandomSource | None) -> str:
     return f"{prefix}-{payload[:4]}-{payload[4:]}-{check}"
 
 
+_WHAT = {"COI": "COI id", "UNT": "unit label id"}
+
+
 def _validate(prefix: str, value: str, code: str) -> str:
-    what = "COI id" if prefix == "COI" else "unit label id"
     if not isinstance(value, str) or len(value) > 64:
-        raise InvalidEvent(f"not a {what}", code=code)
-    return _validated(prefix, value, code, what)
+        raise InvalidEvent(f"not a {_WHAT[prefix]}", code=code)
+    return _validated(prefix, value, code)
 
 
 @functools.lru_cache(maxsize=4096)  # one event checks its COI several times (command, decision, fold)
-def _validated(prefix: str, value: str, code: str, what: str) -> str:
+def _validated(prefix: str, value: str, code: str) -> str:
+    what = _WHAT[prefix]
     text = value.strip().upper()
     match = _FORMAT.match(text)
     if match is None or match.group(1) != prefix:

@@ -125,8 +125,8 @@ class Reads:
     def site_registered(self, site_id: str) -> bool:
         if site_id in self.known_sites:
             return True
-        registered = self.site(site_id).site_id is not None
         stream = site_stream(site_id)
+        registered = self._registry_state(stream, fold_site).site_id is not None
         if registered and len(self.envelopes(stream)) == self.versions.get(stream):  # stored, not this batch's
             self.known_sites.add(site_id)
         return registered
@@ -178,9 +178,9 @@ class Executor:
                  backfill_tolerance: timedelta = BACKFILL_TOLERANCE) -> None:
         self.ledger = ledger
         self.clock = clock
-        self._known_sites: set[str] = set()
         self.case_units = case_units
         self.backfill_tolerance = backfill_tolerance
+        self._known_sites: set[str] = set()  # shared by every Reads of this executor
 
     def run(self, step: Step) -> Outcome:
         """Decide and append one step."""
