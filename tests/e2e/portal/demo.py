@@ -17,6 +17,8 @@ from ledger.services.journeys import (
     run_autologous_journey,
     seed_identities,
 )
+from ledger.timefmt import utc_now
+from projections.alert_timers import timer_figures
 from projections.cases_query import case_summary
 from projections.checkpoints import latest_checkpoint
 
@@ -57,15 +59,22 @@ def seed_demo(container) -> Demo:
 
 
 def wait_for_read_models(container, timeout: float = 20.0) -> None:
-    """Every event applied, and a checkpoint covering all of them (signed within ~1 s)."""
-    position = container.ledger.last_position()
-    assert container.wait_for(position, timeout=timeout)
+    """Nothing left to happen by itself: every alert due now raised (``AlertRaised`` is part of a
+    case's trail), every event applied, and a checkpoint covering all of them (signed within ~1 s).
+
+    Without the alerts a timer fired by the background worker after the checkpoint leaves the
+    case's newest event outside it, and the case page says "pending" instead of "verified"."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if container.alerts is not None:
+            container.alerts.catch_up()
+        position = container.ledger.last_position()
+        assert container.wait_for(position, timeout=max(deadline - time.monotonic(), 0.1))
         with container.engine.connect() as conn:
             leaves = conn.execute(text("SELECT COUNT(*) FROM merkle_leaves")).scalar()
             latest = latest_checkpoint(conn)
-        if latest and latest["tree_size"] >= leaves:
+            due = timer_figures(conn, utc_now())["due"]  # scheduled or being fired by another worker
+        if latest and latest["tree_size"] >= leaves and not due and container.ledger.last_position() == position:
             return
         time.sleep(0.2)
-    raise AssertionError("no checkpoint covers the demo data")
+    raise AssertionError("the demo data did not settle: alerts still due, or no checkpoint covers it")
