@@ -7,6 +7,7 @@ import hashlib
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 
 from ledger.domain.qualification import fold_qualification, unqualified_roles
@@ -31,14 +32,19 @@ __all__ = ["Principal", "ReadScope", "authorise"]
 oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
 
-def get_container(request: Request) -> Container:
+# The dependencies are ``async def`` where they never block: FastAPI runs a plain ``def`` dependency
+# in the thread pool, one hand-off per dependency per request (a fifth of a read's server CPU in
+# B4's profile). What may block (a token not yet cached) goes to the pool itself.
+
+
+async def get_container(request: Request) -> Container:
     return request.app.state.container
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def refuse_control_characters(request: Request) -> None:
+async def refuse_control_characters(request: Request) -> None:
     """App-wide: no query or path parameter with a control character reaches a route or SQL
     (PostgreSQL text cannot hold U+0000)."""
     params = [*request.query_params.multi_items(), *request.path_params.items()]
@@ -47,11 +53,24 @@ def refuse_control_characters(request: Request) -> None:
             raise InvalidEvent(f"parameter {name[:64]!r} holds a control character", code="CONTROL_CHARACTER")
 
 
-def get_principal(request: Request, container: ContainerDep,
-                  token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+async def get_principal(request: Request, container: ContainerDep,
+                        token: Annotated[str | None, Depends(oauth2)]) -> Principal:
     if not token:
         raise Unauthorised("a bearer token is required", code="UNAUTHENTICATED")
-    holder = token_holder(container, token)
+    holder = cached_holder(container, token)
+    if holder is None:  # two queries: off the event loop
+        holder = await run_in_threadpool(token_holder, container, token)
+    return principal_of(request, container, holder)
+
+
+def principal_for_token(request: Request, container: Container, token: str) -> Principal:
+    """:func:`get_principal` for a caller on a worker thread (the portal's session cookie)."""
+    return principal_of(request, container, token_holder(container, token))
+
+
+def principal_of(request: Request, container: Container, holder: Holder | None) -> Principal:
+    """The principal a token's holder acts as, judged now; refused when the token, device or
+    account may no longer act."""
     record = holder.record if holder else None
     if holder is None or record is None or record.revoked:
         raise Unauthorised("the token is unknown or revoked", code="INVALID_TOKEN")
@@ -80,16 +99,23 @@ def get_principal(request: Request, container: ContainerDep,
     return principal
 
 
+def cached_holder(container: Container, token: str) -> Holder | None:
+    """The token's holder from the process's cache (``api.principals``), without blocking; None
+    when it is not there (or the token is malformed: :func:`token_holder` says so)."""
+    if container.principals is None or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    return container.principals.get(digest(token))
+
+
 def token_holder(container: Container, token: str) -> Holder | None:
     """The token's record and its holder's state: from the process's cache
     (``api.principals``), else two queries (then cached). None for an unknown token."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    cache = container.principals
-    key = digest(token)
-    holder = cache.get(key) if cache is not None else None
+    holder = cached_holder(container, token)
     if holder is not None:
         return holder
+    cache = container.principals
     generation = cache.generation() if cache is not None else 0
     record = container.tokens.lookup(token)
     if record is None:
@@ -102,7 +128,7 @@ def token_holder(container: Container, token: str) -> Holder | None:
         holder = Holder(record, stream, user=reads.user(record.principal),
                         qualification=fold_qualification(reads.envelopes(stream)))
     if cache is not None:
-        cache.put(key, holder, generation)
+        cache.put(digest(token), holder, generation)
     return holder
 
 
@@ -133,7 +159,7 @@ def require_password_current(request: Request, user) -> None:
 def authorised(action: str):
     """A dependency: the signed-in principal, authorised for ``action`` (``authorise``)."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         return authorise(principal, action)
 
     return check
@@ -146,7 +172,7 @@ Scanner = Annotated[Principal, Depends(authorised("scan"))]
 EpcisReader = Annotated[Principal, Depends(authorised("query_epcis"))]
 
 
-def get_read_scope(principal: PrincipalDep) -> ReadScope:
+async def get_read_scope(principal: PrincipalDep) -> ReadScope:
     return read_scope(principal)
 
 

@@ -10,7 +10,7 @@
   last request, MACed with the session token under the token secret; a request later than the
   timeout (by the server clock), or without a valid one, revokes the token and goes to sign-in.
   Each request of a live session renews it (:class:`PortalActivity`, a middleware).
-* Every request resolves the token exactly as the API does (:func:`api.deps.get_principal`):
+* Every request resolves the token exactly as the API does (:func:`api.deps.principal_of`):
   revoked, expired, deactivated or locked means signed out.
 * POST forms carry a CSRF token: before sign-in a random value double-submitted in its own
   cookie; after sign-in an HMAC of the session token under the ledger's token secret.
@@ -37,7 +37,7 @@ from ledger.errors import LedgerError
 
 from ..authority import permits
 from ..container import Container
-from ..deps import Principal, get_principal
+from ..deps import Principal, principal_for_token
 
 COOKIE = "ledger_portal"
 LOGIN_CSRF_COOKIE = "ledger_portal_login"
@@ -64,7 +64,7 @@ def current_principal(request: Request) -> Principal:
     if not token:
         raise SignedOut
     try:
-        principal = get_principal(request, container_of(request), token)
+        principal = principal_for_token(request, container_of(request), token)
     except LedgerError:
         raise SignedOut from None
     if not may_use_portal(principal):
