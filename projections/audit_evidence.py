@@ -166,7 +166,8 @@ def _problem(conn: Connection, row: Mapping[str, Any], event: SealedEvent | None
     reason = keyring.check_seal(event.key_id, event.hash, event.seal, recorded_at, verify=_seal_verifies)
     if reason is not None:
         return reason
-    own = projector.directory.lookup(conn, env["stream"])  # the envelope hashes to event.hash (checked above)
+    own = projector.directory.lookup(conn, env["stream"])
+    # the envelope hashes to event.hash (checked above): the hash names the data derived from
     expected, cois, units = _derived((row["position"], event.hash, own),
                                      lambda: _derive(conn, projector, row["position"], env, event.hash))
     changed = [c for c, v in expected.items() if c not in UNCHECKED and row.get(c) != v]
