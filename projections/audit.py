@@ -30,15 +30,15 @@ from ledger.envelope import envelope_hash
 from ledger.store.records import SealedEvent
 
 from .audit_text import detail, what, why
-from .common import ReadModel, dumps, loads, scrub, sql
+from .common import DirectoryEntry, ReadModel, dumps, loads, scrub, sql
 
 COI_FIELDS = ("coi", "donor_coi", "patient_coi", "bag_coi")
 UNIT_FIELDS = ("unit", "container", "source", "via_container")
 UNIT_LISTS = ("inputs", "outputs", "parents")
 
 
-def _links(env: Mapping[str, Any], own: tuple[str | None, str, str | None] | None
-           ) -> tuple[set[str], set[str]]:
+def listed_under(env: Mapping[str, Any], own: DirectoryEntry | None) -> tuple[set[str], set[str]]:
+    """The COIs and units the event's row is indexed under (``audit_links``)."""
     d = env["data"]
     cois: set[str] = set()
     units: set[str] = set()
@@ -76,12 +76,12 @@ class AuditTrailProjection(ReadModel):
         self._insert(conn, position, env, data, envelope_hash(env))
 
     def row(self, conn: Connection, position: int, env: Mapping[str, Any], data: EventData | None,
-            event_hash: str) -> dict[str, Any]:
+            event_hash: str, own: DirectoryEntry | None) -> dict[str, Any]:
         """The ``audit_trail`` row of one event as this projector writes it (reads only; the
-        ``corrected_by`` column is filled by later corrections). Also used to check a stored row
-        against its sealed event (:mod:`projections.audit_evidence`)."""
+        ``corrected_by`` column is filled by later corrections); ``own``: the stream directory's
+        entry for its stream. Also used to check a stored row against its sealed event
+        (:mod:`projections.audit_evidence`)."""
         kind, raw = env["type"], env["data"]
-        own = self.directory.lookup(conn, env["stream"])
         esign = env.get("esign") or {}
         unit_id = env["stream"] if own and own[1] == "unit" else raw.get("unit")
         changes, corrected = None, None
@@ -103,13 +103,10 @@ class AuditTrailProjection(ReadModel):
                 "sign_key_id": esign.get("key_id"), "detail": dumps(detail(kind, raw)),
                 "event_hash": event_hash}
 
-    def links(self, conn: Connection, env: Mapping[str, Any]) -> tuple[set[str], set[str]]:
-        """The COIs and units the event's row is indexed under (``audit_links``)."""
-        return _links(env, self.directory.lookup(conn, env["stream"]))
-
     def _insert(self, conn: Connection, position: int, env: Mapping[str, Any], data: EventData | None,
                 event_hash: str) -> None:
-        row = self.row(conn, position, env, data, event_hash)
+        own = self.directory.lookup(conn, env["stream"])
+        row = self.row(conn, position, env, data, event_hash, own)
         conn.execute(sql(
             "INSERT INTO audit_trail (position, event_id, stream, seq, type, recorded_at, "
             "occurred_at, actor, on_behalf, site, coi, unit_id, what, why, changes, "
@@ -118,7 +115,7 @@ class AuditTrailProjection(ReadModel):
             ":recorded_at, :occurred_at, :actor, :on_behalf, :site, :coi, :unit_id, :what, :why, "
             ":changes, :corrected_event_id, NULL, :signer, :signer_name, :sign_meaning, :signed_at, "
             ":sign_key_id, :detail, :event_hash)"), row)
-        cois, units = self.links(conn, env)
+        cois, units = listed_under(env, own)
         links = [{"k": "coi", "v": c, "p": position} for c in sorted(cois)]
         links += [{"k": "unit", "v": u, "p": position} for u in sorted(units)]
         if links:

@@ -39,9 +39,9 @@ from ledger.store.rawstore import log_position, proven_event
 from ledger.store.records import SealedEvent
 from ledger.timefmt import parse_utc
 
-from .audit import AuditTrailProjection
+from .audit import AuditTrailProjection, listed_under
 from .audit_query import AuditFilters, shape
-from .common import StreamDirectory
+from .common import DirectoryEntry, StreamDirectory
 from .read_models import GROUP_NAME
 
 CHUNK = 500
@@ -169,7 +169,7 @@ def _problem(conn: Connection, row: Mapping[str, Any], event: SealedEvent | None
     own = projector.directory.lookup(conn, env["stream"])
     # the envelope hashes to event.hash (checked above): the hash names the data derived from
     expected, cois, units = _derived((row["position"], event.hash, own),
-                                     lambda: _derive(conn, projector, row["position"], env, event.hash))
+                                     lambda: _derive(conn, projector, row["position"], env, event.hash, own))
     changed = [c for c, v in expected.items() if c not in UNCHECKED and row.get(c) != v]
     if changed:
         return "the row differs from its sealed event: " + ", ".join(changed)
@@ -180,10 +180,10 @@ def _problem(conn: Connection, row: Mapping[str, Any], event: SealedEvent | None
 
 
 def _derive(conn: Connection, projector: AuditTrailProjection, position: int, env: Mapping[str, Any],
-            event_hash: str) -> tuple[dict[str, Any], set[str], set[str]]:
+            event_hash: str, own: DirectoryEntry | None) -> tuple[dict[str, Any], set[str], set[str]]:
     try:
         data = typed(env["type"], env["data"])
     except ValueError:
         data = None
-    expected = shape({**projector.row(conn, position, env, data, event_hash), "corrected_by": None})
-    return (expected, *projector.links(conn, env))
+    expected = shape({**projector.row(conn, position, env, data, event_hash, own), "corrected_by": None})
+    return (expected, *listed_under(env, own))

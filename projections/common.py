@@ -118,6 +118,10 @@ def delete_all(conn: Connection, tables: Iterable[str]) -> None:
         conn.execute(sql(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
 
 
+DirectoryEntry = tuple[str | None, str, str | None]
+"""``(coi, role, case_id)`` of a stream (``StreamDirectory.lookup``)."""
+
+
 class StreamDirectory:
     """Which COI (and which unit or case) a stream belongs to, for one projection.
 
@@ -164,7 +168,7 @@ class StreamDirectory:
             {"o": self.owner, "s": stream, "c": coi, "r": role, "k": case_id})
         self._remember(stream, (coi, role, case_id))
 
-    def lookup(self, conn: Connection, stream: str) -> tuple[str | None, str, str | None] | None:
+    def lookup(self, conn: Connection, stream: str) -> DirectoryEntry | None:
         """``(coi, role, case_id)`` of ``stream``, or None for a registry or unknown stream."""
         hit = self._recall(stream)
         if hit is not None or self._complete:
