@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger.heap import keep_what_lives
 from ledger.settings import Settings
 
 from . import errors
@@ -134,15 +135,10 @@ def app_from_env() -> FastAPI:
     return create_app(record_settings=True, settle_heap=True)
 
 
-YOUNG_GENERATION_THRESHOLD = 10_000
-
-
 def settle_the_heap() -> None:
-    """Once the service has started: keep what start-up built (modules, the container, the
-    catalogue, ~270k objects) out of every later collection (``gc.freeze``), and collect the
-    young generation after 10,000 allocations instead of 700. A batch of 100 events allocates
-    far more than 700 objects, and each full collection walked the whole start-up heap: ~15 %
-    of a worker's CPU under batch ingest (docs/PERFORMANCE.md, B1)."""
+    """Once the service has started: collect once, then keep what start-up built (~270k
+    objects) out of every later collection (:func:`ledger.heap.keep_what_lives`). A batch of
+    100 events allocates far more than 700 objects, and each full collection walked the whole
+    start-up heap: ~15 % of a worker's CPU under batch ingest (docs/PERFORMANCE.md, B1)."""
     gc.collect()
-    gc.freeze()
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
+    keep_what_lives()

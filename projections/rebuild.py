@@ -21,6 +21,7 @@ from queue import Empty
 
 from sqlalchemy import Engine
 
+from ledger.heap import keep_what_lives
 from ledger.store.database import Database
 from ledger.store.rawstore import RawLog, connect, log_position
 
@@ -98,7 +99,14 @@ def replay_share(url: str, index: int, names: Sequence[str], stop: int, batch_si
 
 
 def _child(url: str, index: int, names: list[str], stop: int, batch_size: int, queue) -> None:  # noqa: ANN001
-    replay_share(url, index, names, stop, batch_size, lambda n: queue.put((index, n)), from_empty=True)
+    """One share in a process of its own, which ends with it: what the share keeps in memory
+    grows batch after batch and lives as long as the process, so after each batch it is left
+    out of later collections (``keep_what_lives``)."""
+    def batch_done(n: int) -> None:
+        keep_what_lives()
+        queue.put((index, n))
+
+    replay_share(url, index, names, stop, batch_size, batch_done, from_empty=True)
 
 
 def rebuild_read_models(database: Database, *, processes: int | None = None, batch_size: int = 1000,

@@ -8,7 +8,8 @@ import gc
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import YOUNG_GENERATION_THRESHOLD, create_app
+from api.app import create_app
+from ledger.heap import YOUNG_GENERATION_THRESHOLD
 
 
 @pytest.fixture
