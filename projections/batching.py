@@ -18,6 +18,13 @@ its key, a row that existed when the update was queued. The rows of such a table
 the end of the batch and go before every other queued write: an update of one of them still comes
 after it, and no earlier update can match it. A read that names the table (or any queued write to
 it) sends them first, so a read still sees every earlier write.
+
+A plain update of such a table (``UPDATE t SET a = :x, b = NULL WHERE key = :k [AND c IS NULL]``)
+whose row is still waiting is applied to the waiting row instead of being sent: the row goes out
+once, as it then stands (a rebuild closes most custody intervals, transfers and shipments in the
+batch that opened them: ~23,000 statements fewer in 100k events). Its equality conditions name
+the row by its key (the contract above), so no stored row can match it; it is folded only while
+no other write to the table is queued, so writes to one row keep their order.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 _TARGET = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
 _PLAIN_INSERT = re.compile(r"\s*INSERT\s+INTO\s+(\w+)\s*\(([^()]*)\)\s*VALUES\s*\(([^()]*)\)\s*$",
                            re.IGNORECASE)
+_PLAIN_UPDATE = re.compile(r"\s*UPDATE\s+(\w+)\s+SET\s+(.+?)\s+WHERE\s+(.+?)\s*$", re.IGNORECASE | re.DOTALL)
+_ASSIGNMENT = re.compile(r"\s*(\w+)\s*=\s*(.+?)\s*$", re.DOTALL)
+_IS_NULL = re.compile(r"\s*(\w+)\s+IS\s+NULL\s*$", re.IGNORECASE)
 _LITERALS = {"NULL": None, "TRUE": True, "FALSE": False}
 _PARAM, _LITERAL = True, False
 
@@ -53,6 +63,7 @@ class CopyPlan:
         self._params = itemgetter(*names) if names else None  # the parameters' values as a tuple, in C
         self._single = len(names) == 1  # itemgetter of one name gives the value, not a tuple
         self._literals = [(i, v) for i, (is_param, v) in enumerate(values) if not is_param]
+        self.position = {column: i for i, column in enumerate(columns)}
 
     @classmethod
     def of(cls, statement: TextClause, tables: Iterable[str]) -> CopyPlan | None:
@@ -61,37 +72,121 @@ class CopyPlan:
         if found is None or found[1] not in tables:
             return None
         columns = tuple(c.strip() for c in found[2].split(","))
-        values = []
-        for item in (v.strip() for v in found[3].split(",")):
-            if item.startswith(":") and item[1:].isidentifier():
-                values.append((_PARAM, item[1:]))
-            elif item.upper() in _LITERALS:
-                values.append((_LITERAL, _LITERALS[item.upper()]))
-            elif item.lstrip("-").isdigit():
-                values.append((_LITERAL, int(item)))
-            elif len(item) > 1 and item[0] == item[-1] == "'" and "'" not in item[1:-1]:
-                values.append((_LITERAL, item[1:-1]))
-            else:
-                return None
-        return cls(found[1], columns, tuple(values)) if len(values) == len(columns) else None
+        values = [_value(item) for item in found[3].split(",")]
+        if None in values or len(values) != len(columns):
+            return None
+        return cls(found[1], columns, tuple(values))  # type: ignore[arg-type]
 
-    def rows(self, params: Params) -> list[tuple[Any, ...]]:
+    def rows(self, params: Params) -> list[list[Any]]:
+        """The rows, as lists of column values, in column order."""
         get, many = self._params, _as_list(params)
         if get is None:
-            found = [()] * len(many)
+            found = [[] for _ in many]
         elif self._single:
-            found = [(get(p),) for p in many]
+            found = [[get(p)] for p in many]
         else:
-            found = [get(p) for p in many]
-        if not self._literals:
-            return found
-        rows = []
-        for values in found:
-            row = list(values)
+            found = [list(get(p)) for p in many]
+        for row in found:
             for index, literal in self._literals:  # in column order, so each lands at its index
                 row.insert(index, literal)
-            rows.append(tuple(row))
-        return rows
+        return found
+
+    def positional_insert(self) -> str:
+        """The insert as psycopg takes a row of :meth:`rows` (for rows sent mid-batch)."""
+        return f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES ({', '.join(['%s'] * len(self.columns))})"
+
+
+def _value(item: str) -> tuple[bool, Any] | None:
+    """A ``:name`` parameter or a simple literal of a plain statement; None for anything else."""
+    item = item.strip()
+    if item.startswith(":") and item[1:].isidentifier():
+        return _PARAM, item[1:]
+    if item.upper() in _LITERALS:
+        return _LITERAL, _LITERALS[item.upper()]
+    if item.lstrip("-").isdigit():
+        return _LITERAL, int(item)
+    if len(item) > 1 and item[0] == item[-1] == "'" and "'" not in item[1:-1]:
+        return _LITERAL, item[1:-1]
+    return None
+
+
+class UpdatePlan:
+    """How a plain ``UPDATE t SET a = :x, b = 'done' WHERE k = :k AND c IS NULL`` is applied to a
+    row still waiting for its COPY: the equality conditions are the row's key (the append-only
+    contract), ``IS NULL`` conditions are judged on the waiting row."""
+
+    def __init__(self, table: str, sets: tuple[tuple[str, bool, Any], ...], keys: tuple[tuple[str, str], ...],
+                 nulls: tuple[str, ...]) -> None:
+        self.table, self.sets, self.keys, self.nulls = table, sets, keys, nulls
+        self.key_columns = tuple(column for column, _ in keys)
+
+    @classmethod
+    def of(cls, statement: TextClause, tables: Iterable[str]) -> UpdatePlan | None:
+        """The plan for ``statement``, or None when it is not a plain update of one of ``tables``."""
+        found = _PLAIN_UPDATE.match(statement.text)
+        if found is None or found[1] not in tables:
+            return None
+        sets = []
+        for item in found[2].split(","):
+            assignment = _ASSIGNMENT.match(item)
+            value = _value(assignment[2]) if assignment else None
+            if value is None:
+                return None
+            sets.append((assignment[1], *value))
+        keys, nulls = [], []
+        for condition in re.split(r"\s+AND\s+", found[3], flags=re.IGNORECASE):
+            if null := _IS_NULL.match(condition):
+                nulls.append(null[1])
+                continue
+            equal = _ASSIGNMENT.match(condition)
+            value = _value(equal[2]) if equal else None
+            if value is None or value[0] is not _PARAM:
+                return None
+            keys.append((equal[1], value[1]))
+        if not keys or {column for column, _, _ in sets} & {column for column, _ in keys}:
+            return None
+        return cls(found[1], tuple(sets), tuple(keys), tuple(nulls))
+
+    def apply(self, waiting: Iterable[Waiting], params: Mapping[str, Any]) -> bool:
+        """Apply the update to its row if that row is waiting (True: nothing left to send)."""
+        key = tuple(params[name] for _, name in self.keys)
+        for rows in waiting:
+            at = rows.plan.position
+            if any(c not in at for c in (*self.key_columns, *self.nulls)) or any(
+                    c not in at for c, _, _ in self.sets):
+                continue
+            row = rows.find(self.key_columns, key)
+            if row is None:
+                continue
+            if all(row[at[c]] is None for c in self.nulls):
+                for column, is_param, value in self.sets:
+                    row[at[column]] = params[value] if is_param else value
+            return True  # the row is here, so no stored row has its key: a failed condition is a no-op
+        return False
+
+
+class Waiting:
+    """The rows of one append-only ``INSERT`` waiting for the end of the batch, findable by key."""
+
+    def __init__(self, statement: TextClause, plan: CopyPlan) -> None:
+        self.statement, self.plan = statement, plan
+        self.rows: list[list[Any]] = []
+        self._by_key: dict[tuple[str, ...], dict[tuple[Any, ...], list[Any]]] = {}
+
+    def add(self, params: Params) -> None:
+        new = self.plan.rows(params)
+        self.rows.extend(new)
+        for columns, index in self._by_key.items():
+            positions = [self.plan.position[c] for c in columns]
+            for row in new:
+                index[tuple(row[i] for i in positions)] = row
+
+    def find(self, columns: tuple[str, ...], key: tuple[Any, ...]) -> list[Any] | None:
+        index = self._by_key.get(columns)
+        if index is None:  # built on the first update by these columns, then kept up to date
+            positions = [self.plan.position[c] for c in columns]
+            index = self._by_key[columns] = {tuple(row[i] for i in positions): row for row in self.rows}
+        return index.get(key)
 
 
 class QueuedWrites:
@@ -108,22 +203,29 @@ class QueuedWrites:
         self._pipeline = self.dialect.name == "postgresql"
         self._append_only = frozenset(append_only) if self._pipeline else frozenset()
         self._compiled: dict[int, tuple[TextClause, str]] = {}
-        # statement -> (statement, queued?, its COPY plan, the tables it names)
-        self._kinds: dict[int, tuple[Any, bool, CopyPlan | None, frozenset[str]]] = {}
-        self._waiting: dict[int, tuple[TextClause, CopyPlan, list[Mapping[str, Any]]]] = {}
+        # statement -> (statement, queued?, its COPY plan, the tables it names, its fold into waiting rows)
+        self._kinds: dict[int, tuple[Any, bool, CopyPlan | None, frozenset[str], UpdatePlan | None]] = {}
+        self._waiting: dict[int, Waiting] = {}
+        self._waiting_in: dict[str, list[Waiting]] = {}  # by table
         self._queued_targets: set[str] = set()
 
     def execute(self, statement: Any, parameters: Params = None) -> Any:
         kind = self._kinds.get(id(statement))
         if kind is None or kind[0] is not statement:
             kind = self._kinds[id(statement)] = self._classify(statement)
-        _, queued, plan, names = kind
+        _, queued, plan, names, fold = kind
         if plan is not None:  # an append-only row: waits for the end of the batch
             waiting = self._waiting.get(id(statement))
             if waiting is None:
-                waiting = self._waiting[id(statement)] = (statement, plan, [])
-            waiting[2].extend(_as_list(parameters))
+                waiting = self._waiting[id(statement)] = Waiting(statement, plan)
+                self._waiting_in.setdefault(plan.table, []).append(waiting)
+            waiting.add(parameters)
             return None
+        if fold is not None and fold.table in self._waiting_in and fold.table not in self._queued_targets:
+            rest = [p for p in _as_list(parameters) if not fold.apply(self._waiting_in[fold.table], p)]
+            if not rest:
+                return None
+            parameters = rest
         if queued:
             self._queue.append((statement, parameters))
             self._queued_targets |= names
@@ -149,10 +251,13 @@ class QueuedWrites:
         ``reading`` names (as pipelined INSERTs: one round trip with the queue, cheaper mid-batch
         than a COPY each)."""
         tables = self._queued_targets.union(reading) if self._waiting else ()
-        due = [key for key, (_, plan, _) in self._waiting.items() if plan.table in tables]
+        due = [key for key, waiting in self._waiting.items() if waiting.plan.table in tables]
         if not self._queue and not due:
             return
-        first = [(statement, many) for statement, _, many in map(self._waiting.pop, due)]
+        sent = [self._waiting.pop(key) for key in due]
+        for waiting in sent:
+            self._waiting_in.pop(waiting.plan.table, None)
+        first = [(waiting.plan.positional_insert(), waiting.rows) for waiting in sent]
         queue, self._queue, self._queued_targets = first + self._queue, [], set()
         if self._pipeline:
             self._send_pipelined(queue)
@@ -161,32 +266,34 @@ class QueuedWrites:
                 params = [p for _, many in group for p in _as_list(many)]
                 self._conn.execute(statement, params or None)
 
-    def _classify(self, statement: Any) -> tuple[Any, bool, CopyPlan | None, frozenset[str]]:
+    def _classify(self, statement: Any) -> tuple[Any, bool, CopyPlan | None, frozenset[str], UpdatePlan | None]:
         if not _is_write(statement):  # a read: the append-only tables it names (all, if not text)
             if isinstance(statement, TextClause):
-                return statement, False, None, frozenset(re.findall(r"\w+", statement.text)) & self._append_only
-            return statement, False, None, self._append_only
+                return statement, False, None, frozenset(re.findall(r"\w+", statement.text)) & self._append_only, None
+            return statement, False, None, self._append_only, None
         plan = CopyPlan.of(statement, self._append_only) if self._append_only else None
+        fold = UpdatePlan.of(statement, self._append_only) if self._append_only else None
         target = _TARGET.match(statement.text)
-        return statement, True, plan, frozenset([target[1]] if target else self._append_only)
+        return statement, True, plan, frozenset([target[1]] if target else self._append_only), fold
 
     def _copy_waiting(self) -> None:
         """COPY every waiting append-only row, one COPY per table and column list."""
         if not self._waiting:
             return
-        waiting, self._waiting = self._waiting, {}
+        waiting, self._waiting, self._waiting_in = self._waiting, {}, {}
         driver = self._conn.connection.driver_connection  # psycopg.Connection, inside our transaction
         with driver.cursor() as cursor:
-            for _, plan, many in waiting.values():
+            for rows in waiting.values():
+                plan = rows.plan
                 with cursor.copy(f"COPY {plan.table} ({', '.join(plan.columns)}) FROM STDIN") as copy:
-                    for row in plan.rows(many):
+                    for row in rows.rows:
                         copy.write_row(row)
 
-    def _send_pipelined(self, queue: list[tuple[TextClause, Params]]) -> None:
+    def _send_pipelined(self, queue: list[tuple[TextClause | str, Any]]) -> None:
         driver = self._conn.connection.driver_connection  # psycopg.Connection, inside our transaction
         with driver.pipeline(), driver.cursor() as cursor:
             for statement, params in queue:
-                query = self._driver_sql(statement)
+                query = statement if isinstance(statement, str) else self._driver_sql(statement)
                 if isinstance(params, Mapping) or params is None:
                     cursor.execute(query, params)
                 else:

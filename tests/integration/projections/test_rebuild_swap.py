@@ -189,11 +189,11 @@ def test_a_rebuild_sends_rows_added_once_per_key_with_copy(database, journey, ru
     copy_waiting, send = batching.QueuedWrites._copy_waiting, batching.QueuedWrites._send_pipelined
 
     def spy_copy(self):  # noqa: ANN001, ANN202
-        copied.update(plan.table for _, plan, _ in self._waiting.values())
+        copied.update(waiting.plan.table for waiting in self._waiting.values())
         return copy_waiting(self)
 
     def spy_send(self, queue):  # noqa: ANN001, ANN202
-        pipelined.extend(statement.text for statement, _ in queue)
+        pipelined.extend(getattr(statement, "text", statement) for statement, _ in queue)
         return send(self, queue)
 
     monkeypatch.setattr(batching.QueuedWrites, "_copy_waiting", spy_copy)
