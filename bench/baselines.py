@@ -10,11 +10,16 @@ import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 
+import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
+from ledger.domain.catalogue import typed
 from ledger.envelope import canonical
+from ledger.store.database import Database
+from ledger.store.rawstore import RawLog, connect
+from projections.read_models import GROUP_NAME, read_models
 
 from .env import create_pg_database, drop_pg_database
 
@@ -75,6 +80,52 @@ def library_read_log(ledger, *, page: int = 1000) -> dict:
         after = rows[-1].id
     elapsed = time.perf_counter() - started
     return {"events": count, "seconds": round(elapsed, 2), "events_per_s": round(count / elapsed, 1)}
+
+
+FLOOR_SCHEMA = "bench_floor"
+
+
+def replay_floor(database: Database, *, processes: int, baseline: float) -> dict:
+    """What any rebuild of this design pays before one read model runs, each part measured alone
+    on the ledger whose read models were just rebuilt (PostgreSQL):
+
+    * ``decode``: one process reading the log and converting each event to its typed data, as each
+      share of a rebuild does (CPU seconds);
+    * ``rows``: PostgreSQL inserting the rows the read models now hold (and their stream-directory
+      rows) into empty tables with the same keys and indexes, server-side (``INSERT ... SELECT``:
+      no parsing, no round trips);
+    * ``ceiling``: the most events/s a rebuild by ``processes`` shares could reach on this
+      machine's cores if its read models cost nothing: events / ((processes x decode + rows) /
+      cores), and that as a ratio to ``baseline`` (B5's, the same run's log read)."""
+    with connect(database) as conn:  # read-only
+        stop = int(conn.execute(f"SELECT MAX(notification_id) FROM {database.events_table}").fetchone()[0] or 0)
+        started, events, after = time.process_time(), 0, 0
+        log = RawLog(database, conn, stop)
+        while batch := log.read_log(after=after, limit=1000):
+            for _, event in batch:
+                typed(event.envelope["type"], event.envelope["data"])
+            events, after = events + len(batch), batch[-1][0]
+        decode = time.process_time() - started
+    tables = (*(table for model in read_models() for table in model.tables), "stream_directory")
+    with psycopg.connect(database.psycopg_conninfo(), autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {FLOOR_SCHEMA} CASCADE")
+        conn.execute(f"CREATE SCHEMA {FLOOR_SCHEMA}")
+        try:
+            for table in tables:
+                conn.execute(f"CREATE TABLE {FLOOR_SCHEMA}.{table} (LIKE public.{table} INCLUDING ALL)")
+            started, rows = time.perf_counter(), 0
+            with conn.transaction():
+                for table in tables:  # the stream directory: the read models' rows only
+                    only = " WHERE owner = %s" if table == "stream_directory" else ""
+                    rows += conn.execute(f"INSERT INTO {FLOOR_SCHEMA}.{table} SELECT * FROM public.{table}{only}",
+                                         (GROUP_NAME,) if only else None).rowcount
+            inserting = time.perf_counter() - started
+        finally:
+            conn.execute(f"DROP SCHEMA {FLOOR_SCHEMA} CASCADE")
+    ceiling = events / ((processes * decode + inserting) / (os.cpu_count() or 1))
+    return {"events": events, "decode_cpu_s": round(decode, 2), "rows": rows, "rows_s": round(inserting, 2),
+            "processes": processes, "ceiling_events_per_s": round(ceiling, 1),
+            "ceiling_ratio": round(ceiling / baseline, 3)}
 
 
 def _ed25519_rate(seconds: float) -> float:
