@@ -119,6 +119,7 @@ class UpdatePlan:
                  nulls: tuple[str, ...]) -> None:
         self.table, self.sets, self.keys, self.nulls = table, sets, keys, nulls
         self.key_columns = tuple(column for column, _ in keys)
+        self._columns = (*self.key_columns, *nulls, *(column for column, _, _ in sets))  # all it names
 
     @classmethod
     def of(cls, statement: TextClause, tables: Iterable[str]) -> UpdatePlan | None:
@@ -152,8 +153,7 @@ class UpdatePlan:
         key = tuple(params[name] for _, name in self.keys)
         for rows in waiting:
             at = rows.plan.position
-            if any(c not in at for c in (*self.key_columns, *self.nulls)) or any(
-                    c not in at for c, _, _ in self.sets):
+            if any(column not in at for column in self._columns):  # inserted without one of them
                 continue
             row = rows.find(self.key_columns, key)
             if row is None:
@@ -168,8 +168,8 @@ class UpdatePlan:
 class Waiting:
     """The rows of one append-only ``INSERT`` waiting for the end of the batch, findable by key."""
 
-    def __init__(self, statement: TextClause, plan: CopyPlan) -> None:
-        self.statement, self.plan = statement, plan
+    def __init__(self, plan: CopyPlan) -> None:
+        self.plan = plan
         self.rows: list[list[Any]] = []
         self._by_key: dict[tuple[str, ...], dict[tuple[Any, ...], list[Any]]] = {}
 
@@ -217,7 +217,7 @@ class QueuedWrites:
         if plan is not None:  # an append-only row: waits for the end of the batch
             waiting = self._waiting.get(id(statement))
             if waiting is None:
-                waiting = self._waiting[id(statement)] = Waiting(statement, plan)
+                waiting = self._waiting[id(statement)] = Waiting(plan)
                 self._waiting_in.setdefault(plan.table, []).append(waiting)
             waiting.add(parameters)
             return None

@@ -87,7 +87,7 @@ def test_an_update_of_a_waiting_row_is_applied_to_it() -> None:
     """The update's equality conditions find the row by its key; ``IS NULL`` is judged on the row."""
     tables = ("t",)
     insert = text("INSERT INTO t (k, n, closed, state) VALUES (:k, :n, NULL, 'open')")
-    waiting = Waiting(insert, CopyPlan.of(insert, tables))
+    waiting = Waiting(CopyPlan.of(insert, tables))
     waiting.add([{"k": "a", "n": 1}, {"k": "a", "n": 2}, {"k": "b", "n": 1}])
     close = UpdatePlan.of(text("UPDATE t SET closed = :at, state = 'closed' WHERE k = :k AND n = :n "
                                "AND closed IS NULL"), tables)
