@@ -20,6 +20,7 @@ from ledger.envelope import canonical
 from ledger.store.database import Database
 from ledger.store.rawstore import RawLog, connect
 from projections.read_models import GROUP_NAME, read_models
+from projections.rebuild import log_head
 
 from .env import create_pg_database, drop_pg_database
 
@@ -98,9 +99,8 @@ def replay_floor(database: Database, *, processes: int, baseline: float) -> dict
       machine's cores if its read models cost nothing: events / ((processes x decode + rows) /
       cores), and that as a ratio to ``baseline`` (B5's, the same run's log read)."""
     with connect(database) as conn:  # read-only
-        stop = int(conn.execute(f"SELECT MAX(notification_id) FROM {database.events_table}").fetchone()[0] or 0)
         started, events, after = time.process_time(), 0, 0
-        log = RawLog(database, conn, stop)
+        log = RawLog(database, conn, log_head(database))
         while batch := log.read_log(after=after, limit=1000):
             for _, event in batch:
                 typed(event.envelope["type"], event.envelope["data"])

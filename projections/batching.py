@@ -64,6 +64,8 @@ class CopyPlan:
         self._single = len(names) == 1  # itemgetter of one name gives the value, not a tuple
         self._literals = [(i, v) for i, (is_param, v) in enumerate(values) if not is_param]
         self.position = {column: i for i, column in enumerate(columns)}
+        # the insert as psycopg takes a row of rows() (for rows sent mid-batch)
+        self.insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
 
     @classmethod
     def of(cls, statement: TextClause, tables: Iterable[str]) -> CopyPlan | None:
@@ -90,10 +92,6 @@ class CopyPlan:
             for index, literal in self._literals:  # in column order, so each lands at its index
                 row.insert(index, literal)
         return found
-
-    def positional_insert(self) -> str:
-        """The insert as psycopg takes a row of :meth:`rows` (for rows sent mid-batch)."""
-        return f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES ({', '.join(['%s'] * len(self.columns))})"
 
 
 def _value(item: str) -> tuple[bool, Any] | None:
@@ -206,7 +204,6 @@ class QueuedWrites:
         # statement -> (statement, queued?, its COPY plan, the tables it names, its fold into waiting rows)
         self._kinds: dict[int, tuple[Any, bool, CopyPlan | None, frozenset[str], UpdatePlan | None]] = {}
         self._waiting: dict[int, Waiting] = {}
-        self._waiting_in: dict[str, list[Waiting]] = {}  # by table
         self._queued_targets: set[str] = set()
 
     def execute(self, statement: Any, parameters: Params = None) -> Any:
@@ -218,14 +215,15 @@ class QueuedWrites:
             waiting = self._waiting.get(id(statement))
             if waiting is None:
                 waiting = self._waiting[id(statement)] = Waiting(plan)
-                self._waiting_in.setdefault(plan.table, []).append(waiting)
             waiting.add(parameters)
             return None
-        if fold is not None and fold.table in self._waiting_in and fold.table not in self._queued_targets:
-            rest = [p for p in _as_list(parameters) if not fold.apply(self._waiting_in[fold.table], p)]
-            if not rest:
-                return None
-            parameters = rest
+        if fold is not None and fold.table not in self._queued_targets:
+            waiting = [w for w in self._waiting.values() if w.plan.table == fold.table]
+            if waiting:
+                rest = [p for p in _as_list(parameters) if not fold.apply(waiting, p)]
+                if not rest:
+                    return None
+                parameters = rest
         if queued:
             self._queue.append((statement, parameters))
             self._queued_targets |= names
@@ -254,10 +252,7 @@ class QueuedWrites:
         due = [key for key, waiting in self._waiting.items() if waiting.plan.table in tables]
         if not self._queue and not due:
             return
-        sent = [self._waiting.pop(key) for key in due]
-        for waiting in sent:
-            self._waiting_in.pop(waiting.plan.table, None)
-        first = [(waiting.plan.positional_insert(), waiting.rows) for waiting in sent]
+        first = [(waiting.plan.insert, waiting.rows) for waiting in map(self._waiting.pop, due)]
         queue, self._queue, self._queued_targets = first + self._queue, [], set()
         if self._pipeline:
             self._send_pipelined(queue)
@@ -280,7 +275,7 @@ class QueuedWrites:
         """COPY every waiting append-only row, one COPY per table and column list."""
         if not self._waiting:
             return
-        waiting, self._waiting, self._waiting_in = self._waiting, {}, {}
+        waiting, self._waiting = self._waiting, {}
         driver = self._conn.connection.driver_connection  # psycopg.Connection, inside our transaction
         with driver.cursor() as cursor:
             for rows in waiting.values():
