@@ -5,7 +5,7 @@ every object it tracks. A process that holds a large heap for its whole life (a 
 worker's start-up: modules, the container, the catalogue; a rebuild's share: what it learnt of
 the streams, units and cases so far) and makes almost no reference cycles pays for those walks
 without getting anything back (docs/PERFORMANCE.md: ~15 % of a worker's CPU under batch ingest,
-~5-8 % of a rebuild's share, whose full collections found 25 objects in 100k events).
+~5-13 % of a rebuild's share, whose full collections found 25 objects in 100k events).
 """
 
 from __future__ import annotations
